@@ -1,0 +1,45 @@
+{{/*
+task.assess renders the assess task. SLOs are given as maps from metric name
+to limit (assess.SLOs.upper.http/latency-mean=50) or, as in experiment files,
+as lists of {metric, limit}.
+*/}}
+{{- define "task.assess" -}}
+{{- $in := deepCopy (. | default dict) }}
+{{- $if := $in.if }}
+{{- $_ := unset $in "if" }}
+{{- $slos := $in.SLOs | default dict }}
+{{- if not (kindIs "map" $slos) }}
+{{- fail "assess.SLOs must be a map with upper and/or lower" }}
+{{- end }}
+{{- $out := dict }}
+{{- range $dir := list "upper" "lower" }}
+{{- $given := get $slos $dir }}
+{{- if $given }}
+{{- $list := list }}
+{{- if kindIs "map" $given }}
+{{- range $metric, $limit := $given }}
+{{- $x := dict "metric" $metric "limit" $limit }}
+{{- include "iter8.toNumbers" (dict "m" $x "keys" (list "limit")) }}
+{{- $list = append $list $x }}
+{{- end }}
+{{- else }}
+{{- range $given }}
+{{- $x := deepCopy . }}
+{{- include "iter8.toNumbers" (dict "m" $x "keys" (list "limit")) }}
+{{- $list = append $list $x }}
+{{- end }}
+{{- end }}
+{{- $_ := set $out $dir $list }}
+{{- end }}
+{{- end }}
+{{- range $k, $v := $slos }}
+{{- if not (has $k (list "upper" "lower")) }}
+{{- fail (printf "assess.SLOs.%s is not valid: expected upper or lower" $k) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $in "SLOs" $out }}
+- task: assess
+{{- include "iter8.if" $if }}
+  with:
+{{ toYaml $in | indent 4 }}
+{{- end }}

@@ -1,0 +1,153 @@
+// Package chart renders iter8 experiments from Helm-style values through the
+// experiment chart (embedded in the binary, or a local chart folder) with the
+// Helm SDK: values files, --set, --set-string and --set-file behave exactly as
+// in Helm.
+package chart
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strings"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/loader/archive"
+	helmchart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/cli/values"
+	"helm.sh/helm/v4/pkg/engine"
+	"helm.sh/helm/v4/pkg/getter"
+
+	"iter8.tools/iter8/charts"
+	"iter8.tools/iter8/internal/experiment"
+)
+
+// Chart is a loaded experiment chart.
+type Chart struct {
+	c *helmchart.Chart
+}
+
+// experimentTemplate is added to the chart when rendering a local experiment;
+// the chart keeps the experiment in a named template so that Kubernetes
+// installs can embed it in a Secret.
+const experimentTemplate = "templates/experiment.yaml"
+
+// Embedded loads the experiment chart built into the binary.
+func Embedded() (*Chart, error) {
+	sub, err := fs.Sub(charts.FS, "iter8")
+	if err != nil {
+		return nil, fmt.Errorf("loading embedded chart: %w", err)
+	}
+	var files []*archive.BufferedFile
+	err = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(sub, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, &archive.BufferedFile{Name: p, Data: b})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading embedded chart: %w", err)
+	}
+	c, err := loader.LoadFiles(files)
+	if err != nil {
+		return nil, fmt.Errorf("loading embedded chart: %w", err)
+	}
+	return &Chart{c: c}, nil
+}
+
+// Local loads a chart from a folder or archive.
+func Local(p string) (*Chart, error) {
+	c, err := loader.Load(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: loading chart %s: %v", experiment.ErrInvalid, p, err)
+	}
+	return &Chart{c: c}, nil
+}
+
+// Helm returns the underlying Helm chart (for installs).
+func (c *Chart) Helm() *helmchart.Chart { return c.c }
+
+// Values are the user's values flags, as in Helm.
+type Values struct {
+	Files   []string // -f/--values: paths or http(s) URLs
+	Set     []string // --set
+	Strings []string // --set-string
+	FromFile []string // --set-file
+}
+
+// Merge combines the values flags, files first, in Helm's order.
+func (v Values) Merge() (map[string]any, error) {
+	opts := values.Options{ValueFiles: v.Files, Values: v.Set, StringValues: v.Strings, FileValues: v.FromFile}
+	providers := getter.Providers{{Schemes: []string{"http", "https"}, New: getter.NewHTTPGetter}}
+	m, err := opts.MergeValues(providers)
+	if err != nil {
+		return nil, fmt.Errorf("%w: values: %v", experiment.ErrInvalid, err)
+	}
+	return m, nil
+}
+
+// Render renders every template of the chart with the given values and
+// release options, returning manifests by template path.
+func (c *Chart) Render(vals map[string]any, rel common.ReleaseOptions) (map[string]string, error) {
+	rv, err := util.ToRenderValues(c.c, vals, rel, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: values: %v", experiment.ErrInvalid, err)
+	}
+	out, err := engine.Render(c.c, rv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", experiment.ErrInvalid, templateError(err))
+	}
+	return out, nil
+}
+
+// Experiment renders the experiment defined by the values.
+func (c *Chart) Experiment(vals map[string]any) ([]byte, error) {
+	local := *c.c
+	local.Templates = append([]*common.File{}, c.c.Templates...)
+	if !c.hasTemplate(experimentTemplate) {
+		local.Templates = append(local.Templates, &common.File{Name: experimentTemplate, Data: []byte(`{{ include "iter8.experiment" . }}`)})
+	}
+	out, err := (&Chart{c: &local}).Render(vals, common.ReleaseOptions{Name: "default", Namespace: "default"})
+	if err != nil {
+		return nil, err
+	}
+	doc, ok := out[path.Join(c.c.Name(), experimentTemplate)]
+	if !ok {
+		return nil, fmt.Errorf("%w: chart %s has no %s", experiment.ErrInvalid, c.c.Name(), experimentTemplate)
+	}
+	return []byte(strings.TrimLeft(doc, "\n")), nil
+}
+
+func (c *Chart) hasTemplate(name string) bool {
+	for _, t := range c.c.Templates {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+var failMsg = regexp.MustCompile(`error calling fail: (.*)$`)
+
+// templateError reduces a Helm template error to the chart's own message when
+// a template called fail; other errors keep their location.
+func templateError(err error) string {
+	s := err.Error()
+	if m := failMsg.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	if i := strings.LastIndex(s, "execution error at ("); i >= 0 {
+		rest := s[i:]
+		if j := strings.Index(rest, "): "); j >= 0 {
+			return rest[j+3:]
+		}
+	}
+	return s
+}

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/store"
+)
+
+// assertOptions check conditions on a stored experiment.
+type assertOptions struct {
+	conditions []string
+	timeout    time.Duration
+	interval   time.Duration
+}
+
+// Run checks the conditions, re-reading the experiment every interval until
+// they hold, the experiment has finished its loop (completed or failed), or
+// the timeout has passed.
+func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) error {
+	conds, err := experiment.ParseAssertions(o.conditions)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(o.timeout)
+	var ticker *time.Ticker
+	for {
+		exp, err := st.Load(ctx)
+		if err != nil {
+			return err
+		}
+		failures := exp.Check(conds)
+		if len(failures) == 0 {
+			for _, c := range conds {
+				a.logger.Info(map[experiment.Assertion]string{
+					experiment.AssertCompleted: "experiment completed",
+					experiment.AssertNoFailure: "experiment has no failure",
+					experiment.AssertSLOs:      "SLOs are satisfied",
+				}[c])
+			}
+			a.logger.Info("all conditions were satisfied")
+			return nil
+		}
+		finished := exp.Completed() || (exp.Result != nil && exp.Result.Failure)
+		if finished || o.timeout <= 0 || !time.Now().Before(deadline) {
+			for _, f := range failures {
+				a.logger.Error("condition does not hold: " + f)
+			}
+			return fmt.Errorf("%w: %s", ErrAssert, strings.Join(failures, "; "))
+		}
+		if ticker == nil {
+			ticker = time.NewTicker(o.interval)
+			defer ticker.Stop()
+		}
+		a.logger.Info("waiting for the experiment", "unmet", len(failures), "timeLeft", time.Until(deadline).Round(time.Second).String())
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-ticker.C:
+		}
+	}
+}
+
+func newAssertCmd(a *app) *cobra.Command {
+	o := &assertOptions{}
+	var runDir string
+	cmd := &cobra.Command{
+		Use:   "assert",
+		Short: "Check that an experiment completed without failure and satisfied its SLOs",
+		Long: `assert checks conditions on the experiment in --runDir and exits 0 when all hold and 1
+when any does not, naming each condition (and each SLO, with its value and limit) that fails.
+Conditions: completed (every task of the latest loop completed), nofailure (no task failed),
+slos (every version satisfies every SLO). With --timeout it re-checks every 3s until the
+conditions hold, the experiment finishes, or the timeout passes.`,
+		Example: `  iter8 assert -c completed -c nofailure -c slos
+  iter8 assert -c completed,nofailure,slos --timeout 120s`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.interval <= 0 {
+				return fmt.Errorf("%w: --interval must be positive", ErrUsage)
+			}
+			return o.Run(cmd.Context(), a, store.NewFile(runDir))
+		},
+	}
+	cmd.Flags().StringSliceVarP(&o.conditions, "condition", "c", nil, "condition to check: completed, nofailure or slos (repeatable or comma-separated)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 0, "keep checking until this much time has passed (0 checks once)")
+	cmd.Flags().DurationVar(&o.interval, "interval", 3*time.Second, "time between checks when waiting")
+	cmd.Flags().StringVar(&runDir, "runDir", ".", "directory holding experiment.yaml")
+	_ = cmd.Flags().MarkHidden("interval")
+	return cmd
+}

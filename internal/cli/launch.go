@@ -1,0 +1,43 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newLaunchCmd(a *app) *cobra.Command {
+	o := &genOptions{}
+	var dry bool
+	cmd := &cobra.Command{
+		Use:   "launch",
+		Short: "Generate an experiment from values and run it",
+		Long: `launch renders the experiment chart with the given values into experiment.yaml in
+--runDir (as iter8 gen does) and runs it (as iter8 run does). With --dry it only writes
+experiment.yaml.`,
+		Example: `  iter8 launch --set "tasks={http,assess}" --set http.url=http://127.0.0.1:8080/get \
+    --set assess.SLOs.upper.http/latency-mean=50 --set assess.SLOs.upper.http/error-count=0
+
+  # numbers with decimals and escaped dots in metric names
+  iter8 launch --set "tasks={http,assess}" --set http.url=http://127.0.0.1:8080/get \
+    --set http.qps=12.5 --set "http.percentiles={97.5}" \
+    --set assess.SLOs.upper.http/latency-p'97\.5'=100
+
+  # write experiment.yaml only
+  iter8 launch --dry -f values.yaml`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := o.write(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if dry {
+				a.logger.Info("experiment generated (dry run)", "file", f.Path)
+				return nil
+			}
+			_, err = a.runner(f, o.runDir, false).Run(cmd.Context())
+			return err
+		},
+	}
+	o.addFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&dry, "dry", false, "write experiment.yaml without running it")
+	return cmd
+}

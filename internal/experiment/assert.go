@@ -1,0 +1,125 @@
+package experiment
+
+import (
+	"fmt"
+	"strings"
+
+	"iter8.tools/iter8/internal/slo"
+)
+
+// Assertion is a condition checked by iter8 assert.
+type Assertion string
+
+// Assertions.
+const (
+	AssertCompleted Assertion = "completed"
+	AssertNoFailure Assertion = "nofailure"
+	AssertSLOs      Assertion = "slos"
+)
+
+// ParseAssertions parses condition names, case-insensitively; each entry may
+// hold several comma-separated names.
+func ParseAssertions(list []string) ([]Assertion, error) {
+	var out []Assertion
+	for _, item := range list {
+		for _, s := range strings.Split(item, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			switch a := Assertion(strings.ToLower(s)); a {
+			case AssertCompleted, AssertNoFailure, AssertSLOs:
+				out = append(out, a)
+			default:
+				return nil, invalidf("unknown assert condition %q: expected completed, nofailure or slos", s)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, invalidf("no assert condition given: expected one or more of completed, nofailure, slos (-c completed -c nofailure -c slos)")
+	}
+	return out, nil
+}
+
+// Check evaluates assertions and returns one message per condition that does
+// not hold, naming the condition and, for SLOs, each failing SLO with its
+// value and limit. An empty result means every condition holds.
+func (e *Experiment) Check(as []Assertion) []string {
+	var out []string
+	r := e.Result
+	for _, a := range as {
+		switch a {
+		case AssertCompleted:
+			switch {
+			case r == nil || r.NumLoops == 0:
+				out = append(out, "completed: the experiment has not started")
+			case !e.Completed():
+				out = append(out, fmt.Sprintf("completed: %d of %d tasks have completed in loop %d", r.NumCompletedTasks, len(e.Spec), r.NumLoops))
+			}
+		case AssertNoFailure:
+			switch {
+			case r == nil:
+				out = append(out, "nofailure: the experiment has not started")
+			case r.Failure:
+				reason := r.FailureReason
+				if reason == "" {
+					reason = "a task failed"
+				}
+				out = append(out, "nofailure: "+reason)
+			}
+		case AssertSLOs:
+			out = append(out, e.checkSLOs()...)
+		}
+	}
+	return out
+}
+
+func (e *Experiment) checkSLOs() []string {
+	r := e.Result
+	if r == nil || r.Insights == nil {
+		return []string{"slos: the experiment has no insights yet (no task has recorded metrics or SLOs)"}
+	}
+	in := r.Insights
+	var out []string
+	if len(in.SLOVerdicts) > 0 {
+		for _, v := range in.SLOVerdicts {
+			for i, res := range v.Versions {
+				if res.Outcome == slo.Passed {
+					continue
+				}
+				msg := fmt.Sprintf("slos: SLO %s is not satisfied by %s: ", v.String(), in.VersionLabel(i))
+				switch res.Outcome {
+				case slo.NoData:
+					msg += "no data (" + res.Reason + ")"
+				case slo.Invalid:
+					msg += fmt.Sprintf("value %.4g is from an %s", *res.Value, res.Reason)
+				default:
+					msg += res.Reason
+				}
+				out = append(out, msg)
+			}
+		}
+		return out
+	}
+	if !e.SLOs() {
+		out = append(out, "slos: SLOsSatisfied records an SLO that is not satisfied")
+	}
+	return out
+}
+
+// VersionLabel names version i for messages and reports: its track and/or
+// version name when known, else "version i".
+func (in *Insights) VersionLabel(i int) string {
+	if in != nil && i < len(in.VersionNames) {
+		v := in.VersionNames[i]
+		switch {
+		case v.Track != "" && v.Version != "":
+			return v.Track + " (" + v.Version + ")"
+		case v.Version != "":
+			return v.Version
+		case v.Track != "":
+			return v.Track
+		}
+	}
+	return fmt.Sprintf("version %d", i)
+}

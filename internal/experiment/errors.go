@@ -1,0 +1,74 @@
+package experiment
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors; callers test them with errors.Is.
+var (
+	// ErrInvalid marks bad input: a malformed experiment, an unknown task or
+	// field, a value out of range, an unreadable file.
+	ErrInvalid = errors.New("invalid input")
+	// ErrFailed marks an experiment in which a task failed.
+	ErrFailed = errors.New("experiment failed")
+)
+
+// FieldError is an invalid or unknown input field. It names the field, the
+// value and what was expected.
+type FieldError struct {
+	Field    string
+	Value    any
+	Expected string
+	// Unknown is set when the field itself is not recognised.
+	Unknown bool
+	// Missing is set when a required field is absent.
+	Missing bool
+}
+
+func (e *FieldError) Error() string {
+	switch {
+	case e.Unknown:
+		return fmt.Sprintf("unknown field %q: expected one of %s", e.Field, e.Expected)
+	case e.Missing:
+		return fmt.Sprintf("field %q is missing: expected %s", e.Field, e.Expected)
+	}
+	return fmt.Sprintf("field %q: invalid value %s: expected %s", e.Field, FormatValue(e.Value), e.Expected)
+}
+
+// Is makes every FieldError match ErrInvalid.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// FormatValue renders a user-supplied value for an error message.
+func FormatValue(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%v", v)
+	}
+	return string(b)
+}
+
+// TaskError places an error at a task of the spec.
+type TaskError struct {
+	Index int // zero-based
+	Name  string
+	Err   error
+}
+
+func (e *TaskError) Error() string {
+	if e.Name == "" {
+		return fmt.Sprintf("task %d: %v", e.Index+1, e.Err)
+	}
+	return fmt.Sprintf("task %d (%s): %v", e.Index+1, e.Name, e.Err)
+}
+
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// invalidf returns an ErrInvalid with a message.
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}

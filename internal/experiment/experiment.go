@@ -1,0 +1,181 @@
+// Package experiment holds iter8's central document, the experiment (an
+// ordered spec of tasks plus the result they record), its YAML codec and
+// validation, the explicit task registry, and the runner that executes the
+// tasks loop by loop and saves the experiment after every task.
+package experiment
+
+import (
+	"time"
+
+	"iter8.tools/iter8/internal/metrics"
+	"iter8.tools/iter8/internal/slo"
+)
+
+// Experiment is the spec (ordered tasks) and the result they record. Field
+// names follow the original Iter8 v0.11-v0.13 so their files load.
+type Experiment struct {
+	Spec   []TaskSpec `json:"spec"`
+	Result *Result    `json:"result,omitempty"`
+}
+
+// TaskSpec is one entry of the spec: a named task with inputs, or a run
+// script, with an optional if: condition.
+type TaskSpec struct {
+	Task *string       `json:"task,omitempty"`
+	Run  *string       `json:"run,omitempty"`
+	If   *string       `json:"if,omitempty"`
+	With map[string]any `json:"with,omitempty"`
+}
+
+// Name is the registry name of the task ("run" for run scripts).
+func (t TaskSpec) Name() string {
+	switch {
+	case t.Task != nil:
+		return *t.Task
+	case t.Run != nil:
+		return "run"
+	}
+	return ""
+}
+
+// Result is the progress and outcome of an experiment.
+type Result struct {
+	Revision          int       `json:"revision,omitempty"`
+	StartTime         time.Time `json:"startTime"`
+	NumLoops          int       `json:"numLoops"`
+	NumCompletedTasks int       `json:"numCompletedTasks"`
+	Failure           bool      `json:"failure"`
+	// FailureReason says which task failed and why (new in this iter8).
+	FailureReason string `json:"failureReason,omitempty"`
+	// Tasks is the state of each task in the latest loop (new).
+	Tasks        []TaskStatus `json:"tasks,omitempty"`
+	Insights     *Insights    `json:"insights,omitempty"`
+	Iter8Version string       `json:"iter8Version"`
+}
+
+// TaskState is where a task is in the latest loop.
+type TaskState string
+
+// Task states.
+const (
+	Pending   TaskState = "pending"
+	Running   TaskState = "running"
+	Completed TaskState = "completed"
+	Skipped   TaskState = "skipped"
+	Failed    TaskState = "failed"
+)
+
+// TaskStatus records how one task fared in the latest loop.
+type TaskStatus struct {
+	Name            string    `json:"name"`
+	State           TaskState `json:"state"`
+	Error           string    `json:"error,omitempty"`
+	DurationSeconds float64   `json:"durationSeconds,omitempty"`
+}
+
+// Completed reports whether every task of the latest loop has completed
+// (a skipped task counts as completed, as in the original).
+func (e *Experiment) Completed() bool {
+	return e.Result != nil && e.Result.NumLoops > 0 && e.Result.NumCompletedTasks == len(e.Spec)
+}
+
+// NoFailure reports whether no task has failed.
+func (e *Experiment) NoFailure() bool {
+	return e.Result != nil && !e.Result.Failure
+}
+
+// SLOs reports whether every version satisfies every SLO. It is true when
+// insights exist without SLOs, and false when there are no insights yet.
+func (e *Experiment) SLOs() bool {
+	if e.Result == nil || e.Result.Insights == nil {
+		return false
+	}
+	in := e.Result.Insights
+	if len(in.SLOVerdicts) > 0 {
+		return slo.Satisfied(in.SLOVerdicts)
+	}
+	if in.SLOsSatisfied == nil {
+		return true
+	}
+	for _, m := range [][][]bool{in.SLOsSatisfied.Upper, in.SLOsSatisfied.Lower} {
+		for _, row := range m {
+			for _, ok := range row {
+				if !ok {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// VersionInfo names a version (and, for A/B/n experiments, its track).
+type VersionInfo struct {
+	Version string `json:"version,omitempty"`
+	Track   string `json:"track,omitempty"`
+}
+
+// SLO is one objective in the original's spec form.
+type SLO struct {
+	Metric string  `json:"metric"`
+	Limit  float64 `json:"limit"`
+}
+
+// SLOLimits are the upper and lower objectives.
+type SLOLimits struct {
+	Upper []SLO `json:"upper,omitempty"`
+	Lower []SLO `json:"lower,omitempty"`
+}
+
+// SLOResults is the original's satisfaction matrix, [slo][version].
+type SLOResults struct {
+	Upper [][]bool `json:"upper,omitempty"`
+	Lower [][]bool `json:"lower,omitempty"`
+}
+
+// Insights are the metric values and SLO verdicts an experiment has recorded.
+// The first nine fields keep the original's names and shapes; the rest are
+// new.
+type Insights struct {
+	NumVersions  int                     `json:"numVersions"`
+	VersionNames []VersionInfo           `json:"versionNames,omitempty"`
+	MetricsInfo  map[string]metrics.Meta `json:"metricsInfo,omitempty"`
+	// NonHistMetricValues holds, per version, each scalar metric's value. The
+	// original appended one value per loop without bound; this iter8 keeps the
+	// latest (the value the original's readers used) and bounds history
+	// elsewhere.
+	NonHistMetricValues []map[string][]float64          `json:"nonHistMetricValues,omitempty"`
+	HistMetricValues    []map[string][]metrics.Bucket   `json:"histMetricValues,omitempty"`
+	SummaryMetricValues []map[string][]float64          `json:"SummaryMetricValues,omitempty"`
+	SLOs                *SLOLimits                      `json:"SLOs,omitempty"`
+	SLOsSatisfied       *SLOResults                     `json:"SLOsSatisfied,omitempty"`
+
+	// Histograms holds, per version, the HDR histogram (microseconds,
+	// V2 compressed, base64) behind each latency metric.
+	Histograms []map[string]string `json:"histograms,omitempty"`
+	// SLOVerdicts says, per SLO and version, the value, the limit and the
+	// outcome (passed, failed, noData or invalid).
+	SLOVerdicts []slo.Verdict `json:"sloVerdicts,omitempty"`
+	// Load describes each load provider's run (http, http-<endpoint>, grpc…).
+	Load map[string]*LoadStats `json:"load,omitempty"`
+}
+
+// LoadStats is what a load task measured besides its metrics.
+type LoadStats struct {
+	// Mode is "open" (fixed rate) or "closed" (as fast as responses return).
+	Mode            string  `json:"mode"`
+	Requests        int64   `json:"requests"`
+	Errors          int64   `json:"errors"`
+	DurationSeconds float64 `json:"durationSeconds"`
+	// Codes counts responses by status code and failures by error kind.
+	Codes        map[string]int64 `json:"codes,omitempty"`
+	IntendedRate float64          `json:"intendedRate,omitempty"`
+	AchievedRate float64          `json:"achievedRate"`
+	// Delayed counts requests that started late because no connection was free.
+	Delayed int64 `json:"delayed,omitempty"`
+	// Saturated is set when the generator could not deliver the intended load;
+	// SLO verdicts judged on this run's metrics are then invalid.
+	Saturated        bool    `json:"saturated,omitempty"`
+	SaturationReason string  `json:"saturationReason,omitempty"`
+	CPUUtilization   float64 `json:"cpuUtilization,omitempty"`
+}

@@ -1,0 +1,188 @@
+package experiment
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DecodeInputs decodes a task's with: map into dst, a pointer to a struct with
+// JSON tags. It works field by field so that every error names its field:
+// unknown keys are rejected with the list of valid ones, and values of the
+// wrong type name the value and the type expected. Keys match JSON tags
+// exactly or, as the original accepted, case-insensitively.
+func DecodeInputs(with map[string]any, dst any) error {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("DecodeInputs: dst must be a pointer to a struct, got %T", dst)
+	}
+	fields := inputFields(rv.Elem())
+	keys := make([]string, 0, len(with))
+	for k := range with {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f, ok := fields.lookup(k)
+		if !ok {
+			return &FieldError{Field: k, Unknown: true, Expected: strings.Join(fields.names, ", ")}
+		}
+		if err := decodeField(k, with[k], f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type fieldSet struct {
+	byName map[string]reflect.Value
+	byFold map[string]reflect.Value
+	names  []string
+}
+
+func (s fieldSet) lookup(k string) (reflect.Value, bool) {
+	if f, ok := s.byName[k]; ok {
+		return f, true
+	}
+	f, ok := s.byFold[strings.ToLower(k)]
+	return f, ok
+}
+
+func inputFields(v reflect.Value) fieldSet {
+	s := fieldSet{byName: map[string]reflect.Value{}, byFold: map[string]reflect.Value{}}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		t := v.Type()
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			if !sf.IsExported() {
+				continue
+			}
+			tag := sf.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
+				walk(v.Field(i))
+				continue
+			}
+			if name == "" {
+				name = sf.Name
+			}
+			s.byName[name] = v.Field(i)
+			s.byFold[strings.ToLower(name)] = v.Field(i)
+			s.names = append(s.names, name)
+		}
+	}
+	walk(v)
+	sort.Strings(s.names)
+	return s
+}
+
+func decodeField(key string, val any, f reflect.Value) error {
+	b, err := json.Marshal(val)
+	if err != nil {
+		return &FieldError{Field: key, Value: fmt.Sprint(val), Expected: "a JSON-compatible value"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(f.Addr().Interface()); err != nil {
+		return fieldDecodeError(key, val, f.Type(), err)
+	}
+	return nil
+}
+
+func fieldDecodeError(key string, val any, t reflect.Type, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := key
+		if te.Field != "" {
+			field = key + "." + te.Field
+		}
+		return &FieldError{Field: field, Value: val, Expected: describeType(te.Type)}
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		if fe.Field == "" {
+			fe.Field = key
+		} else {
+			fe.Field = key + "." + fe.Field
+		}
+		return fe
+	}
+	var ve *ValueError
+	if errors.As(err, &ve) {
+		return &FieldError{Field: key, Value: val, Expected: ve.Expected}
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if strings.HasPrefix(msg, "unknown field") {
+		return &FieldError{Field: key, Value: val, Expected: describeType(t) + " (" + msg + ")"}
+	}
+	return &FieldError{Field: key, Value: val, Expected: describeType(t) + " (" + msg + ")"}
+}
+
+func describeType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[Duration]() {
+		return "a duration such as 30s, 1m or 500ms"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(describeType(t.Elem()), "a "), "an ") + "s"
+	case reflect.Map:
+		return "a map of " + strings.TrimPrefix(describeType(t.Elem()), "a ") + " values"
+	case reflect.Struct:
+		return "an object"
+	}
+	return t.String()
+}
+
+// ValueError is returned by input types' UnmarshalJSON to say what was
+// expected; DecodeInputs turns it into a FieldError naming the field.
+type ValueError struct {
+	Expected string
+}
+
+func (e *ValueError) Error() string { return "expected " + e.Expected }
+
+// Duration is a task input holding a Go duration written as a string, such
+// as 30s, 1m30s or 250ms.
+type Duration struct {
+	time.Duration
+}
+
+// UnmarshalJSON accepts a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return &ValueError{Expected: "a duration such as 30s, 1m or 500ms (a string with a unit)"}
+	}
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return &ValueError{Expected: "a duration such as 30s, 1m or 500ms"}
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(d.String())
+}

@@ -1,0 +1,148 @@
+package experiment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Store loads and saves an experiment: a file, a Kubernetes Secret, or memory.
+type Store interface {
+	Load(ctx context.Context) (*Experiment, error)
+	Save(ctx context.Context, exp *Experiment) error
+}
+
+// Runner executes an experiment: one loop over its tasks per Run.
+type Runner struct {
+	Store    Store
+	Registry Registry
+	Logger   *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Dir is the run directory passed to tasks.
+	Dir string
+	// Progress receives live progress; nil disables it.
+	Progress io.Writer
+	// ReuseResult keeps the stored result (a further loop of a multi-loop
+	// experiment) instead of starting afresh.
+	ReuseResult bool
+	// Version is written to result.iter8Version.
+	Version string
+}
+
+// Run loads the experiment, validates every task, and runs one loop, saving
+// after every task. A failing or cancelled task marks the experiment failed
+// with its reason and keeps everything recorded so far; the returned error
+// then matches ErrFailed. Invalid input matches ErrInvalid and changes
+// nothing.
+func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	exp, err := r.Store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	steps, err := Build(exp, r.Registry)
+	if err != nil {
+		return exp, err
+	}
+
+	res := exp.Result
+	if !r.ReuseResult || res == nil {
+		res = NewResult(now(), r.Version)
+		exp.Result = res
+	}
+	res.Iter8Version = r.Version
+	res.NumLoops++
+	res.NumCompletedTasks = 0
+	res.Tasks = make([]TaskStatus, len(steps))
+	for i, s := range steps {
+		res.Tasks[i] = TaskStatus{Name: s.Name, State: Pending}
+	}
+	if err := r.Store.Save(ctx, exp); err != nil {
+		return exp, err
+	}
+	log.Info("experiment started", "loop", res.NumLoops, "tasks", len(steps))
+
+	for i, s := range steps {
+		env := &Env{Experiment: exp, Index: i, Logger: log.With("task", i+1, "name", s.Name), Dir: r.Dir, Progress: r.Progress, Now: now}
+		st := &res.Tasks[i]
+		if s.If != nil {
+			ok, err := s.If.Eval(exp)
+			if err != nil {
+				return exp, r.fail(ctx, exp, i, s.Name, err, 0)
+			}
+			if !ok {
+				log.Info(fmt.Sprintf("task %d: %s: skipped", i+1, s.Name), "if", s.If.String())
+				st.State = Skipped
+				res.NumCompletedTasks++
+				if err := r.Store.Save(ctx, exp); err != nil {
+					return exp, err
+				}
+				continue
+			}
+		}
+		log.Info(fmt.Sprintf("task %d: %s: started", i+1, s.Name))
+		st.State = Running
+		if err := r.Store.Save(ctx, exp); err != nil {
+			return exp, err
+		}
+		start := now()
+		err := s.Task.Run(ctx, env)
+		took := now().Sub(start)
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		if err != nil {
+			return exp, r.fail(ctx, exp, i, s.Name, err, took)
+		}
+		st.State, st.DurationSeconds = Completed, took.Seconds()
+		res.NumCompletedTasks++
+		if err := r.Store.Save(ctx, exp); err != nil {
+			return exp, err
+		}
+		log.Info(fmt.Sprintf("task %d: %s: completed", i+1, s.Name), "seconds", round3(took.Seconds()))
+	}
+	log.Info("experiment completed", "loop", res.NumLoops)
+	return exp, nil
+}
+
+// fail records a task failure and saves, even when ctx was cancelled.
+func (r *Runner) fail(ctx context.Context, exp *Experiment, i int, name string, err error, took time.Duration) error {
+	res := exp.Result
+	reason := fmt.Sprintf("task %d (%s) failed: %v", i+1, name, err)
+	if ctx.Err() != nil {
+		reason = fmt.Sprintf("task %d (%s) was interrupted: %v", i+1, name, context.Cause(ctx))
+	}
+	res.Failure = true
+	res.FailureReason = reason
+	res.Tasks[i].State, res.Tasks[i].Error, res.Tasks[i].DurationSeconds = Failed, err.Error(), took.Seconds()
+	if r.Logger != nil {
+		r.Logger.Error(fmt.Sprintf("task %d: %s: failure", i+1, name), "error", err.Error())
+	}
+	if serr := r.Store.Save(context.WithoutCancel(ctx), exp); serr != nil {
+		return errors.Join(&FailedError{Reason: reason}, serr)
+	}
+	return &FailedError{Reason: reason}
+}
+
+// FailedError is returned when a task failed; it matches ErrFailed.
+type FailedError struct {
+	Reason string
+}
+
+func (e *FailedError) Error() string { return "experiment failed: " + e.Reason }
+
+// Is makes FailedError match ErrFailed.
+func (e *FailedError) Is(target error) bool { return target == ErrFailed }
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }

@@ -1,0 +1,61 @@
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// ErrorKind names a transport failure, the key under which it is counted.
+type ErrorKind string
+
+// Error kinds.
+const (
+	ConnRefused ErrorKind = "connection-refused"
+	ConnReset   ErrorKind = "connection-reset"
+	ConnClosed  ErrorKind = "connection-closed"
+	Timeout     ErrorKind = "timeout"
+	DNS         ErrorKind = "dns"
+	TLS         ErrorKind = "tls"
+	Canceled    ErrorKind = "canceled"
+	Protocol    ErrorKind = "protocol"
+	Other       ErrorKind = "other"
+)
+
+// Classify maps a transport error to its kind.
+func Classify(err error) ErrorKind {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.Canceled):
+		return Canceled
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return Timeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ConnRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return ConnReset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return ConnClosed
+	case errors.As(err, &dnsErr):
+		return DNS
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &recErr), errors.As(err, &alert):
+		return TLS
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return Timeout
+	}
+	return Other
+}

@@ -1,0 +1,98 @@
+// Package load is iter8's load engine. It paces requests either open loop (one
+// global rate, independent of responses) or closed loop (each connection sends
+// as soon as its previous response returns), runs them over a bounded number
+// of connections, and records latency in HDR histograms: in open loop both
+// from the request's intended start (corrected for coordinated omission) and
+// from its actual send (service time). Memory is constant in the number of
+// requests. Protocols plug in as a Target (see httpload and grpcload).
+package load
+
+import (
+	"math"
+	"time"
+)
+
+// Pacer gives the intended start of each request as an offset from the start
+// of the run. It is a pure function of the request's sequence number, so
+// pacing is tested without sleeping.
+type Pacer interface {
+	// At returns when the n-th request (0-based) should start.
+	At(n uint64) time.Duration
+	// Rate is the intended overall rate in requests per second.
+	Rate() float64
+}
+
+// Constant paces requests at a fixed rate.
+type Constant struct {
+	PerSecond float64
+}
+
+// At returns n / rate.
+func (c Constant) At(n uint64) time.Duration {
+	return time.Duration(math.Round(float64(n) * 1e9 / c.PerSecond))
+}
+
+// Rate returns the fixed rate.
+func (c Constant) Rate() float64 { return c.PerSecond }
+
+// Count returns how many requests a pacer starts before d has elapsed.
+func Count(p Pacer, d time.Duration) uint64 {
+	// Requests at At(n) < d; At is monotonic, so search.
+	lo, hi := uint64(0), uint64(1)
+	for p.At(hi) < d {
+		lo, hi = hi, hi*2
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if p.At(mid) < d {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// Schedule spreads requests over endpoints in proportion to their weights,
+// deterministically: request n goes to endpoint Pick(n). Over any window of
+// Len() consecutive requests the counts match the weights to within one
+// request each.
+type Schedule struct {
+	pattern []uint16
+}
+
+// NewSchedule builds a schedule for positive weights. A nil or one-element
+// weight list gives a schedule that always picks endpoint 0.
+func NewSchedule(weights []float64) Schedule {
+	if len(weights) <= 1 {
+		return Schedule{pattern: []uint16{0}}
+	}
+	const length = 1000
+	var total float64
+	for _, w := range weights {
+		total += w
+	}
+	// Smooth weighted round robin over the normalised weights.
+	cur := make([]float64, len(weights))
+	pattern := make([]uint16, length)
+	for i := range pattern {
+		best := 0
+		for j, w := range weights {
+			cur[j] += w / total
+			if cur[j] > cur[best] {
+				best = j
+			}
+		}
+		cur[best]--
+		pattern[i] = uint16(best)
+	}
+	return Schedule{pattern: pattern}
+}
+
+// Pick returns the endpoint of the n-th request.
+func (s Schedule) Pick(n uint64) int {
+	return int(s.pattern[n%uint64(len(s.pattern))])
+}
+
+// Len is the schedule's period.
+func (s Schedule) Len() int { return len(s.pattern) }

@@ -1,0 +1,127 @@
+// Package slo evaluates service level objectives. Evaluation is a pure
+// function of objectives and metric values, so it is tested without running
+// anything.
+package slo
+
+import (
+	"math"
+	"strconv"
+)
+
+// Direction says which side of the limit satisfies an objective.
+type Direction string
+
+// Directions.
+const (
+	Upper Direction = "upper" // value <= limit
+	Lower Direction = "lower" // value >= limit
+)
+
+// Outcome is the verdict of one objective for one version.
+type Outcome string
+
+// Outcomes.
+const (
+	Passed  Outcome = "passed"
+	Failed  Outcome = "failed"
+	NoData  Outcome = "noData"
+	Invalid Outcome = "invalid"
+)
+
+// Objective is one SLO: a metric, a limit and a direction.
+type Objective struct {
+	Metric    string    `json:"metric"`
+	Limit     float64   `json:"limit"`
+	Direction Direction `json:"direction"`
+}
+
+// String renders the objective as the original text report did:
+// "http/latency-mean <= 50" or "1 <= myprom/request-count".
+func (o Objective) String() string {
+	return o.Format("")
+}
+
+// Format renders the objective with optional units after the metric name.
+func (o Objective) Format(units string) string {
+	m := o.Metric
+	if units != "" {
+		m += " (" + units + ")"
+	}
+	l := strconv.FormatFloat(o.Limit, 'f', -1, 64)
+	if o.Direction == Lower {
+		return l + " <= " + m
+	}
+	return m + " <= " + l
+}
+
+// Verdict is the outcome of one objective for every version.
+type Verdict struct {
+	Objective
+	Versions []Result `json:"versions"`
+}
+
+// Result is one objective's outcome for one version, with the value it was
+// judged on (absent when there was no data) and, when not passed, why.
+type Result struct {
+	Value   *float64 `json:"value,omitempty"`
+	Outcome Outcome  `json:"outcome"`
+	Reason  string   `json:"reason,omitempty"`
+}
+
+// Source supplies what evaluation needs to know about metric values.
+type Source interface {
+	// Value returns the latest value of a metric for a version.
+	Value(metric string, version int) (float64, bool)
+	// Invalid returns a reason when the value of the metric for the version
+	// came from a run whose measurements cannot be trusted (for example a
+	// saturated load generator), or "" when it can be trusted.
+	Invalid(metric string, version int) string
+}
+
+// Evaluate judges every objective for versions 0..versions-1.
+func Evaluate(objectives []Objective, versions int, src Source) []Verdict {
+	out := make([]Verdict, 0, len(objectives))
+	for _, o := range objectives {
+		v := Verdict{Objective: o, Versions: make([]Result, versions)}
+		for i := range versions {
+			v.Versions[i] = judge(o, i, src)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func judge(o Objective, version int, src Source) Result {
+	val, ok := src.Value(o.Metric, version)
+	if !ok || math.IsNaN(val) {
+		return Result{Outcome: NoData, Reason: "no value was recorded for " + o.Metric}
+	}
+	r := Result{Value: &val}
+	if why := src.Invalid(o.Metric, version); why != "" {
+		r.Outcome, r.Reason = Invalid, why
+		return r
+	}
+	ok = val <= o.Limit
+	if o.Direction == Lower {
+		ok = val >= o.Limit
+	}
+	if ok {
+		r.Outcome = Passed
+	} else {
+		r.Outcome = Failed
+		r.Reason = "value " + strconv.FormatFloat(val, 'g', 6, 64) + " is " + map[Direction]string{Upper: "above", Lower: "below"}[o.Direction] + " the limit " + strconv.FormatFloat(o.Limit, 'f', -1, 64)
+	}
+	return r
+}
+
+// Satisfied reports whether every objective passed for every version.
+func Satisfied(verdicts []Verdict) bool {
+	for _, v := range verdicts {
+		for _, r := range v.Versions {
+			if r.Outcome != Passed {
+				return false
+			}
+		}
+	}
+	return true
+}

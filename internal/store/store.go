@@ -1,0 +1,139 @@
+// Package store keeps experiments: in a file (atomically replaced after every
+// save, so readers always see a complete document) or in memory for tests.
+// The Kubernetes Secret store lives in package k8s.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"iter8.tools/iter8/internal/experiment"
+)
+
+// FileName is the experiment's file name inside a run directory.
+const FileName = "experiment.yaml"
+
+// File stores an experiment in a YAML file.
+type File struct {
+	Path string
+}
+
+var (
+	_ experiment.Store = (*File)(nil)
+	_ experiment.Store = (*Memory)(nil)
+)
+
+// NewFile returns the file store for a run directory.
+func NewFile(dir string) *File {
+	return &File{Path: filepath.Join(dir, FileName)}
+}
+
+// Load reads and decodes the experiment.
+func (f *File) Load(_ context.Context) (*experiment.Experiment, error) {
+	b, err := os.ReadFile(f.Path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: reading experiment %s: the file does not exist (create it with iter8 gen or iter8 launch, or pass --runDir)", experiment.ErrInvalid, f.Path)
+		}
+		return nil, fmt.Errorf("%w: reading experiment %s: %v", experiment.ErrInvalid, f.Path, err)
+	}
+	exp, err := experiment.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("reading experiment %s: %w", f.Path, err)
+	}
+	return exp, nil
+}
+
+// Save encodes the experiment and atomically replaces the file.
+func (f *File) Save(_ context.Context, exp *experiment.Experiment) error {
+	b, err := experiment.Encode(exp)
+	if err != nil {
+		return err
+	}
+	return WriteAtomic(f.Path, b)
+}
+
+// WriteAtomic writes data to path so that readers see either the old or the
+// new content, never a mix: it writes a temporary file in the same folder,
+// syncs it, and renames it over path. On error the old file is untouched.
+func WriteAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	name := tmp.Name()
+	fail := func(err error) error {
+		_ = tmp.Close()
+		_ = os.Remove(name)
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		_ = os.Remove(name)
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		_ = os.Remove(name)
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// Memory stores an experiment in memory, encoded as the file store would,
+// so tests see exactly what a file reader would.
+type Memory struct {
+	mu    sync.Mutex
+	data  []byte
+	Saves int
+}
+
+// NewMemory returns a memory store holding exp.
+func NewMemory(exp *experiment.Experiment) (*Memory, error) {
+	m := &Memory{}
+	return m, m.Save(context.Background(), exp)
+}
+
+// Load decodes the stored experiment.
+func (m *Memory) Load(_ context.Context) (*experiment.Experiment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return experiment.Decode(m.data)
+}
+
+// Save encodes and keeps the experiment.
+func (m *Memory) Save(_ context.Context, exp *experiment.Experiment) error {
+	b, err := experiment.Encode(exp)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.data = b
+	m.Saves++
+	return nil
+}
+
+// Bytes returns the last saved document.
+func (m *Memory) Bytes() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]byte(nil), m.data...)
+}

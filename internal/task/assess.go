@@ -1,0 +1,92 @@
+package task
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/metrics"
+	"iter8.tools/iter8/internal/slo"
+)
+
+// assessInputs are the assess task's inputs (compat section 3.5).
+type assessInputs struct {
+	SLOs *experiment.SLOLimits `json:"SLOs,omitempty"`
+}
+
+type assessTask struct {
+	in         assessInputs
+	objectives []slo.Objective
+}
+
+func newAssess(with map[string]any) (experiment.Task, error) {
+	t := &assessTask{}
+	if err := experiment.DecodeInputs(with, &t.in); err != nil {
+		return nil, err
+	}
+	if t.in.SLOs == nil {
+		return t, nil
+	}
+	for dir, list := range map[slo.Direction][]experiment.SLO{slo.Upper: t.in.SLOs.Upper, slo.Lower: t.in.SLOs.Lower} {
+		for i, s := range list {
+			field := fmt.Sprintf("SLOs.%s[%d]", dir, i)
+			n, err := metrics.ParseName(s.Metric)
+			if err != nil {
+				return nil, &experiment.FieldError{Field: field + ".metric", Value: s.Metric, Expected: "a metric name such as http/latency-mean or http/latency-p99"}
+			}
+			if math.IsNaN(s.Limit) || math.IsInf(s.Limit, 0) {
+				return nil, &experiment.FieldError{Field: field + ".limit", Value: s.Limit, Expected: "a finite number"}
+			}
+			list[i].Metric = n.String()
+		}
+	}
+	for _, s := range t.in.SLOs.Upper {
+		t.objectives = append(t.objectives, slo.Objective{Metric: s.Metric, Limit: s.Limit, Direction: slo.Upper})
+	}
+	for _, s := range t.in.SLOs.Lower {
+		t.objectives = append(t.objectives, slo.Objective{Metric: s.Metric, Limit: s.Limit, Direction: slo.Lower})
+	}
+	return t, nil
+}
+
+func (t *assessTask) Inputs() any { return t.in }
+
+// Run judges every SLO for every version and records the verdicts, both in
+// the original's SLOsSatisfied matrix and as typed verdicts with values.
+func (t *assessTask) Run(_ context.Context, env *experiment.Env) error {
+	res := env.Experiment.Result
+	n := 1
+	if res.Insights != nil && res.Insights.NumVersions > 0 {
+		n = res.Insights.NumVersions
+	}
+	in, err := res.InitInsights(n, nil)
+	if err != nil {
+		return err
+	}
+	if len(t.objectives) == 0 {
+		env.Logger.Warn("assess has no SLOs to check")
+		in.SLOs, in.SLOsSatisfied, in.SLOVerdicts = nil, nil, nil
+		return nil
+	}
+	verdicts := slo.Evaluate(t.objectives, in.NumVersions, in)
+	in.SLOs = t.in.SLOs
+	in.SLOVerdicts = verdicts
+	sat := &experiment.SLOResults{}
+	for _, v := range verdicts {
+		row := make([]bool, len(v.Versions))
+		for i, r := range v.Versions {
+			row[i] = r.Outcome == slo.Passed
+			if r.Outcome != slo.Passed {
+				env.Logger.Info("SLO not satisfied", "slo", v.String(), "version", i, "outcome", string(r.Outcome), "reason", r.Reason)
+			}
+		}
+		if v.Direction == slo.Upper {
+			sat.Upper = append(sat.Upper, row)
+		} else {
+			sat.Lower = append(sat.Lower, row)
+		}
+	}
+	in.SLOsSatisfied = sat
+	return nil
+}

@@ -1,0 +1,140 @@
+package task
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/load"
+	"iter8.tools/iter8/internal/metrics"
+)
+
+// defaultPercentiles are always reported, as in the original.
+var defaultPercentiles = []float64{50, 75, 90, 95, 99, 99.9}
+
+// mergePercentiles adds extra percentiles to the defaults, sorted and without
+// duplicates.
+func mergePercentiles(extra []float64) []float64 {
+	seen := map[float64]bool{}
+	var out []float64
+	for _, p := range append(append([]float64{}, defaultPercentiles...), extra...) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sortFloats(out)
+	return out
+}
+
+func sortFloats(f []float64) {
+	for i := 1; i < len(f); i++ {
+		for j := i; j > 0 && f[j] < f[j-1]; j-- {
+			f[j], f[j-1] = f[j-1], f[j]
+		}
+	}
+}
+
+// recordLoad stores one provider's load measurements as metrics (version 0)
+// with the original's names, plus service-time metrics in open loop.
+func recordLoad(in *experiment.Insights, provider string, st load.Stats, rep *load.Report, percentiles []float64) error {
+	set := func(name, desc, units string, typ metrics.Type, v float64) error {
+		return in.SetValue(provider+"/"+name, metrics.Meta{Description: desc, Units: units, Type: typ}, 0, v)
+	}
+	if err := set("request-count", "number of requests sent", "", metrics.Counter, float64(st.Requests)); err != nil {
+		return err
+	}
+	if err := set("error-count", "number of responses that were errors", "", metrics.Counter, float64(st.Errors)); err != nil {
+		return err
+	}
+	if st.Requests > 0 {
+		if err := set("error-rate", "fraction of responses that were errors", "", metrics.Gauge, float64(st.Errors)/float64(st.Requests)); err != nil {
+			return err
+		}
+	}
+	latencyWhat := "latency"
+	if rep.Open {
+		latencyWhat = "latency, measured from each request's intended start"
+	}
+	if err := recordHistogram(in, provider, "latency", latencyWhat, st.Latency, percentiles); err != nil {
+		return err
+	}
+	if rep.Open {
+		if err := recordHistogram(in, provider, "service-time", "service time, measured from each request's actual send", st.Service, percentiles); err != nil {
+			return err
+		}
+	}
+	ls := &experiment.LoadStats{
+		Mode:             "closed",
+		Requests:         st.Requests,
+		Errors:           st.Errors,
+		DurationSeconds:  round(rep.Elapsed.Seconds(), 3),
+		Codes:            st.Codes,
+		AchievedRate:     round(rep.AchievedRate, 3),
+		Delayed:          rep.Delayed,
+		Saturated:        rep.Saturated,
+		SaturationReason: rep.SaturationReason,
+		CPUUtilization:   round(rep.CPUUtilization, 3),
+	}
+	if rep.Open {
+		ls.Mode = "open"
+		ls.IntendedRate = rep.IntendedRate
+	}
+	if in.Load == nil {
+		in.Load = map[string]*experiment.LoadStats{}
+	}
+	in.Load[provider] = ls
+	return nil
+}
+
+func recordHistogram(in *experiment.Insights, provider, name, what string, h *metrics.HDR, percentiles []float64) error {
+	if h.Count() == 0 {
+		return nil
+	}
+	ms := metrics.Msec
+	gauges := []struct {
+		suffix, desc string
+		v            float64
+	}{
+		{"mean", "mean of observed " + what + " values", h.MeanMs()},
+		{"stddev", "standard deviation of observed " + what + " values", h.StdDevMs()},
+		{"min", "minimum of observed " + what + " values", h.MinMs()},
+		{"max", "maximum of observed " + what + " values", h.MaxMs()},
+	}
+	for _, g := range gauges {
+		if err := in.SetValue(provider+"/"+name+"-"+g.suffix, metrics.Meta{Description: g.desc, Units: ms, Type: metrics.Gauge}, 0, g.v); err != nil {
+			return err
+		}
+	}
+	for _, p := range percentiles {
+		ps := metrics.FormatPercentile(p)
+		if err := in.SetValue(provider+"/"+name+"-p"+ps, metrics.Meta{Description: ps + "-th percentile of observed " + what + " values", Units: ms, Type: metrics.Gauge}, 0, h.PercentileMs(p)); err != nil {
+			return err
+		}
+	}
+	return in.SetHistogram(provider+"/"+name, metrics.Meta{Description: "histogram of " + what, Units: ms, Type: metrics.Histogram}, 0, h)
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// progressPrinter returns a load progress callback writing one updating line.
+func progressPrinter(w io.Writer, label string) func(load.Progress) {
+	if w == nil {
+		return nil
+	}
+	return func(p load.Progress) {
+		left := ""
+		switch {
+		case p.Total > 0:
+			left = fmt.Sprintf(", %s left", (p.Total - p.Elapsed).Round(time.Second))
+		case p.Planned > 0:
+			left = fmt.Sprintf(", %d/%d", p.Requests, p.Planned)
+		}
+		_, _ = fmt.Fprintf(w, "\r\033[K%s: %d requests, %.1f req/s, %d errors, p99 %.2f ms%s", label, p.Requests, p.Rate, p.Errors, p.P99Ms, left)
+	}
+}

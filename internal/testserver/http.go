@@ -1,0 +1,228 @@
+// Package testserver provides in-process targets for tests, benchmarks and
+// iter8 demo: an HTTP service with a tunable latency distribution, error rate
+// and stalls, listening on 127.0.0.1.
+package testserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Latency gives the delay added to the n-th request (0-based). Latencies are
+// deterministic functions of n so tests know the truth.
+type Latency func(n uint64) time.Duration
+
+// Fixed adds the same delay to every request.
+func Fixed(d time.Duration) Latency { return func(uint64) time.Duration { return d } }
+
+// Uniform spreads delays evenly over [lo, hi].
+func Uniform(lo, hi time.Duration) Latency {
+	return func(n uint64) time.Duration {
+		return lo + time.Duration(unit(n)*float64(hi-lo))
+	}
+}
+
+// LogNormal draws delays from a log-normal distribution with the given median
+// and 99th percentile.
+func LogNormal(median, p99 time.Duration) Latency {
+	mu := math.Log(float64(median))
+	sigma := (math.Log(float64(p99)) - mu) / 2.326347874 // z of 0.99
+	return func(n uint64) time.Duration {
+		return time.Duration(math.Exp(mu + sigma*normal(n)))
+	}
+}
+
+// unit maps n to a pseudo-random number in [0, 1), the same for the same n.
+func unit(n uint64) float64 {
+	h := fnv.New64a()
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(n >> (8 * i))
+	}
+	_, _ = h.Write(b[:])
+	return float64(h.Sum64()>>11) / (1 << 53)
+}
+
+// normal maps n to a standard normal deviate (Box-Muller on two uniforms).
+func normal(n uint64) float64 {
+	u1 := unit(2*n) + 1e-12
+	u2 := unit(2*n + 1)
+	return math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+}
+
+// HTTPConfig tunes the HTTP target.
+type HTTPConfig struct {
+	// Latency delays each request; nil means no delay.
+	Latency Latency
+	// ErrorRate answers this fraction of requests with ErrorCode, spread
+	// evenly (request n fails when floor((n+1)·rate) > floor(n·rate)).
+	ErrorRate float64
+	// ErrorCode defaults to 500.
+	ErrorCode int
+	// BodySize is the size of a success response body (default 64 bytes).
+	BodySize int
+}
+
+// HTTP is a running HTTP target. Besides the configured behaviour, each
+// request may ask for its own with query parameters: delay=250ms, status=503.
+type HTTP struct {
+	cfg      HTTPConfig
+	srv      *http.Server
+	ln       net.Listener
+	body     []byte
+	n        atomic.Uint64
+	mu       sync.Mutex
+	counts   map[string]int64 // by "METHOD path"
+	protos   map[string]int64 // by protocol, e.g. HTTP/1.1
+	stallMu  sync.Mutex
+	stallEnd time.Time
+	done     chan struct{}
+}
+
+// StartHTTP starts the target on 127.0.0.1 (a free port unless addr is given).
+func StartHTTP(cfg HTTPConfig, addr string) (*HTTP, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	if cfg.ErrorCode == 0 {
+		cfg.ErrorCode = http.StatusInternalServerError
+	}
+	if cfg.BodySize == 0 {
+		cfg.BodySize = 64
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("testserver: listening on %s: %w", addr, err)
+	}
+	s := &HTTP{
+		cfg:    cfg,
+		ln:     ln,
+		body:   makeBody(cfg.BodySize),
+		counts: map[string]int64{},
+		protos: map[string]int64{},
+		done:   make(chan struct{}),
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+func makeBody(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'a' + byte(i%26)
+	}
+	return b
+}
+
+// URL returns the target's base URL, e.g. http://127.0.0.1:40123.
+func (s *HTTP) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Addr returns the listening address.
+func (s *HTTP) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server and waits for it.
+func (s *HTTP) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.srv.Close()
+	}
+	<-s.done
+	return err
+}
+
+// Requests returns how many requests the server has received.
+func (s *HTTP) Requests() int64 { return int64(s.n.Load()) }
+
+// Count returns how many requests arrived for a method and path.
+func (s *HTTP) Count(method, path string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[method+" "+path]
+}
+
+// Protocols returns request counts by protocol (HTTP/1.1, HTTP/2.0).
+func (s *HTTP) Protocols() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.protos))
+	for k, v := range s.protos {
+		out[k] = v
+	}
+	return out
+}
+
+// Stall makes every request that arrives in the next d wait until d has
+// passed, like a server pausing (a GC pause, a failover).
+func (s *HTTP) Stall(d time.Duration) {
+	s.stallMu.Lock()
+	s.stallEnd = time.Now().Add(d)
+	s.stallMu.Unlock()
+}
+
+func (s *HTTP) stallLeft() time.Duration {
+	s.stallMu.Lock()
+	defer s.stallMu.Unlock()
+	return time.Until(s.stallEnd)
+}
+
+// ServeHTTP answers one request.
+func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := s.n.Add(1) - 1
+	s.mu.Lock()
+	s.counts[r.Method+" "+r.URL.Path]++
+	s.protos[r.Proto]++
+	s.mu.Unlock()
+	_, _ = io.Copy(io.Discard, r.Body)
+
+	delay := time.Duration(0)
+	if s.cfg.Latency != nil {
+		delay = s.cfg.Latency(n)
+	}
+	q := r.URL.Query()
+	if d := q.Get("delay"); d != "" {
+		if v, err := time.ParseDuration(d); err == nil {
+			delay = v
+		}
+	}
+	if left := s.stallLeft(); left > delay {
+		delay = left
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	status := http.StatusOK
+	if rate := s.cfg.ErrorRate; rate > 0 && math.Floor(float64(n+1)*rate) > math.Floor(float64(n)*rate) {
+		status = s.cfg.ErrorCode
+	}
+	if st := q.Get("status"); st != "" {
+		if v, err := strconv.Atoi(st); err == nil && v >= 100 && v < 600 {
+			status = v
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Content-Length", strconv.Itoa(len(s.body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(s.body)
+}
