@@ -66,7 +66,7 @@ func Embedded() (*Chart, error) {
 func Local(p string) (*Chart, error) {
 	c, err := loader.Load(p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: loading chart %s: %v", experiment.ErrInvalid, p, err)
+		return nil, experiment.Invalidf("loading chart %s: %v", p, err)
 	}
 	return &Chart{c: c}, nil
 }
@@ -76,9 +76,9 @@ func (c *Chart) Helm() *helmchart.Chart { return c.c }
 
 // Values are the user's values flags, as in Helm.
 type Values struct {
-	Files   []string // -f/--values: paths or http(s) URLs
-	Set     []string // --set
-	Strings []string // --set-string
+	Files    []string // -f/--values: paths or http(s) URLs
+	Set      []string // --set
+	Strings  []string // --set-string
 	FromFile []string // --set-file
 }
 
@@ -88,7 +88,7 @@ func (v Values) Merge() (map[string]any, error) {
 	providers := getter.Providers{{Schemes: []string{"http", "https"}, New: getter.NewHTTPGetter}}
 	m, err := opts.MergeValues(providers)
 	if err != nil {
-		return nil, fmt.Errorf("%w: values: %v", experiment.ErrInvalid, err)
+		return nil, experiment.Invalidf("values: %v", err)
 	}
 	return m, nil
 }
@@ -98,11 +98,11 @@ func (v Values) Merge() (map[string]any, error) {
 func (c *Chart) Render(vals map[string]any, rel common.ReleaseOptions) (map[string]string, error) {
 	rv, err := util.ToRenderValues(c.c, vals, rel, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: values: %v", experiment.ErrInvalid, err)
+		return nil, experiment.Invalidf("values: %v", err)
 	}
 	out, err := engine.Render(c.c, rv)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", experiment.ErrInvalid, templateError(err))
+		return nil, experiment.Invalidf("%s", templateError(err))
 	}
 	return out, nil
 }
@@ -120,9 +120,9 @@ func (c *Chart) Experiment(vals map[string]any) ([]byte, error) {
 	}
 	doc, ok := out[path.Join(c.c.Name(), experimentTemplate)]
 	if !ok {
-		return nil, fmt.Errorf("%w: chart %s has no %s", experiment.ErrInvalid, c.c.Name(), experimentTemplate)
+		return nil, experiment.Invalidf("chart %s has no %s", c.c.Name(), experimentTemplate)
 	}
-	return []byte(strings.TrimLeft(doc, "\n")), nil
+	return []byte(strings.TrimSpace(doc) + "\n"), nil
 }
 
 func (c *Chart) hasTemplate(name string) bool {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,7 +50,7 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 			for _, f := range failures {
 				a.logger.Error("condition does not hold: " + f)
 			}
-			return fmt.Errorf("%w: %s", ErrAssert, strings.Join(failures, "; "))
+			return fmt.Errorf("%w: %d unmet (see above)", ErrAssert, len(failures))
 		}
 		if ticker == nil {
 			ticker = time.NewTicker(o.interval)
@@ -82,7 +81,7 @@ conditions hold, the experiment finishes, or the timeout passes.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.interval <= 0 {
-				return fmt.Errorf("%w: --interval must be positive", ErrUsage)
+				return usagef("--interval must be positive")
 			}
 			return o.Run(cmd.Context(), a, store.NewFile(runDir))
 		},

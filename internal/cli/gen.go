@@ -54,7 +54,7 @@ func (o *genOptions) render() (*experiment.Experiment, error) {
 		c, err = chart.Local(o.chartName)
 	} else {
 		if o.chartName != "iter8" {
-			return nil, fmt.Errorf("%w: --chartName %q: the built-in chart is iter8; use --localChart to render a chart folder", ErrUsage, o.chartName)
+			return nil, usagef("--chartName %q: the built-in chart is iter8; use --localChart to render a chart folder", o.chartName)
 		}
 		c, err = chart.Embedded()
 	}
@@ -86,7 +86,7 @@ func (o *genOptions) write(_ context.Context) (*store.File, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(o.runDir, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: --runDir %s: %v", experiment.ErrInvalid, o.runDir, err)
+		return nil, experiment.Invalidf("--runDir %s: %v", o.runDir, err)
 	}
 	b, err := experiment.Encode(exp)
 	if err != nil {

@@ -36,6 +36,17 @@ const (
 // ErrUsage marks a command-line usage error.
 var ErrUsage = errors.New("usage error")
 
+// usageError is a usage error described by its message.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func (e *usageError) Is(target error) bool { return target == ErrUsage }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
 // ErrAssert marks assert conditions that do not hold.
 var ErrAssert = errors.New("assert conditions do not hold")
 
@@ -96,12 +107,13 @@ into an exit code that gates a CI/CD pipeline.`,
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	root.SuggestionsMinimumDistance = 2
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.SetIn(s.In)
 	root.PersistentFlags().StringVarP(&a.logLevel, "loglevel", "l", "info", "log level: trace, debug, info, warning, error, fatal or panic")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return fmt.Errorf("%w: %v", ErrUsage, err)
+		return usagef("%v", err)
 	})
 	root.AddCommand(
 		newLaunchCmd(a),
@@ -128,7 +140,7 @@ func noArgs(cmd *cobra.Command, args []string) error {
 			msg += "; did you mean " + strings.Join(s, " or ") + "?"
 		}
 	}
-	return fmt.Errorf("%w: %s", ErrUsage, msg)
+	return usagef("%s", msg)
 }
 
 // levelTrace is below debug, for the original's trace level.
@@ -147,7 +159,7 @@ func parseLevel(s string) (slog.Level, error) {
 	case "error", "fatal", "panic":
 		return slog.LevelError, nil
 	}
-	return 0, fmt.Errorf("%w: --loglevel %q: expected trace, debug, info, warning, error, fatal or panic", ErrUsage, s)
+	return 0, usagef("--loglevel %q: expected trace, debug, info, warning, error, fatal or panic", s)
 }
 
 func (a *app) setupLogging() error {

@@ -68,7 +68,24 @@ func (e *TaskError) Error() string {
 
 func (e *TaskError) Unwrap() error { return e.Err }
 
-// invalidf returns an ErrInvalid with a message.
-func invalidf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+// InvalidError is bad input described by its message; it matches ErrInvalid.
+type InvalidError struct {
+	Msg string
+	Err error // optional cause
 }
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+// Unwrap returns the cause.
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// Is makes InvalidError match ErrInvalid.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// Invalidf returns an InvalidError with a formatted message; %w verbs wrap.
+func Invalidf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &InvalidError{Msg: err.Error(), Err: errors.Unwrap(err)}
+}
+
+func invalidf(format string, args ...any) error { return Invalidf(format, args...) }

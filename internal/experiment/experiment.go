@@ -21,9 +21,9 @@ type Experiment struct {
 // TaskSpec is one entry of the spec: a named task with inputs, or a run
 // script, with an optional if: condition.
 type TaskSpec struct {
-	Task *string       `json:"task,omitempty"`
-	Run  *string       `json:"run,omitempty"`
-	If   *string       `json:"if,omitempty"`
+	Task *string        `json:"task,omitempty"`
+	Run  *string        `json:"run,omitempty"`
+	If   *string        `json:"if,omitempty"`
 	With map[string]any `json:"with,omitempty"`
 }
 
@@ -144,11 +144,11 @@ type Insights struct {
 	// original appended one value per loop without bound; this iter8 keeps the
 	// latest (the value the original's readers used) and bounds history
 	// elsewhere.
-	NonHistMetricValues []map[string][]float64          `json:"nonHistMetricValues,omitempty"`
-	HistMetricValues    []map[string][]metrics.Bucket   `json:"histMetricValues,omitempty"`
-	SummaryMetricValues []map[string][]float64          `json:"SummaryMetricValues,omitempty"`
-	SLOs                *SLOLimits                      `json:"SLOs,omitempty"`
-	SLOsSatisfied       *SLOResults                     `json:"SLOsSatisfied,omitempty"`
+	NonHistMetricValues []map[string][]float64        `json:"nonHistMetricValues,omitempty"`
+	HistMetricValues    []map[string][]metrics.Bucket `json:"histMetricValues,omitempty"`
+	SummaryMetricValues []map[string][]float64        `json:"SummaryMetricValues,omitempty"`
+	SLOs                *SLOLimits                    `json:"SLOs,omitempty"`
+	SLOsSatisfied       *SLOResults                   `json:"SLOsSatisfied,omitempty"`
 
 	// Histograms holds, per version, the HDR histogram (microseconds,
 	// V2 compressed, base64) behind each latency metric.

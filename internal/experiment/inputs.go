@@ -105,7 +105,14 @@ func fieldDecodeError(key string, val any, t reflect.Type, err error) error {
 		if te.Field != "" {
 			field = key + "." + te.Field
 		}
-		return &FieldError{Field: field, Value: val, Expected: describeType(te.Type)}
+		want := describeType(t)
+		if te.Field == "" && te.Type != t && te.Type != reflect.PointerTo(t) {
+			// The mismatch is inside a map or list: say where.
+			want += fmt.Sprintf(" (found a %s where %s was expected)", te.Value, describeType(te.Type))
+		} else if te.Field != "" {
+			want = describeType(te.Type)
+		}
+		return &FieldError{Field: field, Value: val, Expected: want}
 	}
 	var fe *FieldError
 	if errors.As(err, &fe) {
@@ -121,9 +128,6 @@ func fieldDecodeError(key string, val any, t reflect.Type, err error) error {
 		return &FieldError{Field: key, Value: val, Expected: ve.Expected}
 	}
 	msg := strings.TrimPrefix(err.Error(), "json: ")
-	if strings.HasPrefix(msg, "unknown field") {
-		return &FieldError{Field: key, Value: val, Expected: describeType(t) + " (" + msg + ")"}
-	}
 	return &FieldError{Field: key, Value: val, Expected: describeType(t) + " (" + msg + ")"}
 }
 

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"iter8.tools/iter8/internal/metrics"
@@ -149,6 +150,9 @@ func (in *Insights) Value(name string, version int) (float64, bool) {
 	if n.Aggregation == "" {
 		return 0, false
 	}
+	if v, ok := in.summaryValue(n, version); ok {
+		return v, true
+	}
 	h, ok := in.Histogram(n.Provider+"/"+n.Metric, version)
 	if !ok {
 		return 0, false
@@ -168,6 +172,35 @@ func (in *Insights) Value(name string, version int) (float64, bool) {
 		return h.MinMs(), true
 	case "max":
 		return h.MaxMs(), true
+	}
+	return 0, false
+}
+
+// summaryValue aggregates a Summary metric stored by the original as
+// [count, sum, min, max, sum of squares]; stddev is the sample deviation.
+func (in *Insights) summaryValue(n metrics.Name, version int) (float64, bool) {
+	if version >= len(in.SummaryMetricValues) {
+		return 0, false
+	}
+	s := in.SummaryMetricValues[version][n.Provider+"/"+n.Metric]
+	if len(s) != 5 {
+		return 0, false
+	}
+	count, sum, lo, hi, sq := s[0], s[1], s[2], s[3], s[4]
+	switch n.Aggregation {
+	case "count":
+		return count, true
+	case "mean":
+		return sum / count, count > 0
+	case "min":
+		return lo, count > 0
+	case "max":
+		return hi, count > 0
+	case "stddev":
+		if count < 2 {
+			return 0, false
+		}
+		return math.Sqrt((sq - sum*sum/count) / (count - 1)), true
 	}
 	return 0, false
 }

@@ -103,7 +103,7 @@ func (h *HDR) Buckets() []Bucket {
 		if bar.Count == 0 {
 			continue
 		}
-		lo, hi := coarse(bar.From)
+		lo, hi := coarse(bar.To) // HDR reports values at their highest equivalent
 		if n := len(out); n > 0 && out[n-1].Lower == lo {
 			out[n-1].Count += bar.Count
 			continue
@@ -121,5 +121,8 @@ func coarse(us int64) (lo, hi float64) {
 	}
 	width := math.Pow(10, math.Floor(math.Log10(float64(us)))-1)
 	l := math.Floor(float64(us)/width) * width
-	return l / 1000, (l + width) / 1000
+	return roundMs(l), roundMs(l + width)
 }
+
+// roundMs converts microseconds to milliseconds without float noise.
+func roundMs(us float64) float64 { return math.Round(us) / 1000 }

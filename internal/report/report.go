@@ -3,7 +3,6 @@ package report
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"sort"
 	"strings"
@@ -36,7 +35,7 @@ func FormatNames() []string {
 func Lookup(name string) (Writer, error) {
 	w, ok := Formats()[strings.ToLower(name)]
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown report format %q: expected one of %s", experiment.ErrInvalid, name, strings.Join(FormatNames(), ", "))
+		return nil, experiment.Invalidf("unknown report format %q: expected one of %s", name, strings.Join(FormatNames(), ", "))
 	}
 	return w, nil
 }

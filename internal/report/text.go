@@ -151,8 +151,13 @@ func outcomeCell(r slo.Result) string {
 func metricRows(in *experiment.Insights) [][]string {
 	names := map[string]bool{}
 	for name, m := range in.MetricsInfo {
-		if m.Type == metrics.Counter || m.Type == metrics.Gauge {
+		switch m.Type {
+		case metrics.Counter, metrics.Gauge:
 			names[name] = true
+		case metrics.Summary:
+			for _, agg := range []string{"count", "mean", "stddev", "min", "max"} {
+				names[name+"/"+agg] = true
+			}
 		}
 	}
 	for _, v := range in.SLOVerdicts {

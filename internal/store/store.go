@@ -38,9 +38,9 @@ func (f *File) Load(_ context.Context) (*experiment.Experiment, error) {
 	b, err := os.ReadFile(f.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: reading experiment %s: the file does not exist (create it with iter8 gen or iter8 launch, or pass --runDir)", experiment.ErrInvalid, f.Path)
+			return nil, experiment.Invalidf("reading experiment %s: the file does not exist (create it with iter8 gen or iter8 launch, or pass --runDir)", f.Path)
 		}
-		return nil, fmt.Errorf("%w: reading experiment %s: %v", experiment.ErrInvalid, f.Path, err)
+		return nil, experiment.Invalidf("reading experiment %s: %v", f.Path, err)
 	}
 	exp, err := experiment.Decode(b)
 	if err != nil {

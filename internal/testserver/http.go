@@ -84,6 +84,7 @@ type HTTP struct {
 	mu       sync.Mutex
 	counts   map[string]int64 // by "METHOD path"
 	protos   map[string]int64 // by protocol, e.g. HTTP/1.1
+	waiters  []waiter
 	stallMu  sync.Mutex
 	stallEnd time.Time
 	done     chan struct{}
@@ -100,7 +101,7 @@ func StartHTTP(cfg HTTPConfig, addr string) (*HTTP, error) {
 	if cfg.BodySize == 0 {
 		cfg.BodySize = 64
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("testserver: listening on %s: %w", addr, err)
 	}
@@ -167,6 +168,30 @@ func (s *HTTP) Protocols() map[string]int64 {
 	return out
 }
 
+type waiter struct {
+	n  int64
+	ch chan struct{}
+}
+
+// WaitRequests blocks until the server has received at least n requests or
+// ctx is done; tests use it instead of sleeping.
+func (s *HTTP) WaitRequests(ctx context.Context, n int64) error {
+	s.mu.Lock()
+	if int64(s.n.Load()) >= n {
+		s.mu.Unlock()
+		return nil
+	}
+	w := waiter{n: n, ch: make(chan struct{})}
+	s.waiters = append(s.waiters, w)
+	s.mu.Unlock()
+	select {
+	case <-w.ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Stall makes every request that arrives in the next d wait until d has
 // passed, like a server pausing (a GC pause, a failover).
 func (s *HTTP) Stall(d time.Duration) {
@@ -183,10 +208,21 @@ func (s *HTTP) stallLeft() time.Duration {
 
 // ServeHTTP answers one request.
 func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := s.n.Add(1) - 1
 	s.mu.Lock()
+	n := s.n.Add(1) - 1
 	s.counts[r.Method+" "+r.URL.Path]++
 	s.protos[r.Proto]++
+	if len(s.waiters) > 0 {
+		kept := s.waiters[:0]
+		for _, w := range s.waiters {
+			if int64(n+1) >= w.n {
+				close(w.ch)
+			} else {
+				kept = append(kept, w)
+			}
+		}
+		s.waiters = kept
+	}
 	s.mu.Unlock()
 	_, _ = io.Copy(io.Discard, r.Body)
 

@@ -18,6 +18,9 @@ as lists of {metric, limit}.
 {{- $list := list }}
 {{- if kindIs "map" $given }}
 {{- range $metric, $limit := $given }}
+{{- if kindIs "map" $limit }}
+{{- fail (printf "assess.SLOs.%s.%s: the limit is a map, so the metric name was split at a dot; escape dots in metric names: %s\\.%s=<limit>" $dir $metric $metric (keys $limit | first)) }}
+{{- end }}
 {{- $x := dict "metric" $metric "limit" $limit }}
 {{- include "iter8.toNumbers" (dict "m" $x "keys" (list "limit")) }}
 {{- $list = append $list $x }}

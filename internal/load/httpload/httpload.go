@@ -69,7 +69,7 @@ func New(cfg Config) (*Target, error) {
 				method = http.MethodPost
 			}
 		}
-		req, err := http.NewRequest(method, ep.URL, nil)
+		req, err := http.NewRequestWithContext(context.Background(), method, ep.URL, nil)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %d: %w", i, err)
 		}

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/testserver"
+)
+
+// bin is the iter8 binary built once for these tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "iter8-bin-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "iter8")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building iter8: " + err.Error())
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// iter8 runs the binary in dir and returns its exit code and output.
+func iter8(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("iter8 %v: %v", args, err)
+	}
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+func startTarget(t *testing.T) *testserver.HTTP {
+	t.Helper()
+	srv, err := testserver.StartHTTP(testserver.HTTPConfig{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+func loadExperiment(t *testing.T, dir string) *experiment.Experiment {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "experiment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := experiment.Decode(b)
+	if err != nil {
+		t.Fatalf("experiment.yaml does not parse: %v\n%s", err, b)
+	}
+	return exp
+}
+
+// The issue's end-to-end flow, exactly as a user types it.
+func TestLaunchReportAssert(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t)
+	dir := t.TempDir()
+	r := iter8(t, dir, "launch", "--set", "tasks={http,assess}", "--set", "http.url="+srv.URL()+"/get",
+		"--set", "assess.SLOs.upper.http/latency-mean=50", "--set", "assess.SLOs.upper.http/error-count=0")
+	if r.code != 0 {
+		t.Fatalf("launch exited %d: %s", r.code, r.stderr)
+	}
+	if got := srv.Count("GET", "/get"); got != 101 { // 100 requests and the reachability probe
+		t.Errorf("server saw %d requests, want 101", got)
+	}
+	r = iter8(t, dir, "report")
+	for _, want := range []string{"Experiment completed: true", "http/latency-mean (msec) <= 50 | true", "http/error-count <= 0", "http/request-count", "100.00"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = iter8(t, dir, "assert", "-c", "completed", "-c", "nofailure", "-c", "slos")
+	if r.code != 0 {
+		t.Errorf("assert exited %d: %s", r.code, r.stderr)
+	}
+	r = iter8(t, dir, "report", "-o", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"numCompletedTasks": 2`) {
+		t.Errorf("json report: %d %s", r.code, r.stdout)
+	}
+}
+
+func TestAssertNamesFailingSLO(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t)
+	dir := t.TempDir()
+	r := iter8(t, dir, "launch", "--set", "tasks={http,assess}", "--set", "http.url="+srv.URL(),
+		"--set", "http.qps=0", "--set", "http.numRequests=20",
+		"--set", "assess.SLOs.upper.http/latency-max=0", "--set", "assess.SLOs.upper.http/error-count=0",
+		"--set", `assess.SLOs.upper.http/latency-p99\.5=0.000001`, "--set", "assess.SLOs.lower.other/metric=1")
+	if r.code != 0 {
+		t.Fatalf("launch exited %d: %s", r.code, r.stderr)
+	}
+	// comma-separated conditions; a long timeout must not be waited out once the experiment completed
+	r = iter8(t, dir, "assert", "-c", "completed,nofailure,slos", "--timeout", "10m")
+	if r.code != 1 {
+		t.Fatalf("assert exited %d, want 1: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"SLO http/latency-max <= 0 is not satisfied by version 0: value",
+		"is above the limit 0",
+		"SLO http/latency-p99.5 <= 0.000001",
+		"SLO 1 <= other/metric is not satisfied by version 0: no data",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("assert output lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "http/error-count <= 0 is not") {
+		t.Errorf("a satisfied SLO was reported as failing:\n%s", r.stderr)
+	}
+	r = iter8(t, dir, "report")
+	if !strings.Contains(r.stdout, "false (no data)") || !strings.Contains(r.stdout, "http/latency-max (msec) <= 0") {
+		t.Errorf("report:\n%s", r.stdout)
+	}
+	r = iter8(t, dir, "assert", "-c", "completed", "-c", "nofailure")
+	if r.code != 0 {
+		t.Errorf("assert completed,nofailure exited %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestBadInputExits2(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte("this: [is not\n  valid"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unknownTask := t.TempDir()
+	if err := os.WriteFile(filepath.Join(unknownTask, "experiment.yaml"), []byte("spec:\n- task: htp\n  with: {url: http://127.0.0.1:1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"launch", "--dry", "--set", "tasks={http,assess}", "--set", "http.url=http://127.0.0.1:1/"}
+	tests := []struct {
+		name string
+		dir  string
+		args []string
+		want []string
+	}{
+		{"unknown task in chart", "", []string{"launch", "--set", "tasks={htp}"}, []string{`task name must be one of assess, http, run; got "htp"`}},
+		{"unknown task in experiment", unknownTask, []string{"run"}, []string{`task 1: unknown task "htp": expected one of assess, http, run`}},
+		{"unknown field", "", append(base, "--set", "http.qsp=3"), []string{`task 1 (http): unknown field "qsp": expected one of`, "qps"}},
+		{"malformed duration", "", append(base, "--set", "http.duration=10x"), []string{`task 1 (http): field "duration": invalid value "10x": expected a duration such as 30s`}},
+		{"missing url", "", []string{"launch", "--set", "tasks={http}"}, []string{"http.url is required"}},
+		{"unreadable values file", "", []string{"launch", "-f", "no-such-values.yaml"}, []string{"no-such-values.yaml"}},
+		{"experiment not YAML", dir, []string{"run"}, []string{"experiment.yaml", "not valid YAML"}},
+		{"negative qps", "", append(base, "--set", "http.qps=-5"), []string{`field "qps": invalid value -5: expected a number of requests per second >= 0`}},
+		{"bad SLO metric", "", append(base, "--set", "assess.SLOs.upper.latency=5"), []string{`task 2 (assess): field "SLOs.upper[0].metric": invalid value "latency"`}},
+		{"unknown flag", "", []string{"launch", "--sett", "x=1"}, []string{"unknown flag: --sett"}},
+		{"unknown command", "", []string{"lauch"}, []string{`unknown command "lauch"`, "did you mean launch"}},
+		{"unknown condition", dir, []string{"assert", "-c", "winner"}, []string{`unknown assert condition "winner": expected completed, nofailure or slos`}},
+		{"no condition", dir, []string{"assert"}, []string{"no assert condition given"}},
+		{"unknown report format", dir, []string{"report", "-o", "pdf"}, []string{`unknown report format "pdf"`}},
+		{"bad log level", "", []string{"version", "-l", "loud"}, []string{`--loglevel "loud"`}},
+		{"no experiment", t.TempDir(), []string{"report"}, []string{"the file does not exist"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := tt.dir
+			if d == "" {
+				d = t.TempDir()
+			}
+			r := iter8(t, d, tt.args...)
+			if r.code != 2 {
+				t.Errorf("exit code %d, want 2; stderr:\n%s", r.code, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestSIGINTKeepsRecordedWork(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t)
+	dir := t.TempDir()
+	doc := "spec:\n- run: echo first\n- task: http\n  with:\n    url: " + srv.URL() + "/slow\n    duration: 5m\n    qps: 50\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}]}}\n"
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run")
+	cmd.Dir = dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var log strings.Builder
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "task 2: http: started") {
+			break
+		}
+	}
+	// let some requests happen
+	if err := srv.WaitRequests(ctx, 20); err != nil {
+		t.Fatalf("no load reached the server: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+	}
+	err = cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want code 1; log:\n%s", err, log.String())
+	}
+	exp := loadExperiment(t, dir)
+	res := exp.Result
+	if !res.Failure || res.NumCompletedTasks != 1 || !strings.Contains(res.FailureReason, "task 2 (http) was interrupted: received signal interrupt") {
+		t.Errorf("result: failure %v completed %d reason %q", res.Failure, res.NumCompletedTasks, res.FailureReason)
+	}
+	if res.Tasks[0].State != experiment.Completed || res.Tasks[1].State != experiment.Failed || res.Tasks[2].State != experiment.Pending {
+		t.Errorf("task states %+v", res.Tasks)
+	}
+	if v, ok := res.Insights.Value("http/request-count", 0); !ok || v < 19 { // the server also saw the probe
+		t.Errorf("the interrupted load's measurements were not kept: %v %v", v, ok)
+	}
+}
+
+func TestAssertWaitsForCompletion(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	running := "spec:\n- run: echo a\n- run: echo b\nresult:\n  startTime: 2026-11-27T10:00:00Z\n  numLoops: 1\n  numCompletedTasks: 1\n  failure: false\n  iter8Version: v0.14\n"
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte(running), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "assert", "-c", "completed,nofailure", "--timeout", "5m", "--interval", "50ms")
+	cmd.Dir = dir
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "waiting for the experiment") {
+			break
+		}
+	}
+	done := strings.Replace(running, "numCompletedTasks: 1", "numCompletedTasks: 2", 1)
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte(done), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("assert did not succeed once the experiment completed: %v", err)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	t.Parallel()
+	for _, c := range []string{"launch", "gen", "run", "report", "assert", "version", "demo"} {
+		r := iter8(t, t.TempDir(), c, "--help")
+		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "iter8 "+c) {
+			t.Errorf("iter8 %s --help has no example:\n%s", c, r.stdout)
+		}
+	}
+	r := iter8(t, t.TempDir(), "version", "--short")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "v0.") {
+		t.Errorf("version --short: %q", r.stdout)
+	}
+	r = iter8(t, t.TempDir(), "version")
+	if !strings.Contains(r.stdout, "version.BuildInfo{Version:") {
+		t.Errorf("version: %q", r.stdout)
+	}
+	r = iter8(t, t.TempDir(), "completion", "bash")
+	if r.code != 0 || !strings.Contains(r.stdout, "__start_iter8") {
+		t.Errorf("completion bash: %d", r.code)
+	}
+}
+
+func TestGenWritesValidatedExperiment(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := iter8(t, dir, "gen", "--set", "tasks={http,assess}", "--set", "http.url=http://127.0.0.1:9/x", "--set", "http.percentiles={97.5}", "--runDir", "out")
+	if r.code != 0 {
+		t.Fatalf("gen: %d %s", r.code, r.stderr)
+	}
+	exp := loadExperiment(t, filepath.Join(dir, "out"))
+	w := exp.Spec[0].With
+	if w["qps"] != 8.0 || w["connections"] != 4.0 || exp.Result != nil {
+		t.Errorf("gen should fill in defaults and not run: %v", w)
+	}
+	if p, ok := w["percentiles"].([]any); !ok || p[4] != 97.5 {
+		t.Errorf("percentiles given with --set must be numbers: %#v", w["percentiles"])
+	}
+}

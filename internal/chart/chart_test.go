@@ -1,0 +1,106 @@
+package chart
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/golden"
+)
+
+func render(t *testing.T, v Values) ([]byte, error) {
+	t.Helper()
+	c, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := v.Merge()
+	if err != nil {
+		return nil, err
+	}
+	return c.Experiment(vals)
+}
+
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	valuesFile := filepath.Join(dir, "values.yaml")
+	if err := os.WriteFile(valuesFile, []byte("http:\n  url: http://127.0.0.1:8080/get\n  percentiles: [99.99]\nassess:\n  SLOs:\n    lower:\n    - metric: http/request-count\n      limit: 10\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	payload := filepath.Join(dir, "payload.json")
+	if err := os.WriteFile(payload, []byte(`{"x": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		v    Values
+	}{
+		{"http-assess", Values{Set: []string{
+			"tasks={http,assess}", "http.url=http://127.0.0.1:8080/get",
+			"assess.SLOs.upper.http/latency-mean=50", "assess.SLOs.upper.http/error-count=0",
+		}}},
+		{"numbers-from-set", Values{Set: []string{
+			"tasks={http,assess}", "http.url=http://127.0.0.1:8080/get",
+			"http.qps=12.5", "http.connections=3", "http.percentiles={97.5,99.99}",
+			`assess.SLOs.upper.http/latency-p97\.5=100.5`, "assess.SLOs.upper.http/error-rate=0.01",
+			"http.headers.X-Id=42", "http.payloadStr=123",
+		}}},
+		{"values-file-and-strings", Values{
+			Files:    []string{valuesFile},
+			Set:      []string{"tasks={http,assess,run}", "run.script=echo done", "run.if=SLOs()"},
+			Strings:  []string{"http.headers.X-Version=2"},
+			FromFile: []string{"http.payloadStr=" + payload},
+		}},
+		{"warmup-and-if", Values{Set: []string{
+			"tasks={http,assess}", "http.url=http://127.0.0.1:8080/get", "http.warmupNumRequests=10",
+			"http.duration=30s", "assess.if=Result.NumLoops == 2", "assess.SLOs.upper.http/latency-p99=200",
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := render(t, tt.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := experiment.Decode(got); err != nil {
+				t.Fatalf("rendered experiment does not decode: %v\n%s", err, got)
+			}
+			golden.Check(t, filepath.Join("testdata", tt.name+".yaml"), got)
+		})
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		v    Values
+		want string
+	}{
+		{"no tasks", Values{}, "tasks is required"},
+		{"unknown task", Values{Set: []string{"tasks={htp}"}}, `task name must be one of assess, http, run; got "htp"`},
+		{"missing url", Values{Set: []string{"tasks={http}"}}, "http.url is required"},
+		{"run without script", Values{Set: []string{"tasks={run}"}}, "run.script is required"},
+		{"bad SLO direction", Values{Set: []string{"tasks={assess}", "assess.SLOs.uper.x/y=1"}}, "assess.SLOs.uper is not valid"},
+		{"unreadable values file", Values{Files: []string{"/nonexistent/values.yaml"}}, "/nonexistent/values.yaml"},
+		{"bad set syntax", Values{Set: []string{"tasks={http"}}, "failed parsing --set data"},
+		{"unescaped dot", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper.http/latency-p97.5=100"}}, `escape dots in metric names: http/latency-p97\.5=<limit>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := render(t, tt.v)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q (ErrInvalid %v), want it to contain %q", err, errors.Is(err, experiment.ErrInvalid), tt.want)
+			}
+		})
+	}
+}

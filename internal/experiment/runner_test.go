@@ -1,0 +1,201 @@
+package experiment_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/metrics"
+	"iter8.tools/iter8/internal/store"
+)
+
+// fake tasks for runner semantics
+
+type recordTask struct{ value float64 }
+
+func (r recordTask) Run(_ context.Context, env *experiment.Env) error {
+	in, err := env.Experiment.Result.InitInsights(1, nil)
+	if err != nil {
+		return err
+	}
+	return in.SetValue("fake/value", metrics.Meta{Description: "a value", Type: metrics.Gauge}, 0, r.value)
+}
+
+type failTask struct{}
+
+func (failTask) Run(context.Context, *experiment.Env) error { return errors.New("boom") }
+
+// blockTask records a value, tells the test it started, then waits for cancellation.
+type blockTask struct{ started chan<- struct{} }
+
+func (b blockTask) Run(ctx context.Context, env *experiment.Env) error {
+	if err := (recordTask{value: 7}).Run(ctx, env); err != nil {
+		return err
+	}
+	close(b.started)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func registry(started chan<- struct{}) experiment.Registry {
+	return experiment.Registry{
+		"record": func(with map[string]any) (experiment.Task, error) {
+			var in struct {
+				Value float64 `json:"value"`
+			}
+			if err := experiment.DecodeInputs(with, &in); err != nil {
+				return nil, err
+			}
+			return recordTask{value: in.Value}, nil
+		},
+		"fail":  func(map[string]any) (experiment.Task, error) { return failTask{}, nil },
+		"block": func(map[string]any) (experiment.Task, error) { return blockTask{started: started}, nil },
+	}
+}
+
+func newStore(t *testing.T, doc string) *store.Memory {
+	t.Helper()
+	exp, err := experiment.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := store.NewMemory(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRunnerLoops(t *testing.T) {
+	t.Parallel()
+	doc := `
+spec:
+- task: record
+  with: {value: 3}
+- if: Result.NumLoops == 2
+  task: record
+  with: {value: 5}
+`
+	st := newStore(t, doc)
+	clock := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	r := &experiment.Runner{Store: st, Registry: registry(nil), Version: "v0.14", Now: func() time.Time { return clock }}
+	for loop := 1; loop <= 3; loop++ {
+		r.ReuseResult = loop > 1
+		exp, err := r.Run(context.Background())
+		if err != nil {
+			t.Fatalf("loop %d: %v", loop, err)
+		}
+		// numCompletedTasks resets every loop (the original's defect before v0.13.4)
+		if exp.Result.NumLoops != loop || exp.Result.NumCompletedTasks != 2 || !exp.Completed() {
+			t.Fatalf("loop %d: numLoops %d, numCompletedTasks %d", loop, exp.Result.NumLoops, exp.Result.NumCompletedTasks)
+		}
+		want := 3.0
+		if loop == 2 {
+			want = 5
+		}
+		if v, _ := exp.Result.Insights.Value("fake/value", 0); v != want {
+			t.Errorf("loop %d: value %v, want %v", loop, v, want)
+		}
+		wantState := experiment.Skipped
+		if loop == 2 {
+			wantState = experiment.Completed
+		}
+		if got := exp.Result.Tasks[1].State; got != wantState {
+			t.Errorf("loop %d: task 2 state %s, want %s", loop, got, wantState)
+		}
+	}
+	// 1 save at the start of each loop, 2 per task run (running, done), 1 per skip
+	if st.Saves != 1+3*(1+2)+2+1*2 {
+		t.Errorf("saves = %d", st.Saves)
+	}
+	// without reuse the result starts afresh
+	r.ReuseResult = false
+	exp, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp.Result.NumLoops != 1 || exp.Result.Iter8Version != "v0.14" || !exp.Result.StartTime.Equal(clock) {
+		t.Errorf("fresh result: %+v", exp.Result)
+	}
+}
+
+func TestRunnerFailureKeepsResults(t *testing.T) {
+	t.Parallel()
+	st := newStore(t, "spec:\n- task: record\n  with: {value: 1}\n- task: fail\n- task: record\n  with: {value: 2}\n")
+	r := &experiment.Runner{Store: st, Registry: registry(nil)}
+	_, err := r.Run(context.Background())
+	if !errors.Is(err, experiment.ErrFailed) {
+		t.Fatalf("error %v, want ErrFailed", err)
+	}
+	saved, err := st.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := saved.Result
+	if !res.Failure || res.NumCompletedTasks != 1 || res.FailureReason != "task 2 (fail) failed: boom" {
+		t.Errorf("result after failure: %+v", res)
+	}
+	if v, ok := res.Insights.Value("fake/value", 0); !ok || v != 1 {
+		t.Errorf("the value recorded before the failure was lost: %v %v", v, ok)
+	}
+	if res.Tasks[1].State != experiment.Failed || res.Tasks[2].State != experiment.Pending {
+		t.Errorf("task states: %+v", res.Tasks)
+	}
+}
+
+func TestRunnerInvalidChangesNothing(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ doc, want string }{
+		{"spec:\n- task: record\n  with: {value: 1}\n- task: nope\n", `task 2: unknown task "nope": expected one of block, fail, record`},
+		{"spec:\n- task: record\n  with: {valu: 1}\n", `task 1 (record): unknown field "valu": expected one of value`},
+		{"spec:\n- task: record\n  if: 'SLOs('\n", `task 1 (record): field "if": invalid value "SLOs("`},
+		{"spec:\n- task: record\n  run: echo\n", "both task and run are set"},
+		{"spec:\n- if: SLOs()\n", "neither task nor run is set"},
+	}
+	for _, tt := range tests {
+		st := newStore(t, tt.doc)
+		before := st.Bytes()
+		r := &experiment.Runner{Store: st, Registry: registry(nil)}
+		_, err := r.Run(context.Background())
+		if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want ErrInvalid containing %q", err, tt.want)
+		}
+		if string(st.Bytes()) != string(before) {
+			t.Errorf("invalid experiment was modified")
+		}
+	}
+}
+
+func TestRunnerCancel(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	st := newStore(t, "spec:\n- task: record\n  with: {value: 1}\n- task: block\n- task: record\n  with: {value: 2}\n")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	r := &experiment.Runner{Store: st, Registry: registry(started)}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Run(ctx)
+		done <- err
+	}()
+	<-started
+	cancel(fmt.Errorf("received signal interrupt"))
+	err := <-done
+	if !errors.Is(err, experiment.ErrFailed) {
+		t.Fatalf("error %v, want ErrFailed", err)
+	}
+	saved, err := st.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := saved.Result
+	if !res.Failure || res.NumCompletedTasks != 1 || !strings.Contains(res.FailureReason, "task 2 (block) was interrupted: received signal interrupt") {
+		t.Errorf("result after cancel: %+v", res)
+	}
+	if v, _ := res.Insights.Value("fake/value", 0); v != 7 {
+		t.Errorf("value recorded by the interrupted task = %v, want 7", v)
+	}
+}

@@ -1,0 +1,147 @@
+package load_test
+
+import (
+	"context"
+	"math"
+	"net"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/load"
+	"iter8.tools/iter8/internal/load/httpload"
+	"iter8.tools/iter8/internal/testserver"
+)
+
+func startServer(t *testing.T, cfg testserver.HTTPConfig) *testserver.HTTP {
+	t.Helper()
+	s, err := testserver.StartHTTP(cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func target(t *testing.T, url string, conns int) *httpload.Target {
+	t.Helper()
+	tg, err := httpload.New(httpload.Config{Endpoints: []httpload.Endpoint{{URL: url}}, Connections: conns, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tg.Close)
+	return tg
+}
+
+func TestRunClosedLoop(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, testserver.HTTPConfig{ErrorRate: 0.1, ErrorCode: 503})
+	rep, err := load.Run(context.Background(), target(t, srv.URL()+"/closed", 4), load.Options{
+		Connections: 4,
+		Requests:    500,
+		IsError:     func(o load.Outcome) bool { return o.Err != "" || o.Code >= 400 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Open || rep.Total.Requests != 500 || srv.Count("GET", "/closed") != 500 {
+		t.Fatalf("requests: report %d, server %d", rep.Total.Requests, srv.Count("GET", "/closed"))
+	}
+	if rep.Total.Errors != 50 || rep.Total.Codes["503"] != 50 || rep.Total.Codes["200"] != 450 {
+		t.Errorf("errors %d codes %v, want 50 errors", rep.Total.Errors, rep.Total.Codes)
+	}
+	if rep.Total.Latency != rep.Total.Service || rep.Total.Latency.Count() != 500 {
+		t.Errorf("closed loop should record one histogram of 500 values")
+	}
+	if rep.AchievedRate <= 0 || rep.Saturated {
+		t.Errorf("rate %v saturated %v", rep.AchievedRate, rep.Saturated)
+	}
+}
+
+func TestRunOpenLoopRate(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, testserver.HTTPConfig{})
+	rep, err := load.Run(context.Background(), target(t, srv.URL(), 4), load.Options{
+		Pacer:       load.Constant{PerSecond: 400},
+		Connections: 4,
+		Duration:    time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Open || rep.Total.Requests != 400 || rep.Sent != 400 {
+		t.Fatalf("requests %d sent %d, want 400", rep.Total.Requests, rep.Sent)
+	}
+	if math.Abs(rep.AchievedRate/rep.IntendedRate-1) > 0.01 || rep.Saturated {
+		t.Errorf("achieved %.2f of %.2f req/s (saturated %v: %s)", rep.AchievedRate, rep.IntendedRate, rep.Saturated, rep.SaturationReason)
+	}
+	if rep.Total.Latency == rep.Total.Service || rep.Total.Service.Count() != 400 {
+		t.Error("open loop should record corrected and service latency separately")
+	}
+	if rep.Elapsed < 990*time.Millisecond {
+		t.Errorf("a 1s run at a fixed rate ended after %v", rep.Elapsed)
+	}
+}
+
+func TestRunOpenLoopSaturated(t *testing.T) {
+	t.Parallel()
+	// One connection cannot carry 200 req/s of 20 ms requests.
+	srv := startServer(t, testserver.HTTPConfig{Latency: testserver.Fixed(20 * time.Millisecond)})
+	rep, err := load.Run(context.Background(), target(t, srv.URL(), 1), load.Options{
+		Pacer:       load.Constant{PerSecond: 200},
+		Connections: 1,
+		Requests:    40,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Saturated || rep.Delayed == 0 {
+		t.Fatalf("saturated %v delayed %d, want a flagged run", rep.Saturated, rep.Delayed)
+	}
+	// Queueing counts in corrected latency: the last request waited ~39×15 ms.
+	if p99c, p99s := rep.Total.Latency.PercentileMs(99), rep.Total.Service.PercentileMs(99); p99c < 10*p99s {
+		t.Errorf("corrected p99 %.1f ms should dwarf service p99 %.1f ms", p99c, p99s)
+	}
+	t.Log(rep.SaturationReason)
+}
+
+func TestRunTransportErrors(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // nothing listens: connection refused
+	rep, err := load.Run(context.Background(), target(t, "http://"+addr+"/", 2), load.Options{Connections: 2, Requests: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.Requests != 20 || rep.Total.Errors != 20 || rep.Total.Codes["connection-refused"] != 20 {
+		t.Errorf("requests %d errors %d codes %v", rep.Total.Requests, rep.Total.Errors, rep.Total.Codes)
+	}
+}
+
+func TestRunCancel(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, testserver.HTTPConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var progressed bool
+	rep, err := load.Run(ctx, target(t, srv.URL(), 2), load.Options{
+		Pacer:         load.Constant{PerSecond: 100},
+		Connections:   2,
+		Duration:      time.Hour,
+		ProgressEvery: 50 * time.Millisecond,
+		Progress: func(p load.Progress) {
+			if p.Requests >= 10 && !progressed {
+				progressed = true
+				cancel()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !progressed || rep.Total.Requests < 10 || rep.Elapsed > time.Minute {
+		t.Errorf("cancelled run: %d requests in %v", rep.Total.Requests, rep.Elapsed)
+	}
+}
