@@ -84,7 +84,7 @@ func TestDecodeInputs(t *testing.T) {
 	}{
 		{"ok", map[string]any{"url": "http://x", "qps": 2.5, "numRequests": 10.0, "duration": "1m", "headers": map[string]any{"a": "b"}}, ""},
 		{"case-insensitive key", map[string]any{"NUMREQUESTS": 3.0}, ""},
-		{"unknown field", map[string]any{"qsp": 1.0}, `unknown field "qsp": expected one of duration, errorRanges, headers, numRequests, qps, url, warmup`},
+		{"unknown field", map[string]any{"qsp": 1.0}, `unknown field "qsp": did you mean "qps"? (expected one of duration, errorRanges, headers, numRequests, qps, url, warmup)`},
 		{"malformed duration", map[string]any{"duration": "10 parsecs"}, `field "duration": invalid value "10 parsecs": expected a duration such as 30s, 1m or 500ms`},
 		{"duration as number", map[string]any{"duration": 10.0}, `field "duration": invalid value 10: expected a duration`},
 		{"string for number", map[string]any{"qps": "fast"}, `field "qps": invalid value "fast": expected a number`},

@@ -25,10 +25,14 @@ type FieldError struct {
 	Unknown bool
 	// Missing is set when a required field is absent.
 	Missing bool
+	// Suggest names a known field close to an unknown one.
+	Suggest string
 }
 
 func (e *FieldError) Error() string {
 	switch {
+	case e.Unknown && e.Suggest != "":
+		return fmt.Sprintf("unknown field %q: did you mean %q? (expected one of %s)", e.Field, e.Suggest, e.Expected)
 	case e.Unknown:
 		return fmt.Sprintf("unknown field %q: expected one of %s", e.Field, e.Expected)
 	case e.Missing:

@@ -163,7 +163,9 @@ type Insights struct {
 // LoadStats is what a load task measured besides its metrics.
 type LoadStats struct {
 	// Mode is "open" (fixed rate) or "closed" (as fast as responses return).
-	Mode            string  `json:"mode"`
+	Mode string `json:"mode"`
+	// Protocol is the protocol used, e.g. HTTP/1.1 or HTTP/2.0.
+	Protocol        string  `json:"protocol,omitempty"`
 	Requests        int64   `json:"requests"`
 	Errors          int64   `json:"errors"`
 	DurationSeconds float64 `json:"durationSeconds"`

@@ -30,7 +30,7 @@ func DecodeInputs(with map[string]any, dst any) error {
 	for _, k := range keys {
 		f, ok := fields.lookup(k)
 		if !ok {
-			return &FieldError{Field: k, Unknown: true, Expected: strings.Join(fields.names, ", ")}
+			return &FieldError{Field: k, Unknown: true, Expected: strings.Join(fields.names, ", "), Suggest: closest(k, fields.names)}
 		}
 		if err := decodeField(k, with[k], f); err != nil {
 			return err
@@ -60,16 +60,16 @@ func inputFields(v reflect.Value) fieldSet {
 		t := v.Type()
 		for i := range t.NumField() {
 			sf := t.Field(i)
-			if !sf.IsExported() {
-				continue
-			}
 			tag := sf.Tag.Get("json")
 			if tag == "-" {
 				continue
 			}
 			name, _, _ := strings.Cut(tag, ",")
 			if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-				walk(v.Field(i))
+				walk(v.Field(i)) // promoted fields, as encoding/json sees them
+				continue
+			}
+			if !sf.IsExported() {
 				continue
 			}
 			if name == "" {
@@ -189,4 +189,37 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(d.String())
+}
+
+// closest returns the name nearest to s if it is a likely typo (edit distance
+// of at most 2, case-insensitive), or "".
+func closest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := distance(strings.ToLower(s), strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -151,7 +151,7 @@ func TestRunnerInvalidChangesNothing(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ doc, want string }{
 		{"spec:\n- task: record\n  with: {value: 1}\n- task: nope\n", `task 2: unknown task "nope": expected one of block, fail, record`},
-		{"spec:\n- task: record\n  with: {valu: 1}\n", `task 1 (record): unknown field "valu": expected one of value`},
+		{"spec:\n- task: record\n  with: {valu: 1}\n", `task 1 (record): unknown field "valu": did you mean "value"? (expected one of value)`},
 		{"spec:\n- task: record\n  if: 'SLOs('\n", `task 1 (record): field "if": invalid value "SLOs("`},
 		{"spec:\n- task: record\n  run: echo\n", "both task and run are set"},
 		{"spec:\n- if: SLOs()\n", "neither task nor run is set"},

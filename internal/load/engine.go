@@ -45,8 +45,9 @@ type Options struct {
 	Duration time.Duration
 	// Weights spread requests over endpoints (nil: one endpoint).
 	Weights []float64
-	// IsError decides which outcomes are errors; by default transport errors.
-	IsError func(Outcome) bool
+	// IsError decides which outcomes of an endpoint are errors; by default
+	// transport errors.
+	IsError func(endpoint int, o Outcome) bool
 	// RateTolerance is the shortfall of the achieved rate below the intended
 	// rate beyond which an open-loop run is flagged (default 0.01).
 	RateTolerance float64
@@ -124,7 +125,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 		o.RateTolerance = 0.01
 	}
 	if o.IsError == nil {
-		o.IsError = func(out Outcome) bool { return out.Err != "" }
+		o.IsError = func(_ int, out Outcome) bool { return out.Err != "" }
 	}
 	nEP := max(len(o.Weights), 1)
 	e := &engine{
@@ -250,7 +251,7 @@ func (e *engine) worker(ctx context.Context, sh *shard) {
 			// Cut short by cancellation: not a measurement of the target.
 			return
 		}
-		sh.record(ep, out, e.opts.IsError(out), now, end, intended, delayed)
+		sh.record(ep, out, e.opts.IsError(ep, out), now, end, intended, delayed)
 	}
 }
 

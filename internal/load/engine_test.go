@@ -38,7 +38,7 @@ func TestRunClosedLoop(t *testing.T) {
 	rep, err := load.Run(context.Background(), target(t, srv.URL()+"/closed", 4), load.Options{
 		Connections: 4,
 		Requests:    500,
-		IsError:     func(o load.Outcome) bool { return o.Err != "" || o.Code >= 400 },
+		IsError:     func(_ int, o load.Outcome) bool { return o.Err != "" || o.Code >= 400 },
 	})
 	if err != nil {
 		t.Fatal(err)

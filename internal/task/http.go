@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
@@ -24,6 +26,9 @@ const (
 	defaultNumRequests = 100
 	// defaultTimeout bounds each request (new in this iter8).
 	defaultTimeout = 10 * time.Second
+	// defaultRateTolerance is how far the achieved rate may fall below qps
+	// before the run is flagged.
+	defaultRateTolerance = 0.01
 )
 
 // errorRange is an inclusive range of status codes counted as errors.
@@ -36,27 +41,62 @@ func (r errorRange) contains(code int) bool {
 	return (r.Lower == nil || code >= *r.Lower) && (r.Upper == nil || code <= *r.Upper)
 }
 
-// httpInputs are the http task's inputs (compat section 3.2).
+// requestInputs describe the requests sent; endpoints inherit them from the
+// top level of the task.
+type requestInputs struct {
+	URL                string            `json:"url,omitempty"`
+	Method             string            `json:"method,omitempty"`
+	Host               string            `json:"host,omitempty"`
+	Headers            map[string]string `json:"headers,omitempty"`
+	PayloadStr         string            `json:"payloadStr,omitempty"`
+	PayloadFile        string            `json:"payloadFile,omitempty"`
+	PayloadURL         string            `json:"payloadURL,omitempty"`
+	ContentType        string            `json:"contentType,omitempty"`
+	ErrorRanges        []errorRange      `json:"errorRanges,omitempty"`
+	HTTP2              *bool             `json:"http2,omitempty"`
+	CACertFile         string            `json:"caCertFile,omitempty"`
+	CertFile           string            `json:"certFile,omitempty"`
+	KeyFile            string            `json:"keyFile,omitempty"`
+	ServerName         string            `json:"serverName,omitempty"`
+	InsecureSkipVerify *bool             `json:"insecureSkipVerify,omitempty"`
+}
+
+// endpointInputs are one endpoint of a mix.
+type endpointInputs struct {
+	requestInputs
+	// Weight is the endpoint's share of requests (default 1).
+	Weight *float64 `json:"weight,omitempty"`
+	// QPS is accepted from experiments written for the original, which ran
+	// endpoints one after another at their own rates; here the endpoints run
+	// together and a per-endpoint qps becomes the endpoint's weight.
+	QPS *float64 `json:"qps,omitempty"`
+}
+
+// httpInputs are the http task's inputs (compat section 3.2 and more).
 type httpInputs struct {
-	URL                string               `json:"url,omitempty"`
-	NumRequests        *int64               `json:"numRequests,omitempty"`
-	Duration           *experiment.Duration `json:"duration,omitempty"`
-	QPS                *float64             `json:"qps,omitempty"`
-	Connections        *int                 `json:"connections,omitempty"`
-	PayloadStr         string               `json:"payloadStr,omitempty"`
-	PayloadFile        string               `json:"payloadFile,omitempty"`
-	PayloadURL         string               `json:"payloadURL,omitempty"`
-	ContentType        string               `json:"contentType,omitempty"`
-	Headers            map[string]string    `json:"headers,omitempty"`
-	ErrorRanges        []errorRange         `json:"errorRanges,omitempty"`
-	Percentiles        []float64            `json:"percentiles,omitempty"`
-	Warmup             *bool                `json:"warmup,omitempty"`
-	AllowInitialErrors bool                 `json:"allowInitialErrors,omitempty"`
-	Timeout            *experiment.Duration `json:"timeout,omitempty"`
+	requestInputs
+	NumRequests        *int64                    `json:"numRequests,omitempty"`
+	Duration           *experiment.Duration      `json:"duration,omitempty"`
+	QPS                *float64                  `json:"qps,omitempty"`
+	Connections        *int                      `json:"connections,omitempty"`
+	Percentiles        []float64                 `json:"percentiles,omitempty"`
+	Warmup             *bool                     `json:"warmup,omitempty"`
+	AllowInitialErrors bool                      `json:"allowInitialErrors,omitempty"`
+	Timeout            *experiment.Duration      `json:"timeout,omitempty"`
+	RateTolerance      *float64                  `json:"rateTolerance,omitempty"`
+	Endpoints          map[string]map[string]any `json:"endpoints,omitempty"`
+}
+
+// resolvedEndpoint is an endpoint with inherited inputs and its weight.
+type resolvedEndpoint struct {
+	id     string
+	req    requestInputs
+	weight float64
 }
 
 type httpTask struct {
-	in httpInputs
+	in  httpInputs
+	eps []resolvedEndpoint
 }
 
 func newHTTP(with map[string]any) (experiment.Task, error) {
@@ -67,17 +107,19 @@ func newHTTP(with map[string]any) (experiment.Task, error) {
 	if err := t.in.defaults(); err != nil {
 		return nil, err
 	}
+	eps, err := t.in.resolveEndpoints()
+	if err != nil {
+		return nil, err
+	}
+	t.eps = eps
 	return t, nil
 }
 
 func (t *httpTask) Inputs() any { return t.in }
 
 func (in *httpInputs) defaults() error {
-	if in.URL == "" {
-		return &experiment.FieldError{Field: "url", Missing: true, Expected: "the URL to send requests to, such as http://127.0.0.1:8080/get"}
-	}
-	if err := checkURL("url", in.URL); err != nil {
-		return err
+	if in.URL == "" && len(in.Endpoints) == 0 {
+		return &experiment.FieldError{Field: "url", Missing: true, Expected: "the URL to send requests to, such as http://127.0.0.1:8080/get (or endpoints)"}
 	}
 	if in.NumRequests != nil && *in.NumRequests < 1 {
 		return &experiment.FieldError{Field: "numRequests", Value: *in.NumRequests, Expected: "a whole number of at least 1"}
@@ -103,28 +145,9 @@ func (in *httpInputs) defaults() error {
 	if *in.Connections < 1 {
 		return &experiment.FieldError{Field: "connections", Value: *in.Connections, Expected: "a whole number of at least 1"}
 	}
-	set := 0
-	for _, s := range []string{in.PayloadStr, in.PayloadFile, in.PayloadURL} {
-		if s != "" {
-			set++
-		}
-	}
-	if set > 1 {
-		return &experiment.FieldError{Field: "payloadStr", Value: "more than one payload", Expected: "at most one of payloadStr, payloadFile and payloadURL"}
-	}
-	if in.PayloadURL != "" {
-		if err := checkURL("payloadURL", in.PayloadURL); err != nil {
-			return err
-		}
-	}
 	if len(in.ErrorRanges) == 0 {
 		lower := 400
 		in.ErrorRanges = []errorRange{{Lower: &lower}}
-	}
-	for i, r := range in.ErrorRanges {
-		if r.Lower != nil && r.Upper != nil && *r.Lower > *r.Upper {
-			return &experiment.FieldError{Field: fmt.Sprintf("errorRanges[%d]", i), Value: map[string]int{"lower": *r.Lower, "upper": *r.Upper}, Expected: "lower <= upper"}
-		}
 	}
 	for _, p := range in.Percentiles {
 		if p <= 0 || p > 100 || math.IsNaN(p) {
@@ -137,6 +160,143 @@ func (in *httpInputs) defaults() error {
 	}
 	if in.Timeout.Duration <= 0 {
 		return &experiment.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration such as 10s"}
+	}
+	if in.RateTolerance == nil {
+		r := defaultRateTolerance
+		in.RateTolerance = &r
+	}
+	if r := *in.RateTolerance; r <= 0 || r >= 1 || math.IsNaN(r) {
+		return &experiment.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
+	}
+	return nil
+}
+
+var endpointID = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
+
+// resolveEndpoints returns the endpoints to load: the top-level request alone,
+// or each endpoint with the top-level inputs as defaults.
+func (in *httpInputs) resolveEndpoints() ([]resolvedEndpoint, error) {
+	if len(in.Endpoints) == 0 {
+		if err := in.requestInputs.check(""); err != nil {
+			return nil, err
+		}
+		return []resolvedEndpoint{{req: in.requestInputs, weight: 1}}, nil
+	}
+	ids := make([]string, 0, len(in.Endpoints))
+	for id := range in.Endpoints {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make([]resolvedEndpoint, 0, len(ids))
+	for _, id := range ids {
+		prefix := "endpoints." + id + "."
+		if !endpointID.MatchString(id) {
+			return nil, &experiment.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names http-<name>/...)"}
+		}
+		raw := in.Endpoints[id]
+		for _, k := range []string{"numRequests", "duration", "connections", "timeout", "warmup", "allowInitialErrors", "percentiles", "rateTolerance", "endpoints"} {
+			if _, ok := raw[k]; ok {
+				return nil, &experiment.FieldError{Field: prefix + k, Value: raw[k], Expected: "no value here: endpoints run together under the task's " + k + " (set it at the top level; use weight to share the load)"}
+			}
+		}
+		var e endpointInputs
+		if err := experiment.DecodeInputs(raw, &e); err != nil {
+			var fe *experiment.FieldError
+			if errors.As(err, &fe) {
+				fe.Field = prefix + fe.Field
+			}
+			return nil, err
+		}
+		r := inherit(in.requestInputs, e.requestInputs)
+		if err := r.check(prefix); err != nil {
+			return nil, err
+		}
+		w := 1.0
+		switch {
+		case e.Weight != nil:
+			w = *e.Weight
+		case e.QPS != nil:
+			w = *e.QPS
+		}
+		if w <= 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+			return nil, &experiment.FieldError{Field: prefix + "weight", Value: w, Expected: "a positive number"}
+		}
+		out = append(out, resolvedEndpoint{id: id, req: r, weight: w})
+	}
+	return out, nil
+}
+
+// inherit fills an endpoint's unset inputs from the top level; headers merge,
+// the endpoint's winning.
+func inherit(top, ep requestInputs) requestInputs {
+	r := ep
+	str := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	str(&r.URL, top.URL)
+	str(&r.Method, top.Method)
+	str(&r.Host, top.Host)
+	str(&r.ContentType, top.ContentType)
+	str(&r.CACertFile, top.CACertFile)
+	str(&r.CertFile, top.CertFile)
+	str(&r.KeyFile, top.KeyFile)
+	str(&r.ServerName, top.ServerName)
+	if r.PayloadStr == "" && r.PayloadFile == "" && r.PayloadURL == "" {
+		r.PayloadStr, r.PayloadFile, r.PayloadURL = top.PayloadStr, top.PayloadFile, top.PayloadURL
+	}
+	if len(r.ErrorRanges) == 0 {
+		r.ErrorRanges = top.ErrorRanges
+	}
+	if r.HTTP2 == nil {
+		r.HTTP2 = top.HTTP2
+	}
+	if r.InsecureSkipVerify == nil {
+		r.InsecureSkipVerify = top.InsecureSkipVerify
+	}
+	if len(top.Headers) > 0 {
+		h := make(map[string]string, len(top.Headers)+len(ep.Headers))
+		for k, v := range top.Headers {
+			h[k] = v
+		}
+		for k, v := range ep.Headers {
+			h[k] = v
+		}
+		r.Headers = h
+	}
+	return r
+}
+
+// check validates resolved request inputs; prefix names the endpoint.
+func (r *requestInputs) check(prefix string) error {
+	if r.URL == "" {
+		return &experiment.FieldError{Field: prefix + "url", Missing: true, Expected: "the URL to send requests to"}
+	}
+	if err := checkURL(prefix+"url", r.URL); err != nil {
+		return err
+	}
+	set := 0
+	for _, s := range []string{r.PayloadStr, r.PayloadFile, r.PayloadURL} {
+		if s != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return &experiment.FieldError{Field: prefix + "payloadStr", Value: "more than one payload", Expected: "at most one of payloadStr, payloadFile and payloadURL"}
+	}
+	if r.PayloadURL != "" {
+		if err := checkURL(prefix+"payloadURL", r.PayloadURL); err != nil {
+			return err
+		}
+	}
+	for i, er := range r.ErrorRanges {
+		if er.Lower != nil && er.Upper != nil && *er.Lower > *er.Upper {
+			return &experiment.FieldError{Field: fmt.Sprintf("%serrorRanges[%d]", prefix, i), Value: map[string]int{"lower": *er.Lower, "upper": *er.Upper}, Expected: "lower <= upper"}
+		}
+	}
+	if (r.CertFile == "") != (r.KeyFile == "") {
+		return &experiment.FieldError{Field: prefix + "certFile", Value: r.CertFile, Expected: "certFile and keyFile together (a client certificate and its key)"}
 	}
 	return nil
 }
@@ -151,31 +311,57 @@ func checkURL(field, s string) error {
 
 func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 	in := t.in
-	body, err := payload(ctx, env.Dir, in)
-	if err != nil {
-		return err
+	eps := make([]httpload.Endpoint, len(t.eps))
+	weights := make([]float64, len(t.eps))
+	for i, e := range t.eps {
+		body, err := payload(ctx, env.Dir, e.req)
+		if err != nil {
+			return err
+		}
+		eps[i] = httpload.Endpoint{
+			URL:         e.req.URL,
+			Method:      e.req.Method,
+			Headers:     e.req.Headers,
+			Host:        e.req.Host,
+			Body:        body,
+			ContentType: e.req.ContentType,
+			HTTP2:       e.req.HTTP2 != nil && *e.req.HTTP2,
+			TLS: httpload.TLS{
+				CAFile:             abs(env.Dir, e.req.CACertFile),
+				CertFile:           abs(env.Dir, e.req.CertFile),
+				KeyFile:            abs(env.Dir, e.req.KeyFile),
+				ServerName:         e.req.ServerName,
+				InsecureSkipVerify: e.req.InsecureSkipVerify != nil && *e.req.InsecureSkipVerify,
+			},
+		}
+		weights[i] = e.weight
 	}
-	target, err := httpload.New(httpload.Config{
-		Endpoints:   []httpload.Endpoint{{URL: in.URL, Headers: in.Headers, Body: body, ContentType: in.ContentType}},
-		Connections: *in.Connections,
-		Timeout:     in.Timeout.Duration,
-	})
+	target, err := httpload.New(httpload.Config{Endpoints: eps, Connections: *in.Connections, Timeout: in.Timeout.Duration})
 	if err != nil {
-		return err
+		if len(t.eps) > 1 {
+			return err
+		}
+		return errors.New(trimEndpointPrefix(err.Error()))
 	}
 	defer target.Close()
 	if !in.AllowInitialErrors {
 		if err := target.Probe(ctx); err != nil {
-			return fmt.Errorf("cannot reach %s: %w (set allowInitialErrors: true to run anyway and count such failures as errors)", in.URL, err)
+			return fmt.Errorf("cannot reach %w (set allowInitialErrors: true to run anyway and count such failures as errors)", err)
 		}
 	}
+	ranges := make([][]errorRange, len(t.eps))
+	for i, e := range t.eps {
+		ranges[i] = e.req.ErrorRanges
+	}
 	opts := load.Options{
-		Connections: *in.Connections,
-		IsError: func(o load.Outcome) bool {
+		Connections:   *in.Connections,
+		Weights:       weights,
+		RateTolerance: *in.RateTolerance,
+		IsError: func(ep int, o load.Outcome) bool {
 			if o.Err != "" {
 				return true
 			}
-			for _, r := range in.ErrorRanges {
+			for _, r := range ranges[ep] {
 				if r.contains(o.Code) {
 					return true
 				}
@@ -183,6 +369,9 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 			return false
 		},
 		Progress: progressPrinter(env.Progress, "http"),
+	}
+	if len(t.eps) == 1 {
+		opts.Weights = nil
 	}
 	if in.NumRequests != nil {
 		opts.Requests = uint64(*in.NumRequests)
@@ -199,8 +388,7 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 	if err != nil {
 		return err
 	}
-	warm := in.Warmup != nil && *in.Warmup
-	if warm {
+	if in.Warmup != nil && *in.Warmup {
 		env.Logger.Info("warmup finished; its results are discarded", "requests", rep.Total.Requests)
 		return ctx.Err()
 	}
@@ -208,8 +396,16 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 	if err != nil {
 		return err
 	}
-	if err := recordLoad(insights, "http", rep.Total, rep, in.Percentiles); err != nil {
+	protos := target.Protocols()
+	if err := recordLoad(insights, "http", rep.Total, rep, in.Percentiles, commonProtocol(protos)); err != nil {
 		return err
+	}
+	if len(t.eps) > 1 || t.eps[0].id != "" {
+		for i, e := range t.eps {
+			if err := recordLoad(insights, "http-"+e.id, rep.Endpoints[i], rep, in.Percentiles, protos[i]); err != nil {
+				return err
+			}
+		}
 	}
 	env.Logger.Info("http load finished", "requests", rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1))
 	if rep.Saturated {
@@ -218,18 +414,41 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 	return ctx.Err()
 }
 
+func trimEndpointPrefix(s string) string {
+	const p = "endpoint 0: "
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}
+
+func commonProtocol(ps []string) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	for _, p := range ps[1:] {
+		if p != ps[0] {
+			return "mixed"
+		}
+	}
+	return ps[0]
+}
+
+func abs(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
 // payload returns the request body from payloadStr, payloadFile (relative to
 // the run directory) or payloadURL (fetched here, not by an external tool).
-func payload(ctx context.Context, dir string, in httpInputs) ([]byte, error) {
+func payload(ctx context.Context, dir string, in requestInputs) ([]byte, error) {
 	switch {
 	case in.PayloadStr != "":
 		return []byte(in.PayloadStr), nil
 	case in.PayloadFile != "":
-		p := in.PayloadFile
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		b, err := os.ReadFile(p)
+		b, err := os.ReadFile(abs(dir, in.PayloadFile))
 		if err != nil {
 			return nil, fmt.Errorf("reading payloadFile: %w", err)
 		}

@@ -39,7 +39,7 @@ func sortFloats(f []float64) {
 
 // recordLoad stores one provider's load measurements as metrics (version 0)
 // with the original's names, plus service-time metrics in open loop.
-func recordLoad(in *experiment.Insights, provider string, st load.Stats, rep *load.Report, percentiles []float64) error {
+func recordLoad(in *experiment.Insights, provider string, st load.Stats, rep *load.Report, percentiles []float64, protocol string) error {
 	set := func(name, desc, units string, typ metrics.Type, v float64) error {
 		return in.SetValue(provider+"/"+name, metrics.Meta{Description: desc, Units: units, Type: typ}, 0, v)
 	}
@@ -68,6 +68,7 @@ func recordLoad(in *experiment.Insights, provider string, st load.Stats, rep *lo
 	}
 	ls := &experiment.LoadStats{
 		Mode:             "closed",
+		Protocol:         protocol,
 		Requests:         st.Requests,
 		Errors:           st.Errors,
 		DurationSeconds:  round(rep.Elapsed.Seconds(), 3),

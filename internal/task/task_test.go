@@ -31,7 +31,13 @@ func TestHTTPInputErrors(t *testing.T) {
 		{"bad percentile", map[string]any{"url": "http://x", "percentiles": []any{0.0}}, `field "percentiles": invalid value 0`},
 		{"two payloads", map[string]any{"url": "http://x", "payloadStr": "a", "payloadFile": "b"}, "at most one of payloadStr, payloadFile and payloadURL"},
 		{"error range", map[string]any{"url": "http://x", "errorRanges": []any{map[string]any{"lower": 500.0, "upper": 400.0}}}, `field "errorRanges[0]"`},
-		{"unknown field", map[string]any{"url": "http://x", "endpoint": "y"}, `unknown field "endpoint": expected one of allowInitialErrors, connections,`},
+		{"unknown field", map[string]any{"url": "http://x", "endpoint": "y"}, `unknown field "endpoint": did you mean "endpoints"? (expected one of allowInitialErrors, caCertFile,`},
+		{"endpoint run-level field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "duration": "1s"}}}, `field "endpoints.a.duration": invalid value "1s": expected no value here: endpoints run together under the task's duration`},
+		{"endpoint unknown field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "wieght": 2.0}}}, `unknown field "endpoints.a.wieght": did you mean "weight"?`},
+		{"endpoint without url", map[string]any{"endpoints": map[string]any{"a": map[string]any{"weight": 2.0}}}, `field "endpoints.a.url" is missing`},
+		{"endpoint bad weight", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "weight": -1.0}}}, `field "endpoints.a.weight": invalid value -1: expected a positive number`},
+		{"endpoint bad name", map[string]any{"endpoints": map[string]any{"a b": map[string]any{"url": "http://x"}}}, `field "endpoints": invalid value "a b"`},
+		{"cert without key", map[string]any{"url": "https://x", "certFile": "c.pem"}, `field "certFile": invalid value "c.pem": expected certFile and keyFile together`},
 		{"negative numRequests", map[string]any{"url": "http://x", "numRequests": -1.0}, `field "numRequests": invalid value -1`},
 	}
 	for _, tt := range tests {

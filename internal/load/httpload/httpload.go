@@ -1,27 +1,53 @@
-// Package httpload sends HTTP requests for the load engine: HTTP/1.1 with
-// keep-alive, and (through net/http) HTTP/2 over TLS and cleartext h2c.
+// Package httpload sends HTTP requests for the load engine. HTTP/1.1 (plain
+// or over TLS) goes through a minimal keep-alive client that serialises each
+// request once and does not allocate per request; HTTP/2, over TLS (ALPN) or
+// cleartext (h2c), goes through net/http.
 package httpload
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"iter8.tools/iter8/internal/load"
 )
 
+// TLS configures TLS for https URLs.
+type TLS struct {
+	// CAFile is a PEM file of CAs to trust instead of the system pool.
+	CAFile string
+	// CertFile and KeyFile are a client certificate and key (mutual TLS).
+	CertFile, KeyFile string
+	// ServerName overrides the name used for SNI and verification.
+	ServerName string
+	// InsecureSkipVerify disables certificate verification.
+	InsecureSkipVerify bool
+}
+
 // Endpoint is one request template.
 type Endpoint struct {
-	URL         string
-	Method      string
-	Headers     map[string]string
+	URL     string
+	Method  string
+	Headers map[string]string
+	// Host overrides the Host header (and :authority in HTTP/2).
 	Host        string
 	Body        []byte
 	ContentType string
+	// HTTP2 sends HTTP/2: negotiated with ALPN for https URLs, or cleartext
+	// with prior knowledge (h2c) for http URLs.
+	HTTP2 bool
+	TLS   TLS
 }
 
 // Config configures a Target.
@@ -31,109 +57,296 @@ type Config struct {
 	Timeout     time.Duration
 }
 
+type endpoint struct {
+	Endpoint
+	u      *url.URL
+	method string
+	addr   string
+	group  int    // fast-path connection group; -1 for net/http
+	req    []byte // serialised request (fast path)
+	tls    *tls.Config
+	client *http.Client // net/http path
+	stdReq *http.Request
+
+	protoOnce sync.Once
+	proto     string
+}
+
+func (ep *endpoint) hostHeader() string {
+	if ep.Host != "" {
+		return ep.Host
+	}
+	return ep.u.Host
+}
+
 // Target sends requests to one or more endpoints.
 type Target struct {
-	cfg    Config
-	client *http.Client
-	reqs   []*http.Request
+	cfg     Config
+	eps     []*endpoint
+	groups  []group
+	clients []*http.Client
+}
+
+type group struct {
+	addr string
+	tls  *tls.Config
 }
 
 var _ load.Target = (*Target)(nil)
 
-// New validates the endpoints and prepares a target.
+// New validates the endpoints and prepares a target. Errors name the
+// endpoint (by index) and the problem.
 func New(cfg Config) (*Target, error) {
 	if len(cfg.Endpoints) == 0 {
-		return nil, fmt.Errorf("httpload: no endpoints")
+		return nil, errors.New("httpload: no endpoints")
 	}
 	if cfg.Connections < 1 {
 		cfg.Connections = 1
 	}
-	tr := &http.Transport{
-		Proxy:               nil,
-		MaxIdleConns:        cfg.Connections,
-		MaxIdleConnsPerHost: cfg.Connections,
-		MaxConnsPerHost:     cfg.Connections,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
 	}
-	t := &Target{cfg: cfg, client: &http.Client{Transport: tr, Timeout: cfg.Timeout, CheckRedirect: noRedirect}}
-	for i, ep := range cfg.Endpoints {
-		u, err := url.Parse(ep.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("endpoint %d: url %q: expected an absolute http:// or https:// URL", i, ep.URL)
-		}
-		method := ep.Method
-		if method == "" {
-			method = http.MethodGet
-			if len(ep.Body) > 0 {
-				method = http.MethodPost
-			}
-		}
-		req, err := http.NewRequestWithContext(context.Background(), method, ep.URL, nil)
+	t := &Target{cfg: cfg}
+	groups := map[string]int{}
+	for i, e := range cfg.Endpoints {
+		ep, err := t.prepare(e)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %d: %w", i, err)
 		}
-		for k, v := range ep.Headers {
-			req.Header.Set(k, v)
+		if ep.client == nil {
+			key := ep.u.Scheme + "|" + ep.addr + "|" + fmt.Sprint(e.TLS)
+			g, ok := groups[key]
+			if !ok {
+				g = len(t.groups)
+				groups[key] = g
+				t.groups = append(t.groups, group{addr: ep.addr, tls: ep.tls})
+			}
+			ep.group = g
 		}
-		if ep.ContentType != "" {
-			req.Header.Set("Content-Type", ep.ContentType)
-		}
-		if ep.Host != "" {
-			req.Host = ep.Host
-		}
-		t.reqs = append(t.reqs, req)
+		t.eps = append(t.eps, ep)
 	}
 	return t, nil
 }
 
+func (t *Target) prepare(e Endpoint) (*endpoint, error) {
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("url %q: expected an absolute http:// or https:// URL", e.URL)
+	}
+	ep := &endpoint{Endpoint: e, u: u, method: strings.ToUpper(e.Method), group: -1}
+	if ep.method == "" {
+		ep.method = http.MethodGet
+		if len(e.Body) > 0 {
+			ep.method = http.MethodPost
+		}
+	}
+	if !validToken(ep.method) {
+		return nil, fmt.Errorf("method %q is not a valid HTTP method", e.Method)
+	}
+	for k, v := range e.Headers {
+		if !validToken(k) {
+			return nil, fmt.Errorf("header name %q is not valid", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return nil, fmt.Errorf("header %s: value contains a line break or NUL", k)
+		}
+	}
+	if strings.ContainsAny(e.Host+e.ContentType, "\r\n\x00") {
+		return nil, errors.New("host or contentType contains a line break or NUL")
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	ep.addr = net.JoinHostPort(u.Hostname(), port)
+	if u.Scheme == "https" {
+		if ep.tls, err = tlsConfig(e.TLS, u.Hostname(), e.HTTP2); err != nil {
+			return nil, err
+		}
+	}
+	if e.HTTP2 {
+		ep.client = t.stdClient(ep)
+		req, err := http.NewRequestWithContext(context.Background(), ep.method, e.URL, nil)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range e.Headers {
+			req.Header.Set(k, v)
+		}
+		if e.ContentType != "" {
+			req.Header.Set("Content-Type", e.ContentType)
+		}
+		if req.Header.Get("User-Agent") == "" {
+			req.Header.Set("User-Agent", "iter8")
+		}
+		req.Host = e.Host
+		ep.stdReq = req
+		return ep, nil
+	}
+	ep.req = buildRequest(ep)
+	ep.proto = "HTTP/1.1"
+	return ep, nil
+}
+
+func tlsConfig(o TLS, host string, h2 bool) (*tls.Config, error) {
+	c := &tls.Config{ServerName: host, InsecureSkipVerify: o.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // the user asks for it explicitly
+	if o.ServerName != "" {
+		c.ServerName = o.ServerName
+	}
+	c.NextProtos = []string{"http/1.1"}
+	if h2 {
+		c.NextProtos = []string{"h2", "http/1.1"}
+	}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", o.CAFile)
+		}
+		c.RootCAs = pool
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return nil, errors.New("a client certificate needs both a certificate file and a key file")
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+// stdClient returns a net/http client for an HTTP/2 endpoint.
+func (t *Target) stdClient(ep *endpoint) *http.Client {
+	tr := &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        t.cfg.Connections,
+		MaxIdleConnsPerHost: t.cfg.Connections,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		TLSClientConfig:     ep.tls,
+		ForceAttemptHTTP2:   true,
+		DialContext:         (&net.Dialer{Timeout: t.cfg.Timeout}).DialContext,
+	}
+	if ep.u.Scheme == "http" {
+		// h2c with prior knowledge
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
+	c := &http.Client{Transport: tr, Timeout: t.cfg.Timeout, CheckRedirect: noRedirect}
+	t.clients = append(t.clients, c)
+	return c
+}
+
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// validToken reports whether s is a valid HTTP token (method, header name).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Protocols returns the protocol each endpoint used (HTTP/1.1, HTTP/2.0),
+// or "" for an endpoint that received no response over net/http.
+func (t *Target) Protocols() []string {
+	out := make([]string, len(t.eps))
+	for i, ep := range t.eps {
+		out[i] = ep.proto
+	}
+	return out
+}
+
 // NewConn returns a sender for one worker.
-func (t *Target) NewConn() load.Conn { return &conn{t: t} }
+func (t *Target) NewConn() load.Conn {
+	return &conn{t: t, h1: make([]*h1Conn, len(t.groups))}
+}
 
-// Probe sends one request to the first endpoint and returns its transport
-// error, if any; status codes are not judged.
+// Probe sends one request to each endpoint and returns the first transport
+// error; status codes are not judged.
 func (t *Target) Probe(ctx context.Context) error {
-	_, err := t.do(ctx, 0)
-	return err
+	c := t.NewConn().(*conn)
+	defer func() { _ = c.Close() }()
+	for i, ep := range t.eps {
+		if out := c.Do(ctx, i); out.Err != "" {
+			return fmt.Errorf("%s: %w", ep.URL, c.lastErr)
+		}
+	}
+	return nil
 }
 
-// Close releases idle connections.
+// Close releases idle connections of the net/http clients.
 func (t *Target) Close() {
-	t.client.CloseIdleConnections()
-}
-
-func (t *Target) do(ctx context.Context, ep int) (int, error) {
-	tmpl := t.reqs[ep]
-	req := tmpl.WithContext(ctx)
-	req.Header = tmpl.Header
-	if body := t.cfg.Endpoints[ep].Body; len(body) > 0 {
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		req.ContentLength = int64(len(body))
+	for _, c := range t.clients {
+		c.CloseIdleConnections()
 	}
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	return resp.StatusCode, nil
 }
 
 type conn struct {
-	t *Target
+	t       *Target
+	h1      []*h1Conn
+	lastErr error
 }
 
-func (c *conn) Do(ctx context.Context, ep int) load.Outcome {
-	code, err := c.t.do(ctx, ep)
-	if err != nil {
-		return load.Outcome{Code: code, Err: load.Classify(err)}
+func (c *conn) Do(ctx context.Context, i int) load.Outcome {
+	ep := c.t.eps[i]
+	if ep.client != nil {
+		return c.doStd(ctx, ep)
 	}
-	return load.Outcome{Code: code}
+	h := c.h1[ep.group]
+	if h == nil {
+		g := c.t.groups[ep.group]
+		h = newH1Conn(g.addr, g.tls, c.t.cfg.Timeout)
+		c.h1[ep.group] = h
+	}
+	out := h.do(ctx, ep.req, ep.method == http.MethodHead)
+	if out.Err != "" {
+		c.lastErr = h.err
+	}
+	return out
 }
 
-func (c *conn) Close() error { return nil }
+func (c *conn) doStd(ctx context.Context, ep *endpoint) load.Outcome {
+	req := ep.stdReq.WithContext(ctx)
+	if len(ep.Body) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(ep.Body))
+		req.ContentLength = int64(len(ep.Body))
+	}
+	resp, err := ep.client.Do(req)
+	if err != nil {
+		c.lastErr = err
+		if ctx.Err() != nil {
+			return load.Outcome{Err: load.Canceled}
+		}
+		return load.Outcome{Err: load.Classify(err)}
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	ep.protoOnce.Do(func() { ep.proto = resp.Proto })
+	if err != nil {
+		c.lastErr = err
+		return load.Outcome{Err: load.Classify(err)}
+	}
+	return load.Outcome{Code: resp.StatusCode}
+}
+
+func (c *conn) Close() error {
+	for _, h := range c.h1 {
+		if h != nil {
+			_ = h.Close()
+		}
+	}
+	return nil
+}
