@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"iter8.tools/iter8/internal/cli"
@@ -22,7 +23,32 @@ func main() {
 		<-sig // a second signal stops at once
 		os.Exit(130)
 	}()
+	stopProfile := profile()
 	code := cli.Main(ctx, os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	cancel(nil)
+	stopProfile()
 	os.Exit(code)
+}
+
+// profile writes a CPU profile to the file named by ITER8_CPUPROFILE, for
+// performance work; it returns the function that stops it.
+func profile() func() {
+	path := os.Getenv("ITER8_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ITER8_CPUPROFILE:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "ITER8_CPUPROFILE:", err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }

@@ -274,6 +274,7 @@ type shard struct {
 	sent     int64
 	delayed  int64
 	lastSend time.Duration
+	lastLag  time.Duration // how late the last-sent request started
 }
 
 func newShard(endpoints int, open bool) *shard {
@@ -317,6 +318,7 @@ func (s *shard) record(ep int, out Outcome, isErr bool, sent, end, intended time
 	}
 	if sent > s.lastSend {
 		s.lastSend = sent
+		s.lastLag = sent - intended
 	}
 	s.mu.Unlock()
 }
@@ -347,7 +349,7 @@ func (e *engine) progress() Progress {
 
 func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	r := &Report{Open: e.open, Elapsed: elapsed, Endpoints: make([]Stats, e.nEP)}
-	var lastSend time.Duration
+	var lastSend, lastLag time.Duration
 	for i := range r.Endpoints {
 		st := Stats{Service: metrics.NewHDR(), Codes: map[string]int64{}}
 		st.Latency = st.Service
@@ -376,7 +378,9 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	for _, sh := range e.shards {
 		r.Sent += sh.sent
 		r.Delayed += sh.delayed
-		lastSend = max(lastSend, sh.lastSend)
+		if sh.lastSend > lastSend {
+			lastSend, lastLag = sh.lastSend, sh.lastLag
+		}
 	}
 	r.Total = mergeStats(r.Endpoints, e.open)
 	if procs := runtime.GOMAXPROCS(0); elapsed > 0 {
@@ -388,10 +392,14 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 		}
 		return r
 	}
+	// The achieved rate is what was sent over the scheduled time plus how far
+	// the schedule had slipped by the last request: on schedule, the
+	// intended rate exactly; behind, proportionally less.
 	r.IntendedRate = e.opts.Pacer.Rate()
 	r.AchievedRate = r.IntendedRate
-	if r.Sent > 1 && lastSend > 0 {
-		r.AchievedRate = float64(r.Sent-1) / lastSend.Seconds()
+	if r.Sent > 0 {
+		window := float64(r.Sent)/r.IntendedRate + max(lastLag, 0).Seconds()
+		r.AchievedRate = float64(r.Sent) / window
 	}
 	if r.AchievedRate < r.IntendedRate*(1-e.opts.RateTolerance) {
 		r.Saturated = true

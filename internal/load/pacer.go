@@ -22,14 +22,41 @@ type Pacer interface {
 	Rate() float64
 }
 
-// Constant paces requests at a fixed rate.
+// Constant paces requests at a fixed rate. With a Tick, intended start times
+// are rounded down to multiples of the tick, so the requests due within one
+// tick start together: the rate is unchanged over any tick-long window, and
+// the generator wakes once per tick instead of once per request.
 type Constant struct {
 	PerSecond float64
+	Tick      time.Duration
 }
 
-// At returns n / rate.
+// At returns n / rate, rounded down to the tick.
 func (c Constant) At(n uint64) time.Duration {
-	return time.Duration(math.Round(float64(n) * 1e9 / c.PerSecond))
+	d := time.Duration(math.Round(float64(n) * 1e9 / c.PerSecond))
+	if c.Tick > 0 {
+		d -= d % c.Tick
+	}
+	return d
+}
+
+// MaxTick bounds the batching tick chosen by BatchTick.
+const MaxTick = 10 * time.Millisecond
+
+// BatchTick returns the tick for a rate and a number of connections: the time
+// in which the connections can each start one request (so a batch never
+// exceeds the connections), at most MaxTick. It returns 0 (no batching) when
+// the tick would be under a millisecond, the timer resolution, or would hold
+// fewer than two requests.
+func BatchTick(rate float64, connections int) time.Duration {
+	if rate <= 0 || connections < 1 {
+		return 0
+	}
+	t := min(time.Duration(float64(connections)/rate*1e9), MaxTick)
+	if t < time.Millisecond || rate*t.Seconds() < 2 {
+		return 0
+	}
+	return t
 }
 
 // Rate returns the fixed rate.

@@ -71,3 +71,30 @@ func TestSchedule(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchedPacer(t *testing.T) {
+	t.Parallel()
+	tick := BatchTick(2000, 16)
+	if tick != 8*time.Millisecond {
+		t.Fatalf("BatchTick(2000, 16) = %v", tick)
+	}
+	p := Constant{PerSecond: 2000, Tick: tick}
+	// 16 requests start together every 8 ms
+	for n := uint64(0); n < 64; n++ {
+		if want := time.Duration(n/16) * tick; p.At(n) != want {
+			t.Fatalf("At(%d) = %v, want %v", n, p.At(n), want)
+		}
+	}
+	if Count(p, time.Second) != 2000 {
+		t.Errorf("Count over 1s = %d", Count(p, time.Second))
+	}
+	for _, c := range []struct {
+		rate  float64
+		conns int
+		want  time.Duration
+	}{{20000, 16, 0}, {100, 4, 0}, {8, 4, 0}, {400, 64, MaxTick}, {1000, 4, 4 * time.Millisecond}, {0, 4, 0}} {
+		if got := BatchTick(c.rate, c.conns); got != c.want {
+			t.Errorf("BatchTick(%v, %d) = %v, want %v", c.rate, c.conns, got, c.want)
+		}
+	}
+}

@@ -84,6 +84,7 @@ type httpInputs struct {
 	AllowInitialErrors bool                      `json:"allowInitialErrors,omitempty"`
 	Timeout            *experiment.Duration      `json:"timeout,omitempty"`
 	RateTolerance      *float64                  `json:"rateTolerance,omitempty"`
+	Uniform            bool                      `json:"uniform,omitempty"`
 	Endpoints          map[string]map[string]any `json:"endpoints,omitempty"`
 }
 
@@ -177,7 +178,7 @@ var endpointID = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
 // or each endpoint with the top-level inputs as defaults.
 func (in *httpInputs) resolveEndpoints() ([]resolvedEndpoint, error) {
 	if len(in.Endpoints) == 0 {
-		if err := in.requestInputs.check(""); err != nil {
+		if err := in.check(""); err != nil {
 			return nil, err
 		}
 		return []resolvedEndpoint{{req: in.requestInputs, weight: 1}}, nil
@@ -194,7 +195,7 @@ func (in *httpInputs) resolveEndpoints() ([]resolvedEndpoint, error) {
 			return nil, &experiment.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names http-<name>/...)"}
 		}
 		raw := in.Endpoints[id]
-		for _, k := range []string{"numRequests", "duration", "connections", "timeout", "warmup", "allowInitialErrors", "percentiles", "rateTolerance", "endpoints"} {
+		for _, k := range []string{"numRequests", "duration", "connections", "timeout", "warmup", "allowInitialErrors", "percentiles", "rateTolerance", "uniform", "endpoints"} {
 			if _, ok := raw[k]; ok {
 				return nil, &experiment.FieldError{Field: prefix + k, Value: raw[k], Expected: "no value here: endpoints run together under the task's " + k + " (set it at the top level; use weight to share the load)"}
 			}
@@ -379,7 +380,11 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 		opts.Duration = in.Duration.Duration
 	}
 	if *in.QPS > 0 {
-		opts.Pacer = load.Constant{PerSecond: *in.QPS}
+		p := load.Constant{PerSecond: *in.QPS}
+		if !in.Uniform {
+			p.Tick = load.BatchTick(*in.QPS, *in.Connections)
+		}
+		opts.Pacer = p
 	}
 	rep, err := load.Run(ctx, target, opts)
 	if env.Progress != nil {

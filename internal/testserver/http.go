@@ -5,10 +5,12 @@ package testserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log"
 	"math"
 	"net"
 	"net/http"
@@ -71,23 +73,41 @@ type HTTPConfig struct {
 	ErrorCode int
 	// BodySize is the size of a success response body (default 64 bytes).
 	BodySize int
+	// Stalls pause the whole server: after the given number of requests,
+	// every request waits until the stall is over.
+	Stalls []Stall
+	// TLS serves HTTPS with this configuration (HTTP/1.1 and, through ALPN,
+	// HTTP/2). Use CA to make one.
+	TLS *tls.Config
+	// H2C serves cleartext HTTP/2 with prior knowledge besides HTTP/1.1.
+	H2C bool
+	// RecordTimes keeps every request's handling time, for accuracy tests.
+	RecordTimes bool
+}
+
+// Stall is a pause of the whole server.
+type Stall struct {
+	After uint64
+	For   time.Duration
 }
 
 // HTTP is a running HTTP target. Besides the configured behaviour, each
 // request may ask for its own with query parameters: delay=250ms, status=503.
 type HTTP struct {
-	cfg      HTTPConfig
-	srv      *http.Server
-	ln       net.Listener
-	body     []byte
-	n        atomic.Uint64
-	mu       sync.Mutex
-	counts   map[string]int64 // by "METHOD path"
-	protos   map[string]int64 // by protocol, e.g. HTTP/1.1
-	waiters  []waiter
-	stallMu  sync.Mutex
-	stallEnd time.Time
-	done     chan struct{}
+	cfg         HTTPConfig
+	srv         *http.Server
+	ln          net.Listener
+	body        []byte
+	n           atomic.Uint64
+	mu          sync.Mutex
+	counts      map[string]int64 // by "METHOD path"
+	times       []time.Duration
+	protos      map[string]int64 // by protocol, e.g. HTTP/1.1
+	waiters     []waiter
+	clientCerts atomic.Int64
+	stallMu     sync.Mutex
+	stallEnd    time.Time
+	done        chan struct{}
 }
 
 // StartHTTP starts the target on 127.0.0.1 (a free port unless addr is given).
@@ -113,7 +133,21 @@ func StartHTTP(cfg HTTPConfig, addr string) (*HTTP, error) {
 		protos: map[string]int64{},
 		done:   make(chan struct{}),
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	if cfg.H2C {
+		s.srv.Protocols = new(http.Protocols)
+		s.srv.Protocols.SetHTTP1(true)
+		s.srv.Protocols.SetUnencryptedHTTP2(true)
+	}
+	if cfg.TLS != nil {
+		c := cfg.TLS.Clone()
+		if len(c.NextProtos) == 0 {
+			c.NextProtos = []string{"h2", "http/1.1"}
+		}
+		s.srv.TLSConfig = c
+		ln = tls.NewListener(ln, c)
+		s.ln = ln
+	}
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
@@ -130,7 +164,12 @@ func makeBody(n int) []byte {
 }
 
 // URL returns the target's base URL, e.g. http://127.0.0.1:40123.
-func (s *HTTP) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *HTTP) URL() string {
+	if s.cfg.TLS != nil {
+		return "https://" + s.ln.Addr().String()
+	}
+	return "http://" + s.ln.Addr().String()
+}
 
 // Addr returns the listening address.
 func (s *HTTP) Addr() string { return s.ln.Addr().String() }
@@ -206,8 +245,22 @@ func (s *HTTP) stallLeft() time.Duration {
 	return time.Until(s.stallEnd)
 }
 
+// Times returns the handling time of every request, when RecordTimes is set.
+func (s *HTTP) Times() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.times...)
+}
+
+// ClientCertificates returns how many requests presented a client certificate.
+func (s *HTTP) ClientCertificates() int64 { return s.clientCerts.Load() }
+
 // ServeHTTP answers one request.
 func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		s.clientCerts.Add(1)
+	}
 	s.mu.Lock()
 	n := s.n.Add(1) - 1
 	s.counts[r.Method+" "+r.URL.Path]++
@@ -236,6 +289,15 @@ func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			delay = v
 		}
 	}
+	for _, st := range s.cfg.Stalls {
+		if n == st.After {
+			s.Stall(st.For)
+		}
+	}
+	if q.Get("fault") == "reset" {
+		resetConnection(w)
+		return
+	}
 	if left := s.stallLeft(); left > delay {
 		delay = left
 	}
@@ -261,4 +323,29 @@ func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(s.body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(s.body)
+	if s.cfg.RecordTimes {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		d := time.Since(start)
+		s.mu.Lock()
+		s.times = append(s.times, d)
+		s.mu.Unlock()
+	}
+}
+
+// resetConnection aborts the connection with a TCP reset.
+func resetConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	c, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
 }

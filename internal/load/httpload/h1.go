@@ -126,6 +126,7 @@ type h1Conn struct {
 	ctx       context.Context
 	stop      func() bool
 
+	raw *rawConn // plain TCP: writes and reads through the raw socket
 	br  *bufio.Reader
 	err error // the last failure, for messages
 }
@@ -180,10 +181,14 @@ func (c *h1Conn) dial(ctx context.Context) error {
 		return errCancelled
 	}
 	c.nc = nc
+	var rd io.Reader = nc
+	if c.raw = newRawConn(nc); c.raw != nil {
+		rd = c.raw
+	}
 	if c.br == nil {
-		c.br = bufio.NewReaderSize(nc, 16<<10)
+		c.br = bufio.NewReaderSize(rd, 16<<10)
 	} else {
-		c.br.Reset(nc)
+		c.br.Reset(rd)
 	}
 	return nil
 }
@@ -217,7 +222,9 @@ func (c *h1Conn) do(ctx context.Context, req []byte, head bool) load.Outcome {
 	if err := c.nc.SetDeadline(time.Now().Add(c.timeout)); err != nil {
 		return c.fail(ctx, err)
 	}
-	if _, err := c.nc.Write(req); err != nil {
+	if c.raw != nil && c.br.Buffered() == 0 {
+		c.raw.send(req) // written by the read that waits for the response
+	} else if _, err := c.nc.Write(req); err != nil {
 		return c.fail(ctx, err)
 	}
 	code, closeConn, err := readResponse(c.br, head)

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Side-by-side HTTP load generator benchmark: iter8 against fortio, wrk, hey and
+# vegeta, all loading the same nginx on 127.0.0.1.
+#
+# nginx (one worker, keep-alive, a fixed 68-byte body) is pinned to one core and
+# every load generator to another, so each generator has exactly one core.
+# Runs are interleaved (iter8, fortio, wrk, hey, vegeta, iter8, ...) for ROUNDS
+# rounds and the table shows the median of each column, plus the ratio of
+# iter8's CPU seconds per 10,000 requests to each peer's (below 1.00: iter8 is
+# cheaper).
+#
+# Usage:
+#   bench/http.sh                      # closed loop, 16 connections, 10 s, 3 rounds
+#   RATE=2000 bench/http.sh            # fixed rate (tools that support one)
+#   CONNS=64 DURATION=20 ROUNDS=5 bench/http.sh
+#
+# Peers are installed by name into $ITER8_BENCH_CACHE (default
+# ~/.cache/iter8-bench): fortio.org/fortio@v1.68.2, github.com/rakyll/hey,
+# github.com/tsenart/vegeta/v12 from the Go module proxy, wrk and nginx from
+# Debian. Needs taskset, curl and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CONNS=${CONNS:-16}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+RATE=${RATE:-0}
+PORT=${PORT:-18090}
+CACHE=${ITER8_BENCH_CACHE:-$HOME/.cache/iter8-bench}
+SERVER_CPU=${SERVER_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
+BIN=$CACHE/bin
+WORK=$(mktemp -d)
+trap 'kill $(cat "$WORK/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+mkdir -p "$BIN"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+for p in wrk nginx; do
+  command -v "$p" >/dev/null 2>&1 || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "$p" >/dev/null; }
+done
+[ -x "$BIN/fortio" ] || GOBIN=$BIN go install fortio.org/fortio@v1.68.2
+[ -x "$BIN/hey" ] || GOBIN=$BIN go install github.com/rakyll/hey@latest
+[ -x "$BIN/vegeta" ] || GOBIN=$BIN go install github.com/tsenart/vegeta/v12@latest
+go build -o "$BIN/iter8" ./cmd/iter8
+
+# nginx: one worker, keep-alive without limit, no access log, a fixed body.
+cat > "$WORK/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$PORT;
+    location = /nginx_status { stub_status; }
+    location / { default_type text/plain; return 200 "iter8 benchmark: a fixed small body to keep the response size even.\n"; }
+  }
+}
+EOF
+mkdir -p "$WORK/logs"
+taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" -p "$WORK" &
+URL=http://127.0.0.1:$PORT/
+for _ in $(seq 50); do curl -sf "$URL" >/dev/null && break; sleep 0.1; done
+
+served() { curl -s "http://127.0.0.1:$PORT/nginx_status" | awk 'NR==3{print $3}'; }
+
+# rusage CMD...: runs CMD and prints its CPU seconds (user + system, to the
+# microsecond) and peak RSS in KB, from wait4.
+rusage() {
+  python3 - "$@" <<'PY'
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=sys.stderr, stderr=sys.stderr)
+_, status, ru = os.wait4(p.pid, 0)
+print("%.6f %d" % (ru.ru_utime + ru.ru_stime, ru.ru_maxrss))
+PY
+}
+
+# measure TOOL CMD...: runs CMD on the generator core and appends a result row:
+# tool cpu_seconds peak_rss_kb server_requests
+measure() {
+  local tool=$1; shift
+  local before after cpu rss
+  before=$(served)
+  read -r cpu rss < <(rusage taskset -c "$GEN_CPU" "$@" 2>"$WORK/$tool.out")
+  after=$(served)
+  # the status request itself is not the tool's
+  echo "$tool $cpu $rss $((after - before - 1))" >>"$WORK/rows"
+}
+
+run_iter8() {
+  rm -rf "$WORK/iter8"
+  local qps=$RATE
+  measure iter8 "$BIN/iter8" launch --runDir "$WORK/iter8" --set "tasks={http}" --set "http.url=$URL" \
+    --set "http.qps=$qps" --set "http.connections=$CONNS" --set "http.duration=${DURATION}s"
+  "$BIN/iter8" report --runDir "$WORK/iter8" -o json | python3 -c '
+import json,sys
+e=json.load(sys.stdin); v=e["result"]["insights"]["nonHistMetricValues"][0]; l=e["result"]["insights"]["load"]["http"]
+print(l["achievedRate"], v["http/latency-p50"][0], v["http/latency-p99"][0])' >"$WORK/iter8.stats"
+}
+
+run_fortio() {
+  local qps=-1
+  [ "$RATE" != 0 ] && qps=$RATE
+  measure fortio "$BIN/fortio" load -quiet -c "$CONNS" -qps "$qps" -t "${DURATION}s" -p "50,99" -json "$WORK/fortio.json" "$URL"
+  python3 -c '
+import json
+d=json.load(open("'"$WORK"'/fortio.json")); p={x["Percentile"]: x["Value"]*1000 for x in d["DurationHistogram"]["Percentiles"]}
+print(d["ActualQPS"], p[50], p[99])' >"$WORK/fortio.stats"
+}
+
+run_wrk() {
+  measure wrk wrk -t1 -c "$CONNS" -d "${DURATION}s" --latency "$URL"
+  python3 -c '
+import re
+t=open("'"$WORK"'/wrk.out").read()
+def ms(s):
+    v=float(re.match(r"[\d.]+",s).group()); u=s[len(re.match(r"[\d.]+",s).group()):]
+    return v*{"us":0.001,"ms":1,"s":1000}[u]
+rps=float(re.search(r"Requests/sec:\s+([\d.]+)",t).group(1))
+p50=ms(re.search(r"\s50%\s+(\S+)",t).group(1)); p99=ms(re.search(r"\s99%\s+(\S+)",t).group(1))
+print(rps,p50,p99)' >"$WORK/wrk.stats"
+}
+
+run_hey() {
+  local q=()
+  # hey's -q is per worker: divide the rate among the workers
+  [ "$RATE" != 0 ] && q=(-q "$(python3 -c "print($RATE/$CONNS)")")
+  measure hey "$BIN/hey" -c "$CONNS" -z "${DURATION}s" "${q[@]}" "$URL"
+  python3 -c '
+import re
+t=open("'"$WORK"'/hey.out").read()
+rps=float(re.search(r"Requests/sec:\s+([\d.]+)",t).group(1))
+p50=float(re.search(r"50%+ in ([\d.]+) secs",t).group(1))*1000; p99=float(re.search(r"99%+ in ([\d.]+) secs",t).group(1))*1000
+print(rps,p50,p99)' >"$WORK/hey.stats"
+}
+
+run_vegeta() {
+  local rate=0 extra=(-max-workers="$CONNS")
+  [ "$RATE" != 0 ] && rate=$RATE && extra=(-max-workers="$CONNS")
+  echo "GET $URL" >"$WORK/targets"
+  measure vegeta "$BIN/vegeta" attack -targets="$WORK/targets" -rate="$rate" -workers="$CONNS" "${extra[@]}" \
+    -connections="$CONNS" -duration="${DURATION}s" -output="$WORK/vegeta.bin"
+  "$BIN/vegeta" report -type=json "$WORK/vegeta.bin" | python3 -c '
+import json,sys
+d=json.load(sys.stdin); print(d["throughput"], d["latencies"]["50th"]/1e6, d["latencies"]["99th"]/1e6)' >"$WORK/vegeta.stats"
+}
+
+TOOLS=(iter8 fortio wrk hey vegeta)
+[ "$RATE" != 0 ] && TOOLS=(iter8 fortio hey vegeta) # wrk has no fixed rate
+: >"$WORK/rows"
+: >"$WORK/all"
+for round in $(seq "$ROUNDS"); do
+  for tool in "${TOOLS[@]}"; do
+    echo "round $round/$ROUNDS: $tool" >&2
+    "run_$tool"
+    echo "$(tail -n1 "$WORK/rows") $(cat "$WORK/$tool.stats")" >>"$WORK/all"
+  done
+done
+
+echo
+echo "HTTP load generators against nginx on 127.0.0.1: $CONNS connections, ${DURATION}s, $([ "$RATE" = 0 ] && echo "closed loop" || echo "fixed rate $RATE req/s"), $ROUNDS rounds, one core each (medians)"
+python3 - "$WORK/all" "$RATE" <<'PY'
+import sys, statistics
+rows = {}
+for line in open(sys.argv[1]):
+    tool, cpu, rss, served, rps, p50, p99 = line.split()
+    rows.setdefault(tool, []).append(dict(cpu=float(cpu), rss=int(rss), served=int(served), rps=float(rps), p50=float(p50), p99=float(p99)))
+def med(tool, k): return statistics.median(r[k] for r in rows[tool])
+def per10k(tool): return statistics.median(r["cpu"] / r["served"] * 10000 for r in rows[tool])
+print()
+print("| tool | req/s | p50 ms | p99 ms | requests served | CPU s / 10k req | peak RSS MB | iter8 CPU ratio |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+base = per10k("iter8")
+for tool in rows:
+    ratio = "1.00" if tool == "iter8" else "%.2f" % (base / per10k(tool))
+    print("| %s | %.0f | %.3f | %.3f | %.0f | %.3f | %.1f | %s |" % (
+        tool, med(tool, "rps"), med(tool, "p50"), med(tool, "p99"), med(tool, "served"), per10k(tool), med(tool, "rss") / 1024, ratio))
+PY

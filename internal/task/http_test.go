@@ -1,0 +1,282 @@
+package task
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"math"
+	"net"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/metrics"
+	"iter8.tools/iter8/internal/report"
+	"iter8.tools/iter8/internal/testserver"
+)
+
+func startHTTP(t *testing.T, cfg testserver.HTTPConfig) *testserver.HTTP {
+	t.Helper()
+	s, err := testserver.StartHTTP(cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func runHTTP(t *testing.T, with map[string]any) (*experiment.Experiment, error) {
+	t.Helper()
+	tk, err := newHTTP(with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := &experiment.Experiment{Spec: []experiment.TaskSpec{{}}, Result: &experiment.Result{}}
+	return exp, tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: slog.New(slog.DiscardHandler), Dir: t.TempDir()})
+}
+
+func value(t *testing.T, exp *experiment.Experiment, name string) float64 {
+	t.Helper()
+	v, ok := exp.Result.Insights.Value(name, 0)
+	if !ok {
+		t.Fatalf("no value for %s", name)
+	}
+	return v
+}
+
+// Each protocol is proven against a real server that reports what it saw.
+func TestHTTPProtocols(t *testing.T) {
+	t.Parallel()
+	ca, err := testserver.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, certFile, keyFile, err := ca.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS, err := ca.ServerTLS("iter8.test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutualTLS, err := ca.ServerTLS("iter8.test", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		cfg         testserver.HTTPConfig
+		with        map[string]any
+		proto       string
+		clientCerts bool
+	}{
+		{"HTTP/1.1", testserver.HTTPConfig{}, nil, "HTTP/1.1", false},
+		{"HTTP/1.1 over TLS", testserver.HTTPConfig{TLS: serverTLS}, map[string]any{"caCertFile": caFile}, "HTTP/1.1", false},
+		{"HTTP/2 over TLS", testserver.HTTPConfig{TLS: serverTLS}, map[string]any{"caCertFile": caFile, "http2": true}, "HTTP/2.0", false},
+		{"h2c", testserver.HTTPConfig{H2C: true}, map[string]any{"http2": true}, "HTTP/2.0", false},
+		{"mTLS HTTP/1.1", testserver.HTTPConfig{TLS: mutualTLS}, map[string]any{"caCertFile": caFile, "certFile": certFile, "keyFile": keyFile}, "HTTP/1.1", true},
+		{"mTLS HTTP/2", testserver.HTTPConfig{TLS: mutualTLS}, map[string]any{"caCertFile": caFile, "certFile": certFile, "keyFile": keyFile, "http2": true}, "HTTP/2.0", true},
+		{"server name and skip verify", testserver.HTTPConfig{TLS: serverTLS}, map[string]any{"insecureSkipVerify": true, "serverName": "iter8.test"}, "HTTP/1.1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startHTTP(t, tt.cfg)
+			with := map[string]any{"url": srv.URL() + "/p", "numRequests": 200.0, "qps": 0.0, "connections": 4.0}
+			for k, v := range tt.with {
+				with[k] = v
+			}
+			exp, err := runHTTP(t, with)
+			if err != nil {
+				t.Fatal(err)
+			}
+			protos := srv.Protocols()
+			if len(protos) != 1 || protos[tt.proto] != 201 { // 200 and the probe
+				t.Errorf("server saw %v, want 201 %s requests", protos, tt.proto)
+			}
+			if got := exp.Result.Insights.Load["http"].Protocol; got != tt.proto {
+				t.Errorf("recorded protocol %q, want %q", got, tt.proto)
+			}
+			if tt.clientCerts && srv.ClientCertificates() != 201 {
+				t.Errorf("%d requests presented a client certificate, want 201", srv.ClientCertificates())
+			}
+			if v := value(t, exp, "http/error-count"); v != 0 {
+				t.Errorf("error-count %v", v)
+			}
+		})
+	}
+	t.Run("mTLS without a client certificate fails clearly", func(t *testing.T) {
+		t.Parallel()
+		srv := startHTTP(t, testserver.HTTPConfig{TLS: mutualTLS})
+		_, err := runHTTP(t, map[string]any{"url": srv.URL(), "numRequests": 5.0, "caCertFile": caFile})
+		if err == nil || !strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("error %v", err)
+		}
+	})
+	t.Run("untrusted server certificate", func(t *testing.T) {
+		t.Parallel()
+		srv := startHTTP(t, testserver.HTTPConfig{TLS: serverTLS})
+		_, err := runHTTP(t, map[string]any{"url": srv.URL(), "numRequests": 5.0})
+		if err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("error %v", err)
+		}
+	})
+}
+
+// A weighted mix runs concurrently under one rate with per-endpoint metrics.
+func TestHTTPWeightedMix(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, testserver.HTTPConfig{})
+	exp, err := runHTTP(t, map[string]any{
+		"numRequests": 4000.0, "qps": 0.0, "connections": 8.0,
+		"headers": map[string]any{"X-Common": "1"},
+		"endpoints": map[string]any{
+			"get":  map[string]any{"url": srv.URL() + "/get", "weight": 3.0},
+			"post": map[string]any{"url": srv.URL() + "/post", "payloadStr": "hello", "weight": 1.0},
+			"put":  map[string]any{"url": srv.URL() + "/put", "method": "PUT", "weight": 0.5, "host": "example.test"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 4000.0
+	for _, c := range []struct {
+		ep, method, path string
+		weight           float64
+	}{{"get", "GET", "/get", 3}, {"post", "POST", "/post", 1}, {"put", "PUT", "/put", 0.5}} {
+		want := total * c.weight / 4.5
+		got := float64(srv.Count(c.method, c.path)) - 1 // minus the probe
+		if math.Abs(got-want) > 0.02*want {
+			t.Errorf("%s: server counted %v, want %v ± 2%%", c.ep, got, want)
+		}
+		if m := value(t, exp, "http-"+c.ep+"/request-count"); m != got {
+			t.Errorf("http-%s/request-count %v, server %v", c.ep, m, got)
+		}
+		if _, ok := exp.Result.Insights.Value("http-"+c.ep+"/latency-p99", 0); !ok {
+			t.Errorf("no latency for http-%s", c.ep)
+		}
+	}
+	if v := value(t, exp, "http/request-count"); v != total {
+		t.Errorf("aggregate request-count %v", v)
+	}
+}
+
+// Transport failures are counted by kind and never stop the run.
+func TestHTTPErrorKinds(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, testserver.HTTPConfig{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String() + "/"
+	_ = ln.Close()
+	exp, err := runHTTP(t, map[string]any{
+		"numRequests": 300.0, "qps": 0.0, "connections": 6.0, "timeout": "100ms", "allowInitialErrors": true,
+		"endpoints": map[string]any{
+			"ok":      map[string]any{"url": srv.URL() + "/ok"},
+			"reset":   map[string]any{"url": srv.URL() + "/reset?fault=reset"},
+			"slow":    map[string]any{"url": srv.URL() + "/slow?delay=5s"},
+			"refused": map[string]any{"url": refused},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := exp.Result.Insights.Load
+	for ep, kind := range map[string]string{"reset": "connection-reset", "slow": "timeout", "refused": "connection-refused"} {
+		st := load["http-"+ep]
+		if st.Requests != 75 || st.Errors != 75 || st.Codes[kind] != 75 {
+			t.Errorf("%s: requests %d errors %d codes %v, want 75 %s", ep, st.Requests, st.Errors, st.Codes, kind)
+		}
+	}
+	if st := load["http-ok"]; st.Requests != 75 || st.Errors != 0 || st.Codes["200"] != 75 {
+		t.Errorf("ok: %+v", st)
+	}
+	if v := value(t, exp, "http/request-count"); v != 300 {
+		t.Errorf("request-count %v", v)
+	}
+}
+
+// A server that stalls once shows up in the corrected latency but not in
+// the service time (coordinated omission).
+func TestCoordinatedOmission(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, testserver.HTTPConfig{Stalls: []testserver.Stall{{After: 3000, For: 500 * time.Millisecond}}})
+	exp, err := runHTTP(t, map[string]any{"url": srv.URL(), "qps": 1000.0, "duration": "10s", "connections": 16.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	corrected, service := value(t, exp, "http/latency-p99"), value(t, exp, "http/service-time-p99")
+	t.Logf("p99 corrected %.1f ms, service time %.1f ms", corrected, service)
+	if corrected < 250 {
+		t.Errorf("corrected p99 %.1f ms does not reflect the 500 ms stall", corrected)
+	}
+	if service > 100 {
+		t.Errorf("service-time p99 %.1f ms should not reflect the stall", service)
+	}
+	var out bytes.Buffer
+	if err := report.Text(&out, exp); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"http/latency-p99 (msec)", "http/service-time-p99 (msec)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("text report lacks %s", want)
+		}
+	}
+}
+
+// Percentiles match a server's own exact measurements.
+func TestLatencyAccuracy(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, testserver.HTTPConfig{Latency: testserver.Uniform(100*time.Millisecond, 300*time.Millisecond), RecordTimes: true})
+	exp, err := runHTTP(t, map[string]any{"url": srv.URL(), "numRequests": 2000.0, "qps": 0.0, "connections": 100.0, "allowInitialErrors": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	times := srv.Times()
+	if len(times) != 2000 {
+		t.Fatalf("server recorded %d requests", len(times))
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	for _, p := range []float64{50, 90, 99, 99.9} {
+		truth := float64(times[int(math.Ceil(p/100*2000))-1]) / 1e6
+		got := value(t, exp, "http/latency-p"+metrics.FormatPercentile(p))
+		if d := math.Abs(got - truth); d > math.Max(0.01*truth, 0.1) {
+			t.Errorf("p%v = %.3f ms, server measured %.3f ms (off by %.3f ms)", p, got, truth, d)
+		}
+	}
+}
+
+// Fixed rates are achieved within 1% when the generator keeps up.
+func TestRateAccuracy(t *testing.T) {
+	t.Parallel()
+	raw, err := testserver.StartRaw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	for _, rate := range []float64{2000, 20000} {
+		exp, err := runHTTP(t, map[string]any{"url": raw.URL(), "qps": rate, "duration": "2s", "connections": 16.0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := exp.Result.Insights.Load["http"]
+		ratio := st.AchievedRate / st.IntendedRate
+		t.Logf("%v req/s: achieved %.1f (%.4f), saturated %v %s", rate, st.AchievedRate, ratio, st.Saturated, st.SaturationReason)
+		if math.Abs(ratio-1) > 0.01 && !st.Saturated {
+			t.Errorf("%v req/s: achieved %.1f req/s without being flagged", rate, st.AchievedRate)
+		}
+		if ratio > 1.01 {
+			t.Errorf("%v req/s: sent faster than asked (%.1f req/s)", rate, st.AchievedRate)
+		}
+		if rate == 2000 && st.Saturated {
+			t.Errorf("2000 req/s should not saturate the generator: %s", st.SaturationReason)
+		}
+		if want := rate * 2; float64(st.Requests) != want {
+			t.Errorf("%v req/s for 2s sent %d requests, want %v", rate, st.Requests, want)
+		}
+	}
+}
