@@ -25,60 +25,12 @@ CONNS=${CONNS:-16}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-0}
-PORT=${PORT:-18090}
-CACHE=${ITER8_BENCH_CACHE:-$HOME/.cache/iter8-bench}
-SERVER_CPU=${SERVER_CPU:-0}
-GEN_CPU=${GEN_CPU:-1}
-BIN=$CACHE/bin
-WORK=$(mktemp -d)
-trap 'kill $(cat "$WORK/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-mkdir -p "$BIN"
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO="sudo"
-for p in wrk nginx; do
-  command -v "$p" >/dev/null 2>&1 || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "$p" >/dev/null; }
-done
+. bench/lib.sh
 [ -x "$BIN/fortio" ] || GOBIN=$BIN go install fortio.org/fortio@v1.68.2
 [ -x "$BIN/hey" ] || GOBIN=$BIN go install github.com/rakyll/hey@latest
 [ -x "$BIN/vegeta" ] || GOBIN=$BIN go install github.com/tsenart/vegeta/v12@latest
-go build -o "$BIN/iter8" ./cmd/iter8
-
-# nginx: one worker, keep-alive without limit, no access log, a fixed body.
-cat > "$WORK/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$PORT;
-    location = /nginx_status { stub_status; }
-    location / { default_type text/plain; return 200 "iter8 benchmark: a fixed small body to keep the response size even.\n"; }
-  }
-}
-EOF
-mkdir -p "$WORK/logs"
-taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" -p "$WORK" &
-URL=http://127.0.0.1:$PORT/
-for _ in $(seq 50); do curl -sf "$URL" >/dev/null && break; sleep 0.1; done
-
-served() { curl -s "http://127.0.0.1:$PORT/nginx_status" | awk 'NR==3{print $3}'; }
-
-# rusage CMD...: runs CMD and prints its CPU seconds (user + system, to the
-# microsecond) and peak RSS in KB, from wait4.
-rusage() {
-  python3 - "$@" <<'PY'
-import os, subprocess, sys
-p = subprocess.Popen(sys.argv[1:], stdout=sys.stderr, stderr=sys.stderr)
-_, status, ru = os.wait4(p.pid, 0)
-print("%.6f %d" % (ru.ru_utime + ru.ru_stime, ru.ru_maxrss))
-PY
-}
+start_nginx
 
 # measure TOOL CMD...: runs CMD on the generator core and appends a result row:
 # tool cpu_seconds peak_rss_kb server_requests

@@ -46,14 +46,13 @@ const MaxTick = 10 * time.Millisecond
 // BatchTick returns the tick for a rate and a number of connections: the time
 // in which the connections can each start one request (so a batch never
 // exceeds the connections), at most MaxTick. It returns 0 (no batching) when
-// the tick would be under a millisecond, the timer resolution, or would hold
-// fewer than two requests.
+// a tick would hold fewer than two requests.
 func BatchTick(rate float64, connections int) time.Duration {
 	if rate <= 0 || connections < 1 {
 		return 0
 	}
 	t := min(time.Duration(float64(connections)/rate*1e9), MaxTick)
-	if t < time.Millisecond || rate*t.Seconds() < 2 {
+	if rate*t.Seconds() < 2 {
 		return 0
 	}
 	return t

@@ -92,7 +92,7 @@ func TestBatchedPacer(t *testing.T) {
 		rate  float64
 		conns int
 		want  time.Duration
-	}{{20000, 16, 0}, {100, 4, 0}, {8, 4, 0}, {400, 64, MaxTick}, {1000, 4, 4 * time.Millisecond}, {0, 4, 0}} {
+	}{{20000, 16, 800 * time.Microsecond}, {100, 4, 0}, {8, 4, 0}, {400, 64, MaxTick}, {1000, 4, 4 * time.Millisecond}, {0, 4, 0}} {
 		if got := BatchTick(c.rate, c.conns); got != c.want {
 			t.Errorf("BatchTick(%v, %d) = %v, want %v", c.rate, c.conns, got, c.want)
 		}

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/slo"
 )
 
@@ -266,5 +268,21 @@ func TestRunTask(t *testing.T) {
 	}
 	if _, err := newRun(map[string]any{"script": "  "}); err == nil {
 		t.Error("empty script accepted")
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	p := progressPrinter(&b, "http")
+	p(load.Progress{Elapsed: 3 * time.Second, Total: 10 * time.Second, Requests: 300, Errors: 2, P99Ms: 12.5, Rate: 100})
+	p(load.Progress{Elapsed: time.Second, Requests: 50, Planned: 200, Rate: 50})
+	want := "\r\033[Khttp: 300 requests, 100.0 req/s, 2 errors, p99 12.50 ms, 7s left" +
+		"\r\033[Khttp: 50 requests, 50.0 req/s, 0 errors, p99 0.00 ms, 50/200"
+	if b.String() != want {
+		t.Errorf("progress:\n%q\nwant\n%q", b.String(), want)
+	}
+	if progressPrinter(nil, "http") != nil {
+		t.Error("no writer should mean no progress")
 	}
 }
