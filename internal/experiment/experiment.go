@@ -48,9 +48,25 @@ type Result struct {
 	// FailureReason says which task failed and why (new in this iter8).
 	FailureReason string `json:"failureReason,omitempty"`
 	// Tasks is the state of each task in the latest loop (new).
-	Tasks        []TaskStatus `json:"tasks,omitempty"`
-	Insights     *Insights    `json:"insights,omitempty"`
-	Iter8Version string       `json:"iter8Version"`
+	Tasks    []TaskStatus `json:"tasks,omitempty"`
+	Insights *Insights    `json:"insights,omitempty"`
+	// History summarises each loop, oldest first (new): the values SLOs and
+	// trend charts need, bounded in size however many loops run.
+	History      []LoopSummary `json:"history,omitempty"`
+	Iter8Version string        `json:"iter8Version"`
+}
+
+// LoopSummary is the compact record of one loop.
+type LoopSummary struct {
+	Loop      int       `json:"loop"`
+	StartTime time.Time `json:"startTime"`
+	Failure   bool      `json:"failure,omitempty"`
+	// Values holds, per version, each scalar metric's value at the end of
+	// the loop.
+	Values []map[string]float64 `json:"values,omitempty"`
+	// SLOs holds each SLO's outcome per version, in the order of
+	// insights.sloVerdicts.
+	SLOs [][]slo.Outcome `json:"slos,omitempty"`
 }
 
 // TaskState is where a task is in the latest loop.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"iter8.tools/iter8/internal/slo"
 )
 
 // Store loads and saves an experiment: a file, a Kubernetes Secret, or memory.
@@ -63,6 +65,7 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 	}
 	res.Iter8Version = r.Version
 	res.NumLoops++
+	loopStart := now()
 	res.NumCompletedTasks = 0
 	res.Tasks = make([]TaskStatus, len(steps))
 	for i, s := range steps {
@@ -79,7 +82,7 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 		if s.If != nil {
 			ok, err := s.If.Eval(exp)
 			if err != nil {
-				return exp, r.fail(ctx, exp, i, s.Name, err, 0)
+				return exp, r.fail(ctx, exp, loopStart, i, s.Name, err, 0)
 			}
 			if !ok {
 				log.Info(fmt.Sprintf("task %d: %s: skipped", i+1, s.Name), "if", s.If.String())
@@ -103,7 +106,7 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 			err = context.Cause(ctx)
 		}
 		if err != nil {
-			return exp, r.fail(ctx, exp, i, s.Name, err, took)
+			return exp, r.fail(ctx, exp, loopStart, i, s.Name, err, took)
 		}
 		st.State, st.DurationSeconds = Completed, took.Seconds()
 		res.NumCompletedTasks++
@@ -112,12 +115,46 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 		}
 		log.Info(fmt.Sprintf("task %d: %s: completed", i+1, s.Name), "seconds", round3(took.Seconds()))
 	}
+	res.recordLoop(loopStart)
+	if err := r.Store.Save(ctx, exp); err != nil {
+		return exp, err
+	}
 	log.Info("experiment completed", "loop", res.NumLoops)
 	return exp, nil
 }
 
+// MaxHistory bounds Result.History; older loops are dropped.
+const MaxHistory = 100
+
+// recordLoop appends the summary of the loop that just ended.
+func (r *Result) recordLoop(start time.Time) {
+	s := LoopSummary{Loop: r.NumLoops, StartTime: start, Failure: r.Failure}
+	if in := r.Insights; in != nil {
+		for v := range in.NonHistMetricValues {
+			vals := map[string]float64{}
+			for name, vs := range in.NonHistMetricValues[v] {
+				if len(vs) > 0 {
+					vals[name] = vs[len(vs)-1]
+				}
+			}
+			s.Values = append(s.Values, vals)
+		}
+		for _, v := range in.SLOVerdicts {
+			row := make([]slo.Outcome, len(v.Versions))
+			for i, res := range v.Versions {
+				row[i] = res.Outcome
+			}
+			s.SLOs = append(s.SLOs, row)
+		}
+	}
+	r.History = append(r.History, s)
+	if len(r.History) > MaxHistory {
+		r.History = append([]LoopSummary(nil), r.History[len(r.History)-MaxHistory:]...)
+	}
+}
+
 // fail records a task failure and saves, even when ctx was cancelled.
-func (r *Runner) fail(ctx context.Context, exp *Experiment, i int, name string, err error, took time.Duration) error {
+func (r *Runner) fail(ctx context.Context, exp *Experiment, loopStart time.Time, i int, name string, err error, took time.Duration) error {
 	res := exp.Result
 	reason := fmt.Sprintf("task %d (%s) failed: %v", i+1, name, err)
 	if ctx.Err() != nil {
@@ -125,6 +162,7 @@ func (r *Runner) fail(ctx context.Context, exp *Experiment, i int, name string, 
 	}
 	res.Failure = true
 	res.FailureReason = reason
+	res.recordLoop(loopStart)
 	res.Tasks[i].State, res.Tasks[i].Error, res.Tasks[i].DurationSeconds = Failed, err.Error(), took.Seconds()
 	if r.Logger != nil {
 		r.Logger.Error(fmt.Sprintf("task %d: %s: failure", i+1, name), "error", err.Error())

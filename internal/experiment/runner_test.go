@@ -100,6 +100,9 @@ spec:
 		if v, _ := exp.Result.Insights.Value("fake/value", 0); v != want {
 			t.Errorf("loop %d: value %v, want %v", loop, v, want)
 		}
+		if h := exp.Result.History; len(h) != loop || h[loop-1].Loop != loop || h[loop-1].Values[0]["fake/value"] != want {
+			t.Errorf("loop %d: history %+v", loop, h)
+		}
 		wantState := experiment.Skipped
 		if loop == 2 {
 			wantState = experiment.Completed
@@ -108,8 +111,9 @@ spec:
 			t.Errorf("loop %d: task 2 state %s, want %s", loop, got, wantState)
 		}
 	}
-	// 1 save at the start of each loop, 2 per task run (running, done), 1 per skip
-	if st.Saves != 1+3*(1+2)+2+1*2 {
+	// 1 save at the start and 1 at the end of each loop, 2 per task run
+	// (running, done), 1 per skip
+	if st.Saves != 1+3*(2+2)+2+1*2 {
 		t.Errorf("saves = %d", st.Saves)
 	}
 	// without reuse the result starts afresh
