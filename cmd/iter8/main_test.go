@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,8 +169,8 @@ func TestBadInputExits2(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"unknown task in chart", "", []string{"launch", "--set", "tasks={htp}"}, []string{`task name must be one of assess, http, run; got "htp"`}},
-		{"unknown task in experiment", unknownTask, []string{"run"}, []string{`task 1: unknown task "htp": expected one of assess, http, run`}},
+		{"unknown task in chart", "", []string{"launch", "--set", "tasks={htp}"}, []string{`task name must be one of assess, grpc, http, run; got "htp"`}},
+		{"unknown task in experiment", unknownTask, []string{"run"}, []string{`task 1: unknown task "htp": expected one of assess, grpc, http, run`}},
 		{"unknown field", "", append(base, "--set", "http.qsp=3"), []string{`task 1 (http): unknown field "qsp": did you mean "qps"? (expected one of`}},
 		{"malformed duration", "", append(base, "--set", "http.duration=10x"), []string{`task 1 (http): field "duration": invalid value "10x": expected a duration such as 30s`}},
 		{"missing url", "", []string{"launch", "--set", "tasks={http}"}, []string{"http.url is required"}},
@@ -330,5 +332,58 @@ func TestGenWritesValidatedExperiment(t *testing.T) {
 	}
 	if p, ok := w["percentiles"].([]any); !ok || p[4] != 97.5 {
 		t.Errorf("percentiles given with --set must be numbers: %#v", w["percentiles"])
+	}
+}
+
+// The original's gRPC tutorial, against a local server: through reflection,
+// and with the proto and data fetched from URLs by the task itself.
+func TestLaunchGRPC(t *testing.T) {
+	t.Parallel()
+	srv, err := testserver.StartGRPC(testserver.GRPCConfig{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	protoDir := t.TempDir()
+	if _, err := testserver.WriteDemoProtos(protoDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(protoDir, "data.json"), []byte(`{"name": "from a URL"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := httptest.NewServer(http.FileServer(http.Dir(protoDir)))
+	t.Cleanup(files.Close)
+
+	dir := t.TempDir()
+	r := iter8(t, dir, "launch", "--set", "tasks={grpc,assess}", "--set", "grpc.host="+srv.Addr(),
+		"--set", "grpc.call=helloworld.Greeter.SayHello", "--set", "grpc.total=300", "--set", "grpc.data.name=iter8",
+		"--set", "assess.SLOs.upper.grpc/error-rate=0", "--set", "assess.SLOs.upper.grpc/latency/mean=200",
+		"--set", `assess.SLOs.upper.grpc/latency/p97\.5=800`)
+	if r.code != 0 {
+		t.Fatalf("launch exited %d: %s", r.code, r.stderr)
+	}
+	if srv.Calls("SayHello") != 300 {
+		t.Errorf("server saw %d calls", srv.Calls("SayHello"))
+	}
+	r = iter8(t, dir, "assert", "-c", "completed", "-c", "nofailure", "-c", "slos")
+	if r.code != 0 {
+		t.Errorf("assert exited %d: %s", r.code, r.stderr)
+	}
+	r = iter8(t, dir, "report")
+	for _, want := range []string{"grpc/latency/p97.5 (msec) <= 800 | true", "grpc/request-count         | 300.00"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	dir = t.TempDir()
+	r = iter8(t, dir, "launch", "--set", "tasks={grpc}", "--set", "grpc.host="+srv.Addr(),
+		"--set", "grpc.call=helloworld.Greeter.SayHello", "--set", "grpc.total=10",
+		"--set", "grpc.protoURL="+files.URL+"/helloworld/helloworld.proto", "--set", "grpc.dataURL="+files.URL+"/data.json")
+	if r.code != 0 {
+		t.Fatalf("launch with protoURL exited %d: %s", r.code, r.stderr)
+	}
+	if got := srv.LastRequest("SayHello"); !strings.Contains(got, "from a URL") {
+		t.Errorf("server received %s", got)
 	}
 }

@@ -402,12 +402,12 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 		return err
 	}
 	protos := target.Protocols()
-	if err := recordLoad(insights, "http", rep.Total, rep, in.Percentiles, commonProtocol(protos)); err != nil {
+	if err := recordLoad(insights, "http", "-", rep.Total, rep, in.Percentiles, commonProtocol(protos)); err != nil {
 		return err
 	}
 	if len(t.eps) > 1 || t.eps[0].id != "" {
 		for i, e := range t.eps {
-			if err := recordLoad(insights, "http-"+e.id, rep.Endpoints[i], rep, in.Percentiles, protos[i]); err != nil {
+			if err := recordLoad(insights, "http-"+e.id, "-", rep.Endpoints[i], rep, in.Percentiles, protos[i]); err != nil {
 				return err
 			}
 		}

@@ -10,5 +10,6 @@ func Registry() experiment.Registry {
 		"assess": newAssess,
 		"http":   newHTTP,
 		"run":    newRun,
+		"grpc":   newGRPC,
 	}
 }

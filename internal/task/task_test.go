@@ -286,3 +286,5 @@ func TestProgressLine(t *testing.T) {
 		t.Error("no writer should mean no progress")
 	}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

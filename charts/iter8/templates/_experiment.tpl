@@ -15,10 +15,12 @@ spec:
 {{- include "task.http" $.Values.http }}
 {{- else if eq $t "assess" }}
 {{- include "task.assess" $.Values.assess }}
+{{- else if eq $t "grpc" }}
+{{- include "task.grpc" $.Values.grpc }}
 {{- else if eq $t "run" }}
 {{- include "task.run" $.Values.run }}
 {{- else }}
-{{- fail (printf "task name must be one of assess, http, run; got %q" $t) }}
+{{- fail (printf "task name must be one of assess, grpc, http, run; got %q" $t) }}
 {{- end }}
 {{- end }}
 {{- end }}
