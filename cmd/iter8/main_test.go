@@ -256,7 +256,7 @@ func TestSIGINTKeepsRecordedWork(t *testing.T) {
 	if res.Tasks[0].State != experiment.Completed || res.Tasks[1].State != experiment.Failed || res.Tasks[2].State != experiment.Pending {
 		t.Errorf("task states %+v", res.Tasks)
 	}
-	if v, ok := res.Insights.Value("http/request-count", 0); !ok || v < 19 { // the server also saw the probe
+	if v, ok := res.Insights.Value("http/request-count", 0); !ok || v < 15 { // 20 reached the server, with the probe and calls cut short
 		t.Errorf("the interrupted load's measurements were not kept: %v %v", v, ok)
 	}
 }
