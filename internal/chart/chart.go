@@ -110,7 +110,14 @@ func (c *Chart) Render(vals map[string]any, rel common.ReleaseOptions) (map[stri
 // Experiment renders the experiment defined by the values.
 func (c *Chart) Experiment(vals map[string]any) ([]byte, error) {
 	local := *c.c
-	local.Templates = append([]*common.File{}, c.c.Templates...)
+	// Only the helpers (and a chart's own experiment.yaml): the manifests
+	// of a Kubernetes install are not part of a local experiment.
+	local.Templates = nil
+	for _, t := range c.c.Templates {
+		if strings.HasPrefix(path.Base(t.Name), "_") || t.Name == experimentTemplate {
+			local.Templates = append(local.Templates, t)
+		}
+	}
 	if !c.hasTemplate(experimentTemplate) {
 		local.Templates = append(local.Templates, &common.File{Name: experimentTemplate, Data: []byte(`{{ include "iter8.experiment" . }}`)})
 	}

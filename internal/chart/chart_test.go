@@ -83,7 +83,7 @@ func TestRenderErrors(t *testing.T) {
 		want string
 	}{
 		{"no tasks", Values{}, "tasks is required"},
-		{"unknown task", Values{Set: []string{"tasks={htp}"}}, `task name must be one of assess, grpc, http, run; got "htp"`},
+		{"unknown task", Values{Set: []string{"tasks={htp}"}}, `task name must be one of assess, grpc, http, ready, run; got "htp"`},
 		{"missing url", Values{Set: []string{"tasks={http}"}}, "http.url is required"},
 		{"run without script", Values{Set: []string{"tasks={run}"}}, "run.script is required"},
 		{"bad SLO direction", Values{Set: []string{"tasks={assess}", "assess.SLOs.uper.x/y=1"}}, "assess.SLOs.uper is not valid"},

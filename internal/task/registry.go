@@ -11,5 +11,6 @@ func Registry() experiment.Registry {
 		"http":   newHTTP,
 		"run":    newRun,
 		"grpc":   newGRPC,
+		"ready":  NewReady(nil),
 	}
 }

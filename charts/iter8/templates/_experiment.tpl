@@ -19,8 +19,10 @@ spec:
 {{- include "task.grpc" $.Values.grpc }}
 {{- else if eq $t "run" }}
 {{- include "task.run" $.Values.run }}
+{{- else if eq $t "ready" }}
+{{- include "task.ready" $.Values.ready }}
 {{- else }}
-{{- fail (printf "task name must be one of assess, grpc, http, run; got %q" $t) }}
+{{- fail (printf "task name must be one of assess, grpc, http, ready, run; got %q" $t) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -1,0 +1,82 @@
+{{/*
+Helpers for the Kubernetes objects of an experiment (iter8 k launch). The
+release is named after the experiment group.
+*/}}
+
+{{/* iter8.validateRunner fails on a runner iter8 does not know. */}}
+{{- define "iter8.validateRunner" -}}
+{{- if not (has .Values.runner (list "none" "job" "cronjob")) }}
+{{- fail (printf "runner must be none, job or cronjob; got %q" (toString .Values.runner)) }}
+{{- end }}
+{{- if and (eq .Values.runner "cronjob") (not .Values.cronjobSchedule) }}
+{{- fail "cronjobSchedule is required when runner is cronjob: a cron schedule such as --set cronjobSchedule=\"*/5 * * * *\"" }}
+{{- end }}
+{{- end }}
+
+{{/* iter8.serviceAccountName is the pods' ServiceAccount. */}}
+{{- define "iter8.serviceAccountName" -}}
+{{- default (printf "%s-iter8-sa" .Release.Name) .Values.serviceAccountName }}
+{{- end }}
+
+{{/* iter8.labels are on every object of the experiment. */}}
+{{- define "iter8.labels" -}}
+iter8.tools/group: {{ .Release.Name | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+{{- end }}
+
+{{/*
+iter8.podTemplate is the pod that runs iter8 k run for one loop. It runs as
+a non-root user with a read-only root filesystem (with a writable /tmp for
+run tasks), no privilege escalation and no capabilities.
+*/}}
+{{- define "iter8.podTemplate" -}}
+{{- $ := .ctx }}
+metadata:
+  labels:
+    {{- include "iter8.labels" $ | nindent 4 }}
+  annotations:
+    sidecar.istio.io/inject: "false"
+    iter8.tools/revision: {{ $.Release.Revision | quote }}
+spec:
+  serviceAccountName: {{ include "iter8.serviceAccountName" $ }}
+  restartPolicy: Never
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65532
+    runAsGroup: 65532
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+  - name: iter8
+    image: {{ $.Values.iter8Image | quote }}
+    imagePullPolicy: {{ $.Values.imagePullPolicy | default "IfNotPresent" }}
+    command: ["iter8"]
+    args:
+    - k
+    - run
+    - --namespace
+    - {{ $.Release.Namespace | quote }}
+    - --group
+    - {{ $.Release.Name | quote }}
+    - -l
+    - {{ $.Values.logLevel | default "info" | quote }}
+    {{- if .reuseResult }}
+    - --reuseResult
+    {{- end }}
+    {{- with $.Values.resources }}
+    resources:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    securityContext:
+      allowPrivilegeEscalation: false
+      readOnlyRootFilesystem: true
+      runAsNonRoot: true
+      capabilities:
+        drop: ["ALL"]
+    volumeMounts:
+    - name: tmp
+      mountPath: /tmp
+  volumes:
+  - name: tmp
+    emptyDir: {}
+{{- end }}
