@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/k8s/k8stest"
 	"iter8.tools/iter8/internal/testserver"
 )
 
@@ -33,6 +35,9 @@ func TestMain(m *testing.M) {
 		panic("building iter8: " + err.Error())
 	}
 	code := m.Run()
+	if err := k8stest.StopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the Kubernetes control plane:", err)
+	}
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }

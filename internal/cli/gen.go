@@ -43,21 +43,21 @@ func (o *genOptions) addFlags(fs *pflag.FlagSet) {
 	}
 }
 
+// loadChart loads the built-in chart, or the --localChart folder.
+func (o *genOptions) loadChart() (*chart.Chart, error) {
+	if o.localChart {
+		return chart.Local(o.chartName)
+	}
+	if o.chartName != "iter8" {
+		return nil, usagef("--chartName %q: the built-in chart is iter8; use --localChart to render a chart folder", o.chartName)
+	}
+	return chart.Embedded()
+}
+
 // render turns the values into a validated experiment with task defaults
 // filled in.
 func (o *genOptions) render() (*experiment.Experiment, error) {
-	var (
-		c   *chart.Chart
-		err error
-	)
-	if o.localChart {
-		c, err = chart.Local(o.chartName)
-	} else {
-		if o.chartName != "iter8" {
-			return nil, usagef("--chartName %q: the built-in chart is iter8; use --localChart to render a chart folder", o.chartName)
-		}
-		c, err = chart.Embedded()
-	}
+	c, err := o.loadChart()
 	if err != nil {
 		return nil, err
 	}

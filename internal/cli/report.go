@@ -3,15 +3,22 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/store"
 )
 
 func newReportCmd(a *app) *cobra.Command {
-	var (
-		runDir string
-		format string
-	)
+	var runDir string
+	cmd := reportCmd(a, func() (experiment.Store, error) { return store.NewFile(runDir), nil })
+	cmd.Flags().StringVar(&runDir, "runDir", ".", "directory holding experiment.yaml")
+	return cmd
+}
+
+// reportCmd is the report command reading the experiment from the store
+// st returns (a file here, a Secret for k report).
+func reportCmd(a *app, st func() (experiment.Store, error)) *cobra.Command {
+	var format string
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Show the results of an experiment",
@@ -25,14 +32,17 @@ latest value of every metric. It works while the experiment is still running.`,
 			if err != nil {
 				return err
 			}
-			exp, err := store.NewFile(runDir).Load(cmd.Context())
+			src, err := st()
+			if err != nil {
+				return err
+			}
+			exp, err := src.Load(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return w(a.streams.Out, exp)
 		},
 	}
-	cmd.Flags().StringVar(&runDir, "runDir", ".", "directory holding experiment.yaml")
 	cmd.Flags().StringVarP(&format, "outputFormat", "o", "text", "output format: "+joinNames(report.FormatNames()))
 	return cmd
 }

@@ -123,6 +123,7 @@ into an exit code that gates a CI/CD pipeline.`,
 		newAssertCmd(a),
 		newVersionCmd(a),
 		newDemoCmd(a),
+		newKCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,290 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"helm.sh/helm/v4/pkg/chart/common"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/k8s"
+	"iter8.tools/iter8/internal/store"
+	"iter8.tools/iter8/internal/task"
+)
+
+// kOptions are the flags every k command shares: the group and the kube
+// flags.
+type kOptions struct {
+	group string
+	kube  *k8s.Kube
+}
+
+// target returns the validated group and the namespace.
+func (o *kOptions) target() (string, string, error) {
+	if errs := validation.IsDNS1123Label(o.group); len(errs) > 0 || len(o.group) > 53 {
+		return "", "", usagef("--group %q: expected a lower-case name of at most 53 letters, digits and '-', starting and ending with a letter or digit (it names the Helm release and the Secret)", o.group)
+	}
+	ns, err := o.kube.Namespace()
+	if err != nil {
+		return "", "", err
+	}
+	return o.group, ns, nil
+}
+
+// secret returns the store of the group's experiment.
+func (o *kOptions) secret(a *app) (*k8s.Secret, error) {
+	group, ns, err := o.target()
+	if err != nil {
+		return nil, err
+	}
+	c, err := o.kube.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	return k8s.NewSecret(c, ns, group, a.logger), nil
+}
+
+func newKCmd(a *app) *cobra.Command {
+	o := &kOptions{kube: k8s.New()}
+	cmd := &cobra.Command{
+		Use:   "k",
+		Short: "Run experiments in Kubernetes",
+		Long: `k runs experiments in a Kubernetes cluster. k launch installs an experiment as a Helm
+release named after its group (-g): a Secret holding the experiment, a ServiceAccount with a
+least-privilege Role, and a Job (runner=job) or CronJob (runner=cronjob) whose pod runs
+iter8 k run. k report, k assert, k log and k delete work on the group.`,
+		Example: `  iter8 k launch --set "tasks={ready,http,assess}" --set ready.deploy=httpbin --set ready.service=httpbin \
+    --set http.url=http://httpbin.default/get --set assess.SLOs.upper.http/latency-mean=50 --set runner=job
+  iter8 k assert -c completed -c nofailure -c slos --timeout 120s
+  iter8 k report
+  iter8 k log
+  iter8 k delete`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	fs := cmd.PersistentFlags()
+	fs.StringVarP(&o.group, "group", "g", k8s.DefaultGroup, "experiment group: names the Helm release and the Secret holding the experiment")
+	o.kube.AddFlags(fs)
+	cmd.AddCommand(
+		newKLaunchCmd(a, o),
+		newKRunCmd(a, o),
+		newKAssertCmd(a, o),
+		newKReportCmd(a, o),
+		newKLogCmd(a, o),
+		newKDeleteCmd(a, o),
+	)
+	return cmd
+}
+
+func newKLaunchCmd(a *app, k *kOptions) *cobra.Command {
+	o := &genOptions{}
+	var dry bool
+	cmd := &cobra.Command{
+		Use:   "launch",
+		Short: "Install an experiment in Kubernetes (or replace it)",
+		Long: `k launch renders the experiment chart with the given values and installs it as a Helm
+release named after the group (-g, default "default"); when the release exists it is upgraded:
+the experiment is replaced and the release's revision grows. The release holds:
+
+  Secret <group>                 the experiment (key experiment.yaml) and, once it runs, its result
+  ServiceAccount <group>-iter8-sa
+  Role/RoleBinding <group>       get and update on that Secret only
+  Role/RoleBinding <group>-ready get on the objects the ready tasks check (if any)
+  Job <group>-<revision>-job     runner=job: one loop
+  CronJob <group>-<revision>-cronjob  runner=cronjob: one loop per cronjobSchedule
+
+With serviceAccountName the pods run as that ServiceAccount and no ServiceAccount, Role or
+RoleBinding is created. runner=none (the default) creates only the Secret and RBAC: run the
+experiment with iter8 k run. --dry writes the manifests to manifest.yaml in --runDir instead.`,
+		Example: `  iter8 k launch --set "tasks={ready,http,assess}" --set ready.deploy=httpbin --set ready.service=httpbin \
+    --set ready.timeout=60s --set http.url=http://httpbin.default/get \
+    --set assess.SLOs.upper.http/latency-mean=50 --set assess.SLOs.upper.http/error-count=0 --set runner=job
+
+  # a loop every 5 minutes, results accumulating in the Secret
+  iter8 k launch -g hourly -f values.yaml --set runner=cronjob --set cronjobSchedule="*/5 * * * *"
+
+  # only write the manifests
+  iter8 k launch --dry -f values.yaml`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			group, ns, err := k.target()
+			if err != nil {
+				return err
+			}
+			if _, err := o.render(); err != nil { // the experiment itself: inputs validated
+				return err
+			}
+			c, err := o.loadChart()
+			if err != nil {
+				return err
+			}
+			vals, err := o.values.Merge()
+			if err != nil {
+				return err
+			}
+			// The Kubernetes objects: runner, schedule and ready values.
+			if _, err := c.Render(vals, common.ReleaseOptions{Name: group, Namespace: ns, Revision: 1, IsInstall: true}); err != nil {
+				return err
+			}
+			rel := &k8s.Release{Kube: k.kube, Namespace: ns, Group: group, Logger: a.logger}
+			if dry {
+				m, err := rel.Manifest(ctx, c.Helm(), vals)
+				if err != nil {
+					return err
+				}
+				if err := os.MkdirAll(o.runDir, 0o755); err != nil {
+					return experiment.Invalidf("--runDir %s: %v", o.runDir, err)
+				}
+				path := filepath.Join(o.runDir, "manifest.yaml")
+				if err := store.WriteAtomic(path, []byte(m)); err != nil {
+					return err
+				}
+				a.logger.Info("manifests written (dry run: nothing installed)", "file", filepath.Clean(path))
+				return nil
+			}
+			l, err := rel.Launch(ctx, c.Helm(), vals)
+			if err != nil {
+				return err
+			}
+			runner, _ := vals["runner"].(string)
+			if runner == "" {
+				runner = "none"
+			}
+			a.logger.Info("experiment launched. Happy Iter8ing!", "group", group, "namespace", ns, "revision", l.Revision, "runner", runner)
+			return nil
+		},
+	}
+	o.addFlags(cmd.Flags())
+	cmd.Flags().Lookup("runDir").Usage = "directory where --dry writes manifest.yaml"
+	cmd.Flags().BoolVar(&dry, "dry", false, "write the manifests to manifest.yaml without installing anything")
+	return cmd
+}
+
+func newKRunCmd(a *app, k *kOptions) *cobra.Command {
+	var reuse bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the group's experiment (what the Job or CronJob pod does)",
+		Long: `k run reads the experiment from the group's Secret, runs one loop of its tasks and writes
+the experiment back after every task. It is what the experiment's pods run; run it yourself
+for an experiment launched with runner=none. With --reuseResult the stored result is kept and
+a loop is added (CronJob runs).`,
+		Example: `  iter8 k launch -f values.yaml        # runner=none
+  iter8 k run
+  iter8 k run -g hourly --reuseResult`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := k.secret(a)
+			if err != nil {
+				return err
+			}
+			r := a.runner(st, os.TempDir(), reuse)
+			r.Registry["ready"] = task.NewReady(k.kube)
+			_, err = r.Run(cmd.Context())
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&reuse, "reuseResult", false, "keep the stored result and add a loop")
+	return cmd
+}
+
+func newKAssertCmd(a *app, k *kOptions) *cobra.Command {
+	o := &assertOptions{}
+	cmd := &cobra.Command{
+		Use:   "assert",
+		Short: "Check that the group's experiment completed without failure and satisfied its SLOs",
+		Long: `k assert checks conditions on the experiment in the group's Secret, exactly as iter8 assert
+does on a file: it exits 0 when all hold and 1 when any does not. It works while the experiment
+runs and right after launch; with --timeout it re-checks every 3s until the conditions hold, the
+experiment finishes, or the timeout passes.`,
+		Example: `  iter8 k assert -c completed -c nofailure -c slos
+  iter8 k assert -g hourly -c completed,nofailure,slos --timeout 120s`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.interval <= 0 {
+				return usagef("--interval must be positive")
+			}
+			st, err := k.secret(a)
+			if err != nil {
+				return err
+			}
+			return o.Run(cmd.Context(), a, st)
+		},
+	}
+	cmd.Flags().StringSliceVarP(&o.conditions, "condition", "c", nil, "condition to check: completed, nofailure or slos (repeatable or comma-separated)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 0, "keep checking until this much time has passed (0 checks once)")
+	cmd.Flags().DurationVar(&o.interval, "interval", 3*time.Second, "time between checks when waiting")
+	_ = cmd.Flags().MarkHidden("interval")
+	return cmd
+}
+
+func newKReportCmd(a *app, k *kOptions) *cobra.Command {
+	cmd := reportCmd(a, func() (experiment.Store, error) { return k.secret(a) })
+	cmd.Short = "Show the results of the group's experiment"
+	cmd.Long = `k report prints the experiment in the group's Secret, exactly as iter8 report does for a
+file. It works while the experiment runs, and right after launch (before any result).`
+	cmd.Example = `  iter8 k report
+  iter8 k report -g hourly -n team-a -o json`
+	return cmd
+}
+
+func newKLogCmd(a *app, k *kOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "log",
+		Short: "Show the logs of the group's experiment pods, loop by loop",
+		Long: `k log prints the logs of the experiment's pods (label iter8.tools/group=<group>), oldest
+first, each under a header naming its loop, pod, Job and phase: one pod for a Job run, one per
+loop for a CronJob run (as many as the CronJob's history keeps).`,
+		Example: `  iter8 k log
+  iter8 k log -g hourly`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			group, ns, err := k.target()
+			if err != nil {
+				return err
+			}
+			c, err := k.kube.Clientset()
+			if err != nil {
+				return err
+			}
+			logs, err := k8s.Logs(cmd.Context(), c, ns, group)
+			if err != nil {
+				return err
+			}
+			if len(logs) == 0 {
+				a.logger.Info("no experiment pods (runner=none runs none; a CronJob's first pod starts on schedule)", "group", group, "namespace", ns)
+				return nil
+			}
+			return k8s.WriteLogs(a.streams.Out, logs)
+		},
+	}
+}
+
+func newKDeleteCmd(a *app, k *kOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete",
+		Short: "Delete the group's experiment and everything k launch created for it",
+		Long: `k delete uninstalls the group's Helm release: the Secret with the experiment and its result,
+the ServiceAccount, Roles and RoleBindings, and the Job or CronJob with their pods.`,
+		Example: `  iter8 k delete
+  iter8 k delete -g hourly`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			group, ns, err := k.target()
+			if err != nil {
+				return err
+			}
+			rel := &k8s.Release{Kube: k.kube, Namespace: ns, Group: group, Logger: a.logger}
+			if err := rel.Delete(cmd.Context()); err != nil {
+				return err
+			}
+			a.logger.Info("experiment deleted", "group", group, "namespace", ns)
+			return nil
+		},
+	}
+}
+
