@@ -399,8 +399,8 @@ func TestKRoleGrantsOnlyWhatTasksUse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		sar, err := cl.c.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:   sa,
-			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + cl.ns, "system:authenticated"},
+			User:               sa,
+			Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + cl.ns, "system:authenticated"},
 			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: cl.ns, Verb: tc.verb, Group: tc.group, Resource: tc.resource, Name: tc.name},
 		}}, metav1.CreateOptions{})
 		if err != nil {

@@ -287,4 +287,3 @@ the ServiceAccount, Roles and RoleBindings, and the Job or CronJob with their po
 		},
 	}
 }
-
