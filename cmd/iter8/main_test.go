@@ -29,7 +29,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin = filepath.Join(dir, "iter8")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	// Built as the Dockerfile builds the image's binary: static, -trimpath.
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("building iter8: " + err.Error())

@@ -83,7 +83,9 @@ func Assets() (string, error) {
 		return "", err
 	}
 	var out, stderr bytes.Buffer
-	cmd := exec.Command(filepath.Join(root, "hack", "kube", "build.sh"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "kube", "build.sh"))
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("building the control plane with hack/kube/build.sh: %w\n%s", err, tailString(stderr.String(), 2000))
@@ -129,19 +131,19 @@ func Start(ctx context.Context) (*Env, error) {
 	return env, nil
 }
 
-func (env *Env) boot(ctx context.Context) error {
+func (e *Env) boot(ctx context.Context) error {
 	assets, err := Assets()
 	if err != nil {
 		return err
 	}
-	dir := env.dir
+	dir := e.dir
 	ports, err := freePorts(4)
 	if err != nil {
 		return err
 	}
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	if err := env.start("etcd", filepath.Join(assets, "etcd"),
+	if err := e.start("etcd", filepath.Join(assets, "etcd"),
 		"--name", "default",
 		"--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
@@ -150,20 +152,20 @@ func (env *Env) boot(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	if err := env.waitHTTP(ctx, "etcd", etcdURL+"/health", nil); err != nil {
+	if err := e.waitHTTP(ctx, "etcd", etcdURL+"/health", nil); err != nil {
 		return err
 	}
 
 	if err := writeServiceAccountKey(filepath.Join(dir, "sa.key")); err != nil {
 		return err
 	}
-	tokens := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n", env.AdminToken)
+	tokens := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n", e.AdminToken)
 	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(tokens), 0o600); err != nil {
 		return fmt.Errorf("control plane: %w", err)
 	}
 	certDir := filepath.Join(dir, "certs")
-	env.Host = fmt.Sprintf("https://127.0.0.1:%d", ports[2])
-	if err := env.start("kube-apiserver", filepath.Join(assets, "kube-apiserver"),
+	e.Host = fmt.Sprintf("https://127.0.0.1:%d", ports[2])
+	if err := e.start("kube-apiserver", filepath.Join(assets, "kube-apiserver"),
 		"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1",
 		"--secure-port", fmt.Sprint(ports[2]),
@@ -182,22 +184,22 @@ func (env *Env) boot(ctx context.Context) error {
 		return err
 	}
 	var certErr error
-	if err := env.waitHTTP(ctx, "kube-apiserver", env.Host+"/readyz", func() (*http.Client, error) {
+	if err := e.waitHTTP(ctx, "kube-apiserver", e.Host+"/readyz", func() (*http.Client, error) {
 		// The server writes its self-signed certificate before it serves.
-		env.CA, certErr = os.ReadFile(filepath.Join(certDir, "apiserver.crt"))
+		e.CA, certErr = os.ReadFile(filepath.Join(certDir, "apiserver.crt"))
 		if certErr != nil {
 			return nil, certErr
 		}
-		return env.httpClient()
+		return e.httpClient()
 	}); err != nil {
 		return err
 	}
-	env.Config = env.ClientConfig(env.AdminToken)
-	env.Client, err = kubernetes.NewForConfig(env.Config)
+	e.Config = e.ClientConfig(e.AdminToken)
+	e.Client, err = kubernetes.NewForConfig(e.Config)
 	if err != nil {
 		return fmt.Errorf("control plane: admin client: %w", err)
 	}
-	adminKubeconfig, err := env.WriteKubeconfig(filepath.Join(dir, "admin.kubeconfig"), env.AdminToken, "default")
+	adminKubeconfig, err := e.WriteKubeconfig(filepath.Join(dir, "admin.kubeconfig"), e.AdminToken, "default")
 	if err != nil {
 		return err
 	}
@@ -205,7 +207,7 @@ func (env *Env) boot(ctx context.Context) error {
 	// appear in new namespaces, and deletion cascades to dependents. The
 	// tests play the CronJob controller, the scheduler and the kubelet, and
 	// flip Deployment status themselves.
-	if err := env.start("kube-controller-manager", filepath.Join(assets, "kube-controller-manager"),
+	if err := e.start("kube-controller-manager", filepath.Join(assets, "kube-controller-manager"),
 		"--kubeconfig", adminKubeconfig,
 		"--authentication-kubeconfig", adminKubeconfig,
 		"--authorization-kubeconfig", adminKubeconfig,
@@ -253,7 +255,8 @@ func (e *Env) start(name, bin string, args ...string) error {
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
-	cmd := exec.Command(bin, args...)
+	// Not bound to a context: the process lives until Stop.
+	cmd := exec.CommandContext(context.Background(), bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
 	if err := cmd.Start(); err != nil {
@@ -304,9 +307,9 @@ func (e *Env) waitHTTP(ctx context.Context, name, url string, client func() (*ht
 		last = err
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited before it was ready: %v\n%s", name, p.err, tailFile(p.log, 3000))
+			return fmt.Errorf("%s exited before it was ready: %w\n%s", name, orStatus(p.err), tailFile(p.log, 3000))
 		case <-ctx.Done():
-			return fmt.Errorf("%s was not ready within a minute: %v\n%s", name, last, tailFile(p.log, 3000))
+			return fmt.Errorf("%s was not ready within a minute: %w\n%s", name, orStatus(last), tailFile(p.log, 3000))
 		case <-tick.C:
 		}
 	}
@@ -448,7 +451,7 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
@@ -462,6 +465,14 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// orStatus keeps err, or says there was none.
+func orStatus(err error) error {
+	if err == nil {
+		return errors.New("no error reported")
+	}
+	return err
 }
 
 func tailFile(path string, n int) string {

@@ -113,7 +113,7 @@ func (k *Kubelet) WaitPod(ctx context.Context, namespace string, selector labels
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("no pod with labels %s in %s: %w (last error: %v)", selector, namespace, ctx.Err(), err)
+			return nil, fmt.Errorf("no pod with labels %s in %s: %w", selector, namespace, errors.Join(ctx.Err(), err))
 		case <-tick.C:
 		}
 	}
