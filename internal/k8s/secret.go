@@ -86,6 +86,8 @@ type Secret struct {
 	stored document       // the experiment in obj
 	// retries counts writes repeated after a resourceVersion conflict.
 	retries int
+	// trimWarned is set once the history trimming was logged.
+	trimWarned bool
 }
 
 var _ experiment.Store = (*Secret)(nil)
@@ -290,7 +292,8 @@ func (s *Secret) fit(doc document) ([]byte, document, error) {
 	if len(data) > limit {
 		return nil, nil, &TooLargeError{Secret: s.String(), Size: len(data), Limit: limit, Parts: largestParts(doc, 3)}
 	}
-	if s.Logger != nil {
+	if s.Logger != nil && !s.trimWarned {
+		s.trimWarned = true
 		s.Logger.Warn("dropped the oldest loop summaries from result.history to fit the Secret's 1 MiB limit",
 			"secret", s.String(), "dropped", dropped, "kept", len(list), "bytes", len(data))
 	}
