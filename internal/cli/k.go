@@ -182,6 +182,7 @@ a loop is added (CronJob runs).`,
 			if err != nil {
 				return err
 			}
+			st.ForbiddenWait = 30 * time.Second // RBAC made with the release may lag
 			r := a.runner(st, os.TempDir(), reuse)
 			r.Registry["ready"] = task.NewReady(k.kube)
 			_, err = r.Run(cmd.Context())

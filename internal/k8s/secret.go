@@ -79,6 +79,10 @@ type Secret struct {
 	Logger *slog.Logger
 	// MaxBytes bounds the Secret's data; MaxSecretBytes when zero.
 	MaxBytes int
+	// ForbiddenWait is how long Load retries a read RBAC refuses, every
+	// second: a Role created with the experiment may take a moment to reach
+	// the API server's authorizer. Zero fails at once.
+	ForbiddenWait time.Duration
 
 	mu     sync.Mutex
 	obj    *corev1.Secret // as last read or written
@@ -111,12 +115,22 @@ func (s *Secret) Retries() int {
 func (s *Secret) Load(ctx context.Context) (*experiment.Experiment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exp, doc, err := s.fetch(ctx)
-	if err != nil {
-		return nil, err
+	deadline := time.Now().Add(s.ForbiddenWait)
+	for {
+		exp, doc, err := s.fetch(ctx)
+		if err == nil {
+			s.base = doc
+			return exp, nil
+		}
+		if !errors.Is(err, ErrForbidden) || !time.Now().Before(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(min(time.Second, time.Until(deadline))):
+		}
 	}
-	s.base = doc
-	return exp, nil
 }
 
 // fetch reads the Secret into s.obj and s.stored.

@@ -285,3 +285,36 @@ func TestSecretSizeLimit(t *testing.T) {
 		}
 	})
 }
+
+// A read RBAC refuses is retried for ForbiddenWait, then fails naming the
+// verb and the resource.
+func TestSecretForbiddenRead(t *testing.T) {
+	t.Parallel()
+	env := k8stest.Shared(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	createExperiment(t, env.Client, ns, "g", specOnly)
+	if _, err := env.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	token, err := env.ServiceAccountToken(ctx, ns, "nobody", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubernetes.NewForConfig(env.ClientConfig(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewSecret(c, ns, "g", nil)
+	st.ForbiddenWait = 1500 * time.Millisecond
+	start := time.Now()
+	_, err = st.Load(ctx)
+	took := time.Since(start)
+	want := `reading experiment from Secret ` + ns + `/g: permission denied: cannot get secrets g in namespace ` + ns + ` (RBAC: the identity needs verb "get" on resource "secrets" named "g")`
+	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+	if took < st.ForbiddenWait || took > st.ForbiddenWait+10*time.Second {
+		t.Errorf("failed after %v, want after retrying for %v", took, st.ForbiddenWait)
+	}
+}
