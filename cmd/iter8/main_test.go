@@ -387,3 +387,36 @@ func TestLaunchGRPC(t *testing.T) {
 		t.Errorf("server received %s", got)
 	}
 }
+
+// A local multi-loop experiment against the demo service: five loops a
+// second apart, each re-assessing, with the history in the result.
+func TestLocalLoops(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := iter8(t, dir, "demo", "--runDir", ".", "--latency", "1ms", "--error-rate", "0",
+		"--set", "http.duration=200ms", "--loops", "5", "--interval", "1s")
+	if r.code != 0 {
+		t.Fatalf("demo --loops exited %d: %s", r.code, r.stderr)
+	}
+	exp := loadExperiment(t, dir)
+	res := exp.Result
+	if res.NumLoops != 5 || !exp.Completed() || len(res.History) != 5 {
+		t.Fatalf("loops %d completed %v history %d", res.NumLoops, exp.Completed(), len(res.History))
+	}
+	for i, h := range res.History {
+		if h.Loop != i+1 || h.Values[0]["http/request-count"] != 10 || len(h.SLOs) != 3 {
+			t.Errorf("history entry %d: %+v", i, h)
+		}
+		if i > 0 && h.StartTime.Sub(res.History[i-1].StartTime) < 990*time.Millisecond {
+			t.Errorf("loop %d started %v after the previous one, want the 1s interval", h.Loop, h.StartTime.Sub(res.History[i-1].StartTime))
+		}
+	}
+	r = iter8(t, dir, "report", "-o", "json")
+	if !strings.Contains(r.stdout, `"history"`) || strings.Count(r.stdout, `"loop":`) != 5 {
+		t.Errorf("report lacks the per-loop trend data:\n%s", r.stdout)
+	}
+	r = iter8(t, dir, "report")
+	if !strings.Contains(r.stdout, "Number of completed loops: 5") {
+		t.Errorf("text report:\n%s", r.stdout)
+	}
+}

@@ -134,6 +134,7 @@ type grpcInputs struct {
 	Warmup             *bool                     `json:"warmup,omitempty"`
 	RateTolerance      *float64                  `json:"rateTolerance,omitempty"`
 	Uniform            bool                      `json:"uniform,omitempty"`
+	Abort              []abortCondition          `json:"abort,omitempty"`
 	Endpoints          map[string]map[string]any `json:"endpoints,omitempty"`
 }
 
@@ -144,8 +145,9 @@ type grpcEndpoint struct {
 }
 
 type grpcTask struct {
-	in  grpcInputs
-	eps []grpcEndpoint
+	in    grpcInputs
+	eps   []grpcEndpoint
+	abort *abortWatch
 }
 
 func newGRPC(with map[string]any) (experiment.Task, error) {
@@ -161,6 +163,9 @@ func newGRPC(with map[string]any) (experiment.Task, error) {
 		return nil, err
 	}
 	t.eps = eps
+	if t.abort, err = compileAborts("grpc", t.in.Abort); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -261,7 +266,7 @@ func (in *grpcInputs) resolveEndpoints() ([]grpcEndpoint, error) {
 			return nil, &experiment.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names grpc-<name>/...)"}
 		}
 		raw := in.Endpoints[id]
-		for _, k := range []string{"total", "duration", "concurrency", "connections", "timeout", "connect-timeout", "skipFirst", "warmup", "percentiles", "rateTolerance", "uniform", "endpoints", "enable-compression", "max-recv-message-size", "max-send-message-size"} {
+		for _, k := range []string{"total", "duration", "concurrency", "connections", "timeout", "connect-timeout", "skipFirst", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints", "enable-compression", "max-recv-message-size", "max-send-message-size"} {
 			if _, ok := raw[k]; ok {
 				return nil, &experiment.FieldError{Field: prefix + k, Value: raw[k], Expected: "no value here: endpoints run together under the task's " + k + " (set it at the top level; use weight to share the load)"}
 			}
@@ -622,6 +627,9 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 		IsError:       func(_ int, o load.Outcome) bool { return o.Code != int(codes.OK) || o.Err != "" },
 		Progress:      progressPrinter(env.Progress, "grpc"),
 	}
+	if t.abort != nil {
+		opts.Monitor = t.abort.check
+	}
 	if len(t.eps) == 1 {
 		opts.Weights = nil
 	}
@@ -693,10 +701,7 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 		}
 	}
 	env.Logger.Info("grpc load finished", "calls", rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1))
-	if rep.Saturated {
-		env.Logger.Warn("the intended load was not delivered; SLO verdicts on this run are invalid", "reason", rep.SaturationReason)
-	}
-	return ctx.Err()
+	return finishLoad(ctx, env, rep)
 }
 
 func endpointErr(id string, err error) error {

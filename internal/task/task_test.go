@@ -15,6 +15,7 @@ import (
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/load"
+	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
 )
 
@@ -288,3 +289,5 @@ func TestProgressLine(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func metricsMeta() metrics.Meta { return metrics.Meta{Description: "a value", Type: metrics.Gauge} }
