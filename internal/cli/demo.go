@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"iter8.tools/iter8/internal/report"
+	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/testserver"
 )
 
@@ -132,21 +134,23 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
 				demo = demoGRPCValues(gsrv.Addr())
 			}
 			o.values.Set = append(demo, o.values.Set...)
-			f, err := o.write(cmd.Context())
+			st, unlock, err := o.write(cmd.Context())
 			if err != nil {
 				return err
 			}
-			a.logger.Info("running the demo experiment", "experiment", f.Path)
+			defer unlock()
+			path := filepath.Join(o.runDir, store.FileName)
+			a.logger.Info("running the demo experiment", "experiment", path)
 			if err := loops.check(); err != nil {
 				return err
 			}
-			exp, runErr := loops.run(cmd.Context(), a.runner(f, o.runDir, false))
+			exp, runErr := loops.run(cmd.Context(), a.runner(st, o.runDir, false))
 			if exp != nil {
 				_, _ = fmt.Fprintln(a.streams.Out)
 				if err := report.Text(a.streams.Out, exp); err != nil {
 					return err
 				}
-				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o json\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", f.Path, o.runDir, o.runDir)
+				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o json\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", path, o.runDir, o.runDir)
 			}
 			return runErr
 		},

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"path/filepath"
+
 	"github.com/spf13/cobra"
+
+	"iter8.tools/iter8/internal/store"
 )
 
 func newLaunchCmd(a *app) *cobra.Command {
@@ -34,15 +38,16 @@ experiment.yaml.`,
 			if err := loops.check(); err != nil {
 				return err
 			}
-			f, err := o.write(cmd.Context())
+			st, unlock, err := o.write(cmd.Context())
 			if err != nil {
 				return err
 			}
+			defer unlock()
 			if dry {
-				a.logger.Info("experiment generated (dry run)", "file", f.Path)
+				a.logger.Info("experiment generated (dry run)", "file", filepath.Join(o.runDir, store.FileName))
 				return nil
 			}
-			_, err = loops.run(cmd.Context(), a.runner(f, o.runDir, false))
+			_, err = loops.run(cmd.Context(), a.runner(st, o.runDir, false))
 			return err
 		},
 	}

@@ -15,6 +15,12 @@ type Store interface {
 	Save(ctx context.Context, exp *Experiment) error
 }
 
+// Locker is implemented by stores that can be locked against another process
+// running the same experiment.
+type Locker interface {
+	Lock() (unlock func(), err error)
+}
+
 // Runner executes an experiment: one loop over its tasks per Run.
 type Runner struct {
 	Store    Store
@@ -31,6 +37,8 @@ type Runner struct {
 	ReuseResult bool
 	// Version is written to result.iter8Version.
 	Version string
+
+	locked bool // Loops holds the store's lock for all its loops
 }
 
 // Run loads the experiment, validates every task, and runs one loop, saving
@@ -39,6 +47,13 @@ type Runner struct {
 // then matches ErrFailed. Invalid input matches ErrInvalid and changes
 // nothing.
 func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
+	if l, ok := r.Store.(Locker); ok && !r.locked {
+		unlock, err := l.Lock()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	now := r.Now
 	if now == nil {
 		now = time.Now
@@ -131,6 +146,14 @@ func (r *Runner) Loops(ctx context.Context, loops int, interval time.Duration) (
 	now := r.Now
 	if now == nil {
 		now = time.Now
+	}
+	if l, ok := r.Store.(Locker); ok {
+		unlock, err := l.Lock()
+		if err != nil {
+			return nil, err
+		}
+		r.locked = true
+		defer func() { r.locked = false; unlock() }()
 	}
 	reuse := r.ReuseResult
 	defer func() { r.ReuseResult = reuse }()
