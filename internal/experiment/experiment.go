@@ -211,6 +211,9 @@ type LoadStats struct {
 	AchievedRate float64          `json:"achievedRate"`
 	// Delayed counts requests that started late because no connection was free.
 	Delayed int64 `json:"delayed,omitempty"`
+	// Unsent counts requests due within the duration that could not start
+	// before it ended.
+	Unsent int64 `json:"unsent,omitempty"`
 	// Saturated is set when the generator could not deliver the intended load;
 	// SLO verdicts judged on this run's metrics are then invalid.
 	Saturated        bool   `json:"saturated,omitempty"`

@@ -100,6 +100,9 @@ type Report struct {
 	// Sent is the number of requests started.
 	Sent    int64
 	Delayed int64
+	// Unsent counts open-loop requests due within the duration that could
+	// not start before it ended (the target kept every connection busy).
+	Unsent int64
 	// IntendedRate is the pacer's rate (open loop only).
 	IntendedRate float64
 	AchievedRate float64
@@ -203,6 +206,7 @@ type engine struct {
 	shards   []*shard
 	stopped  string
 	lastTick time.Duration
+	unsent   atomic.Int64 // claimed by a worker after the duration ended
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
@@ -255,6 +259,15 @@ func (e *engine) worker(ctx context.Context, sh *shard) {
 		}
 		ep := e.sched.Pick(n)
 		now := time.Since(e.start)
+		if e.opts.Duration > 0 && now >= e.opts.Duration {
+			// The run's time is up: requests not yet started are not sent,
+			// however late the target made them (a run never overruns its
+			// duration by more than one request timeout).
+			if e.open {
+				e.unsent.Add(1)
+			}
+			return
+		}
 		var intended time.Duration
 		delayed := false
 		if e.open {
@@ -275,8 +288,6 @@ func (e *engine) worker(ctx context.Context, sh *shard) {
 			} else if -wait > DelayThreshold {
 				delayed = true
 			}
-		} else if e.opts.Duration > 0 && now >= e.opts.Duration {
-			return
 		}
 		if e.opts.Monitor != nil {
 			sh.inflight.Add(1)
@@ -460,6 +471,10 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 		}
 	}
 	r.Total = mergeStats(r.Endpoints, e.open)
+	if e.open && e.limit > 0 && !e.stop.Load() {
+		// every request due but not sent, however the workers stopped
+		r.Unsent = max(int64(e.limit)-r.Sent, 0)
+	}
 	if procs := runtime.GOMAXPROCS(0); elapsed > 0 {
 		r.CPUUtilization = cpu.Seconds() / elapsed.Seconds() / float64(procs)
 	}
@@ -476,6 +491,10 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	r.AchievedRate = r.IntendedRate
 	if r.Sent > 0 {
 		window := float64(r.Sent)/r.IntendedRate + max(lastLag, 0).Seconds()
+		if r.Unsent > 0 {
+			// the schedule slipped past the end of the run
+			window = max(window, elapsed.Seconds())
+		}
 		r.AchievedRate = float64(r.Sent) / window
 	}
 	if r.AchievedRate < r.IntendedRate*(1-e.opts.RateTolerance) {
@@ -488,6 +507,9 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 func saturationReason(r *Report, conns int) string {
 	why := fmt.Sprintf("achieved %.4g req/s of the intended %.4g req/s", r.AchievedRate, r.IntendedRate)
 	var causes []string
+	if r.Unsent > 0 {
+		causes = append(causes, fmt.Sprintf("%d requests due within the duration could not start before it ended", r.Unsent))
+	}
 	if r.Sent > 0 && float64(r.Delayed)/float64(r.Sent) > 0.01 {
 		causes = append(causes, fmt.Sprintf("%d of %d requests waited for one of the %d connections (raise connections, or the target is too slow for this rate)", r.Delayed, r.Sent, conns))
 	}

@@ -78,6 +78,7 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 		Codes:            st.Codes,
 		AchievedRate:     round(rep.AchievedRate, 3),
 		Delayed:          rep.Delayed,
+		Unsent:           rep.Unsent,
 		Saturated:        rep.Saturated,
 		SaturationReason: rep.SaturationReason,
 		CPUUtilization:   round(rep.CPUUtilization, 3),
