@@ -52,13 +52,13 @@ func TestBuiltinsRender(t *testing.T) {
 		vals          map[string]any
 	}{
 		{"prometheus-all", "prometheus", map[string]any{
-			"prometheusURL": "http://prom.test:9090/",
-			"headers":       map[string]any{"Authorization": "Bearer ${env:PROM_TOKEN}"},
-			"requests":      `http_requests_total{job="shop",version="v2"}`,
-			"errors":        `http_requests_total{job="shop",version="v2",code=~"5.."}`,
-			"latency":       `http_request_duration_seconds{job="shop",version="v2"}`,
+			"prometheusURL":      "http://prom.test:9090/",
+			"headers":            map[string]any{"Authorization": "Bearer ${env:PROM_TOKEN}"},
+			"requests":           `http_requests_total{job="shop",version="v2"}`,
+			"errors":             `http_requests_total{job="shop",version="v2",code=~"5.."}`,
+			"latency":            `http_request_duration_seconds{job="shop",version="v2"}`,
 			"latencyPercentiles": []any{50.0, 97.5},
-			"queries":       map[string]any{"cpu": `sum(rate(process_cpu_seconds_total{job="shop"}[1m]))`},
+			"queries":            map[string]any{"cpu": `sum(rate(process_cpu_seconds_total{job="shop"}[1m]))`},
 		}},
 		{"prometheus-window", "prometheus", map[string]any{
 			"prometheusURL": "http://prom.test:9090", "requests": "reqs_total", "window": "5m",
@@ -221,9 +221,9 @@ func TestClassifyAndLoad(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
 	for ref, src := range map[string]string{
-		"prometheus":      "built-in prometheus",
-		"./mine.tpl":      "./mine.tpl",
-		"mine.tpl":        "mine.tpl",
+		"prometheus":       "built-in prometheus",
+		"./mine.tpl":       "./mine.tpl",
+		"mine.tpl":         "mine.tpl",
 		srv.URL + "/t.tpl": srv.URL + "/t.tpl",
 	} {
 		tp, err := Load(ctx, "p", ref, dir, srv.Client())

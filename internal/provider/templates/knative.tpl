@@ -10,14 +10,12 @@ in serverless mode runs its predictor as the Knative Service
   namespace           the Knative Service's namespace (required)
   service             the Knative Service's name (required)
   revision            the revision (optional; set it per version in versionValues)
-  labels              further label matchers
   window              PromQL range (default: the time since startingTime)
   latencyPercentiles  percentiles to compute (default [50, 90, 95, 99])
 */ -}}
 {{- $url := required "values.prometheusURL is required: the Prometheus base URL, such as http://prometheus.monitoring:9090" .prometheusURL }}
 {{- $labels := dict "namespace_name" (required "values.namespace is required: the Knative Service's namespace" .namespace) "service_name" (required "values.service is required: the Knative Service's name (for KServe, <isvc>-predictor)" .service) }}
 {{- with .revision }}{{ $_ := set $labels "revision_name" . }}{{ end }}
-{{- range $k, $v := .labels }}{{ $_ := set $labels $k $v }}{{ end }}
 {{- $m := list }}
 {{- range $k, $v := $labels }}
 {{- $m = append $m (printf "%s=%q" $k (toString $v)) }}
