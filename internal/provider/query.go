@@ -146,7 +146,7 @@ func (c *Client) queryREST(ctx context.Context, spec *Spec, m *Metric, r *secret
 	}
 	var doc any
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return failed(fmt.Errorf("%s: the response is not JSON (%v): %s", desc, err, snippet(body)))
+		return failed(fmt.Errorf("%s: the response is not JSON (%w): %s", desc, err, snippet(body)))
 	}
 	return extract(ctx, m, doc)
 }

@@ -265,3 +265,54 @@ func TestPostgresSecretDSN(t *testing.T) {
 		t.Errorf("a bad DSN: %+v", ms[0])
 	}
 }
+
+// SQL metrics against a real MariaDB through the MySQL driver: "?"
+// placeholders, DECIMAL results, and the same no-data and error outcomes.
+func TestCollectMySQL(t *testing.T) {
+	t.Parallel()
+	my := providertest.StartMySQL(t)
+	my.Exec(t,
+		"CREATE TABLE orders (version varchar(8), amount decimal(10,2), created_at datetime DEFAULT CURRENT_TIMESTAMP)",
+		"INSERT INTO orders (version, amount) VALUES ('v1', 10.5), ('v1', 20), ('v2', 7)",
+	)
+	tmpl := func(query string, args ...string) string {
+		q := make([]string, len(args))
+		for i, a := range args {
+			q[i] = fmt.Sprintf("%q", a)
+		}
+		return fmt.Sprintf("driver: mysql\ndsn: %q\nmetrics:\n- name: m\n  type: gauge\n  query: %q\n  args: [%s]\n", "{{ .dsn }}", query, strings.Join(q, ", "))
+	}
+	tests := []struct {
+		name, text string
+		vals       map[string]any
+		status     Status
+		value      float64
+		reason     string
+	}{
+		{"count", tmpl("SELECT count(*) FROM orders WHERE version = ?", "{{ .version }}"), map[string]any{"version": "v1"}, OK, 2, ""},
+		{"decimal sum", tmpl("SELECT sum(amount) FROM orders WHERE version = ?", "{{ .version }}"), map[string]any{"version": "v1"}, OK, 30.5, ""},
+		{"injection is a value", tmpl("SELECT count(*) FROM orders WHERE version = ?", "{{ .version }}"), map[string]any{"version": "v1' OR '1'='1"}, OK, 0, ""},
+		{"NULL", tmpl("SELECT sum(amount) FROM orders WHERE version = ?", "{{ .version }}"), map[string]any{"version": "v9"}, NoData, 0, "the SQL query returned NULL"},
+		{"no rows", tmpl("SELECT amount FROM orders WHERE version = ?", "{{ .version }}"), map[string]any{"version": "v9"}, NoData, 0, "the SQL query returned no rows"},
+		{"text", tmpl("SELECT 'high'"), nil, Failed, 0, `the SQL query returned the string "high", not a number`},
+		{"SQL error", tmpl("SELECT count(*) FROM nosuchtable"), nil, Failed, 0, "SQL query: Error 1146 (42S02): Table 'shop.nosuchtable' doesn't exist"},
+		{"wrong password", tmpl("SELECT 1"), map[string]any{"dsn": strings.Replace(my.DSN(), ":"+my.Password+"@", ":wrong@", 1)}, Failed, 0, "Access denied for user 'iter8'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			vals := map[string]any{"dsn": my.DSN()}
+			for k, v := range tt.vals {
+				vals[k] = v
+			}
+			ms := collect(t, &Client{Timeout: 10 * time.Second}, tt.text, vals)
+			m := ms[0]
+			if m.Status != tt.status || m.Value != tt.value || !strings.Contains(m.Reason, tt.reason) || (tt.reason == "" && m.Reason != "") {
+				t.Errorf("got %s %v %q\nwant %s %v %q", m.Status, m.Value, m.Reason, tt.status, tt.value, tt.reason)
+			}
+			if strings.Contains(m.Reason, my.Password) {
+				t.Errorf("the password leaked: %s", m.Reason)
+			}
+		})
+	}
+}

@@ -88,7 +88,7 @@ func (r *Redactor) Resolve(s string) (string, error) {
 		sub := ref.FindStringSubmatch(m)
 		v, err := lookup(sub[1], sub[2])
 		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("%w: resolving %s: %v", ErrSecret, m, err)
+			firstErr = fmt.Errorf("%w: resolving %s: %w", ErrSecret, m, err)
 		}
 		r.remember(v)
 		return v

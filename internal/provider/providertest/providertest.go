@@ -1,8 +1,10 @@
 // Package providertest starts real metric backends for tests: a Prometheus
-// server scraping an in-process exporter, and a PostgreSQL server. Both
+// server scraping an in-process exporter, a PostgreSQL server and a MariaDB
+// (MySQL protocol) server. Both
 // listen on 127.0.0.1 on free ports, keep their data in a temporary
 // directory, and are stopped and removed when the test ends. They use the
-// Debian packages prometheus and postgresql (.ci/run installs them).
+// Debian packages prometheus, postgresql and mariadb-server (.ci/run installs
+// them).
 package providertest
 
 import (
@@ -30,7 +32,8 @@ import (
 	"testing"
 	"time"
 
-	// The pgx database/sql driver, for Postgres.Exec.
+	// The database/sql drivers, for Postgres.Exec and MySQL.Exec.
+	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -39,7 +42,7 @@ const startTimeout = 60 * time.Second
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,16 +54,19 @@ func freePort(t testing.TB) int {
 // server is a child process whose log lines are watched for readiness.
 type server struct {
 	cmd  *exec.Cmd
+	// stopSignal asks the server for a quick clean shutdown.
+	stopSignal syscall.Signal
 	mu   sync.Mutex
 	log  strings.Builder
 	done chan struct{}
 }
 
 // start runs cmd and waits until a line of its stderr contains ready, the
-// process exits, or startTimeout passes.
-func start(t testing.TB, name string, cmd *exec.Cmd, ready string) *server {
+// process exits, or startTimeout passes. The server is stopped with
+// stopSignal when the test ends.
+func start(t testing.TB, name string, cmd *exec.Cmd, ready string, stopSignal syscall.Signal) {
 	t.Helper()
-	s := &server{cmd: cmd, done: make(chan struct{})}
+	s := &server{cmd: cmd, stopSignal: stopSignal, done: make(chan struct{})}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -89,13 +95,11 @@ func start(t testing.TB, name string, cmd *exec.Cmd, ready string) *server {
 	t.Cleanup(func() { s.stop(t, name) })
 	select {
 	case <-readyCh:
-		return s
 	case <-s.done:
 		t.Fatalf("%s exited before it was ready:\n%s", name, s.output())
 	case <-time.After(startTimeout):
 		t.Fatalf("%s was not ready within %s:\n%s", name, startTimeout, s.output())
 	}
-	return s
 }
 
 func (s *server) output() string {
@@ -104,15 +108,14 @@ func (s *server) output() string {
 	return s.log.String()
 }
 
-// stop asks the server to shut down (SIGINT: a fast shutdown for both
-// PostgreSQL and Prometheus) and kills it if it has not within 15s.
+// stop asks the server to shut down and kills it if it has not within 15s.
 func (s *server) stop(t testing.TB, name string) {
 	select {
 	case <-s.done:
 		return
 	default:
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	_ = s.cmd.Process.Signal(s.stopSignal)
 	select {
 	case <-s.done:
 	case <-time.After(15 * time.Second):
@@ -221,14 +224,14 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	cmd := exec.Command(PrometheusBin(),
+	cmd := exec.CommandContext(context.Background(), PrometheusBin(),
 		"--config.file="+cfgFile,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
 		"--log.level=info",
 	)
 	cmd.Dir = dir
-	start(t, "prometheus", cmd, "Server is ready to receive web requests")
+	start(t, "prometheus", cmd, "Server is ready to receive web requests", syscall.SIGTERM)
 	return &Prometheus{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
 }
 
@@ -369,12 +372,13 @@ func StartPostgres(t testing.TB) *Postgres {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(p.Port), "-k", dir,
+	cmd := exec.CommandContext(context.Background(), filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(p.Port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
 		"-c", "synchronous_commit=off", "-c", "shared_buffers=16MB", "-c", "max_connections=20")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	start(t, "postgres", cmd, "database system is ready to accept connections")
+	// SIGINT is PostgreSQL's fast shutdown.
+	start(t, "postgres", cmd, "database system is ready to accept connections", syscall.SIGINT)
 	return p
 }
 
@@ -409,6 +413,102 @@ func chownAll(dir string, uid, gid int) error {
 func (p *Postgres) Exec(t testing.TB, stmts ...string) {
 	t.Helper()
 	db, err := sql.Open("pgx", p.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// MySQL is a running MariaDB (MySQL protocol) server with a
+// password-protected user and a database.
+type MySQL struct {
+	Port     int
+	User     string
+	Password string
+	Database string
+	socket   string
+}
+
+// DSN is the server's data source name, password included, in
+// go-sql-driver/mysql's format.
+func (m *MySQL) DSN() string {
+	return fmt.Sprintf("%s:%s@tcp(127.0.0.1:%d)/%s", m.User, m.Password, m.Port, m.Database)
+}
+
+// MySQLBin is the directory of the MariaDB server binaries: $ITER8_MYSQL_BIN
+// or /usr/sbin (Debian package mariadb-server).
+func MySQLBin() string {
+	if b := os.Getenv("ITER8_MYSQL_BIN"); b != "" {
+		return b
+	}
+	return "/usr/sbin"
+}
+
+// StartMySQL initialises a MariaDB data directory in a temporary directory
+// and starts the server on 127.0.0.1, with user iter8 owning database shop.
+// Under root the server drops to the mysql user (created by the Debian
+// package).
+func StartMySQL(t testing.TB) *MySQL {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "iter8-my-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	pw := make([]byte, 12)
+	_, _ = rand.Read(pw)
+	m := &MySQL{Port: freePort(t), User: "iter8", Password: hex.EncodeToString(pw), Database: "shop", socket: filepath.Join(dir, "sock")}
+	var userArg []string
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("mysql")
+		if err != nil {
+			t.Fatal("running as root and there is no mysql user to run MariaDB as (Debian package mariadb-server creates it)")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := chownAll(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		userArg = []string{"--user=mysql"}
+	}
+	data := filepath.Join(dir, "data")
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	install := exec.CommandContext(ctx, "mariadb-install-db", append([]string{"--no-defaults", "--datadir=" + data,
+		"--auth-root-authentication-method=normal", "--skip-test-db"}, userArg...)...)
+	install.Dir = dir
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(context.Background(), filepath.Join(MySQLBin(), "mariadbd"), append([]string{"--no-defaults",
+		"--datadir=" + data, "--port=" + strconv.Itoa(m.Port), "--bind-address=127.0.0.1", "--socket=" + m.socket,
+		"--pid-file=" + filepath.Join(dir, "pid"), "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
+		"--innodb-log-file-size=8M", "--skip-log-bin"}, userArg...)...)
+	cmd.Dir = dir
+	start(t, "mariadbd", cmd, "ready for connections", syscall.SIGTERM)
+	m.exec(t, "root@unix("+m.socket+")/",
+		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", m.User, m.Password),
+		"CREATE DATABASE "+m.Database,
+		fmt.Sprintf("GRANT ALL ON %s.* TO '%s'@'%%'", m.Database, m.User))
+	return m
+}
+
+// Exec runs SQL statements as the user, in the database.
+func (m *MySQL) Exec(t testing.TB, stmts ...string) {
+	t.Helper()
+	m.exec(t, m.DSN(), stmts...)
+}
+
+func (m *MySQL) exec(t testing.TB, dsn string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

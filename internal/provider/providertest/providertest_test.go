@@ -28,3 +28,9 @@ func TestServers(t *testing.T) {
 		pg.Exec(t, "CREATE TABLE t (x int)", "INSERT INTO t VALUES (1), (2)")
 	})
 }
+
+func TestMySQL(t *testing.T) {
+	t.Parallel()
+	m := StartMySQL(t)
+	m.Exec(t, "CREATE TABLE t (x int)", "INSERT INTO t VALUES (1), (2)")
+}
