@@ -53,12 +53,12 @@ func freePort(t testing.TB) int {
 
 // server is a child process whose log lines are watched for readiness.
 type server struct {
-	cmd  *exec.Cmd
+	cmd *exec.Cmd
 	// stopSignal asks the server for a quick clean shutdown.
 	stopSignal syscall.Signal
-	mu   sync.Mutex
-	log  strings.Builder
-	done chan struct{}
+	mu         sync.Mutex
+	log        strings.Builder
+	done       chan struct{}
 }
 
 // start runs cmd and waits until a line of its stderr contains ready, the
