@@ -10,7 +10,7 @@ import (
 func ExampleResolve() {
 	_ = os.Setenv("EXAMPLE_PROM_TOKEN", "abc123")
 	header := "Bearer ${env:EXAMPLE_PROM_TOKEN}" // what the experiment stores
-	v, err := secret.Resolve(header)              // what is sent, at run time only
+	v, err := secret.Resolve(header)             // what is sent, at run time only
 	fmt.Println(secret.Contains(header), v, err)
 	// Output: true Bearer abc123 <nil>
 }
