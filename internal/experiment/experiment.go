@@ -47,6 +47,9 @@ type Result struct {
 	Failure           bool      `json:"failure"`
 	// FailureReason says which task failed and why (new in this iter8).
 	FailureReason string `json:"failureReason,omitempty"`
+	// Aborted is set when a task stopped the experiment early (an SLO
+	// breached with abortOnFailure, or a load task's abort condition).
+	Aborted bool `json:"aborted,omitempty"`
 	// Tasks is the state of each task in the latest loop (new).
 	Tasks    []TaskStatus `json:"tasks,omitempty"`
 	Insights *Insights    `json:"insights,omitempty"`
@@ -56,18 +59,35 @@ type Result struct {
 	Iter8Version string        `json:"iter8Version"`
 }
 
-// LoopSummary is the compact record of one loop.
+// LoopSummary is the compact record of one loop or, for older loops, of a
+// run of consecutive loops merged together (see History).
 type LoopSummary struct {
-	Loop      int       `json:"loop"`
+	// Loop is the (last) loop the entry covers.
+	Loop int `json:"loop"`
+	// Loops is how many consecutive loops, ending at Loop, the entry covers
+	// (absent: 1).
+	Loops     int       `json:"loops,omitempty"`
 	StartTime time.Time `json:"startTime"`
-	Failure   bool      `json:"failure,omitempty"`
+	// Failure is set when a loop covered failed; Failures counts them in a
+	// merged entry.
+	Failure  bool `json:"failure,omitempty"`
+	Failures int  `json:"failures,omitempty"`
 	// Values holds, per version, each scalar metric's value at the end of
-	// the loop.
+	// the loop (the mean over the loops covered, for a merged entry).
 	Values []map[string]float64 `json:"values,omitempty"`
-	// SLOs holds each SLO's outcome per version, in the order of
-	// insights.sloVerdicts.
+	// Histograms holds, per version, the latency histograms of the loops
+	// covered, merged (HDR, V2 compressed, base64).
+	Histograms []map[string]string `json:"histograms,omitempty"`
+	// SLOs holds each SLO's outcome per version in the (last) loop, in the
+	// order of insights.sloVerdicts.
 	SLOs [][]slo.Outcome `json:"slos,omitempty"`
+	// SLOsPassed counts, for a merged entry, the loops in which each SLO
+	// passed, per version.
+	SLOsPassed [][]int `json:"slosPassed,omitempty"`
 }
+
+// Covers returns how many loops the entry covers.
+func (s LoopSummary) Covers() int { return max(s.Loops, 1) }
 
 // TaskState is where a task is in the latest loop.
 type TaskState string
@@ -207,7 +227,9 @@ type LoadStats struct {
 	Delayed int64 `json:"delayed,omitempty"`
 	// Saturated is set when the generator could not deliver the intended load;
 	// SLO verdicts judged on this run's metrics are then invalid.
-	Saturated        bool    `json:"saturated,omitempty"`
-	SaturationReason string  `json:"saturationReason,omitempty"`
-	CPUUtilization   float64 `json:"cpuUtilization,omitempty"`
+	Saturated        bool   `json:"saturated,omitempty"`
+	SaturationReason string `json:"saturationReason,omitempty"`
+	// Aborted says why the run stopped early on an abort condition.
+	Aborted        string  `json:"aborted,omitempty"`
+	CPUUtilization float64 `json:"cpuUtilization,omitempty"`
 }

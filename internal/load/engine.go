@@ -53,8 +53,24 @@ type Options struct {
 	RateTolerance float64
 	// Progress, when set, is called about once a second with a snapshot.
 	Progress func(Progress)
-	// ProgressEvery overrides the progress interval (tests).
+	// ProgressEvery overrides the progress and monitor interval (tests).
 	ProgressEvery time.Duration
+	// Monitor, when set, is called about once a second with what happened
+	// in the last interval; a non-empty return stops the run with that
+	// reason (Report.Stopped).
+	Monitor func(Interval) string
+}
+
+// Interval is what a run measured over its last monitoring interval.
+type Interval struct {
+	// End is the time into the run at which the interval ended.
+	End      time.Duration
+	Length   time.Duration
+	Requests int64
+	Errors   int64
+	InFlight int64
+	// Latency holds the interval's latencies (corrected in open loop).
+	Latency *metrics.HDR
 }
 
 // DelayThreshold is how late an open-loop request may start before it counts
@@ -93,6 +109,8 @@ type Report struct {
 	// CPUUtilization is the process's CPU use over the run as a fraction of
 	// the cores Go may use.
 	CPUUtilization float64
+	// Stopped says why Monitor stopped the run early, if it did.
+	Stopped string
 }
 
 // Progress is a live snapshot of a run.
@@ -146,7 +164,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	shards := min(o.Connections, 4*runtime.GOMAXPROCS(0))
 	e.shards = make([]*shard, shards)
 	for i := range e.shards {
-		e.shards[i] = newShard(nEP, e.open)
+		e.shards[i] = newShard(nEP, e.open, o.Monitor != nil)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -166,7 +184,9 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	e.watch(ctx, done)
 	elapsed := time.Since(e.start)
 	cpu := cpuTime() - cpu0
-	return e.report(elapsed, cpu), nil
+	rep := e.report(elapsed, cpu)
+	rep.Stopped = e.stopped
+	return rep, nil
 }
 
 type engine struct {
@@ -181,13 +201,15 @@ type engine struct {
 	stop     atomic.Bool
 	stopping chan struct{}
 	shards   []*shard
+	stopped  string
+	lastTick time.Duration
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
 // when ctx is cancelled.
 func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 	var tick <-chan time.Time
-	if e.opts.Progress != nil {
+	if e.opts.Progress != nil || e.opts.Monitor != nil {
 		every := e.opts.ProgressEvery
 		if every == 0 {
 			every = time.Second
@@ -206,7 +228,18 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 			<-done
 			return
 		case <-tick:
-			e.opts.Progress(e.progress())
+			if e.opts.Progress != nil {
+				e.opts.Progress(e.progress())
+			}
+			if e.opts.Monitor != nil {
+				if why := e.opts.Monitor(e.interval()); why != "" {
+					e.stopped = why
+					e.stop.Store(true)
+					close(e.stopping)
+					<-done
+					return
+				}
+			}
 		}
 	}
 }
@@ -245,8 +278,14 @@ func (e *engine) worker(ctx context.Context, sh *shard) {
 		} else if e.opts.Duration > 0 && now >= e.opts.Duration {
 			return
 		}
+		if e.opts.Monitor != nil {
+			sh.inflight.Add(1)
+		}
 		out := conn.Do(ctx, ep)
 		end := time.Since(e.start)
+		if e.opts.Monitor != nil {
+			sh.inflight.Add(-1)
+		}
 		if e.stop.Load() && out.Err != "" {
 			// Cut short by cancellation: not a measurement of the target.
 			return
@@ -268,17 +307,24 @@ type epStats struct {
 // shard holds the measurements of a few workers. Workers lock their shard
 // once per request, uncontended but for a progress snapshot.
 type shard struct {
-	mu       sync.Mutex
-	open     bool
-	ep       []epStats
-	sent     int64
-	delayed  int64
-	lastSend time.Duration
-	lastLag  time.Duration // how late the last-sent request started
+	mu   sync.Mutex
+	open bool
+	// the current monitoring interval, when monitoring
+	win            *metrics.HDR
+	winReq, winErr int64
+	inflight       atomic.Int64
+	ep             []epStats
+	sent           int64
+	delayed        int64
+	lastSend       time.Duration
+	lastLag        time.Duration // how late the last-sent request started
 }
 
-func newShard(endpoints int, open bool) *shard {
+func newShard(endpoints int, open, monitor bool) *shard {
 	s := &shard{open: open, ep: make([]epStats, endpoints)}
+	if monitor {
+		s.win = metrics.NewHDR()
+	}
 	for i := range s.ep {
 		s.ep[i].service = metrics.NewHDR()
 		s.ep[i].latency = s.ep[i].service
@@ -310,6 +356,19 @@ func (s *shard) record(ep int, out Outcome, isErr bool, sent, end, intended time
 		st.service.Record(end - sent)
 		if s.open {
 			st.latency.Record(end - intended)
+		}
+		if s.win != nil {
+			if s.open {
+				s.win.Record(end - intended)
+			} else {
+				s.win.Record(end - sent)
+			}
+		}
+	}
+	if s.win != nil {
+		s.winReq++
+		if isErr {
+			s.winErr++
 		}
 	}
 	s.sent++
@@ -345,6 +404,24 @@ func (e *engine) progress() Progress {
 		p.Rate = float64(p.Requests) / s
 	}
 	return p
+}
+
+// interval collects and resets the shards' monitoring interval.
+func (e *engine) interval() Interval {
+	now := time.Since(e.start)
+	iv := Interval{End: now, Length: now - e.lastTick, Latency: metrics.NewHDR()}
+	e.lastTick = now
+	for _, sh := range e.shards {
+		sh.mu.Lock()
+		iv.Latency.Merge(sh.win)
+		sh.win.Reset()
+		iv.Requests += sh.winReq
+		iv.Errors += sh.winErr
+		sh.winReq, sh.winErr = 0, 0
+		sh.mu.Unlock()
+		iv.InFlight += sh.inflight.Load()
+	}
+	return iv
 }
 
 func (e *engine) report(elapsed, cpu time.Duration) *Report {

@@ -9,6 +9,7 @@ func Registry() experiment.Registry {
 	return experiment.Registry{
 		"assess":        newAssess,
 		"custommetrics": newCustomMetrics,
+		"grpc":          newGRPC,
 		"http":          newHTTP,
 		"run":           newRun,
 	}

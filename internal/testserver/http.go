@@ -6,6 +6,7 @@ package testserver
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -83,6 +84,9 @@ type HTTPConfig struct {
 	H2C bool
 	// RecordTimes keeps every request's handling time, for accuracy tests.
 	RecordTimes bool
+	// Stats, when set, is served as JSON at /_iter8/stats (for benchmarks
+	// that count what a separate server process received).
+	Stats func() map[string]int64
 }
 
 // Stall is a pause of the whole server.
@@ -257,6 +261,11 @@ func (s *HTTP) ClientCertificates() int64 { return s.clientCerts.Load() }
 
 // ServeHTTP answers one request.
 func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/_iter8/stats" && s.cfg.Stats != nil {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.cfg.Stats())
+		return
+	}
 	start := time.Now()
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		s.clientCerts.Add(1)
