@@ -151,10 +151,12 @@ type VersionInfo struct {
 	Track   string `json:"track,omitempty"`
 }
 
-// SLO is one objective in the original's spec form.
+// SLO is one objective in the original's spec form, plus what no data
+// means (new; "fail", the default, or "ignore").
 type SLO struct {
-	Metric string  `json:"metric"`
-	Limit  float64 `json:"limit"`
+	Metric   string           `json:"metric"`
+	Limit    float64          `json:"limit"`
+	OnNoData slo.NoDataPolicy `json:"onNoData,omitempty"`
 }
 
 // SLOLimits are the upper and lower objectives.
@@ -194,6 +196,18 @@ type Insights struct {
 	SLOVerdicts []slo.Verdict `json:"sloVerdicts,omitempty"`
 	// Load describes each load provider's run (http, http-<endpoint>, grpc…).
 	Load map[string]*LoadStats `json:"load,omitempty"`
+	// MissingValues says, per version, why a metric that a task tried to
+	// measure has no value: its query failed (outcome error) or returned
+	// nothing (outcome noData).
+	MissingValues []map[string]MissingValue `json:"missingValues,omitempty"`
+}
+
+// MissingValue records why a metric has no value.
+type MissingValue struct {
+	// Outcome is slo.Error when the query failed, slo.NoData when it
+	// succeeded without a value.
+	Outcome slo.Outcome `json:"outcome"`
+	Reason  string      `json:"reason"`
 }
 
 // LoadStats is what a load task measured besides its metrics.

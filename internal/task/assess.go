@@ -48,14 +48,19 @@ func newAssess(with map[string]any) (experiment.Task, error) {
 			if math.IsNaN(s.Limit) || math.IsInf(s.Limit, 0) {
 				return nil, &experiment.FieldError{Field: field + ".limit", Value: s.Limit, Expected: "a finite number"}
 			}
+			switch s.OnNoData {
+			case "", slo.FailOnNoData, slo.IgnoreNoData:
+			default:
+				return nil, &experiment.FieldError{Field: field + ".onNoData", Value: string(s.OnNoData), Expected: "fail (the default: no data fails the SLO) or ignore (no data is reported but does not fail the experiment)"}
+			}
 			list[i].Metric = n.String()
 		}
 	}
 	for _, s := range t.in.SLOs.Upper {
-		t.objectives = append(t.objectives, slo.Objective{Metric: s.Metric, Limit: s.Limit, Direction: slo.Upper})
+		t.objectives = append(t.objectives, slo.Objective{Metric: s.Metric, Limit: s.Limit, Direction: slo.Upper, OnNoData: s.OnNoData})
 	}
 	for _, s := range t.in.SLOs.Lower {
-		t.objectives = append(t.objectives, slo.Objective{Metric: s.Metric, Limit: s.Limit, Direction: slo.Lower})
+		t.objectives = append(t.objectives, slo.Objective{Metric: s.Metric, Limit: s.Limit, Direction: slo.Lower, OnNoData: s.OnNoData})
 	}
 	return t, nil
 }
@@ -89,8 +94,14 @@ func (t *assessTask) Run(_ context.Context, env *experiment.Env) error {
 	for _, v := range verdicts {
 		row := make([]bool, len(v.Versions))
 		for i, r := range v.Versions {
-			row[i] = r.Outcome == slo.Passed
-			if r.Outcome != slo.Passed {
+			// The original's matrix says whether the SLO holds against the
+			// experiment; ignored no data does, and the verdict says no data.
+			row[i] = r.Satisfied()
+			switch {
+			case r.Outcome == slo.Passed:
+			case r.Satisfied():
+				env.Logger.Warn("SLO has no data; ignored (onNoData: ignore)", "slo", v.String(), "version", i, "reason", r.Reason)
+			default:
 				env.Logger.Info("SLO not satisfied", "slo", v.String(), "version", i, "outcome", string(r.Outcome), "reason", r.Reason)
 			}
 		}
