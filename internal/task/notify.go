@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/template"
 	"time"
@@ -70,6 +69,12 @@ func newNotify(with map[string]any) (experiment.Task, error) {
 		if _, err := parsePayload(in.PayloadTemplate); err != nil {
 			return nil, &experiment.FieldError{Field: "payloadTemplate", Value: firstLine(in.PayloadTemplate), Expected: "a Go template (" + err.Error() + ")"}
 		}
+	}
+	if err := checkSecrets("headers", in.Headers); err != nil {
+		return nil, err
+	}
+	if err := checkSecrets("params", in.Params); err != nil {
+		return nil, err
 	}
 	if in.Method == "" {
 		in.Method = http.MethodGet
@@ -332,7 +337,7 @@ func (t *notifyTask) payload(ctx context.Context, env *experiment.Env) ([]byte, 
 		if u, perr := url.Parse(t.in.PayloadTemplateURL); perr == nil && (u.Scheme == "http" || u.Scheme == "https") {
 			b, err = fetch(ctx, t.in.PayloadTemplateURL)
 		} else {
-			b, err = os.ReadFile(abs(env.Dir, t.in.PayloadTemplateURL))
+			b, err = readLimited(abs(env.Dir, t.in.PayloadTemplateURL), "payloadTemplateURL")
 		}
 		if err != nil {
 			return nil, fmt.Errorf("payloadTemplateURL: %w", err)
