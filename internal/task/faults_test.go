@@ -3,9 +3,9 @@ package task
 import (
 	"context"
 	"fmt"
-	"strings"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
