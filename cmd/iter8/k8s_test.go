@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,27 +51,6 @@ func newCluster(t *testing.T) *cluster {
 func (cl *cluster) k(t *testing.T, dir string, args ...string) result {
 	t.Helper()
 	return iter8Env(t, dir, []string{"KUBECONFIG=" + cl.kubeconfig}, append([]string{"k"}, args...)...)
-}
-
-// iter8Env runs the binary with extra environment variables.
-func iter8Env(t *testing.T, dir string, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("iter8 %v: %v", args, err)
-	}
-	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -176,8 +176,8 @@ func TestBadInputExits2(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"unknown task in chart", "", []string{"launch", "--set", "tasks={htp}"}, []string{`task name must be one of assess, grpc, http, ready, run; got "htp"`}},
-		{"unknown task in experiment", unknownTask, []string{"run"}, []string{`task 1: unknown task "htp": expected one of assess, grpc, http, ready, run`}},
+		{"unknown task in chart", "", []string{"launch", "--set", "tasks={htp}"}, []string{`task name must be one of assess, custommetrics, github, grpc, http, ready, run, slack, webhook; got "htp"`}},
+		{"unknown task in experiment", unknownTask, []string{"run"}, []string{`task 1: unknown task "htp": expected one of assess, custommetrics, grpc, http, notify, ready, run`}},
 		{"unknown field", "", append(base, "--set", "http.qsp=3"), []string{`task 1 (http): unknown field "qsp": did you mean "qps"? (expected one of`}},
 		{"malformed duration", "", append(base, "--set", "http.duration=10x"), []string{`task 1 (http): field "duration": invalid value "10x": expected a duration such as 30s`}},
 		{"missing url", "", []string{"launch", "--set", "tasks={http}"}, []string{"http.url is required"}},
@@ -392,5 +392,38 @@ func TestLaunchGRPC(t *testing.T) {
 	}
 	if got := srv.LastRequest("SayHello"); !strings.Contains(got, "from a URL") {
 		t.Errorf("server received %s", got)
+	}
+}
+
+// A local multi-loop experiment against the demo service: five loops a
+// second apart, each re-assessing, with the history in the result.
+func TestLocalLoops(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := iter8(t, dir, "demo", "--runDir", ".", "--latency", "1ms", "--error-rate", "0",
+		"--set", "http.duration=200ms", "--loops", "5", "--interval", "1s")
+	if r.code != 0 {
+		t.Fatalf("demo --loops exited %d: %s", r.code, r.stderr)
+	}
+	exp := loadExperiment(t, dir)
+	res := exp.Result
+	if res.NumLoops != 5 || !exp.Completed() || len(res.History) != 5 {
+		t.Fatalf("loops %d completed %v history %d", res.NumLoops, exp.Completed(), len(res.History))
+	}
+	for i, h := range res.History {
+		if h.Loop != i+1 || h.Values[0]["http/request-count"] != 10 || len(h.SLOs) != 3 {
+			t.Errorf("history entry %d: %+v", i, h)
+		}
+		if i > 0 && h.StartTime.Sub(res.History[i-1].StartTime) < 990*time.Millisecond {
+			t.Errorf("loop %d started %v after the previous one, want the 1s interval", h.Loop, h.StartTime.Sub(res.History[i-1].StartTime))
+		}
+	}
+	r = iter8(t, dir, "report", "-o", "json")
+	if !strings.Contains(r.stdout, `"history"`) || strings.Count(r.stdout, `"loop":`) != 5 {
+		t.Errorf("report lacks the per-loop trend data:\n%s", r.stdout)
+	}
+	r = iter8(t, dir, "report")
+	if !strings.Contains(r.stdout, "Number of completed loops: 5") {
+		t.Errorf("text report:\n%s", r.stdout)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"iter8.tools/iter8/internal/report"
+	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/testserver"
 )
 
@@ -73,6 +75,7 @@ func newDemoCmd(a *app) *cobra.Command {
 		serve, useGRPC bool
 		addr, grpcAddr string
 		knobs          demoKnobs
+		loops          loopOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -87,6 +90,7 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
   iter8 demo --set assess.SLOs.upper.http/latency-p99=10     # an SLO that fails
   iter8 demo --runDir ./demo && iter8 assert --runDir ./demo -c completed -c nofailure -c slos
   iter8 demo --grpc                                              # a gRPC experiment
+  iter8 demo --loops 5 --interval 10s                            # five loops, re-assessing each
   iter8 demo --serve --addr 127.0.0.1:8080 --grpc-addr 127.0.0.1:50051   # just the services`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -130,18 +134,23 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
 				demo = demoGRPCValues(gsrv.Addr())
 			}
 			o.values.Set = append(demo, o.values.Set...)
-			f, err := o.write(cmd.Context())
+			st, unlock, err := o.write(cmd.Context())
 			if err != nil {
 				return err
 			}
-			a.logger.Info("running the demo experiment", "experiment", f.Path)
-			exp, runErr := a.runner(f, o.runDir, false).Run(cmd.Context())
+			defer unlock()
+			path := filepath.Join(o.runDir, store.FileName)
+			a.logger.Info("running the demo experiment", "experiment", path)
+			if err := loops.check(); err != nil {
+				return err
+			}
+			exp, runErr := loops.run(cmd.Context(), a.runner(st, o.runDir, false))
 			if exp != nil {
 				_, _ = fmt.Fprintln(a.streams.Out)
 				if err := report.Text(a.streams.Out, exp); err != nil {
 					return err
 				}
-				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o json\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", f.Path, o.runDir, o.runDir)
+				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o json\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", path, o.runDir, o.runDir)
 			}
 			return runErr
 		},
@@ -154,6 +163,7 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "address of the demo HTTP service")
 	cmd.Flags().StringVar(&grpcAddr, "grpc-addr", "127.0.0.1:0", "address of the demo gRPC service")
 	cmd.Flags().BoolVar(&useGRPC, "grpc", false, "run a gRPC experiment instead of an HTTP one")
+	loops.addFlags(cmd.Flags())
 	cmd.Flags().DurationVar(&knobs.median, "latency", 5*time.Millisecond, "median latency of the demo services (0: none)")
 	cmd.Flags().DurationVar(&knobs.p99, "latency-p99", 25*time.Millisecond, "99th percentile latency of the demo services")
 	cmd.Flags().Float64Var(&knobs.errorRate, "error-rate", 0.01, "fraction of requests the demo services fail")

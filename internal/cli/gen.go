@@ -21,6 +21,7 @@ type genOptions struct {
 	runDir     string
 	localChart bool
 	chartName  string
+	allowRun   bool
 	// accepted for compatibility with v0.11 scripts; the chart is built in
 	noDownload, chartsParentDir, remoteFolderURL string
 }
@@ -31,6 +32,7 @@ func (o *genOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.values.Strings, "set-string", nil, "set STRING values on the command line (can be repeated)")
 	fs.StringArrayVar(&o.values.FromFile, "set-file", nil, "set values from files: key=path (can be repeated)")
 	fs.StringVar(&o.runDir, "runDir", ".", "directory where experiment.yaml is written")
+	fs.BoolVar(&o.allowRun, "allow-run", false, "allow run tasks (shell scripts) from values fetched from a URL")
 	fs.BoolVar(&o.localChart, "localChart", false, "render a chart from the local folder given by --chartName instead of the built-in chart")
 	fs.StringVarP(&o.chartName, "chartName", "c", "iter8", "chart to render: iter8 (built in) or, with --localChart, a chart folder")
 	for _, f := range []struct {
@@ -73,30 +75,44 @@ func (o *genOptions) render() (*experiment.Experiment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the chart rendered an invalid experiment: %w", err)
 	}
+	if remote := o.values.Remote(); remote != "" && !o.allowRun {
+		for i, ts := range exp.Spec {
+			if ts.Run != nil {
+				return nil, usagef("task %d is a run task (a shell script) and the values come from %s: iter8 runs scripts from remote values only with --allow-run", i+1, remote)
+			}
+		}
+	}
 	if _, err := experiment.Build(exp, task.Registry()); err != nil {
 		return nil, err
 	}
 	return exp, nil
 }
 
-// write renders the experiment into runDir/experiment.yaml.
-func (o *genOptions) write(_ context.Context) (*store.File, error) {
+// write renders the experiment into runDir/experiment.yaml. It returns the
+// store, locked against other runs, and the function that unlocks it.
+func (o *genOptions) write(_ context.Context) (experiment.Store, func(), error) {
 	exp, err := o.render()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(o.runDir, 0o755); err != nil {
-		return nil, experiment.Invalidf("--runDir %s: %v", o.runDir, err)
+		return nil, nil, experiment.Invalidf("--runDir %s: %v", o.runDir, err)
 	}
 	b, err := experiment.Encode(exp)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f := store.NewFile(o.runDir)
-	if err := store.WriteAtomic(f.Path, b); err != nil {
-		return nil, err
+	unlock, err := f.Lock()
+	if err != nil {
+		return nil, nil, err
 	}
-	return f, nil
+	if err := store.WriteAtomic(f.Path, b); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	// The caller holds the lock: hide Lock from the runner.
+	return struct{ experiment.Store }{f}, unlock, nil
 }
 
 func newGenCmd(a *app) *cobra.Command {
@@ -111,11 +127,12 @@ Inputs are validated and task defaults filled in, so the file shows exactly what
   iter8 gen -f values.yaml --runDir ./exp1`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := o.write(cmd.Context())
+			_, unlock, err := o.write(cmd.Context())
 			if err != nil {
 				return err
 			}
-			a.logger.Info("experiment generated", "file", filepath.Clean(f.Path))
+			unlock()
+			a.logger.Info("experiment generated", "file", filepath.Join(o.runDir, store.FileName))
 			return nil
 		},
 	}

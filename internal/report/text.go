@@ -141,7 +141,12 @@ func outcomeCell(r slo.Result) string {
 	case slo.Passed:
 		return "true"
 	case slo.NoData:
+		if r.Ignored {
+			return "ignored (no data)"
+		}
 		return "false (no data)"
+	case slo.Error:
+		return "false (query error)"
 	case slo.Invalid:
 		return "false (invalid run)"
 	}
@@ -183,6 +188,10 @@ func metricRows(in *experiment.Insights) [][]string {
 		for i := range max(in.NumVersions, 1) {
 			if v, ok := in.Value(name, i); ok {
 				row = append(row, fmt.Sprintf("%0.2f", v))
+			} else if reason, failed := in.Missing(name, i); failed {
+				row = append(row, "unavailable (query error)")
+			} else if reason != "" {
+				row = append(row, "unavailable (no data)")
 			} else {
 				row = append(row, "unavailable")
 			}

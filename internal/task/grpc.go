@@ -134,6 +134,7 @@ type grpcInputs struct {
 	Warmup             *bool                     `json:"warmup,omitempty"`
 	RateTolerance      *float64                  `json:"rateTolerance,omitempty"`
 	Uniform            bool                      `json:"uniform,omitempty"`
+	Abort              []abortCondition          `json:"abort,omitempty"`
 	Endpoints          map[string]map[string]any `json:"endpoints,omitempty"`
 }
 
@@ -144,8 +145,9 @@ type grpcEndpoint struct {
 }
 
 type grpcTask struct {
-	in  grpcInputs
-	eps []grpcEndpoint
+	in    grpcInputs
+	eps   []grpcEndpoint
+	abort *abortWatch
 }
 
 func newGRPC(with map[string]any) (experiment.Task, error) {
@@ -161,6 +163,9 @@ func newGRPC(with map[string]any) (experiment.Task, error) {
 		return nil, err
 	}
 	t.eps = eps
+	if t.abort, err = compileAborts("grpc", t.in.Abort); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -261,7 +266,7 @@ func (in *grpcInputs) resolveEndpoints() ([]grpcEndpoint, error) {
 			return nil, &experiment.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names grpc-<name>/...)"}
 		}
 		raw := in.Endpoints[id]
-		for _, k := range []string{"total", "duration", "concurrency", "connections", "timeout", "connect-timeout", "skipFirst", "warmup", "percentiles", "rateTolerance", "uniform", "endpoints", "enable-compression", "max-recv-message-size", "max-send-message-size"} {
+		for _, k := range []string{"total", "duration", "concurrency", "connections", "timeout", "connect-timeout", "skipFirst", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints", "enable-compression", "max-recv-message-size", "max-send-message-size"} {
 			if _, ok := raw[k]; ok {
 				return nil, &experiment.FieldError{Field: prefix + k, Value: raw[k], Expected: "no value here: endpoints run together under the task's " + k + " (set it at the top level; use weight to share the load)"}
 			}
@@ -393,7 +398,10 @@ func (c *grpcCallInputs) check(prefix string) error {
 	if c.StreamCallCount != nil && *c.StreamCallCount < 1 {
 		return &experiment.FieldError{Field: prefix + "stream-call-count", Value: *c.StreamCallCount, Expected: "a whole number of at least 1"}
 	}
-	return nil
+	if err := checkSecrets(prefix+"metadata", c.Metadata); err != nil {
+		return err
+	}
+	return checkSecrets(prefix+"reflect-metadata", c.ReflectMetadata)
 }
 
 func countSet(vals ...string) int {
@@ -447,20 +455,14 @@ func (c *grpcCallInputs) data(ctx context.Context, dir string) (js, bin []byte, 
 		b, err := json.Marshal(c.Data)
 		return b, nil, err
 	case c.DataFile != "":
-		b, err := os.ReadFile(abs(dir, c.DataFile))
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading data-file: %w", err)
-		}
-		return b, nil, nil
+		b, err := readLimited(abs(dir, c.DataFile), "data-file")
+		return b, nil, err
 	case c.DataURL != "":
 		b, err := fetch(ctx, c.DataURL)
 		return b, nil, err
 	case c.BinaryFile != "":
-		b, err := os.ReadFile(abs(dir, c.BinaryFile))
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading binary-file: %w", err)
-		}
-		return nil, b, nil
+		b, err := readLimited(abs(dir, c.BinaryFile), "binary-file")
+		return nil, b, err
 	case c.BinaryDataURL != "":
 		b, err := fetch(ctx, c.BinaryDataURL)
 		return nil, b, err
@@ -473,9 +475,8 @@ func (c *grpcCallInputs) metadata(ctx context.Context, dir string) (map[string]s
 	var err error
 	switch {
 	case c.MetadataFile != "":
-		raw, err = os.ReadFile(abs(dir, c.MetadataFile))
-		if err != nil {
-			return nil, fmt.Errorf("reading metadata-file: %w", err)
+		if raw, err = readLimited(abs(dir, c.MetadataFile), "metadata-file"); err != nil {
+			return nil, err
 		}
 	case c.MetadataURL != "":
 		if raw, err = fetch(ctx, c.MetadataURL); err != nil {
@@ -491,7 +492,7 @@ func (c *grpcCallInputs) metadata(ctx context.Context, dir string) (map[string]s
 	for k, v := range c.Metadata {
 		md[k] = v
 	}
-	return md, nil
+	return resolveAll(md)
 }
 
 // method resolves the method descriptor from proto, protoURL, protoset or,
@@ -537,7 +538,11 @@ func (c *grpcCallInputs) method(ctx context.Context, dir string, tlsConf *tls.Co
 		}
 		rctx, cancel := context.WithTimeout(ctx, connectTimeout)
 		defer cancel()
-		files, err = grpcload.FromReflection(rctx, cc, metadataMD(c.ReflectMetadata), svc)
+		rmd, rerr := resolveAll(c.ReflectMetadata)
+		if rerr != nil {
+			return nil, rerr
+		}
+		files, err = grpcload.FromReflection(rctx, cc, metadataMD(rmd), svc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w (no proto or protoset was given, so iter8 asked the server)", c.Host, err)
 		}
@@ -622,6 +627,9 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 		IsError:       func(_ int, o load.Outcome) bool { return o.Code != int(codes.OK) || o.Err != "" },
 		Progress:      progressPrinter(env.Progress, "grpc"),
 	}
+	if t.abort != nil {
+		opts.Monitor = t.abort.check
+	}
 	if len(t.eps) == 1 {
 		opts.Weights = nil
 	}
@@ -693,10 +701,7 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 		}
 	}
 	env.Logger.Info("grpc load finished", "calls", rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1))
-	if rep.Saturated {
-		env.Logger.Warn("the intended load was not delivered; SLO verdicts on this run are invalid", "reason", rep.SaturationReason)
-	}
-	return ctx.Err()
+	return finishLoad(ctx, env, rep)
 }
 
 func endpointErr(id string, err error) error {

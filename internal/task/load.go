@@ -1,6 +1,7 @@
 package task
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -77,9 +78,11 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 		Codes:            st.Codes,
 		AchievedRate:     round(rep.AchievedRate, 3),
 		Delayed:          rep.Delayed,
+		Unsent:           rep.Unsent,
 		Saturated:        rep.Saturated,
 		SaturationReason: rep.SaturationReason,
 		CPUUtilization:   round(rep.CPUUtilization, 3),
+		Aborted:          rep.Stopped,
 	}
 	if rep.Open {
 		ls.Mode = "open"
@@ -140,4 +143,17 @@ func progressPrinter(w io.Writer, label string) func(load.Progress) {
 		}
 		_, _ = fmt.Fprintf(w, "\r\033[K%s: %d requests, %.1f req/s, %d errors, p99 %.2f ms%s", label, p.Requests, p.Rate, p.Errors, p.P99Ms, left)
 	}
+}
+
+// finishLoad ends a load task: a run stopped by an abort condition fails the
+// task with ErrAbort (no further loops), after its measurements were
+// recorded.
+func finishLoad(ctx context.Context, env *experiment.Env, rep *load.Report) error {
+	if rep.Saturated {
+		env.Logger.Warn("the intended load was not delivered; SLO verdicts on this run are invalid", "reason", rep.SaturationReason)
+	}
+	if rep.Stopped != "" {
+		return fmt.Errorf("%w: %s", experiment.ErrAbort, rep.Stopped)
+	}
+	return ctx.Err()
 }

@@ -7,10 +7,12 @@ import "iter8.tools/iter8/internal/experiment"
 // Registry returns every task iter8 knows, by name.
 func Registry() experiment.Registry {
 	return experiment.Registry{
-		"assess": newAssess,
-		"http":   newHTTP,
-		"run":    newRun,
-		"grpc":   newGRPC,
-		"ready":  NewReady(nil),
+		"assess":        newAssess,
+		"custommetrics": newCustomMetrics,
+		"grpc":          newGRPC,
+		"http":          newHTTP,
+		"notify":        newNotify,
+		"ready":         NewReady(nil),
+		"run":           newRun,
 	}
 }

@@ -365,9 +365,28 @@ func (s *GRPC) greeterDesc() (*grpc.ServiceDesc, error) {
 }
 
 // begin records a call of the demo service and applies its latency and
-// status code, including those the request's options ask for.
+// status code, including those the request's options ask for (unless the
+// stream is to break later, see breakAfter).
 func (s *GRPC) begin(ctx context.Context, method string, in *dynamicpb.Message) error {
-	return s.admit(ctx, method, in, in.Get(s.req.Fields().ByName("options")).Message())
+	opts := in.Get(s.req.Fields().ByName("options")).Message()
+	if opts.Get(opts.Descriptor().Fields().ByName("break_stream")).Bool() {
+		return s.admit(ctx, method, in, nil)
+	}
+	return s.admit(ctx, method, in, opts)
+}
+
+// breakAfter returns after how many replies a stream should fail, and with
+// which error, or -1 when it should not.
+func (s *GRPC) breakAfter(in *dynamicpb.Message, replies int64) (int64, error) {
+	opts := in.Get(s.req.Fields().ByName("options")).Message()
+	if !opts.Get(opts.Descriptor().Fields().ByName("break_stream")).Bool() {
+		return -1, nil
+	}
+	code := codes.Code(opts.Get(opts.Descriptor().Fields().ByName("code")).Int())
+	if code == codes.OK {
+		code = codes.Aborted
+	}
+	return replies / 2, status.Error(code, "stream broken on request")
 }
 
 // admit records a call and applies the configured latency and errors, and
@@ -446,7 +465,11 @@ func (s *GRPC) serverStream(_ any, st grpc.ServerStream) error {
 	if n <= 0 {
 		n = 3
 	}
+	at, breakErr := s.breakAfter(in, n)
 	for i := range n {
+		if i == at {
+			return breakErr
+		}
 		if i > 0 && s.cfg.StreamInterval > 0 {
 			time.Sleep(s.cfg.StreamInterval)
 		}
@@ -483,7 +506,11 @@ func (s *GRPC) clientStream(_ any, st grpc.ServerStream) error {
 }
 
 func (s *GRPC) bidi(_ any, st grpc.ServerStream) error {
-	var i int64
+	var (
+		i        int64
+		breakAt  int64 = -1
+		breakErr error
+	)
 	for {
 		in := dynamicpb.NewMessage(s.req)
 		err := st.RecvMsg(in)
@@ -492,6 +519,15 @@ func (s *GRPC) bidi(_ any, st grpc.ServerStream) error {
 		}
 		if err != nil {
 			return err
+		}
+		if i == 0 {
+			// the first message decides: break after one reply
+			if at, err := s.breakAfter(in, 2); at >= 0 {
+				breakAt, breakErr = max(at, 1), err
+			}
+		}
+		if i == breakAt {
+			return breakErr
 		}
 		if i == 0 {
 			if err := s.begin(st.Context(), "Bidi", in); err != nil {

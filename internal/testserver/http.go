@@ -4,6 +4,7 @@
 package testserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -106,6 +107,7 @@ type HTTP struct {
 	mu          sync.Mutex
 	counts      map[string]int64 // by "METHOD path"
 	times       []time.Duration
+	timed       chan struct{}    // signalled when a time is recorded
 	protos      map[string]int64 // by protocol, e.g. HTTP/1.1
 	waiters     []waiter
 	clientCerts atomic.Int64
@@ -136,6 +138,7 @@ func StartHTTP(cfg HTTPConfig, addr string) (*HTTP, error) {
 		counts: map[string]int64{},
 		protos: map[string]int64{},
 		done:   make(chan struct{}),
+		timed:  make(chan struct{}, 1),
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	if cfg.H2C {
@@ -249,11 +252,25 @@ func (s *HTTP) stallLeft() time.Duration {
 	return time.Until(s.stallEnd)
 }
 
-// Times returns the handling time of every request, when RecordTimes is set.
-func (s *HTTP) Times() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.times...)
+// Times returns the handling time of every request, when RecordTimes is set,
+// once n have been recorded (a client may see its last response before the
+// server records it) or ctx is done.
+func (s *HTTP) Times(ctx context.Context, n int) []time.Duration {
+	for {
+		s.mu.Lock()
+		if len(s.times) >= n {
+			defer s.mu.Unlock()
+			return append([]time.Duration(nil), s.times...)
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.timed:
+		case <-ctx.Done():
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return append([]time.Duration(nil), s.times...)
+		}
+	}
 }
 
 // ClientCertificates returns how many requests presented a client certificate.
@@ -303,8 +320,7 @@ func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.Stall(st.For)
 		}
 	}
-	if q.Get("fault") == "reset" {
-		resetConnection(w)
+	if fault := q.Get("fault"); fault != "" && s.fault(w, r, fault) {
 		return
 	}
 	if left := s.stallLeft(); left > delay {
@@ -340,7 +356,76 @@ func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.times = append(s.times, d)
 		s.mu.Unlock()
+		select {
+		case s.timed <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// fault misbehaves as a request's fault parameter asks, and reports whether
+// it answered the request:
+//   - reset: abort the connection with a TCP reset before answering
+//   - reset-mid: send headers and half the body, then reset
+//   - stall-body: send headers and half the body, then stall until the client
+//     gives up
+//   - huge: a body of size bytes (size parameter, default 100 MiB)
+//   - endless: a body that never ends
+//   - close: answer, then close the connection (HTTP/1.1) or send GOAWAY
+//     (HTTP/2)
+//
+// Stalling before the headers is the delay parameter; a 5xx storm is the
+// status parameter or ErrorRate.
+func (s *HTTP) fault(w http.ResponseWriter, r *http.Request, fault string) bool {
+	half := s.body[:len(s.body)/2]
+	switch fault {
+	case "reset":
+		resetConnection(w)
+	case "reset-mid", "stall-body":
+		w.Header().Set("Content-Length", strconv.Itoa(len(s.body)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(half)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		if fault == "reset-mid" {
+			resetConnection(w)
+			return true
+		}
+		<-r.Context().Done()
+	case "huge":
+		size := int64(100 << 20)
+		if v, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64); err == nil && v > 0 {
+			size = v
+		}
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for size > 0 {
+			n := min(size, int64(len(chunk)))
+			if _, err := w.Write(chunk[:n]); err != nil {
+				return true
+			}
+			size -= n
+		}
+	case "endless":
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("x"), 16<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return true
+			}
+			if r.Context().Err() != nil {
+				return true
+			}
+		}
+	case "close":
+		w.Header().Set("Connection", "close")
+		return false // answer normally, then close
+	default:
+		return false
+	}
+	return true
 }
 
 // resetConnection aborts the connection with a TCP reset.

@@ -13,16 +13,24 @@ spec:
 {{- range $i, $t := .Values.tasks }}
 {{- if eq $t "http" }}
 {{- include "task.http" $.Values.http }}
+{{- else if eq $t "custommetrics" }}
+{{- include "task.custommetrics" $.Values.custommetrics }}
 {{- else if eq $t "assess" }}
 {{- include "task.assess" $.Values.assess }}
 {{- else if eq $t "grpc" }}
 {{- include "task.grpc" $.Values.grpc }}
+{{- else if eq $t "slack" }}
+{{- include "task.slack" (dict "v" $.Values.slack "root" $) }}
+{{- else if eq $t "github" }}
+{{- include "task.github" (dict "v" $.Values.github "root" $) }}
+{{- else if eq $t "webhook" }}
+{{- include "task.webhook" (dict "v" $.Values.webhook "root" $) }}
 {{- else if eq $t "run" }}
 {{- include "task.run" $.Values.run }}
 {{- else if eq $t "ready" }}
 {{- include "task.ready" $.Values.ready }}
 {{- else }}
-{{- fail (printf "task name must be one of assess, grpc, http, ready, run; got %q" $t) }}
+{{- fail (printf "task name must be one of assess, custommetrics, github, grpc, http, ready, run, slack, webhook; got %q" $t) }}
 {{- end }}
 {{- end }}
 {{- end }}
