@@ -55,6 +55,9 @@ func TestRenderKubernetesGolden(t *testing.T) {
 		{"k8s-cronjob", append(base, "runner=cronjob", "cronjobSchedule=*/5 * * * *", "logLevel=debug")},
 		{"k8s-none-own-sa", []string{"tasks={http}", "http.url=http://httpbin.default/get", "serviceAccountName=mine"}},
 		{"k8s-ready-namespace", append(base, "ready.namespace=apps", "runner=job", "iter8Image=registry.test/iter8:dev")},
+		{"k8s-secret-references", []string{"tasks={http}", "http.url=http://httpbin.default/get", "http.headers.Authorization=Bearer ${file:/secrets/token}", "runner=job",
+			"env[0].name=TOKEN", "env[0].valueFrom.secretKeyRef.name=prom", "env[0].valueFrom.secretKeyRef.key=token",
+			"volumes[0].name=secrets", "volumes[0].secret.secretName=api", "volumeMounts[0].name=secrets", "volumeMounts[0].mountPath=/secrets", "volumeMounts[0].readOnly=true"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

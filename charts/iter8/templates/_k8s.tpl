@@ -73,10 +73,20 @@ spec:
       runAsNonRoot: true
       capabilities:
         drop: ["ALL"]
+    {{- with $.Values.env }}
+    env:
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
     volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- with $.Values.volumeMounts }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   volumes:
   - name: tmp
     emptyDir: {}
+  {{- with $.Values.volumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
 {{- end }}
