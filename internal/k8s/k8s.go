@@ -23,8 +23,6 @@ const DefaultGroup = "default"
 const (
 	// GroupLabel marks the pods (and other objects) of an experiment group.
 	GroupLabel = "iter8.tools/group"
-	// RevisionAnnotation holds the Helm release revision that made a Job.
-	RevisionAnnotation = "iter8.tools/revision"
 	// ExperimentKey is the Secret key holding the experiment.
 	ExperimentKey = "experiment.yaml"
 )
@@ -39,15 +37,6 @@ type Kube struct {
 // New returns a Kube with the default kubeconfig loading rules.
 func New() *Kube {
 	return &Kube{Flags: genericclioptions.NewConfigFlags(true)}
-}
-
-// ForKubeconfig returns a Kube using the kubeconfig at path and namespace
-// (the context's namespace when empty).
-func ForKubeconfig(path, namespace string) *Kube {
-	k := New()
-	*k.Flags.KubeConfig = path
-	*k.Flags.Namespace = namespace
-	return k
 }
 
 // AddFlags adds the kube flags kubectl users know (--kubeconfig, --context,

@@ -101,6 +101,7 @@ func NewSecret(c kubernetes.Interface, namespace, group string, log *slog.Logger
 	return &Secret{Client: c, Namespace: namespace, Name: group, Logger: log}
 }
 
+// String names the Secret as namespace/name.
 func (s *Secret) String() string { return s.Namespace + "/" + s.Name }
 
 // Retries returns how many writes were repeated because another writer
