@@ -88,10 +88,10 @@ you can point your own experiments at it.`,
 			exp, runErr := a.runner(f, o.runDir, false).Run(cmd.Context())
 			if exp != nil {
 				_, _ = fmt.Fprintln(a.streams.Out)
-				if err := report.Text(a.streams.Out, exp); err != nil {
+				if err := report.Text(a.streams.Out, exp, a.textOptions()); err != nil {
 					return err
 				}
-				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o json\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", f.Path, o.runDir, o.runDir)
+				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o html --output-file report.html\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", f.Path, o.runDir, o.runDir)
 			}
 			return runErr
 		},
