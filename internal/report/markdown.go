@@ -40,7 +40,7 @@ func Markdown(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	if len(r.SLOs) > 0 {
 		b.WriteString("\n### SLOs\n\n")
 		mdRow(&b, append([]string{"SLO"}, mdTexts(r.Versions)...))
-		mdRule(&b, len(r.Versions)+1, 0)
+		mdRule(&b, len(r.Versions)+1)
 		for _, o := range r.SLOs {
 			cells := []string{mdCondition(o)}
 			for _, res := range o.Results {
@@ -72,7 +72,7 @@ func Markdown(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	if len(r.Load) > 0 {
 		b.WriteString("\n### Load\n\n")
 		mdRow(&b, []string{"provider", "mode", "requests", "errors", "rate (intended / achieved)", "responses", "generator"})
-		mdRule(&b, 7, 2)
+		mdRule(&b, 7, 2, 3)
 		for _, l := range r.Load {
 			intended := "–"
 			if l.IntendedRate > 0 {
@@ -89,7 +89,7 @@ func Markdown(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	if rows := latencyRows(r); len(rows) > 1 {
 		b.WriteString("\n### Latency (msec)\n\n")
 		mdRow(&b, cellTexts(rows[0]))
-		mdRule(&b, len(rows[0]), 1)
+		mdRule(&b, len(rows[0]), allFrom(1, len(rows[0]))...)
 		for _, row := range rows[1:] {
 			cells := cellTexts(row)
 			cells[0] = mdCode(cells[0])
@@ -98,7 +98,7 @@ func Markdown(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	}
 	fmt.Fprintf(&b, "\n<details><summary>Latest values of %d metrics</summary>\n\n", len(r.Metrics))
 	mdRow(&b, append([]string{"metric"}, mdTexts(r.Versions)...))
-	mdRule(&b, len(r.Versions)+1, 1)
+	mdRule(&b, len(r.Versions)+1, allFrom(1, len(r.Versions)+1)...)
 	for _, m := range r.Metrics {
 		name := mdCode(m.Name)
 		if m.Units != "" {
@@ -139,16 +139,25 @@ func mdRow(b *strings.Builder, cells []string) {
 	b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 }
 
-// mdRule writes the header separator; columns from firstNum on align right.
-func mdRule(b *strings.Builder, n, firstNum int) {
+// mdRule writes the header separator of n columns, the right ones aligned
+// right (numbers).
+func mdRule(b *strings.Builder, n int, right ...int) {
 	cells := make([]string, n)
 	for i := range cells {
 		cells[i] = "---"
-		if firstNum > 0 && i >= firstNum {
-			cells[i] = "---:"
-		}
+	}
+	for _, i := range right {
+		cells[i] = "---:"
 	}
 	mdRow(b, cells)
+}
+
+func allFrom(first, n int) []int {
+	var out []int
+	for i := first; i < n; i++ {
+		out = append(out, i)
+	}
+	return out
 }
 
 func mdCondition(s SLO) string {
@@ -175,7 +184,7 @@ func mdOutcome(r SLOResult) string {
 // mdCode puts an identifier from the experiment in a code span, where
 // Markdown and HTML are shown as typed; pipes are escaped for tables.
 func mdCode(s string) string {
-	s = strings.NewReplacer("\r", " ", "\n", " ", "|", `\|`).Replace(s)
+	s = clean(strings.NewReplacer("\r", " ", "\n", " ", "|", `\|`).Replace(s))
 	fence := "`"
 	for strings.Contains(s, fence) {
 		fence += "`"
@@ -194,6 +203,8 @@ func mdText(s string) string {
 		switch r {
 		case '\r', '\n':
 			b.WriteByte(' ')
+		case '\t':
+			b.WriteByte(' ')
 		case '<':
 			b.WriteString("&lt;")
 		case '>':
@@ -204,7 +215,7 @@ func mdText(s string) string {
 			b.WriteByte('\\')
 			b.WriteRune(r)
 		default:
-			b.WriteRune(r)
+			b.WriteString(clean(string(r)))
 		}
 	}
 	return b.String()
@@ -213,6 +224,11 @@ func mdText(s string) string {
 // mdBlock shows multi-line text (a failure with script output) as a fenced
 // code block.
 func mdBlock(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = clean(l)
+	}
+	s = strings.Join(lines, "\n")
 	fence := "```"
 	for strings.Contains(s, fence) {
 		fence += "`"

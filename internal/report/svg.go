@@ -21,7 +21,7 @@ const (
 	chartW    = 480.0
 	chartH    = 250.0
 	padLeft   = 56.0
-	padRight  = 14.0
+	padRight  = 26.0
 	padTop    = 14.0
 	padBottom = 42.0
 )
@@ -136,9 +136,13 @@ func linTicks(lo, hi float64, n int) []float64 {
 	return out
 }
 
-// tickLabel prints a tick value without float noise.
+// tickLabel prints a tick value without float noise or exponents.
 func tickLabel(v float64) string {
-	return strconv.FormatFloat(v, 'g', 4, 64)
+	if v == 0 {
+		return "0"
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(math.Abs(v)))-5)
+	return strconv.FormatFloat(math.Round(v/mag)*mag, 'f', -1, 64)
 }
 
 // logRange is the range a set of histograms spans, for shared axes.
@@ -209,7 +213,13 @@ func rebin(buckets []metrics.Bucket, r logRange, bins int) []float64 {
 // histogramChart draws one histogram kind for every version over a shared
 // x range.
 func histogramChart(title string, l Latency, xr logRange) template.HTML {
-	const bins = 48
+	// enough bins to show the shape, few enough that sparse data is not
+	// all spikes
+	var most int64
+	for _, v := range l.Versions {
+		most = max(most, v.Count)
+	}
+	bins := int(math.Max(16, math.Min(48, 2*math.Sqrt(float64(most)))))
 	d := newSVG(title, chartH)
 	xs := scale{lo: xr.lo, hi: xr.hi, log: true, pLo: d.x0, pHi: d.x1}
 	dens := make([][]float64, len(l.Versions))
@@ -232,7 +242,6 @@ func histogramChart(title string, l Latency, xr logRange) template.HTML {
 		d.xTick(xs.px(t), tickLabel(t))
 	}
 	d.frame(l.Kind+" (msec, log scale)", "% of requests")
-	lr0, lr1 := math.Log10(xr.lo), math.Log10(xr.hi)
 	for i, v := range l.Versions {
 		if v.Count == 0 {
 			continue
@@ -240,8 +249,8 @@ func histogramChart(title string, l Latency, xr logRange) template.HTML {
 		var path strings.Builder
 		fmt.Fprintf(&path, "M%s %s", f(d.x0), f(d.y0))
 		for b, p := range dens[i] {
-			xa := d.x0 + (d.x1-d.x0)*float64(b)/bins
-			xb := d.x0 + (d.x1-d.x0)*float64(b+1)/bins
+			xa := d.x0 + (d.x1-d.x0)*float64(b)/float64(bins)
+			xb := d.x0 + (d.x1-d.x0)*float64(b+1)/float64(bins)
 			y := ys.px(p)
 			fmt.Fprintf(&path, "L%s %sL%s %s", f(xa), f(y), f(xb), f(y))
 		}
@@ -249,8 +258,6 @@ func histogramChart(title string, l Latency, xr logRange) template.HTML {
 		c := i % palette
 		d.add(`<path class="area c%d" d="%s"><title>%s</title></path>`, c, path.String(), esc(v.Version+": "+l.Metric+", "+strconv.FormatInt(v.Count, 10)+" requests"))
 	}
-	_ = lr0
-	_ = lr1
 	return d.html()
 }
 
@@ -381,6 +388,11 @@ func trendChart(r *Report, idx int) template.HTML {
 	if !any {
 		d.add(`<text class="note" x="%s" y="%s" text-anchor="middle">no per-loop values recorded for this metric</text>`, f((d.x0+d.x1)/2), f((d.y0+d.y1)/2))
 	}
+	// many loops: dots only where an SLO did not pass, and smaller
+	dense, radius := len(r.Loops) > 30, "3"
+	if dense {
+		radius = "2"
+	}
 	for v := range nv {
 		c := v % palette
 		var path, dots strings.Builder
@@ -398,7 +410,10 @@ func trendChart(r *Report, idx int) template.HTML {
 			fmt.Fprintf(&path, "%s%s %s", pen, f(x), f(y))
 			pen = "L"
 			o := r.trendOutcome(l, idx, v)
-			fmt.Fprintf(&dots, `<circle class="dot c%d o-%s" cx="%s" cy="%s" r="3"><title>%s</title></circle>`, c, outcomeClass(o), f(x), f(y),
+			if dense && o == slo.Passed {
+				continue
+			}
+			fmt.Fprintf(&dots, `<circle class="dot c%d o-%s" cx="%s" cy="%s" r="%s"><title>%s</title></circle>`, c, outcomeClass(o), f(x), f(y), radius,
 				esc(fmt.Sprintf("%s, loop %d: %s (%s)", label(r.Versions, v), l.Loop, num(val), outcomeName(o))))
 		}
 		if path.Len() > 0 {
@@ -411,7 +426,11 @@ func trendChart(r *Report, idx int) template.HTML {
 	cw := math.Max(math.Min(step, 24), 1.5)
 	for v := range nv {
 		y := chartH + stripH*float64(v) - 2
-		d.add(`<text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`, f(d.x0-5), f(y+9), esc(short(label(r.Versions, v), 8)))
+		name := "outcome"
+		if nv > 1 {
+			name = short(label(r.Versions, v), 9)
+		}
+		d.add(`<text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`, f(d.x0-5), f(y+9), esc(name))
 		for _, l := range r.Loops {
 			o := r.trendOutcome(l, idx, v)
 			x := xs.px(float64(l.Loop)) - cw/2

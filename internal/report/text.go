@@ -106,7 +106,18 @@ func (p *printer) paintCell(c cell) string {
 	if c.painted != "" {
 		return c.painted
 	}
-	return p.paint(c.text, c.style)
+	return p.paint(clean(c.text), c.style)
+}
+
+// clean replaces control characters in text from the experiment, so that a
+// name or message cannot move the cursor, retitle or clear the terminal.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // paint wraps s in an ANSI style when colour is on.
@@ -135,7 +146,7 @@ func (p *printer) wrapped(label, text, style string) {
 		if first {
 			prefix = label
 		}
-		for _, l := range wrapLine(para, p.o.Width-2-utf8.RuneCountInString(prefix)) {
+		for _, l := range wrapLine(clean(para), p.o.Width-2-utf8.RuneCountInString(prefix)) {
 			p.printf("  %s%s\n", prefix, p.paint(l, style))
 			prefix = indent
 		}
@@ -263,7 +274,7 @@ func (p *printer) printBlocks(rows [][]cell) {
 		}
 		p.printf("  %s\n", p.paintCell(row[0]))
 		for j := 1; j < len(row); j++ {
-			p.printf("    %s: %s\n", header[j].text, p.paintCell(row[j]))
+			p.printf("    %s: %s\n", clean(header[j].text), p.paintCell(row[j]))
 		}
 	}
 }

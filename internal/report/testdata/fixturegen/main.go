@@ -253,7 +253,7 @@ func hostile(src *experiment.Experiment) *experiment.Experiment {
 	exp.Spec[0].With["url"] = evilURL
 	res := exp.Result
 	res.Failure = true
-	res.FailureReason = "task 1 (http) failed: cannot reach " + evilURL
+	res.FailureReason = "task 1 (http) failed: cannot reach " + evilURL + "\x1b[2J"
 	res.Tasks[0].Error = `<img src=x onerror="alert('task')">`
 	in := res.Insights
 	in.VersionNames = []experiment.VersionInfo{{Version: `v1"><script>alert('v')</script>`, Track: `<b onmouseover=alert(1)>`}}
@@ -297,6 +297,9 @@ func hostile(src *experiment.Experiment) *experiment.Experiment {
 	m.Description = `</style><script>alert('desc')</script>`
 	m.Units = `"'><b>ms`
 	in.MetricsInfo["http/latency-mean"] = m
+	m = in.MetricsInfo["http/error-rate"]
+	m.Description = "fraction of responses\x1b]0;terminal title\a\x1b[2J that were errors" // terminal escapes
+	in.MetricsInfo["http/error-rate"] = m
 	ls := in.Load["http"]
 	ls.Codes[`<svg onload=alert('code')>`] = 3
 	ls.Saturated = true
