@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,9 +107,54 @@ func TestLaunchReportAssert(t *testing.T) {
 	if r.code != 0 {
 		t.Errorf("assert exited %d: %s", r.code, r.stderr)
 	}
+	if strings.Contains(r.stdout, "\x1b[") {
+		t.Errorf("the report is coloured on a pipe:\n%q", r.stdout)
+	}
 	r = iter8(t, dir, "report", "-o", "json")
-	if r.code != 0 || !strings.Contains(r.stdout, `"numCompletedTasks": 2`) {
-		t.Errorf("json report: %d %s", r.code, r.stdout)
+	var rep struct {
+		SchemaVersion string `json:"schemaVersion"`
+		Status        struct {
+			Completed      bool `json:"completed"`
+			CompletedTasks int  `json:"completedTasks"`
+			SLOsSatisfied  bool `json:"slosSatisfied"`
+		} `json:"status"`
+		SLOs []struct {
+			Metric  string `json:"metric"`
+			Results []struct {
+				Value   *float64 `json:"value"`
+				Outcome string   `json:"outcome"`
+			} `json:"results"`
+		} `json:"slos"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("json report: exit %d, %v:\n%s", r.code, err, r.stdout)
+	}
+	if rep.SchemaVersion != "iter8.report/v1" || !rep.Status.Completed || rep.Status.CompletedTasks != 2 || !rep.Status.SLOsSatisfied ||
+		len(rep.SLOs) != 2 {
+		t.Errorf("json report: %+v", rep)
+	}
+	for _, s := range rep.SLOs {
+		if len(s.Results) != 1 || s.Results[0].Value == nil || s.Results[0].Outcome != "passed" {
+			t.Errorf("json report: SLO %s: %+v", s.Metric, s.Results)
+		}
+	}
+	// the raw experiment, as stored
+	r = iter8(t, dir, "report", "-o", "yaml")
+	stored, err := os.ReadFile(filepath.Join(dir, "experiment.yaml"))
+	if err != nil || r.code != 0 || r.stdout != string(stored) {
+		t.Errorf("yaml report (exit %d) differs from experiment.yaml: %v\n%s", r.code, err, r.stdout)
+	}
+	for _, f := range []struct{ format, file, want string }{
+		{"html", "report.html", "<!DOCTYPE html>"},
+		{"junit", "slos.xml", `<testsuite name="iter8 SLOs" tests="2" failures="0" errors="0" skipped="0"`},
+		{"markdown", "report.md", "## ✅ iter8: All SLOs satisfied"},
+	} {
+		out := filepath.Join(dir, f.file)
+		r = iter8(t, dir, "report", "-o", f.format, "--output-file", out)
+		b, err := os.ReadFile(out)
+		if r.code != 0 || err != nil || !strings.Contains(string(b), f.want) || r.stdout != "" {
+			t.Errorf("report -o %s --output-file: exit %d, %v, stdout %q, file lacks %q:\n%.300s", f.format, r.code, err, r.stdout, f.want, b)
+		}
 	}
 }
 
@@ -330,5 +377,42 @@ func TestGenWritesValidatedExperiment(t *testing.T) {
 	}
 	if p, ok := w["percentiles"].([]any); !ok || p[4] != 97.5 {
 		t.Errorf("percentiles given with --set must be numbers: %#v", w["percentiles"])
+	}
+}
+
+// On a terminal the text report is coloured and fitted to its width: run
+// under a real pseudo-terminal (util-linux script) 64 columns wide.
+func TestReportOnATerminal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "report", "testdata", "two-versions.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatalf("util-linux script is needed for a pseudo-terminal: %v", err)
+	}
+	cmd := exec.CommandContext(ctx, script, "-qec", "stty cols 64 rows 50; exec "+bin+" report", "/dev/null")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(s, "\x1b[32mtrue (11.47)\x1b[0m") || !strings.Contains(s, "\x1b[31mfalse (110.91)\x1b[0m") {
+		t.Errorf("no colours on a terminal:\n%q", s)
+	}
+	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(s, "")
+	for _, line := range strings.Split(strings.ReplaceAll(plain, "\r", ""), "\n") {
+		if len([]rune(line)) > 64 && strings.Contains(line, " | ") {
+			t.Errorf("table line wider than the terminal (64): %q", line)
+		}
 	}
 }

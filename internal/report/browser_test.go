@@ -106,7 +106,7 @@ func (p *pageRun) snapshot() (console, requests, blocked, dialogs []string) {
 // openPage opens a file in a new tab of the browser, recording console
 // messages, every request, and dialogs; requests for anything but the file
 // itself are failed before they are sent.
-func openPage(t *testing.T, browser context.Context, file string) (context.Context, *pageRun, string) {
+func openPage(browser context.Context, t *testing.T, file string) (context.Context, *pageRun, string) {
 	t.Helper()
 	abs, err := filepath.Abs(file)
 	if err != nil {
@@ -178,7 +178,7 @@ func openPage(t *testing.T, browser context.Context, file string) (context.Conte
 // round trip through the page after the load, then until the recorded lists
 // stop changing between two round trips (events and replies share one
 // connection, so a reply means earlier events have arrived).
-func settle(t *testing.T, ctx context.Context, run *pageRun) {
+func settle(ctx context.Context, t *testing.T, run *pageRun) {
 	t.Helper()
 	last := -1
 	for range 50 {
@@ -194,7 +194,7 @@ func settle(t *testing.T, ctx context.Context, run *pageRun) {
 	}
 }
 
-func size(t *testing.T, ctx context.Context, sel string) (float64, float64) {
+func size(ctx context.Context, t *testing.T, sel string) (float64, float64) {
 	t.Helper()
 	box, err := chromedp.Run(ctx, chromedp.Dimensions(chromedp.CSS(sel)))
 	if err != nil {
@@ -218,21 +218,21 @@ func TestHTMLInChromium(t *testing.T) {
 			if err := os.WriteFile(file, render(t, "html", load(t, fx), report.Options{}), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			ctx, run, fileURL := openPage(t, browser, file)
+			ctx, run, fileURL := openPage(browser, t, file)
 			if fx != "no-insights" {
-				if w, h := size(t, ctx, "#slo-table"); w < 100 || h < 40 {
+				if w, h := size(ctx, t, "#slo-table"); w < 100 || h < 40 {
 					t.Errorf("SLO table is %vx%v", w, h)
 				}
 			}
 			if fx != "no-insights" && fx != "failed" {
-				if w, h := size(t, ctx, "svg.chart"); w < 200 || h < 100 {
+				if w, h := size(ctx, t, "svg.chart"); w < 200 || h < 100 {
 					t.Errorf("first chart is %vx%v", w, h)
 				}
-				if w, h := size(t, ctx, "svg.chart path.area, svg.chart path.line"); w < 10 || h < 10 {
+				if w, h := size(ctx, t, "svg.chart path.area, svg.chart path.line"); w < 10 || h < 10 {
 					t.Errorf("first chart's data is %vx%v", w, h)
 				}
 			}
-			if w, h := size(t, ctx, "#verdict"); w == 0 || h == 0 {
+			if w, h := size(ctx, t, "#verdict"); w == 0 || h == 0 {
 				t.Errorf("verdict is %vx%v", w, h)
 			}
 			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -260,7 +260,7 @@ func TestHTMLInChromium(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(artifacts, fx+".phone.png"), shot, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			settle(t, ctx, run)
+			settle(ctx, t, run)
 			console, requests, blocked, dialogs := run.snapshot()
 			if len(console) > 0 {
 				t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
@@ -292,10 +292,10 @@ func TestChromiumRecordersSeeViolations(t *testing.T) {
 	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, run, _ := openPage(t, browser, file)
+	ctx, run, _ := openPage(browser, t, file)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		settle(t, ctx, run)
+		settle(ctx, t, run)
 		console, requests, blocked, _ := run.snapshot()
 		leaked := strings.Contains(strings.Join(requests, " "), "leak.png") && strings.Contains(strings.Join(blocked, " "), "leak.png")
 		if leaked && strings.Contains(strings.Join(console, " "), "boom") {

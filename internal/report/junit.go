@@ -25,7 +25,7 @@ func JUnit(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	slos := junitSuite{Name: "iter8 SLOs", Timestamp: timestamp, Properties: junitProps(r)}
 	for _, s := range r.SLOs {
 		for _, res := range s.Results {
-			c := junitCase{Name: s.Condition, Classname: "iter8.slo." + res.Version}
+			c := junitCase{Name: s.Condition, Classname: "iter8.slos"}
 			if len(r.Versions) > 1 {
 				c.Name += " [" + res.Version + "]"
 			}
@@ -50,7 +50,7 @@ func JUnit(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	}
 	tasks := junitSuite{Name: "iter8 tasks", Timestamp: timestamp}
 	for _, t := range r.Tasks {
-		c := junitCase{Name: fmt.Sprintf("task %d: %s", t.Index, t.Name), Classname: "iter8.task", Time: junitSeconds(t.DurationSeconds)}
+		c := junitCase{Name: fmt.Sprintf("task %d: %s", t.Index, t.Name), Classname: "iter8.tasks", Time: junitSeconds(t.DurationSeconds)}
 		switch experiment.TaskState(t.State) {
 		case experiment.Completed:
 		case experiment.Failed:

@@ -503,7 +503,8 @@ func isGRPCName(s string) bool {
 	return false
 }
 
-// CodeName gives a gRPC code's name ("14" → "Unavailable"), else the code.
+// name is the code as shown: a gRPC code number with its name
+// ("14 Unavailable"), anything else as it is.
 func (c Code) name() string {
 	if c.Kind == "grpc-code" {
 		if n, err := strconv.Atoi(c.Code); err == nil && n >= 0 && n < len(grpcCodes) {
@@ -522,8 +523,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// hasService reports whether a provider has a service-time histogram next to
-// its latency one.
+// latencyOf returns a provider's histograms (latency, then service time).
 func (r *Report) latencyOf(provider string) []Latency {
 	var out []Latency
 	for _, l := range r.Latency {
@@ -545,7 +545,8 @@ func (r *Report) providers() []string {
 	return out
 }
 
-// outcomeOf finds the SLO outcome for a metric, version and loop.
+// trendOutcome is the outcome of slos[sloIndex] for a version at the end of
+// a loop, or "" when the loop did not judge it.
 func (r *Report) trendOutcome(loop Loop, sloIndex, version int) slo.Outcome {
 	if sloIndex < len(loop.Outcomes) && version < len(loop.Outcomes[sloIndex]) {
 		return loop.Outcomes[sloIndex][version]

@@ -218,7 +218,7 @@ func TestCoordinatedOmission(t *testing.T) {
 		t.Errorf("service-time p99 %.1f ms should not reflect the stall", service)
 	}
 	var out bytes.Buffer
-	if err := report.Text(&out, exp); err != nil {
+	if err := report.Text(&out, exp, report.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"http/latency-p99 (msec)", "http/service-time-p99 (msec)"} {
