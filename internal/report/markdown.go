@@ -96,7 +96,7 @@ func Markdown(w io.Writer, exp *experiment.Experiment, _ Options) error {
 			mdRow(&b, cells)
 		}
 	}
-	fmt.Fprintf(&b, "\n<details><summary>Latest values of %d metrics</summary>\n\n", len(r.Metrics))
+	fmt.Fprintf(&b, "\n<details><summary>Latest value of every metric (%d)</summary>\n\n", len(r.Metrics))
 	mdRow(&b, append([]string{"metric"}, mdTexts(r.Versions)...))
 	mdRule(&b, len(r.Versions)+1, allFrom(1, len(r.Versions)+1)...)
 	for _, m := range r.Metrics {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
@@ -206,4 +207,70 @@ func sortedStrings(s []string) []string {
 		}
 	}
 	return out
+}
+
+// Experiments written by the original Iter8 (v0.11-v0.13: booleans instead
+// of verdicts, bucket histograms without HDR, values appended per loop)
+// render in every format.
+func TestOriginalExperimentsRender(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("..", "experiment", "testdata", "compat", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no compat fixtures: %v", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp, err := experiment.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, format := range report.FormatNames() {
+			t.Run(filepath.Base(f)+"/"+format, func(t *testing.T) {
+				t.Parallel()
+				out := render(t, format, exp, report.Options{})
+				if len(out) == 0 {
+					t.Error("empty output")
+				}
+			})
+		}
+		if exp.Result.Insights != nil && len(exp.Result.Insights.HistMetricValues) > 0 && len(exp.Result.Insights.HistMetricValues[0]) > 0 {
+			page := string(render(t, "html", exp, report.Options{}))
+			if !strings.Contains(page, `class="area c0"`) {
+				t.Errorf("%s: no histogram drawn from the original's buckets", f)
+			}
+		}
+	}
+}
+
+// The JSON report of every fixture matches the published JSON Schema
+// (docs/report-schema.json, which allows no undocumented field), and the
+// schema does reject a report with an unknown field.
+func TestJSONMatchesSchema(t *testing.T) {
+	t.Parallel()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	schema, err := c.Compile(filepath.Join("..", "..", "docs", "report-schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fx := range fixtures {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(render(t, "json", load(t, fx), report.Options{})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.Validate(doc); err != nil {
+			t.Errorf("%s: %v", fx, err)
+		}
+	}
+	bad, err := jsonschema.UnmarshalJSON(strings.NewReader(`{"schemaVersion": "iter8.report/v1", "status": {"completed": true, "failure": false, "tasks": 0, "completedTasks": 0, "loops": 0, "insights": false, "slosSatisfied": false},
+		"tasks": [], "versions": [], "slos": [], "metrics": [], "latency": [], "load": [], "loops": [], "undocumented": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(bad); err == nil {
+		t.Error("the schema accepts an undocumented field")
+	}
 }
