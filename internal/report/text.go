@@ -30,6 +30,15 @@ func Text(w io.Writer, exp *experiment.Experiment, o Options) error {
 	if s.FailureReason != "" {
 		p.wrapped("Failure: ", s.FailureReason, red)
 	}
+	if !s.Completed && len(exp.Result.Tasks) > 0 {
+		// where a running or failed loop is (files written by the original
+		// keep no task states)
+		for _, t := range r.Tasks {
+			if t.State != string(experiment.Completed) {
+				p.line("Task %d (%s): %s", t.Index, clean(t.Name), p.paint(t.State, taskStyle(t.State)))
+			}
+		}
+	}
 	if !s.Insights {
 		p.blank()
 		p.line("Insights not found in experiment results. You may need to retry this report at a later time.")
@@ -74,6 +83,16 @@ const (
 	green  = "32"
 	yellow = "33"
 )
+
+func taskStyle(state string) string {
+	switch experiment.TaskState(state) {
+	case experiment.Failed:
+		return red
+	case experiment.Running:
+		return yellow
+	}
+	return plain
+}
 
 func boolStyle(ok bool, bad string) string {
 	if ok {
