@@ -274,3 +274,21 @@ func TestJSONMatchesSchema(t *testing.T) {
 		t.Error("the schema accepts an undocumented field")
 	}
 }
+
+// An experiment that has never run (no result at all) renders in every
+// format.
+func TestExperimentWithoutResult(t *testing.T) {
+	t.Parallel()
+	exp, err := experiment.Decode([]byte("spec:\n- task: http\n  with: {url: http://127.0.0.1:8080/}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range report.FormatNames() {
+		if out := render(t, format, exp, report.Options{}); len(out) == 0 {
+			t.Errorf("%s: empty output", format)
+		}
+	}
+	if !bytes.Contains(render(t, "html", exp, report.Options{}), []byte("Experiment has not run yet")) {
+		t.Error("the HTML report does not say the experiment has not run")
+	}
+}
