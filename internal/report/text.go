@@ -30,7 +30,7 @@ func Text(w io.Writer, exp *experiment.Experiment, o Options) error {
 	if s.FailureReason != "" {
 		p.wrapped("Failure: ", s.FailureReason, red)
 	}
-	if !s.Completed && len(exp.Result.Tasks) > 0 {
+	if !s.Completed && exp.Result != nil && len(exp.Result.Tasks) > 0 {
 		// where a running or failed loop is (files written by the original
 		// keep no task states)
 		for _, t := range r.Tasks {
