@@ -203,6 +203,10 @@ func TestBadInputExits2(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte("this: [is not\n  valid"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	reportDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(reportDir, "experiment.yaml"), []byte("spec: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	unknownTask := t.TempDir()
 	if err := os.WriteFile(filepath.Join(unknownTask, "experiment.yaml"), []byte("spec:\n- task: htp\n  with: {url: http://127.0.0.1:1}\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -227,7 +231,8 @@ func TestBadInputExits2(t *testing.T) {
 		{"unknown command", "", []string{"lauch"}, []string{`unknown command "lauch"`, "did you mean launch"}},
 		{"unknown condition", dir, []string{"assert", "-c", "winner"}, []string{`unknown assert condition "winner": expected completed, nofailure or slos`}},
 		{"no condition", dir, []string{"assert"}, []string{"no assert condition given"}},
-		{"unknown report format", dir, []string{"report", "-o", "pdf"}, []string{`unknown report format "pdf"`}},
+		{"unknown report format", dir, []string{"report", "-o", "pdf"}, []string{`unknown report format "pdf": expected one of html, json, junit, markdown, text, yaml`}},
+		{"unwritable report file", reportDir, []string{"report", "-o", "html", "--output-file", "no/such/dir/report.html"}, []string{"--output-file no/such/dir/report.html: cannot write the report"}},
 		{"bad log level", "", []string{"version", "-l", "loud"}, []string{`--loglevel "loud"`}},
 		{"no experiment", t.TempDir(), []string{"report"}, []string{"the file does not exist"}},
 	}

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/store"
 )
@@ -34,7 +36,7 @@ Formats (-o):
 		Example: `  iter8 report
   iter8 report -o html --output-file report.html
   iter8 report -o junit --output-file slo-results.xml
-  iter8 report -o json | jq '.slos[] | select(.results[].outcome != "passed")'`,
+  iter8 report -o json | jq -r '.slos[] | select(any(.results[]; .outcome != "passed")) | .condition'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w, err := report.Lookup(format)
@@ -53,7 +55,7 @@ Formats (-o):
 				return err
 			}
 			if err := store.WriteAtomic(outputFile, buf.Bytes()); err != nil {
-				return err
+				return experiment.Invalidf("--output-file %s: cannot write the report: %v", outputFile, errors.Unwrap(err))
 			}
 			a.logger.Info("report written", "file", outputFile, "format", format)
 			return nil
