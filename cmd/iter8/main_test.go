@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,8 +220,8 @@ func TestBadInputExits2(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"unknown task in chart", "", []string{"launch", "--set", "tasks={htp}"}, []string{`task name must be one of assess, http, run; got "htp"`}},
-		{"unknown task in experiment", unknownTask, []string{"run"}, []string{`task 1: unknown task "htp": expected one of assess, http, run`}},
+		{"unknown task in chart", "", []string{"launch", "--set", "tasks={htp}"}, []string{`task name must be one of assess, custommetrics, grpc, http, run; got "htp"`}},
+		{"unknown task in experiment", unknownTask, []string{"run"}, []string{`task 1: unknown task "htp": expected one of assess, custommetrics, grpc, http, run`}},
 		{"unknown field", "", append(base, "--set", "http.qsp=3"), []string{`task 1 (http): unknown field "qsp": did you mean "qps"? (expected one of`}},
 		{"malformed duration", "", append(base, "--set", "http.duration=10x"), []string{`task 1 (http): field "duration": invalid value "10x": expected a duration such as 30s`}},
 		{"missing url", "", []string{"launch", "--set", "tasks={http}"}, []string{"http.url is required"}},
@@ -306,7 +308,7 @@ func TestSIGINTKeepsRecordedWork(t *testing.T) {
 	if res.Tasks[0].State != experiment.Completed || res.Tasks[1].State != experiment.Failed || res.Tasks[2].State != experiment.Pending {
 		t.Errorf("task states %+v", res.Tasks)
 	}
-	if v, ok := res.Insights.Value("http/request-count", 0); !ok || v < 19 { // the server also saw the probe
+	if v, ok := res.Insights.Value("http/request-count", 0); !ok || v < 15 { // 20 reached the server, with the probe and calls cut short
 		t.Errorf("the interrupted load's measurements were not kept: %v %v", v, ok)
 	}
 }
@@ -411,7 +413,7 @@ func TestReportOnATerminal(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	s := string(out)
-	if !strings.Contains(s, "\x1b[32mtrue (11.47)\x1b[0m") || !strings.Contains(s, "\x1b[31mfalse (110.91)\x1b[0m") {
+	if !regexp.MustCompile("\x1b\\[32mtrue \\([0-9.]+\\)\x1b\\[0m").MatchString(s) || !regexp.MustCompile("\x1b\\[31mfalse \\([0-9.]+\\)\x1b\\[0m").MatchString(s) {
 		t.Errorf("no colours on a terminal:\n%q", s)
 	}
 	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(s, "")
@@ -419,5 +421,91 @@ func TestReportOnATerminal(t *testing.T) {
 		if len([]rune(line)) > 64 && strings.Contains(line, " | ") {
 			t.Errorf("table line wider than the terminal (64): %q", line)
 		}
+	}
+}
+
+// The original's gRPC tutorial, against a local server: through reflection,
+// and with the proto and data fetched from URLs by the task itself.
+func TestLaunchGRPC(t *testing.T) {
+	t.Parallel()
+	srv, err := testserver.StartGRPC(testserver.GRPCConfig{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	protoDir := t.TempDir()
+	if _, err := testserver.WriteDemoProtos(protoDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(protoDir, "data.json"), []byte(`{"name": "from a URL"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := httptest.NewServer(http.FileServer(http.Dir(protoDir)))
+	t.Cleanup(files.Close)
+
+	dir := t.TempDir()
+	r := iter8(t, dir, "launch", "--set", "tasks={grpc,assess}", "--set", "grpc.host="+srv.Addr(),
+		"--set", "grpc.call=helloworld.Greeter.SayHello", "--set", "grpc.total=300", "--set", "grpc.data.name=iter8",
+		"--set", "assess.SLOs.upper.grpc/error-rate=0", "--set", "assess.SLOs.upper.grpc/latency/mean=200",
+		"--set", `assess.SLOs.upper.grpc/latency/p97\.5=800`)
+	if r.code != 0 {
+		t.Fatalf("launch exited %d: %s", r.code, r.stderr)
+	}
+	if srv.Calls("SayHello") != 300 {
+		t.Errorf("server saw %d calls", srv.Calls("SayHello"))
+	}
+	r = iter8(t, dir, "assert", "-c", "completed", "-c", "nofailure", "-c", "slos")
+	if r.code != 0 {
+		t.Errorf("assert exited %d: %s", r.code, r.stderr)
+	}
+	r = iter8(t, dir, "report")
+	for _, want := range []string{"grpc/latency/p97.5 (msec) <= 800 | true", "grpc/request-count         | 300.00"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	dir = t.TempDir()
+	r = iter8(t, dir, "launch", "--set", "tasks={grpc}", "--set", "grpc.host="+srv.Addr(),
+		"--set", "grpc.call=helloworld.Greeter.SayHello", "--set", "grpc.total=10",
+		"--set", "grpc.protoURL="+files.URL+"/helloworld/helloworld.proto", "--set", "grpc.dataURL="+files.URL+"/data.json")
+	if r.code != 0 {
+		t.Fatalf("launch with protoURL exited %d: %s", r.code, r.stderr)
+	}
+	if got := srv.LastRequest("SayHello"); !strings.Contains(got, "from a URL") {
+		t.Errorf("server received %s", got)
+	}
+}
+
+// A local multi-loop experiment against the demo service: five loops a
+// second apart, each re-assessing, with the history in the result.
+func TestLocalLoops(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := iter8(t, dir, "demo", "--runDir", ".", "--latency", "1ms", "--error-rate", "0",
+		"--set", "http.duration=200ms", "--loops", "5", "--interval", "1s")
+	if r.code != 0 {
+		t.Fatalf("demo --loops exited %d: %s", r.code, r.stderr)
+	}
+	exp := loadExperiment(t, dir)
+	res := exp.Result
+	if res.NumLoops != 5 || !exp.Completed() || len(res.History) != 5 {
+		t.Fatalf("loops %d completed %v history %d", res.NumLoops, exp.Completed(), len(res.History))
+	}
+	for i, h := range res.History {
+		if h.Loop != i+1 || h.Values[0]["http/request-count"] != 10 || len(h.SLOs) != 3 {
+			t.Errorf("history entry %d: %+v", i, h)
+		}
+		if i > 0 && h.StartTime.Sub(res.History[i-1].StartTime) < 990*time.Millisecond {
+			t.Errorf("loop %d started %v after the previous one, want the 1s interval", h.Loop, h.StartTime.Sub(res.History[i-1].StartTime))
+		}
+	}
+	r = iter8(t, dir, "report", "-o", "json")
+	if !strings.Contains(r.stdout, `"loops": [`) || strings.Count(r.stdout, `"loop":`) != 5 {
+		t.Errorf("report lacks the per-loop trend data:\n%s", r.stdout)
+	}
+	r = iter8(t, dir, "report")
+	if !strings.Contains(r.stdout, "Number of completed loops: 5") || !strings.Contains(r.stdout, "SLO outcomes over loops") {
+		t.Errorf("text report:\n%s", r.stdout)
 	}
 }

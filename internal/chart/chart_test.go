@@ -31,6 +31,20 @@ func TestRenderGolden(t *testing.T) {
 	if err := os.WriteFile(valuesFile, []byte("http:\n  url: http://127.0.0.1:8080/get\n  percentiles: [99.99]\nassess:\n  SLOs:\n    lower:\n    - metric: http/request-count\n      limit: 10\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	cmValues := filepath.Join(dir, "custommetrics.yaml")
+	if err := os.WriteFile(cmValues, []byte(`custommetrics:
+  values:
+    prometheusURL: http://prometheus.monitoring:9090
+    headers: {Authorization: "Bearer ${env:PROM_TOKEN}"}
+    latencyPercentiles: [50, 97.5]
+  versionValues:
+  - requests: http_requests_total{app="shop",version="v1"}
+    errors: http_requests_total{app="shop",version="v1",code=~"5.."}
+  - requests: http_requests_total{app="shop",version="v2"}
+    errors: http_requests_total{app="shop",version="v2",code=~"5.."}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	payload := filepath.Join(dir, "payload.json")
 	if err := os.WriteFile(payload, []byte(`{"x": 1}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -55,6 +69,22 @@ func TestRenderGolden(t *testing.T) {
 			Strings:  []string{"http.headers.X-Version=2"},
 			FromFile: []string{"http.payloadStr=" + payload},
 		}},
+		{"custommetrics-assess", Values{Files: []string{cmValues}, Set: []string{
+			"tasks={custommetrics,assess}", "custommetrics.templates.prom=prometheus",
+			"custommetrics.templates.orders=./orders.tpl", "custommetrics.values.dsn=${file:/run/secrets/orders-dsn}",
+			"custommetrics.versionNames={v1,v2}", "custommetrics.timeout=10s", "custommetrics.if=Result.NumLoops > 1",
+			"assess.SLOs.upper.prom/error-rate=0.01",
+			"assess.SLOs.upper.orders/refund-rate.limit=0.05", "assess.SLOs.upper.orders/refund-rate.onNoData=ignore",
+			`assess.SLOs.upper.prom/latency-p97\.5.limit=200`,
+		}}},
+		{"istio-prom-original", Values{Set: []string{
+			"tasks={custommetrics,assess}",
+			"custommetrics.templates.istio-prom=istio-prom",
+			"custommetrics.values.labels.namespace=default", "custommetrics.values.labels.destination_app=httpbin",
+			"custommetrics.versionValues[0].labels.destination_version=v1",
+			"custommetrics.versionValues[1].labels.destination_version=v2",
+			"assess.SLOs.upper.istio-prom/error-rate=0", "assess.SLOs.upper.istio-prom/latency-mean=100",
+		}}},
 		{"warmup-and-if", Values{Set: []string{
 			"tasks={http,assess}", "http.url=http://127.0.0.1:8080/get", "http.warmupNumRequests=10",
 			"http.duration=30s", "assess.if=Result.NumLoops == 2", "assess.SLOs.upper.http/latency-p99=200",
@@ -83,7 +113,10 @@ func TestRenderErrors(t *testing.T) {
 		want string
 	}{
 		{"no tasks", Values{}, "tasks is required"},
-		{"unknown task", Values{Set: []string{"tasks={htp}"}}, `task name must be one of assess, http, run; got "htp"`},
+		{"unknown task", Values{Set: []string{"tasks={htp}"}}, `task name must be one of assess, custommetrics, grpc, http, run; got "htp"`},
+		{"custommetrics without templates", Values{Set: []string{"tasks={custommetrics}"}}, "custommetrics.templates is required"},
+		{"custommetrics templates not a map", Values{Set: []string{"tasks={custommetrics}", "custommetrics.templates=prometheus"}}, "custommetrics.templates must be a map"},
+		{"bad SLO key", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper.p/m.limit=1", "assess.SLOs.upper.p/m.onNodata=ignore"}}, "assess.SLOs.upper.p/m.onNodata is not valid: expected limit or onNoData"},
 		{"missing url", Values{Set: []string{"tasks={http}"}}, "http.url is required"},
 		{"run without script", Values{Set: []string{"tasks={run}"}}, "run.script is required"},
 		{"bad SLO direction", Values{Set: []string{"tasks={assess}", "assess.SLOs.uper.x/y=1"}}, "assess.SLOs.uper is not valid"},

@@ -34,6 +34,10 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 			return err
 		}
 		failures := exp.Check(conds)
+		finished := exp.Completed() || (exp.Result != nil && exp.Result.Failure)
+		if len(failures) == 0 || finished || o.timeout <= 0 || !time.Now().Before(deadline) {
+			logNotes(a, exp, conds)
+		}
 		if len(failures) == 0 {
 			for _, c := range conds {
 				a.logger.Info(map[experiment.Assertion]string{
@@ -45,7 +49,6 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 			a.logger.Info("all conditions were satisfied")
 			return nil
 		}
-		finished := exp.Completed() || (exp.Result != nil && exp.Result.Failure)
 		if finished || o.timeout <= 0 || !time.Now().Before(deadline) {
 			for _, f := range failures {
 				a.logger.Error("condition does not hold: " + f)
@@ -61,6 +64,19 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case <-ticker.C:
+		}
+	}
+}
+
+// logNotes warns about SLOs whose missing data is ignored, so an assert that
+// passes still says what it could not check.
+func logNotes(a *app, exp *experiment.Experiment, conds []experiment.Assertion) {
+	for _, c := range conds {
+		if c == experiment.AssertSLOs {
+			for _, n := range exp.Notes() {
+				a.logger.Warn(n)
+			}
+			return
 		}
 	}
 }

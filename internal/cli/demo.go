@@ -4,22 +4,54 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
 
 	"iter8.tools/iter8/internal/report"
+	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/testserver"
 )
 
-// demoService is the demo target's behaviour: log-normal latency with a 5 ms
-// median and a 25 ms p99, and 1% of requests answered with 503.
-func demoService() testserver.HTTPConfig {
-	return testserver.HTTPConfig{
-		Latency:   testserver.LogNormal(5*time.Millisecond, 25*time.Millisecond),
-		ErrorRate: 0.01,
-		ErrorCode: 503,
+// demoKnobs tune the demo services: by default log-normal latency with a
+// 5 ms median and a 25 ms p99, and 1% of requests failing (HTTP 503, gRPC
+// Unavailable).
+type demoKnobs struct {
+	median, p99 time.Duration
+	errorRate   float64
+}
+
+func (k demoKnobs) latency() testserver.Latency {
+	if k.median <= 0 {
+		return nil
+	}
+	return testserver.LogNormal(k.median, max(k.p99, k.median))
+}
+
+func (k demoKnobs) http() testserver.HTTPConfig {
+	return testserver.HTTPConfig{Latency: k.latency(), ErrorRate: k.errorRate, ErrorCode: 503}
+}
+
+func (k demoKnobs) grpc() testserver.GRPCConfig {
+	return testserver.GRPCConfig{Latency: k.latency(), ErrorRate: k.errorRate, ErrorCode: codes.Unavailable}
+}
+
+// demoGRPCValues are the gRPC experiment the demo runs.
+func demoGRPCValues(addr string) []string {
+	return []string{
+		"tasks={grpc,assess}",
+		"grpc.host=" + addr,
+		"grpc.call=helloworld.Greeter.SayHello",
+		"grpc.data.name=iter8",
+		"grpc.duration=5s",
+		"grpc.rps=50",
+		"grpc.concurrency=8",
+		"assess.SLOs.upper.grpc/error-rate=0.02",
+		"assess.SLOs.upper.grpc/latency/mean=50",
+		"assess.SLOs.upper.grpc/latency/p99=100",
 	}
 }
 
@@ -40,29 +72,47 @@ func demoValues(url string) []string {
 func newDemoCmd(a *app) *cobra.Command {
 	o := &genOptions{}
 	var (
-		serve bool
-		addr  string
+		serve, useGRPC bool
+		addr, grpcAddr string
+		knobs          demoKnobs
+		loops          loopOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run an experiment end to end against a built-in demo service",
 		Long: `demo starts a demo HTTP service on 127.0.0.1 (log-normal latency, 5 ms median, 25 ms p99,
 1% of responses 503), runs an http + assess experiment against it for 5 seconds, and prints
-the report. Values flags change the experiment; --serve only runs the demo service, so
-you can point your own experiments at it.`,
+the report. With --grpc it does the same with a gRPC service (helloworld.Greeter.SayHello,
+1% of calls Unavailable) and a grpc + assess experiment. Values flags change the experiment.
+--serve only runs the demo services, so you can point your own experiments at them: the gRPC
+one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health and reflection.`,
 		Example: `  iter8 demo
   iter8 demo --set assess.SLOs.upper.http/latency-p99=10     # an SLO that fails
   iter8 demo --runDir ./demo && iter8 assert --runDir ./demo -c completed -c nofailure -c slos
-  iter8 demo --serve --addr 127.0.0.1:8080                      # just the demo service`,
+  iter8 demo --grpc                                              # a gRPC experiment
+  iter8 demo --loops 5 --interval 10s                            # five loops, re-assessing each
+  iter8 demo --serve --addr 127.0.0.1:8080 --grpc-addr 127.0.0.1:50051   # just the services`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			srv, err := testserver.StartHTTP(demoService(), addr)
+			var gsrv *testserver.GRPC
+			if serve || useGRPC {
+				var err error
+				if gsrv, err = testserver.StartGRPC(knobs.grpc(), grpcAddr); err != nil {
+					return err
+				}
+				defer func() { _ = gsrv.Close() }()
+			}
+			httpCfg := knobs.http()
+			if serve {
+				httpCfg.Stats = gsrv.CallCounts
+			}
+			srv, err := testserver.StartHTTP(httpCfg, addr)
 			if err != nil {
 				return err
 			}
 			defer func() { _ = srv.Close() }()
 			if serve {
-				_, _ = fmt.Fprintf(a.streams.Out, "demo service listening on %s (Ctrl-C to stop)\n", srv.URL())
+				_, _ = fmt.Fprintf(a.streams.Out, "demo HTTP service listening on %s, gRPC service on %s (Ctrl-C to stop)\n", srv.URL(), gsrv.Addr())
 				sig := make(chan os.Signal, 1)
 				signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 				defer signal.Stop(sig)
@@ -79,19 +129,28 @@ you can point your own experiments at it.`,
 				}
 				o.runDir = dir
 			}
-			o.values.Set = append(demoValues(srv.URL()+"/demo"), o.values.Set...)
-			f, err := o.write(cmd.Context())
+			demo := demoValues(srv.URL() + "/demo")
+			if useGRPC {
+				demo = demoGRPCValues(gsrv.Addr())
+			}
+			o.values.Set = append(demo, o.values.Set...)
+			st, unlock, err := o.write(cmd.Context())
 			if err != nil {
 				return err
 			}
-			a.logger.Info("running the demo experiment", "target", srv.URL(), "experiment", f.Path)
-			exp, runErr := a.runner(f, o.runDir, false).Run(cmd.Context())
+			defer unlock()
+			path := filepath.Join(o.runDir, store.FileName)
+			a.logger.Info("running the demo experiment", "experiment", path)
+			if err := loops.check(); err != nil {
+				return err
+			}
+			exp, runErr := loops.run(cmd.Context(), a.runner(st, o.runDir, false))
 			if exp != nil {
 				_, _ = fmt.Fprintln(a.streams.Out)
 				if err := report.Text(a.streams.Out, exp, a.textOptions()); err != nil {
 					return err
 				}
-				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o html --output-file report.html\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", f.Path, o.runDir, o.runDir)
+				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o html --output-file report.html\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", path, o.runDir, o.runDir)
 			}
 			return runErr
 		},
@@ -101,6 +160,12 @@ you can point your own experiments at it.`,
 	cmd.Flags().Lookup("runDir").DefValue = ""
 	cmd.Flags().Lookup("runDir").Usage = "directory for experiment.yaml (default: a new temporary directory)"
 	cmd.Flags().BoolVar(&serve, "serve", false, "only run the demo service until interrupted")
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "address of the demo service")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "address of the demo HTTP service")
+	cmd.Flags().StringVar(&grpcAddr, "grpc-addr", "127.0.0.1:0", "address of the demo gRPC service")
+	cmd.Flags().BoolVar(&useGRPC, "grpc", false, "run a gRPC experiment instead of an HTTP one")
+	loops.addFlags(cmd.Flags())
+	cmd.Flags().DurationVar(&knobs.median, "latency", 5*time.Millisecond, "median latency of the demo services (0: none)")
+	cmd.Flags().DurationVar(&knobs.p99, "latency-p99", 25*time.Millisecond, "99th percentile latency of the demo services")
+	cmd.Flags().Float64Var(&knobs.errorRate, "error-rate", 0.01, "fraction of requests the demo services fail")
 	return cmd
 }

@@ -79,24 +79,31 @@ func (o *genOptions) render() (*experiment.Experiment, error) {
 	return exp, nil
 }
 
-// write renders the experiment into runDir/experiment.yaml.
-func (o *genOptions) write(_ context.Context) (*store.File, error) {
+// write renders the experiment into runDir/experiment.yaml. It returns the
+// store, locked against other runs, and the function that unlocks it.
+func (o *genOptions) write(_ context.Context) (experiment.Store, func(), error) {
 	exp, err := o.render()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(o.runDir, 0o755); err != nil {
-		return nil, experiment.Invalidf("--runDir %s: %v", o.runDir, err)
+		return nil, nil, experiment.Invalidf("--runDir %s: %v", o.runDir, err)
 	}
 	b, err := experiment.Encode(exp)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f := store.NewFile(o.runDir)
-	if err := store.WriteAtomic(f.Path, b); err != nil {
-		return nil, err
+	unlock, err := f.Lock()
+	if err != nil {
+		return nil, nil, err
 	}
-	return f, nil
+	if err := store.WriteAtomic(f.Path, b); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	// The caller holds the lock: hide Lock from the runner.
+	return struct{ experiment.Store }{f}, unlock, nil
 }
 
 func newGenCmd(a *app) *cobra.Command {
@@ -111,11 +118,12 @@ Inputs are validated and task defaults filled in, so the file shows exactly what
   iter8 gen -f values.yaml --runDir ./exp1`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := o.write(cmd.Context())
+			_, unlock, err := o.write(cmd.Context())
 			if err != nil {
 				return err
 			}
-			a.logger.Info("experiment generated", "file", filepath.Clean(f.Path))
+			unlock()
+			a.logger.Info("experiment generated", "file", filepath.Join(o.runDir, store.FileName))
 			return nil
 		},
 	}

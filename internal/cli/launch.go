@@ -1,12 +1,19 @@
 package cli
 
 import (
+	"path/filepath"
+
 	"github.com/spf13/cobra"
+
+	"iter8.tools/iter8/internal/store"
 )
 
 func newLaunchCmd(a *app) *cobra.Command {
 	o := &genOptions{}
-	var dry bool
+	var (
+		dry   bool
+		loops loopOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "launch",
 		Short: "Generate an experiment from values and run it",
@@ -21,23 +28,31 @@ experiment.yaml.`,
     --set http.qps=12.5 --set "http.percentiles={97.5}" \
     --set assess.SLOs.upper.http/latency-p'97\.5'=100
 
+  # five loops, a minute apart, each re-assessing the SLOs
+  iter8 launch -f values.yaml --loops 5 --interval 1m
+
   # write experiment.yaml only
   iter8 launch --dry -f values.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := o.write(cmd.Context())
+			if err := loops.check(); err != nil {
+				return err
+			}
+			st, unlock, err := o.write(cmd.Context())
 			if err != nil {
 				return err
 			}
+			defer unlock()
 			if dry {
-				a.logger.Info("experiment generated (dry run)", "file", f.Path)
+				a.logger.Info("experiment generated (dry run)", "file", filepath.Join(o.runDir, store.FileName))
 				return nil
 			}
-			_, err = a.runner(f, o.runDir, false).Run(cmd.Context())
+			_, err = loops.run(cmd.Context(), a.runner(st, o.runDir, false))
 			return err
 		},
 	}
 	o.addFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&dry, "dry", false, "write experiment.yaml without running it")
+	loops.addFlags(cmd.Flags())
 	return cmd
 }

@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/store"
@@ -16,6 +18,36 @@ import (
 type runOptions struct {
 	runDir      string
 	reuseResult bool
+	loops       loopOptions
+}
+
+// loopOptions repeat an experiment locally.
+type loopOptions struct {
+	loops    int
+	interval time.Duration
+}
+
+func (o *loopOptions) addFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.loops, "loops", 1, "number of loops to run, reusing the result (0: until stopped)")
+	fs.DurationVar(&o.interval, "interval", 0, "time from the start of one loop to the start of the next")
+}
+
+func (o *loopOptions) check() error {
+	if o.loops < 0 {
+		return usagef("--loops %d: expected 0 (until stopped) or more", o.loops)
+	}
+	if o.interval < 0 {
+		return usagef("--interval %v: expected a duration >= 0", o.interval)
+	}
+	return nil
+}
+
+// run runs the loops with a runner.
+func (o *loopOptions) run(ctx context.Context, r *experiment.Runner) (*experiment.Experiment, error) {
+	if o.loops == 1 {
+		return r.Run(ctx)
+	}
+	return r.Loops(ctx, o.loops, o.interval)
 }
 
 func (a *app) runner(st experiment.Store, dir string, reuse bool) *experiment.Runner {
@@ -35,7 +67,10 @@ func (a *app) runner(st experiment.Store, dir string, reuse bool) *experiment.Ru
 }
 
 func (o *runOptions) Run(ctx context.Context, a *app) error {
-	_, err := a.runner(store.NewFile(o.runDir), o.runDir, o.reuseResult).Run(ctx)
+	if err := o.loops.check(); err != nil {
+		return err
+	}
+	_, err := o.loops.run(ctx, a.runner(store.NewFile(o.runDir), o.runDir, o.reuseResult))
 	return err
 }
 
@@ -46,9 +81,13 @@ func newRunCmd(a *app) *cobra.Command {
 		Short: "Run the experiment in experiment.yaml",
 		Long: `run executes the tasks of experiment.yaml in --runDir, one loop, and rewrites the file
 after every task, so that iter8 report and iter8 assert can watch it progress.
-With --reuseResult the stored result is kept and a further loop is added.`,
+With --reuseResult the stored result is kept and a further loop is added. With --loops the
+experiment repeats, every --interval, each loop re-running the tasks and re-assessing, as a
+Kubernetes CronJob would.`,
 		Example: `  iter8 run
-  iter8 run --runDir ./exp1 --reuseResult`,
+  iter8 run --runDir ./exp1 --reuseResult
+  iter8 run --loops 10 --interval 1m      # ten loops, a minute apart
+  iter8 run --loops 0 --interval 5m       # until stopped with Ctrl-C`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.Run(cmd.Context(), a)
@@ -56,5 +95,6 @@ With --reuseResult the stored result is kept and a further loop is added.`,
 	}
 	cmd.Flags().StringVar(&o.runDir, "runDir", ".", "directory holding experiment.yaml")
 	cmd.Flags().BoolVar(&o.reuseResult, "reuseResult", false, "keep the stored result and add a loop")
+	o.loops.addFlags(cmd.Flags())
 	return cmd
 }

@@ -84,13 +84,15 @@ func (e *Experiment) checkSLOs() []string {
 	if len(in.SLOVerdicts) > 0 {
 		for _, v := range in.SLOVerdicts {
 			for i, res := range v.Versions {
-				if res.Outcome == slo.Passed {
+				if res.Satisfied() {
 					continue
 				}
 				msg := fmt.Sprintf("slos: SLO %s is not satisfied by %s: ", v.String(), in.VersionLabel(i))
 				switch res.Outcome {
 				case slo.NoData:
 					msg += "no data (" + res.Reason + ")"
+				case slo.Error:
+					msg += "its query failed (" + res.Reason + ")"
 				case slo.Invalid:
 					msg += fmt.Sprintf("value %.4g is from an %s", *res.Value, res.Reason)
 				default:
@@ -103,6 +105,24 @@ func (e *Experiment) checkSLOs() []string {
 	}
 	if !e.SLOs() {
 		out = append(out, "slos: SLOsSatisfied records an SLO that is not satisfied")
+	}
+	return out
+}
+
+// Notes returns what assert should say about SLOs even when they hold: each
+// SLO whose missing data is ignored (onNoData: ignore), with the reason.
+func (e *Experiment) Notes() []string {
+	if e.Result == nil || e.Result.Insights == nil {
+		return nil
+	}
+	in := e.Result.Insights
+	var out []string
+	for _, v := range in.SLOVerdicts {
+		for i, res := range v.Versions {
+			if res.Outcome == slo.NoData && res.Ignored {
+				out = append(out, fmt.Sprintf("slos: SLO %s has no data for %s (%s); ignored because its onNoData is ignore", v.String(), in.VersionLabel(i), res.Reason))
+			}
+		}
 	}
 	return out
 }

@@ -13,6 +13,9 @@ var (
 	ErrInvalid = errors.New("invalid input")
 	// ErrFailed marks an experiment in which a task failed.
 	ErrFailed = errors.New("experiment failed")
+	// ErrAbort is returned (wrapped) by a task that stops the experiment:
+	// no further loops run.
+	ErrAbort = errors.New("aborted")
 )
 
 // FieldError is an invalid or unknown input field. It names the field, the

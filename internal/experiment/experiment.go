@@ -47,6 +47,9 @@ type Result struct {
 	Failure           bool      `json:"failure"`
 	// FailureReason says which task failed and why (new in this iter8).
 	FailureReason string `json:"failureReason,omitempty"`
+	// Aborted is set when a task stopped the experiment early (an SLO
+	// breached with abortOnFailure, or a load task's abort condition).
+	Aborted bool `json:"aborted,omitempty"`
 	// Tasks is the state of each task in the latest loop (new).
 	Tasks    []TaskStatus `json:"tasks,omitempty"`
 	Insights *Insights    `json:"insights,omitempty"`
@@ -56,18 +59,35 @@ type Result struct {
 	Iter8Version string        `json:"iter8Version"`
 }
 
-// LoopSummary is the compact record of one loop.
+// LoopSummary is the compact record of one loop or, for older loops, of a
+// run of consecutive loops merged together (see History).
 type LoopSummary struct {
-	Loop      int       `json:"loop"`
+	// Loop is the (last) loop the entry covers.
+	Loop int `json:"loop"`
+	// Loops is how many consecutive loops, ending at Loop, the entry covers
+	// (absent: 1).
+	Loops     int       `json:"loops,omitempty"`
 	StartTime time.Time `json:"startTime"`
-	Failure   bool      `json:"failure,omitempty"`
+	// Failure is set when a loop covered failed; Failures counts them in a
+	// merged entry.
+	Failure  bool `json:"failure,omitempty"`
+	Failures int  `json:"failures,omitempty"`
 	// Values holds, per version, each scalar metric's value at the end of
-	// the loop.
+	// the loop (the mean over the loops covered, for a merged entry).
 	Values []map[string]float64 `json:"values,omitempty"`
-	// SLOs holds each SLO's outcome per version, in the order of
-	// insights.sloVerdicts.
+	// Histograms holds, per version, the latency histograms of the loops
+	// covered, merged (HDR, V2 compressed, base64).
+	Histograms []map[string]string `json:"histograms,omitempty"`
+	// SLOs holds each SLO's outcome per version in the (last) loop, in the
+	// order of insights.sloVerdicts.
 	SLOs [][]slo.Outcome `json:"slos,omitempty"`
+	// SLOsPassed counts, for a merged entry, the loops in which each SLO
+	// passed, per version.
+	SLOsPassed [][]int `json:"slosPassed,omitempty"`
 }
+
+// Covers returns how many loops the entry covers.
+func (s LoopSummary) Covers() int { return max(s.Loops, 1) }
 
 // TaskState is where a task is in the latest loop.
 type TaskState string
@@ -131,10 +151,12 @@ type VersionInfo struct {
 	Track   string `json:"track,omitempty"`
 }
 
-// SLO is one objective in the original's spec form.
+// SLO is one objective in the original's spec form, plus what no data
+// means (new; "fail", the default, or "ignore").
 type SLO struct {
-	Metric string  `json:"metric"`
-	Limit  float64 `json:"limit"`
+	Metric   string           `json:"metric"`
+	Limit    float64          `json:"limit"`
+	OnNoData slo.NoDataPolicy `json:"onNoData,omitempty"`
 }
 
 // SLOLimits are the upper and lower objectives.
@@ -174,6 +196,18 @@ type Insights struct {
 	SLOVerdicts []slo.Verdict `json:"sloVerdicts,omitempty"`
 	// Load describes each load provider's run (http, http-<endpoint>, grpc…).
 	Load map[string]*LoadStats `json:"load,omitempty"`
+	// MissingValues says, per version, why a metric that a task tried to
+	// measure has no value: its query failed (outcome error) or returned
+	// nothing (outcome noData).
+	MissingValues []map[string]MissingValue `json:"missingValues,omitempty"`
+}
+
+// MissingValue records why a metric has no value.
+type MissingValue struct {
+	// Outcome is slo.Error when the query failed, slo.NoData when it
+	// succeeded without a value.
+	Outcome slo.Outcome `json:"outcome"`
+	Reason  string      `json:"reason"`
 }
 
 // LoadStats is what a load task measured besides its metrics.
@@ -191,9 +225,14 @@ type LoadStats struct {
 	AchievedRate float64          `json:"achievedRate"`
 	// Delayed counts requests that started late because no connection was free.
 	Delayed int64 `json:"delayed,omitempty"`
+	// Unsent counts requests due within the duration that could not start
+	// before it ended.
+	Unsent int64 `json:"unsent,omitempty"`
 	// Saturated is set when the generator could not deliver the intended load;
 	// SLO verdicts judged on this run's metrics are then invalid.
-	Saturated        bool    `json:"saturated,omitempty"`
-	SaturationReason string  `json:"saturationReason,omitempty"`
-	CPUUtilization   float64 `json:"cpuUtilization,omitempty"`
+	Saturated        bool   `json:"saturated,omitempty"`
+	SaturationReason string `json:"saturationReason,omitempty"`
+	// Aborted says why the run stopped early on an abort condition.
+	Aborted        string  `json:"aborted,omitempty"`
+	CPUUtilization float64 `json:"cpuUtilization,omitempty"`
 }

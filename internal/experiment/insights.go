@@ -88,7 +88,46 @@ func (in *Insights) SetValue(name string, meta metrics.Meta, version int, v floa
 		return err
 	}
 	in.NonHistMetricValues[version][name] = []float64{v}
+	if version < len(in.MissingValues) {
+		delete(in.MissingValues[version], name)
+	}
 	return nil
+}
+
+// SetMissing records that a scalar metric has no value for a version, and
+// why: outcome slo.Error when its query failed, slo.NoData when the query
+// returned nothing. An older value of the metric is dropped, so SLOs are
+// never judged on a stale value.
+func (in *Insights) SetMissing(name string, meta metrics.Meta, version int, outcome slo.Outcome, reason string) error {
+	name = metrics.NormalizeName(name)
+	if outcome != slo.Error && outcome != slo.NoData {
+		return fmt.Errorf("metric %s: a missing value has outcome %s or %s, not %q", name, slo.Error, slo.NoData, outcome)
+	}
+	if err := in.register(name, meta, version); err != nil {
+		return err
+	}
+	delete(in.NonHistMetricValues[version], name)
+	for len(in.MissingValues) < in.NumVersions {
+		in.MissingValues = append(in.MissingValues, nil)
+	}
+	if in.MissingValues[version] == nil {
+		in.MissingValues[version] = map[string]MissingValue{}
+	}
+	in.MissingValues[version][name] = MissingValue{Outcome: outcome, Reason: reason}
+	return nil
+}
+
+// Missing says why a metric has no value for a version (slo.Source): the
+// recorded reason, and whether its query failed.
+func (in *Insights) Missing(name string, version int) (string, bool) {
+	if in == nil || version < 0 || version >= len(in.MissingValues) {
+		return "", false
+	}
+	m, ok := in.MissingValues[version][metrics.NormalizeName(name)]
+	if !ok {
+		return "", false
+	}
+	return m.Reason, m.Outcome == slo.Error
 }
 
 // SetHistogram records a latency histogram for a version: its buckets in the

@@ -7,14 +7,18 @@ import (
 	"io"
 	"log/slog"
 	"time"
-
-	"iter8.tools/iter8/internal/slo"
 )
 
 // Store loads and saves an experiment: a file, a Kubernetes Secret, or memory.
 type Store interface {
 	Load(ctx context.Context) (*Experiment, error)
 	Save(ctx context.Context, exp *Experiment) error
+}
+
+// Locker is implemented by stores that can be locked against another process
+// running the same experiment.
+type Locker interface {
+	Lock() (unlock func(), err error)
 }
 
 // Runner executes an experiment: one loop over its tasks per Run.
@@ -33,6 +37,8 @@ type Runner struct {
 	ReuseResult bool
 	// Version is written to result.iter8Version.
 	Version string
+
+	locked bool // Loops holds the store's lock for all its loops
 }
 
 // Run loads the experiment, validates every task, and runs one loop, saving
@@ -41,6 +47,13 @@ type Runner struct {
 // then matches ErrFailed. Invalid input matches ErrInvalid and changes
 // nothing.
 func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
+	if l, ok := r.Store.(Locker); ok && !r.locked {
+		unlock, err := l.Lock()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	now := r.Now
 	if now == nil {
 		now = time.Now
@@ -123,34 +136,63 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 	return exp, nil
 }
 
-// MaxHistory bounds Result.History; older loops are dropped.
-const MaxHistory = 100
-
-// recordLoop appends the summary of the loop that just ended.
-func (r *Result) recordLoop(start time.Time) {
-	s := LoopSummary{Loop: r.NumLoops, StartTime: start, Failure: r.Failure}
-	if in := r.Insights; in != nil {
-		for v := range in.NonHistMetricValues {
-			vals := map[string]float64{}
-			for name, vs := range in.NonHistMetricValues[v] {
-				if len(vs) > 0 {
-					vals[name] = vs[len(vs)-1]
-				}
-			}
-			s.Values = append(s.Values, vals)
+// Loops runs the experiment loops times (0: until ctx is cancelled), starting
+// a loop every interval (at once when a loop took longer). The first loop
+// honours ReuseResult; later loops reuse the result, so each adds to
+// numLoops and to the history. A failed loop does not stop later ones, as a
+// CronJob would go on; an abort (ErrAbort) or cancellation does. The error
+// is the first failure, or the abort.
+func (r *Runner) Loops(ctx context.Context, loops int, interval time.Duration) (*Experiment, error) {
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	if l, ok := r.Store.(Locker); ok {
+		unlock, err := l.Lock()
+		if err != nil {
+			return nil, err
 		}
-		for _, v := range in.SLOVerdicts {
-			row := make([]slo.Outcome, len(v.Versions))
-			for i, res := range v.Versions {
-				row[i] = res.Outcome
+		r.locked = true
+		defer func() { r.locked = false; unlock() }()
+	}
+	reuse := r.ReuseResult
+	defer func() { r.ReuseResult = reuse }()
+	var (
+		exp      *Experiment
+		firstErr error
+	)
+	for i := 0; loops == 0 || i < loops; i++ {
+		if i > 0 {
+			r.ReuseResult = true
+		}
+		start := now()
+		var err error
+		exp, err = r.Run(ctx)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrInvalid), errors.Is(err, ErrAbort), ctx.Err() != nil:
+			return exp, err
+		case errors.Is(err, ErrFailed):
+			if firstErr == nil {
+				firstErr = err
 			}
-			s.SLOs = append(s.SLOs, row)
+		default:
+			return exp, err
+		}
+		if loops != 0 && i == loops-1 {
+			break
+		}
+		if wait := interval - now().Sub(start); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return exp, firstErr
+			case <-t.C:
+			}
 		}
 	}
-	r.History = append(r.History, s)
-	if len(r.History) > MaxHistory {
-		r.History = append([]LoopSummary(nil), r.History[len(r.History)-MaxHistory:]...)
-	}
+	return exp, firstErr
 }
 
 // fail records a task failure and saves, even when ctx was cancelled.
@@ -167,20 +209,28 @@ func (r *Runner) fail(ctx context.Context, exp *Experiment, loopStart time.Time,
 	if r.Logger != nil {
 		r.Logger.Error(fmt.Sprintf("task %d: %s: failure", i+1, name), "error", err.Error())
 	}
-	if serr := r.Store.Save(context.WithoutCancel(ctx), exp); serr != nil {
-		return errors.Join(&FailedError{Reason: reason}, serr)
+	abort := errors.Is(err, ErrAbort)
+	if abort {
+		res.Aborted = true
 	}
-	return &FailedError{Reason: reason}
+	if serr := r.Store.Save(context.WithoutCancel(ctx), exp); serr != nil {
+		return errors.Join(&FailedError{Reason: reason, Abort: abort}, serr)
+	}
+	return &FailedError{Reason: reason, Abort: abort}
 }
 
-// FailedError is returned when a task failed; it matches ErrFailed.
+// FailedError is returned when a task failed; it matches ErrFailed, and
+// ErrAbort when the task asked to stop the experiment.
 type FailedError struct {
 	Reason string
+	Abort  bool
 }
 
 func (e *FailedError) Error() string { return "experiment failed: " + e.Reason }
 
-// Is makes FailedError match ErrFailed.
-func (e *FailedError) Is(target error) bool { return target == ErrFailed }
+// Is makes FailedError match ErrFailed (and ErrAbort for an abort).
+func (e *FailedError) Is(target error) bool {
+	return target == ErrFailed || (e.Abort && target == ErrAbort)
+}
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }

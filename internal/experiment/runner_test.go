@@ -203,3 +203,46 @@ func TestRunnerCancel(t *testing.T) {
 		t.Errorf("value recorded by the interrupted task = %v, want 7", v)
 	}
 }
+
+// abortTask stops the experiment.
+type abortTask struct{}
+
+func (abortTask) Run(context.Context, *experiment.Env) error {
+	return fmt.Errorf("%w: enough", experiment.ErrAbort)
+}
+
+func TestRunnerLoopsContinueAfterFailureStopOnAbort(t *testing.T) {
+	t.Parallel()
+	reg := registry(nil)
+	reg["abort"] = func(map[string]any) (experiment.Task, error) { return abortTask{}, nil }
+	doc := `
+spec:
+- task: record
+  with: {value: 1}
+- if: Result.NumLoops == 2
+  task: fail
+- if: Result.NumLoops == 4
+  task: abort
+`
+	st := newStore(t, doc)
+	r := &experiment.Runner{Store: st, Registry: reg}
+	exp, err := r.Loops(context.Background(), 6, 0)
+	if !errors.Is(err, experiment.ErrAbort) {
+		t.Fatalf("error %v, want ErrAbort", err)
+	}
+	res := exp.Result
+	if res.NumLoops != 4 || !res.Aborted || !res.Failure || len(res.History) != 4 {
+		t.Errorf("loops %d aborted %v failure %v history %d", res.NumLoops, res.Aborted, res.Failure, len(res.History))
+	}
+	if !res.History[1].Failure || res.History[2].Failure != true {
+		// failure is sticky, as in the original: loops after a failure keep it
+		t.Errorf("history failures: %+v", res.History)
+	}
+	// without an abort, all loops run and the first failure is returned
+	st = newStore(t, "spec:\n- if: Result.NumLoops == 2\n  task: fail\n- task: record\n  with: {value: 2}\n")
+	r = &experiment.Runner{Store: st, Registry: reg}
+	exp, err = r.Loops(context.Background(), 3, 0)
+	if !errors.Is(err, experiment.ErrFailed) || exp.Result.NumLoops != 3 || !exp.Completed() {
+		t.Errorf("error %v loops %d completed %v", err, exp.Result.NumLoops, exp.Completed())
+	}
+}

@@ -53,8 +53,24 @@ type Options struct {
 	RateTolerance float64
 	// Progress, when set, is called about once a second with a snapshot.
 	Progress func(Progress)
-	// ProgressEvery overrides the progress interval (tests).
+	// ProgressEvery overrides the progress and monitor interval (tests).
 	ProgressEvery time.Duration
+	// Monitor, when set, is called about once a second with what happened
+	// in the last interval; a non-empty return stops the run with that
+	// reason (Report.Stopped).
+	Monitor func(Interval) string
+}
+
+// Interval is what a run measured over its last monitoring interval.
+type Interval struct {
+	// End is the time into the run at which the interval ended.
+	End      time.Duration
+	Length   time.Duration
+	Requests int64
+	Errors   int64
+	InFlight int64
+	// Latency holds the interval's latencies (corrected in open loop).
+	Latency *metrics.HDR
 }
 
 // DelayThreshold is how late an open-loop request may start before it counts
@@ -84,6 +100,9 @@ type Report struct {
 	// Sent is the number of requests started.
 	Sent    int64
 	Delayed int64
+	// Unsent counts open-loop requests due within the duration that could
+	// not start before it ended (the target kept every connection busy).
+	Unsent int64
 	// IntendedRate is the pacer's rate (open loop only).
 	IntendedRate float64
 	AchievedRate float64
@@ -93,6 +112,8 @@ type Report struct {
 	// CPUUtilization is the process's CPU use over the run as a fraction of
 	// the cores Go may use.
 	CPUUtilization float64
+	// Stopped says why Monitor stopped the run early, if it did.
+	Stopped string
 }
 
 // Progress is a live snapshot of a run.
@@ -146,7 +167,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	shards := min(o.Connections, 4*runtime.GOMAXPROCS(0))
 	e.shards = make([]*shard, shards)
 	for i := range e.shards {
-		e.shards[i] = newShard(nEP, e.open)
+		e.shards[i] = newShard(nEP, e.open, o.Monitor != nil)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -166,7 +187,9 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	e.watch(ctx, done)
 	elapsed := time.Since(e.start)
 	cpu := cpuTime() - cpu0
-	return e.report(elapsed, cpu), nil
+	rep := e.report(elapsed, cpu)
+	rep.Stopped = e.stopped
+	return rep, nil
 }
 
 type engine struct {
@@ -181,13 +204,16 @@ type engine struct {
 	stop     atomic.Bool
 	stopping chan struct{}
 	shards   []*shard
+	stopped  string
+	lastTick time.Duration
+	unsent   atomic.Int64 // claimed by a worker after the duration ended
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
 // when ctx is cancelled.
 func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 	var tick <-chan time.Time
-	if e.opts.Progress != nil {
+	if e.opts.Progress != nil || e.opts.Monitor != nil {
 		every := e.opts.ProgressEvery
 		if every == 0 {
 			every = time.Second
@@ -206,7 +232,18 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 			<-done
 			return
 		case <-tick:
-			e.opts.Progress(e.progress())
+			if e.opts.Progress != nil {
+				e.opts.Progress(e.progress())
+			}
+			if e.opts.Monitor != nil {
+				if why := e.opts.Monitor(e.interval()); why != "" {
+					e.stopped = why
+					e.stop.Store(true)
+					close(e.stopping)
+					<-done
+					return
+				}
+			}
 		}
 	}
 }
@@ -222,6 +259,15 @@ func (e *engine) worker(ctx context.Context, sh *shard) {
 		}
 		ep := e.sched.Pick(n)
 		now := time.Since(e.start)
+		if e.opts.Duration > 0 && now >= e.opts.Duration {
+			// The run's time is up: requests not yet started are not sent,
+			// however late the target made them (a run never overruns its
+			// duration by more than one request timeout).
+			if e.open {
+				e.unsent.Add(1)
+			}
+			return
+		}
 		var intended time.Duration
 		delayed := false
 		if e.open {
@@ -242,11 +288,15 @@ func (e *engine) worker(ctx context.Context, sh *shard) {
 			} else if -wait > DelayThreshold {
 				delayed = true
 			}
-		} else if e.opts.Duration > 0 && now >= e.opts.Duration {
-			return
+		}
+		if e.opts.Monitor != nil {
+			sh.inflight.Add(1)
 		}
 		out := conn.Do(ctx, ep)
 		end := time.Since(e.start)
+		if e.opts.Monitor != nil {
+			sh.inflight.Add(-1)
+		}
 		if e.stop.Load() && out.Err != "" {
 			// Cut short by cancellation: not a measurement of the target.
 			return
@@ -268,17 +318,24 @@ type epStats struct {
 // shard holds the measurements of a few workers. Workers lock their shard
 // once per request, uncontended but for a progress snapshot.
 type shard struct {
-	mu       sync.Mutex
-	open     bool
-	ep       []epStats
-	sent     int64
-	delayed  int64
-	lastSend time.Duration
-	lastLag  time.Duration // how late the last-sent request started
+	mu   sync.Mutex
+	open bool
+	// the current monitoring interval, when monitoring
+	win            *metrics.HDR
+	winReq, winErr int64
+	inflight       atomic.Int64
+	ep             []epStats
+	sent           int64
+	delayed        int64
+	lastSend       time.Duration
+	lastLag        time.Duration // how late the last-sent request started
 }
 
-func newShard(endpoints int, open bool) *shard {
+func newShard(endpoints int, open, monitor bool) *shard {
 	s := &shard{open: open, ep: make([]epStats, endpoints)}
+	if monitor {
+		s.win = metrics.NewHDR()
+	}
 	for i := range s.ep {
 		s.ep[i].service = metrics.NewHDR()
 		s.ep[i].latency = s.ep[i].service
@@ -310,6 +367,19 @@ func (s *shard) record(ep int, out Outcome, isErr bool, sent, end, intended time
 		st.service.Record(end - sent)
 		if s.open {
 			st.latency.Record(end - intended)
+		}
+		if s.win != nil {
+			if s.open {
+				s.win.Record(end - intended)
+			} else {
+				s.win.Record(end - sent)
+			}
+		}
+	}
+	if s.win != nil {
+		s.winReq++
+		if isErr {
+			s.winErr++
 		}
 	}
 	s.sent++
@@ -345,6 +415,24 @@ func (e *engine) progress() Progress {
 		p.Rate = float64(p.Requests) / s
 	}
 	return p
+}
+
+// interval collects and resets the shards' monitoring interval.
+func (e *engine) interval() Interval {
+	now := time.Since(e.start)
+	iv := Interval{End: now, Length: now - e.lastTick, Latency: metrics.NewHDR()}
+	e.lastTick = now
+	for _, sh := range e.shards {
+		sh.mu.Lock()
+		iv.Latency.Merge(sh.win)
+		sh.win.Reset()
+		iv.Requests += sh.winReq
+		iv.Errors += sh.winErr
+		sh.winReq, sh.winErr = 0, 0
+		sh.mu.Unlock()
+		iv.InFlight += sh.inflight.Load()
+	}
+	return iv
 }
 
 func (e *engine) report(elapsed, cpu time.Duration) *Report {
@@ -383,6 +471,10 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 		}
 	}
 	r.Total = mergeStats(r.Endpoints, e.open)
+	if e.open && e.limit > 0 && !e.stop.Load() {
+		// every request due but not sent, however the workers stopped
+		r.Unsent = max(int64(e.limit)-r.Sent, 0)
+	}
 	if procs := runtime.GOMAXPROCS(0); elapsed > 0 {
 		r.CPUUtilization = cpu.Seconds() / elapsed.Seconds() / float64(procs)
 	}
@@ -399,6 +491,10 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	r.AchievedRate = r.IntendedRate
 	if r.Sent > 0 {
 		window := float64(r.Sent)/r.IntendedRate + max(lastLag, 0).Seconds()
+		if r.Unsent > 0 {
+			// the schedule slipped past the end of the run
+			window = max(window, elapsed.Seconds())
+		}
 		r.AchievedRate = float64(r.Sent) / window
 	}
 	if r.AchievedRate < r.IntendedRate*(1-e.opts.RateTolerance) {
@@ -411,6 +507,9 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 func saturationReason(r *Report, conns int) string {
 	why := fmt.Sprintf("achieved %.4g req/s of the intended %.4g req/s", r.AchievedRate, r.IntendedRate)
 	var causes []string
+	if r.Unsent > 0 {
+		causes = append(causes, fmt.Sprintf("%d requests due within the duration could not start before it ended", r.Unsent))
+	}
 	if r.Sent > 0 && float64(r.Delayed)/float64(r.Sent) > 0.01 {
 		causes = append(causes, fmt.Sprintf("%d of %d requests waited for one of the %d connections (raise connections, or the target is too slow for this rate)", r.Delayed, r.Sent, conns))
 	}

@@ -25,6 +25,24 @@ var (
 		"outcomeClass": outcomeClass,
 		"outcomeName":  outcomeName,
 		"seconds":      func(s float64) string { return strconv.FormatFloat(s, 'f', 2, 64) + " s" },
+		"resultClass": func(r SLOResult) string {
+			if r.Ignored {
+				return "ignored"
+			}
+			return outcomeClass(r.Outcome)
+		},
+		"resultName": func(r SLOResult) string {
+			if r.Ignored {
+				return "no data (ignored)"
+			}
+			return outcomeName(r.Outcome)
+		},
+		"missing": func(m Metric, i int) *Missing {
+			if i < len(m.Missing) {
+				return m.Missing[i]
+			}
+			return nil
+		},
 	}).Parse(htmlSource))
 
 	// htmlCSP allows the page's one stylesheet and nothing else: no script,

@@ -14,8 +14,9 @@ import (
 // JUnit writes the report as JUnit XML, the shape CI systems (Jenkins,
 // GitLab, GitHub Actions reporters, Azure Pipelines) read natively: a suite
 // "slos" with one test case per SLO and version (a failed SLO or one without
-// data is a failure, one judged on an invalid run an error), and a suite
-// "tasks" with one test case per task.
+// data is a failure; one judged on an invalid run, or whose query failed, an
+// error; no data that the SLO ignores is skipped), and a suite "tasks" with
+// one test case per task.
 func JUnit(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	r := New(exp)
 	timestamp := ""
@@ -37,10 +38,12 @@ func JUnit(w io.Writer, exp *experiment.Experiment, _ Options) error {
 			if res.Reason != "" {
 				msg += " (" + res.Reason + ")"
 			}
-			switch res.Outcome {
-			case slo.Passed:
+			switch {
+			case res.Outcome == slo.Passed:
 				c.SystemOut = msg
-			case slo.Invalid:
+			case res.Ignored:
+				c.Skipped = &junitResult{Message: "no data, ignored (onNoData: ignore): " + res.Reason}
+			case res.Outcome == slo.Invalid || res.Outcome == slo.Error:
 				c.Error = &junitResult{Message: msg, Type: string(res.Outcome), Text: s.Description}
 			default:
 				c.Failure = &junitResult{Message: msg, Type: string(res.Outcome), Text: s.Description}

@@ -49,21 +49,17 @@ func Markdown(w io.Writer, exp *experiment.Experiment, _ Options) error {
 			mdRow(&b, cells)
 		}
 		if len(r.Loops) > 1 {
-			fmt.Fprintf(&b, "\nOver %d loops (oldest first): ", len(r.Loops))
+			_, total := r.passedLoops(0, 0)
+			fmt.Fprintf(&b, "\nOver %d loops: ", total)
 			var parts []string
 			for i, o := range r.SLOs {
 				for v := range o.Results {
-					passed := 0
-					for _, l := range r.Loops {
-						if r.trendOutcome(l, i, v) == slo.Passed {
-							passed++
-						}
-					}
+					passed, total := r.passedLoops(i, v)
 					name := mdCode(o.Metric)
 					if len(r.Versions) > 1 {
 						name += " (" + mdText(r.Versions[v]) + ")"
 					}
-					parts = append(parts, fmt.Sprintf("%s passed in %d of %d", name, passed, len(r.Loops)))
+					parts = append(parts, fmt.Sprintf("%s passed in %d of %d", name, passed, total))
 				}
 			}
 			b.WriteString(strings.Join(parts, "; ") + ".\n")
@@ -173,8 +169,12 @@ func mdCondition(s SLO) string {
 }
 
 func mdOutcome(r SLOResult) string {
-	icon := map[slo.Outcome]string{slo.Passed: "✅", slo.Failed: "❌", slo.NoData: "⚠️", slo.Invalid: "⚠️"}[r.Outcome]
-	out := icon + " " + outcomeName(r.Outcome)
+	icon := map[slo.Outcome]string{slo.Passed: "✅", slo.Failed: "❌", slo.NoData: "⚠️", slo.Invalid: "⚠️", slo.Error: "❌"}[r.Outcome]
+	name := outcomeName(r.Outcome)
+	if r.Ignored {
+		icon, name = "➖", "no data (ignored)"
+	}
+	out := icon + " " + name
 	if r.Value != nil {
 		out += " (" + num(*r.Value) + ")"
 	}

@@ -38,12 +38,15 @@ type Report struct {
 
 // Status is the experiment's overall state.
 type Status struct {
-	Completed      bool   `json:"completed"`
-	Failure        bool   `json:"failure"`
-	FailureReason  string `json:"failureReason,omitempty"`
-	Tasks          int    `json:"tasks"`
-	CompletedTasks int    `json:"completedTasks"`
-	Loops          int    `json:"loops"`
+	Completed     bool   `json:"completed"`
+	Failure       bool   `json:"failure"`
+	FailureReason string `json:"failureReason,omitempty"`
+	// Aborted is set when a task stopped the experiment early (an SLO
+	// breached with abortOnFailure, or a load task's abort condition).
+	Aborted        bool `json:"aborted"`
+	Tasks          int  `json:"tasks"`
+	CompletedTasks int  `json:"completedTasks"`
+	Loops          int  `json:"loops"`
 	// Insights is false until a task has recorded metrics or SLO verdicts.
 	Insights bool `json:"insights"`
 	// SLOsSatisfied is what `iter8 assert -c slos` checks.
@@ -72,6 +75,8 @@ type SLO struct {
 	Units       string        `json:"units,omitempty"`
 	Direction   slo.Direction `json:"direction"`
 	Limit       float64       `json:"limit"`
+	// OnNoData is "ignore" when no data does not fail the SLO.
+	OnNoData slo.NoDataPolicy `json:"onNoData,omitempty"`
 	// Condition is the objective as text: "http/latency-mean (msec) <= 50".
 	Condition string      `json:"condition"`
 	Results   []SLOResult `json:"results"`
@@ -84,6 +89,15 @@ type SLOResult struct {
 	Value   *float64    `json:"value,omitempty"`
 	Outcome slo.Outcome `json:"outcome"`
 	Reason  string      `json:"reason,omitempty"`
+	// Ignored is set on a noData outcome that does not count against the
+	// experiment (onNoData: ignore).
+	Ignored bool `json:"ignored,omitempty"`
+}
+
+// Satisfied reports whether the result does not count against the
+// experiment.
+func (r SLOResult) Satisfied() bool {
+	return slo.Result{Outcome: r.Outcome, Ignored: r.Ignored}.Satisfied()
 }
 
 // Metric is the latest value of a metric for every version.
@@ -94,6 +108,17 @@ type Metric struct {
 	Type        string `json:"type,omitempty"`
 	// Values holds one value per version; null where there is none.
 	Values []*float64 `json:"values"`
+	// Missing says, per version, why there is no value when a task said
+	// why (a query that failed or returned nothing); null elsewhere. Absent
+	// when no version has such a reason.
+	Missing []*Missing `json:"missing,omitempty"`
+}
+
+// Missing is why a metric has no value: outcome noData (the query returned
+// nothing) or error (it failed), and the reason.
+type Missing struct {
+	Outcome slo.Outcome `json:"outcome"`
+	Reason  string      `json:"reason"`
 }
 
 // Latency is one latency histogram (the whole load, or one endpoint) for
@@ -142,10 +167,13 @@ type Load struct {
 	IntendedRate     float64 `json:"intendedRate,omitempty"`
 	AchievedRate     float64 `json:"achievedRate"`
 	Delayed          int64   `json:"delayed,omitempty"`
+	Unsent           int64   `json:"unsent,omitempty"`
 	Saturated        bool    `json:"saturated"`
 	SaturationReason string  `json:"saturationReason,omitempty"`
 	CPUUtilization   float64 `json:"cpuUtilization,omitempty"`
-	Codes            []Code  `json:"codes"`
+	// Aborted says why the run stopped early on an abort condition.
+	Aborted string `json:"aborted,omitempty"`
+	Codes   []Code `json:"codes"`
 }
 
 // Code counts responses with one status code, or failures of one kind.
@@ -156,17 +184,34 @@ type Code struct {
 	Count int64  `json:"count"`
 }
 
-// Loop is the summary of one loop of a multi-loop experiment.
+// Loop is the summary of one loop of a multi-loop experiment or, for older
+// loops of a long experiment, of several consecutive loops merged.
 type Loop struct {
-	Loop      int       `json:"loop"`
+	// Loop is the (last) loop the entry covers.
+	Loop int `json:"loop"`
+	// Loops is how many consecutive loops, ending at Loop, the entry covers
+	// (absent: 1).
+	Loops     int       `json:"loops,omitempty"`
 	StartTime time.Time `json:"startTime"`
 	Failure   bool      `json:"failure,omitempty"`
-	// Outcomes holds each SLO's outcome per version, in the order of slos.
+	// Failures counts the failed loops of a merged entry.
+	Failures int `json:"failures,omitempty"`
+	// Outcomes holds each SLO's outcome per version in the (last) loop, in
+	// the order of slos.
 	Outcomes [][]slo.Outcome `json:"outcomes,omitempty"`
+	// Passed counts, for a merged entry, the loops in which each SLO passed,
+	// per version.
+	Passed [][]int `json:"passed,omitempty"`
 	// Values holds, per version, each scalar metric's value at the end of
-	// the loop.
+	// the loop (the mean over the loops covered, for a merged entry).
 	Values []map[string]float64 `json:"values,omitempty"`
 }
+
+// covers is how many loops the entry covers.
+func (l Loop) covers() int { return max(l.Loops, 1) }
+
+// first is the first loop the entry covers.
+func (l Loop) first() int { return l.Loop - l.covers() + 1 }
 
 // New builds the report of an experiment.
 func New(exp *experiment.Experiment) *Report {
@@ -184,6 +229,7 @@ func New(exp *experiment.Experiment) *Report {
 		Completed:      exp.Completed(),
 		Failure:        res.Failure,
 		FailureReason:  res.FailureReason,
+		Aborted:        res.Aborted,
 		Tasks:          len(exp.Spec),
 		CompletedTasks: res.NumCompletedTasks,
 		Loops:          res.NumLoops,
@@ -209,7 +255,8 @@ func New(exp *experiment.Experiment) *Report {
 		}
 	}
 	for _, h := range res.History {
-		r.Loops = append(r.Loops, Loop{Loop: h.Loop, StartTime: h.StartTime, Failure: h.Failure, Outcomes: h.SLOs, Values: h.Values})
+		r.Loops = append(r.Loops, Loop{Loop: h.Loop, Loops: h.Loops, StartTime: h.StartTime, Failure: h.Failure, Failures: h.Failures,
+			Outcomes: h.SLOs, Passed: h.SLOsPassed, Values: h.Values})
 	}
 	return r
 }
@@ -260,6 +307,7 @@ func slos(in *experiment.Insights, versions []string) []SLO {
 			Units:       meta.Units,
 			Direction:   o.Direction,
 			Limit:       o.Limit,
+			OnNoData:    o.OnNoData,
 			Condition:   o.Format(meta.Units),
 			Results:     results,
 		})
@@ -267,7 +315,7 @@ func slos(in *experiment.Insights, versions []string) []SLO {
 	for _, v := range in.SLOVerdicts {
 		results := make([]SLOResult, len(v.Versions))
 		for i, vr := range v.Versions {
-			results[i] = SLOResult{Version: label(versions, i), Value: vr.Value, Outcome: vr.Outcome, Reason: vr.Reason}
+			results[i] = SLOResult{Version: label(versions, i), Value: vr.Value, Outcome: vr.Outcome, Reason: vr.Reason, Ignored: vr.Ignored}
 		}
 		add(v.Objective, results)
 	}
@@ -343,6 +391,14 @@ func metricList(in *experiment.Insights, n int) []Metric {
 		for i := range n {
 			if v, ok := in.Value(name, i); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
 				m.Values[i] = &v
+			} else if reason, failed := in.Missing(name, i); reason != "" || failed {
+				if m.Missing == nil {
+					m.Missing = make([]*Missing, n)
+				}
+				m.Missing[i] = &Missing{Outcome: slo.NoData, Reason: reason}
+				if failed {
+					m.Missing[i].Outcome = slo.Error
+				}
 			}
 		}
 		out = append(out, m)
@@ -448,8 +504,8 @@ func loads(in *experiment.Insights) []Load {
 		l := Load{
 			Provider: p, Endpoint: endpointOf(p), Mode: ls.Mode, Protocol: ls.Protocol,
 			Requests: ls.Requests, Errors: ls.Errors, DurationSeconds: ls.DurationSeconds,
-			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed,
-			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization,
+			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed, Unsent: ls.Unsent,
+			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, Aborted: ls.Aborted,
 			Codes: codes(p, ls.Codes),
 		}
 		out = append(out, l)
@@ -552,4 +608,19 @@ func (r *Report) trendOutcome(loop Loop, sloIndex, version int) slo.Outcome {
 		return loop.Outcomes[sloIndex][version]
 	}
 	return ""
+}
+
+// passedLoops counts the loops in which slos[sloIndex] passed for a version,
+// and the loops the history covers.
+func (r *Report) passedLoops(sloIndex, version int) (passed, total int) {
+	for _, l := range r.Loops {
+		total += l.covers()
+		switch {
+		case sloIndex < len(l.Passed) && version < len(l.Passed[sloIndex]):
+			passed += l.Passed[sloIndex][version]
+		case r.trendOutcome(l, sloIndex, version) == slo.Passed:
+			passed += l.covers()
+		}
+	}
+	return passed, total
 }

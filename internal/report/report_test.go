@@ -21,6 +21,7 @@ var fixtures = []string{
 	"one-version",
 	"two-versions",
 	"endpoints",
+	"grpc",
 	"multi-loop",
 	"no-data",
 	"failed",

@@ -138,11 +138,10 @@ func linTicks(lo, hi float64, n int) []float64 {
 
 // tickLabel prints a tick value without float noise or exponents.
 func tickLabel(v float64) string {
-	if v == 0 {
-		return "0"
+	if math.Abs(v) >= 1e6 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
 	}
-	mag := math.Pow(10, math.Floor(math.Log10(math.Abs(v)))-5)
-	return strconv.FormatFloat(math.Round(v/mag)*mag, 'f', -1, 64)
+	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
 // logRange is the range a set of histograms spans, for shared axes.
@@ -331,6 +330,8 @@ func outcomeClass(o slo.Outcome) string {
 		return "nodata"
 	case slo.Invalid:
 		return "invalid"
+	case slo.Error:
+		return "error"
 	}
 	return "unknown"
 }
@@ -346,7 +347,7 @@ func trendChart(r *Report, idx int) template.HTML {
 	d := newSVG("trend of "+s.Condition, h)
 	// the plot ends above the outcome strips
 	d.y0 = chartH - padBottom
-	first, last := float64(r.Loops[0].Loop), float64(r.Loops[len(r.Loops)-1].Loop)
+	first, last := float64(r.Loops[0].first()), float64(r.Loops[len(r.Loops)-1].Loop)
 	if last == first {
 		last = first + 1
 	}
@@ -406,7 +407,8 @@ func trendChart(r *Report, idx int) template.HTML {
 				pen = "M"
 				continue
 			}
-			x, y := xs.px(float64(l.Loop)), ys.px(val)
+			// a merged entry's mean sits in the middle of its loops
+			x, y := xs.px(float64(l.first()+l.Loop)/2), ys.px(val)
 			fmt.Fprintf(&path, "%s%s %s", pen, f(x), f(y))
 			pen = "L"
 			o := r.trendOutcome(l, idx, v)
@@ -414,16 +416,15 @@ func trendChart(r *Report, idx int) template.HTML {
 				continue
 			}
 			fmt.Fprintf(&dots, `<circle class="dot c%d o-%s" cx="%s" cy="%s" r="%s"><title>%s</title></circle>`, c, outcomeClass(o), f(x), f(y), radius,
-				esc(fmt.Sprintf("%s, loop %d: %s (%s)", label(r.Versions, v), l.Loop, num(val), outcomeName(o))))
+				esc(fmt.Sprintf("%s, %s: %s (%s)", label(r.Versions, v), loopSpan(l), num(val), outcomeName(o))))
 		}
 		if path.Len() > 0 {
 			d.add(`<path class="line c%d" d="%s"/>`, c, path.String())
 		}
 		d.b.WriteString(dots.String())
 	}
-	// outcome strips
+	// outcome strips; a merged entry spans its loops
 	step := (xs.pHi - xs.pLo) / math.Max(last-first, 1)
-	cw := math.Max(math.Min(step, 24), 1.5)
 	for v := range nv {
 		y := chartH + stripH*float64(v) - 2
 		name := "outcome"
@@ -433,9 +434,21 @@ func trendChart(r *Report, idx int) template.HTML {
 		d.add(`<text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`, f(d.x0-5), f(y+9), esc(name))
 		for _, l := range r.Loops {
 			o := r.trendOutcome(l, idx, v)
-			x := xs.px(float64(l.Loop)) - cw/2
-			d.add(`<rect class="strip %s" x="%s" y="%s" width="%s" height="%s"><title>%s</title></rect>`, outcomeClass(o), f(x), f(y), f(math.Max(cw-1, 1)), f(stripH-2),
-				esc(fmt.Sprintf("%s, loop %d: %s", label(r.Versions, v), l.Loop, outcomeName(o))))
+			cw := math.Max(math.Min(step, 24), 1.5) + step*float64(l.covers()-1)
+			x := xs.px(float64(l.Loop)) - math.Max(math.Min(step, 24), 1.5)/2 - step*float64(l.covers()-1)
+			class := outcomeClass(o)
+			if o == slo.NoData && s.OnNoData == slo.IgnoreNoData {
+				class = "ignored"
+			}
+			what := outcomeName(o)
+			if idx < len(l.Passed) && v < len(l.Passed[idx]) && l.covers() > 1 {
+				what = fmt.Sprintf("passed in %d of %d loops; the last %s", l.Passed[idx][v], l.covers(), what)
+				if l.Passed[idx][v] < l.covers() && o == slo.Passed {
+					class = "mixed"
+				}
+			}
+			d.add(`<rect class="strip %s" x="%s" y="%s" width="%s" height="%s"><title>%s</title></rect>`, class, f(x), f(y), f(math.Max(cw-1, 1)), f(stripH-2),
+				esc(fmt.Sprintf("%s, %s: %s", label(r.Versions, v), loopSpan(l), what)))
 		}
 	}
 	return d.html()
@@ -461,6 +474,8 @@ func outcomeName(o slo.Outcome) string {
 		return "no data"
 	case slo.Invalid:
 		return "invalid run"
+	case slo.Error:
+		return "query error"
 	case "":
 		return "not judged"
 	}
@@ -488,4 +503,12 @@ func num(v float64) string {
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// loopSpan names the loops an entry covers: "loop 7" or "loops 1-6".
+func loopSpan(l Loop) string {
+	if l.covers() > 1 {
+		return fmt.Sprintf("loops %d-%d", l.first(), l.Loop)
+	}
+	return fmt.Sprintf("loop %d", l.Loop)
 }

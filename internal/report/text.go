@@ -27,6 +27,9 @@ func Text(w io.Writer, exp *experiment.Experiment, o Options) error {
 	p.line("Total number of tasks: %d", s.Tasks)
 	p.line("Number of completed tasks: %d", s.CompletedTasks)
 	p.line("Number of completed loops: %d", s.Loops)
+	if s.Aborted {
+		p.line("Experiment aborted: %s", p.paint("true", red))
+	}
 	if s.FailureReason != "" {
 		p.wrapped("Failure: ", s.FailureReason, red)
 	}
@@ -51,8 +54,8 @@ func Text(w io.Writer, exp *experiment.Experiment, o Options) error {
 			p.section("SLO outcomes over loops")
 			p.table(trendRows(r, p))
 			p.blank()
-			p.line("%s passed  %s failed  %s no data  %s invalid run; oldest loop first",
-				p.paint("+", green), p.paint("x", red), p.paint("?", yellow), p.paint("!", yellow))
+			p.line("%s passed  %s failed  %s no data  %s no data (ignored)  %s query error  %s invalid run; oldest loop first",
+				p.paint("+", green), p.paint("x", red), p.paint("?", yellow), p.paint("-", plain), p.paint("E", red), p.paint("!", yellow))
 		}
 	}
 	if len(r.Load) > 0 {
@@ -64,6 +67,14 @@ func Text(w io.Writer, exp *experiment.Experiment, o Options) error {
 		}
 		for _, w := range r.Status.Warnings {
 			p.wrapped("INVALID RUN: ", w, yellow)
+		}
+		for _, l := range r.Load {
+			if l.Aborted != "" {
+				p.wrapped("ABORTED: ", l.Provider+": "+l.Aborted, red)
+			}
+			if l.Unsent > 0 && !l.Saturated { // a saturated run's reason says so
+				p.wrapped("UNSENT: ", fmt.Sprintf("%s: %d requests due within the duration could not start before it ended", l.Provider, l.Unsent), yellow)
+			}
 		}
 	}
 	if rows := latencyRows(r); len(rows) > 1 {
@@ -340,7 +351,12 @@ func outcomeCell(r SLOResult) cell {
 	case slo.Failed:
 		return cell{text: withValue("false", v), style: red}
 	case slo.NoData:
+		if r.Ignored {
+			return cell{text: "ignored (no data)"}
+		}
 		return cell{text: "false (no data)", style: yellow}
+	case slo.Error:
+		return cell{text: "false (query error)", style: red}
 	case slo.Invalid:
 		if v != "" {
 			return cell{text: "false (invalid run: " + v + ")", style: yellow}
@@ -363,7 +379,11 @@ var outcomeMarks = map[slo.Outcome]cell{
 	slo.Failed:  {text: "x", style: red},
 	slo.NoData:  {text: "?", style: yellow},
 	slo.Invalid: {text: "!", style: yellow},
+	slo.Error:   {text: "E", style: red},
 }
+
+// ignoredMark is a no-data outcome that its SLO ignores.
+var ignoredMark = cell{text: "-"}
 
 func trendRows(r *Report, p *printer) [][]cell {
 	loops := r.Loops
@@ -389,9 +409,13 @@ func trendRows(r *Report, p *printer) [][]cell {
 			// and padded by its visible length
 			var text, painted strings.Builder
 			for _, l := range loops {
-				m, ok := outcomeMarks[r.trendOutcome(l, i, v)]
+				o := r.trendOutcome(l, i, v)
+				m, ok := outcomeMarks[o]
 				if !ok {
 					m = cell{text: " "}
+				}
+				if o == slo.NoData && s.OnNoData == slo.IgnoreNoData {
+					m = ignoredMark
 				}
 				text.WriteString(m.text)
 				painted.WriteString(p.paint(m.text, m.style))
@@ -478,11 +502,16 @@ func metricRows(r *Report) [][]cell {
 			label += " (" + m.Units + ")"
 		}
 		row := []cell{{text: label}}
-		for _, v := range m.Values {
-			if v == nil {
-				row = append(row, cell{text: "unavailable"})
-			} else {
+		for i, v := range m.Values {
+			switch {
+			case v != nil:
 				row = append(row, cell{text: textValue(*v)})
+			case m.Missing != nil && m.Missing[i] != nil && m.Missing[i].Outcome == slo.Error:
+				row = append(row, cell{text: "unavailable (query error)", style: red})
+			case m.Missing != nil && m.Missing[i] != nil:
+				row = append(row, cell{text: "unavailable (no data)"})
+			default:
+				row = append(row, cell{text: "unavailable"})
 			}
 		}
 		rows = append(rows, row)

@@ -26,13 +26,30 @@ const (
 	Failed  Outcome = "failed"
 	NoData  Outcome = "noData"
 	Invalid Outcome = "invalid"
+	// Error means the value could not be obtained: its query failed. Unlike
+	// no data, it is never ignored.
+	Error Outcome = "error"
 )
 
-// Objective is one SLO: a metric, a limit and a direction.
+// NoDataPolicy says what an objective without data means.
+type NoDataPolicy string
+
+// No-data policies.
+const (
+	// FailOnNoData (the default) fails the objective when there is no value.
+	FailOnNoData NoDataPolicy = "fail"
+	// IgnoreNoData reports the objective as no data but does not let it fail
+	// the experiment.
+	IgnoreNoData NoDataPolicy = "ignore"
+)
+
+// Objective is one SLO: a metric, a limit, a direction and what no data
+// means (empty is FailOnNoData).
 type Objective struct {
-	Metric    string    `json:"metric"`
-	Limit     float64   `json:"limit"`
-	Direction Direction `json:"direction"`
+	Metric    string       `json:"metric"`
+	Limit     float64      `json:"limit"`
+	Direction Direction    `json:"direction"`
+	OnNoData  NoDataPolicy `json:"onNoData,omitempty"`
 }
 
 // String renders the objective as the original text report did:
@@ -66,6 +83,15 @@ type Result struct {
 	Value   *float64 `json:"value,omitempty"`
 	Outcome Outcome  `json:"outcome"`
 	Reason  string   `json:"reason,omitempty"`
+	// Ignored is set on a no-data outcome whose objective has onNoData:
+	// ignore; it does not count against the experiment.
+	Ignored bool `json:"ignored,omitempty"`
+}
+
+// Satisfied reports whether the result does not count against the
+// experiment: it passed, or had no data that its objective ignores.
+func (r Result) Satisfied() bool {
+	return r.Outcome == Passed || (r.Outcome == NoData && r.Ignored)
 }
 
 // Source supplies what evaluation needs to know about metric values.
@@ -76,6 +102,10 @@ type Source interface {
 	// came from a run whose measurements cannot be trusted (for example a
 	// saturated load generator), or "" when it can be trusted.
 	Invalid(metric string, version int) string
+	// Missing says why a metric has no value for a version: the reason, and
+	// whether its query failed (an error) rather than returned no value. The
+	// reason is "" when nothing is known.
+	Missing(metric string, version int) (reason string, failed bool)
 }
 
 // Evaluate judges every objective for versions 0..versions-1.
@@ -94,7 +124,14 @@ func Evaluate(objectives []Objective, versions int, src Source) []Verdict {
 func judge(o Objective, version int, src Source) Result {
 	val, ok := src.Value(o.Metric, version)
 	if !ok || math.IsNaN(val) {
-		return Result{Outcome: NoData, Reason: "no value was recorded for " + o.Metric}
+		reason, failed := src.Missing(o.Metric, version)
+		if failed {
+			return Result{Outcome: Error, Reason: reason}
+		}
+		if reason == "" {
+			reason = "no value was recorded for " + o.Metric
+		}
+		return Result{Outcome: NoData, Reason: reason, Ignored: o.OnNoData == IgnoreNoData}
 	}
 	r := Result{Value: &val}
 	if why := src.Invalid(o.Metric, version); why != "" {
@@ -114,11 +151,12 @@ func judge(o Objective, version int, src Source) Result {
 	return r
 }
 
-// Satisfied reports whether every objective passed for every version.
+// Satisfied reports whether every objective passed for every version, no
+// data that an objective ignores aside.
 func Satisfied(verdicts []Verdict) bool {
 	for _, v := range verdicts {
 		for _, r := range v.Versions {
-			if r.Outcome != Passed {
+			if !r.Satisfied() {
 				return false
 			}
 		}

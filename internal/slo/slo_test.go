@@ -17,6 +17,16 @@ func (v values) Value(m string, i int) (float64, bool) {
 	return vs[i], true
 }
 
+func (v values) Missing(m string, i int) (string, bool) {
+	switch m {
+	case "prom/down":
+		return "query failed: connection refused", true
+	case "prom/empty":
+		return "the query returned no value", false
+	}
+	return "", false
+}
+
 func (v values) Invalid(m string, _ int) string {
 	if m == "bad/latency" {
 		return "invalid run: generator saturated"
@@ -54,6 +64,42 @@ func TestEvaluate(t *testing.T) {
 	}
 	if !Satisfied(Evaluate(objs[:1], 1, src)) {
 		t.Error("a passing objective is not satisfied")
+	}
+}
+
+func TestNoDataPolicy(t *testing.T) {
+	t.Parallel()
+	src := values{"prom/up": {1}}
+	tests := []struct {
+		name      string
+		obj       Objective
+		want      Result
+		satisfied bool
+	}{
+		{"no data fails by default", Objective{Metric: "prom/empty", Limit: 1, Direction: Upper},
+			Result{Outcome: NoData, Reason: "the query returned no value"}, false},
+		{"no data fails explicitly", Objective{Metric: "prom/empty", Limit: 1, Direction: Upper, OnNoData: FailOnNoData},
+			Result{Outcome: NoData, Reason: "the query returned no value"}, false},
+		{"no data ignored", Objective{Metric: "prom/empty", Limit: 1, Direction: Upper, OnNoData: IgnoreNoData},
+			Result{Outcome: NoData, Reason: "the query returned no value", Ignored: true}, true},
+		{"unknown metric ignored", Objective{Metric: "prom/other", Limit: 1, Direction: Lower, OnNoData: IgnoreNoData},
+			Result{Outcome: NoData, Reason: "no value was recorded for prom/other", Ignored: true}, true},
+		{"error is never ignored", Objective{Metric: "prom/down", Limit: 1, Direction: Upper, OnNoData: IgnoreNoData},
+			Result{Outcome: Error, Reason: "query failed: connection refused"}, false},
+		{"a value is judged whatever the policy", Objective{Metric: "prom/up", Limit: 0, Direction: Upper, OnNoData: IgnoreNoData},
+			Result{Value: ptr(1), Outcome: Failed, Reason: "value 1 is above the limit 0"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := Evaluate([]Objective{tt.obj}, 1, src)
+			if diff := cmp.Diff(tt.want, got[0].Versions[0]); diff != "" {
+				t.Errorf("result (-want +got):\n%s", diff)
+			}
+			if Satisfied(got) != tt.satisfied {
+				t.Errorf("Satisfied = %v, want %v", Satisfied(got), tt.satisfied)
+			}
+		})
 	}
 }
 

@@ -85,6 +85,7 @@ type httpInputs struct {
 	Timeout            *experiment.Duration      `json:"timeout,omitempty"`
 	RateTolerance      *float64                  `json:"rateTolerance,omitempty"`
 	Uniform            bool                      `json:"uniform,omitempty"`
+	Abort              []abortCondition          `json:"abort,omitempty"`
 	Endpoints          map[string]map[string]any `json:"endpoints,omitempty"`
 }
 
@@ -96,8 +97,9 @@ type resolvedEndpoint struct {
 }
 
 type httpTask struct {
-	in  httpInputs
-	eps []resolvedEndpoint
+	in    httpInputs
+	eps   []resolvedEndpoint
+	abort *abortWatch
 }
 
 func newHTTP(with map[string]any) (experiment.Task, error) {
@@ -113,6 +115,9 @@ func newHTTP(with map[string]any) (experiment.Task, error) {
 		return nil, err
 	}
 	t.eps = eps
+	if t.abort, err = compileAborts("http", t.in.Abort); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -195,7 +200,7 @@ func (in *httpInputs) resolveEndpoints() ([]resolvedEndpoint, error) {
 			return nil, &experiment.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names http-<name>/...)"}
 		}
 		raw := in.Endpoints[id]
-		for _, k := range []string{"numRequests", "duration", "connections", "timeout", "warmup", "allowInitialErrors", "percentiles", "rateTolerance", "uniform", "endpoints"} {
+		for _, k := range []string{"numRequests", "duration", "connections", "timeout", "warmup", "allowInitialErrors", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"} {
 			if _, ok := raw[k]; ok {
 				return nil, &experiment.FieldError{Field: prefix + k, Value: raw[k], Expected: "no value here: endpoints run together under the task's " + k + " (set it at the top level; use weight to share the load)"}
 			}
@@ -371,6 +376,9 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 		},
 		Progress: progressPrinter(env.Progress, "http"),
 	}
+	if t.abort != nil {
+		opts.Monitor = t.abort.check
+	}
 	if len(t.eps) == 1 {
 		opts.Weights = nil
 	}
@@ -402,21 +410,18 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 		return err
 	}
 	protos := target.Protocols()
-	if err := recordLoad(insights, "http", rep.Total, rep, in.Percentiles, commonProtocol(protos)); err != nil {
+	if err := recordLoad(insights, "http", "-", rep.Total, rep, in.Percentiles, commonProtocol(protos)); err != nil {
 		return err
 	}
 	if len(t.eps) > 1 || t.eps[0].id != "" {
 		for i, e := range t.eps {
-			if err := recordLoad(insights, "http-"+e.id, rep.Endpoints[i], rep, in.Percentiles, protos[i]); err != nil {
+			if err := recordLoad(insights, "http-"+e.id, "-", rep.Endpoints[i], rep, in.Percentiles, protos[i]); err != nil {
 				return err
 			}
 		}
 	}
 	env.Logger.Info("http load finished", "requests", rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1))
-	if rep.Saturated {
-		env.Logger.Warn("the intended load was not delivered; SLO verdicts on this run are invalid", "reason", rep.SaturationReason)
-	}
-	return ctx.Err()
+	return finishLoad(ctx, env, rep)
 }
 
 func trimEndpointPrefix(s string) string {

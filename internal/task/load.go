@@ -1,6 +1,7 @@
 package task
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -38,8 +39,10 @@ func sortFloats(f []float64) {
 }
 
 // recordLoad stores one provider's load measurements as metrics (version 0)
-// with the original's names, plus service-time metrics in open loop.
-func recordLoad(in *experiment.Insights, provider string, st load.Stats, rep *load.Report, percentiles []float64, protocol string) error {
+// with the original's names, plus service-time metrics in open loop. Latency
+// aggregations are joined to their histogram's name with sep: "-" for HTTP
+// (http/latency-p99), "/" for gRPC (grpc/latency/p99), as in the original.
+func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, rep *load.Report, percentiles []float64, protocol string) error {
 	set := func(name, desc, units string, typ metrics.Type, v float64) error {
 		return in.SetValue(provider+"/"+name, metrics.Meta{Description: desc, Units: units, Type: typ}, 0, v)
 	}
@@ -58,11 +61,11 @@ func recordLoad(in *experiment.Insights, provider string, st load.Stats, rep *lo
 	if rep.Open {
 		latencyWhat = "latency, measured from each request's intended start"
 	}
-	if err := recordHistogram(in, provider, "latency", latencyWhat, st.Latency, percentiles); err != nil {
+	if err := recordHistogram(in, provider, "latency", sep, latencyWhat, st.Latency, percentiles); err != nil {
 		return err
 	}
 	if rep.Open {
-		if err := recordHistogram(in, provider, "service-time", "service time, measured from each request's actual send", st.Service, percentiles); err != nil {
+		if err := recordHistogram(in, provider, "service-time", sep, "service time, measured from each request's actual send", st.Service, percentiles); err != nil {
 			return err
 		}
 	}
@@ -75,9 +78,11 @@ func recordLoad(in *experiment.Insights, provider string, st load.Stats, rep *lo
 		Codes:            st.Codes,
 		AchievedRate:     round(rep.AchievedRate, 3),
 		Delayed:          rep.Delayed,
+		Unsent:           rep.Unsent,
 		Saturated:        rep.Saturated,
 		SaturationReason: rep.SaturationReason,
 		CPUUtilization:   round(rep.CPUUtilization, 3),
+		Aborted:          rep.Stopped,
 	}
 	if rep.Open {
 		ls.Mode = "open"
@@ -90,7 +95,7 @@ func recordLoad(in *experiment.Insights, provider string, st load.Stats, rep *lo
 	return nil
 }
 
-func recordHistogram(in *experiment.Insights, provider, name, what string, h *metrics.HDR, percentiles []float64) error {
+func recordHistogram(in *experiment.Insights, provider, name, sep, what string, h *metrics.HDR, percentiles []float64) error {
 	if h.Count() == 0 {
 		return nil
 	}
@@ -105,13 +110,13 @@ func recordHistogram(in *experiment.Insights, provider, name, what string, h *me
 		{"max", "maximum of observed " + what + " values", h.MaxMs()},
 	}
 	for _, g := range gauges {
-		if err := in.SetValue(provider+"/"+name+"-"+g.suffix, metrics.Meta{Description: g.desc, Units: ms, Type: metrics.Gauge}, 0, g.v); err != nil {
+		if err := in.SetValue(provider+"/"+name+sep+g.suffix, metrics.Meta{Description: g.desc, Units: ms, Type: metrics.Gauge}, 0, g.v); err != nil {
 			return err
 		}
 	}
 	for _, p := range percentiles {
 		ps := metrics.FormatPercentile(p)
-		if err := in.SetValue(provider+"/"+name+"-p"+ps, metrics.Meta{Description: ps + "-th percentile of observed " + what + " values", Units: ms, Type: metrics.Gauge}, 0, h.PercentileMs(p)); err != nil {
+		if err := in.SetValue(provider+"/"+name+sep+"p"+ps, metrics.Meta{Description: ps + "-th percentile of observed " + what + " values", Units: ms, Type: metrics.Gauge}, 0, h.PercentileMs(p)); err != nil {
 			return err
 		}
 	}
@@ -138,4 +143,17 @@ func progressPrinter(w io.Writer, label string) func(load.Progress) {
 		}
 		_, _ = fmt.Fprintf(w, "\r\033[K%s: %d requests, %.1f req/s, %d errors, p99 %.2f ms%s", label, p.Requests, p.Rate, p.Errors, p.P99Ms, left)
 	}
+}
+
+// finishLoad ends a load task: a run stopped by an abort condition fails the
+// task with ErrAbort (no further loops), after its measurements were
+// recorded.
+func finishLoad(ctx context.Context, env *experiment.Env, rep *load.Report) error {
+	if rep.Saturated {
+		env.Logger.Warn("the intended load was not delivered; SLO verdicts on this run are invalid", "reason", rep.SaturationReason)
+	}
+	if rep.Stopped != "" {
+		return fmt.Errorf("%w: %s", experiment.ErrAbort, rep.Stopped)
+	}
+	return ctx.Err()
 }

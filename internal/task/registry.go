@@ -7,8 +7,10 @@ import "iter8.tools/iter8/internal/experiment"
 // Registry returns every task iter8 knows, by name.
 func Registry() experiment.Registry {
 	return experiment.Registry{
-		"assess": newAssess,
-		"http":   newHTTP,
-		"run":    newRun,
+		"assess":        newAssess,
+		"custommetrics": newCustomMetrics,
+		"grpc":          newGRPC,
+		"http":          newHTTP,
+		"run":           newRun,
 	}
 }

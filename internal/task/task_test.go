@@ -15,6 +15,7 @@ import (
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/load"
+	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
 )
 
@@ -33,7 +34,7 @@ func TestHTTPInputErrors(t *testing.T) {
 		{"bad percentile", map[string]any{"url": "http://x", "percentiles": []any{0.0}}, `field "percentiles": invalid value 0`},
 		{"two payloads", map[string]any{"url": "http://x", "payloadStr": "a", "payloadFile": "b"}, "at most one of payloadStr, payloadFile and payloadURL"},
 		{"error range", map[string]any{"url": "http://x", "errorRanges": []any{map[string]any{"lower": 500.0, "upper": 400.0}}}, `field "errorRanges[0]"`},
-		{"unknown field", map[string]any{"url": "http://x", "endpoint": "y"}, `unknown field "endpoint": did you mean "endpoints"? (expected one of allowInitialErrors, caCertFile,`},
+		{"unknown field", map[string]any{"url": "http://x", "endpoint": "y"}, `unknown field "endpoint": did you mean "endpoints"? (expected one of abort, allowInitialErrors, caCertFile,`},
 		{"endpoint run-level field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "duration": "1s"}}}, `field "endpoints.a.duration": invalid value "1s": expected no value here: endpoints run together under the task's duration`},
 		{"endpoint unknown field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "wieght": 2.0}}}, `unknown field "endpoints.a.wieght": did you mean "weight"?`},
 		{"endpoint without url", map[string]any{"endpoints": map[string]any{"a": map[string]any{"weight": 2.0}}}, `field "endpoints.a.url" is missing`},
@@ -286,3 +287,7 @@ func TestProgressLine(t *testing.T) {
 		t.Error("no writer should mean no progress")
 	}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func metricsMeta() metrics.Meta { return metrics.Meta{Description: "a value", Type: metrics.Gauge} }

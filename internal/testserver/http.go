@@ -4,8 +4,10 @@
 package testserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -83,6 +85,9 @@ type HTTPConfig struct {
 	H2C bool
 	// RecordTimes keeps every request's handling time, for accuracy tests.
 	RecordTimes bool
+	// Stats, when set, is served as JSON at /_iter8/stats (for benchmarks
+	// that count what a separate server process received).
+	Stats func() map[string]int64
 }
 
 // Stall is a pause of the whole server.
@@ -257,6 +262,11 @@ func (s *HTTP) ClientCertificates() int64 { return s.clientCerts.Load() }
 
 // ServeHTTP answers one request.
 func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/_iter8/stats" && s.cfg.Stats != nil {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.cfg.Stats())
+		return
+	}
 	start := time.Now()
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		s.clientCerts.Add(1)
@@ -294,8 +304,7 @@ func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.Stall(st.For)
 		}
 	}
-	if q.Get("fault") == "reset" {
-		resetConnection(w)
+	if fault := q.Get("fault"); fault != "" && s.fault(w, r, fault) {
 		return
 	}
 	if left := s.stallLeft(); left > delay {
@@ -332,6 +341,71 @@ func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.times = append(s.times, d)
 		s.mu.Unlock()
 	}
+}
+
+// fault misbehaves as a request's fault parameter asks, and reports whether
+// it answered the request:
+//   - reset: abort the connection with a TCP reset before answering
+//   - reset-mid: send headers and half the body, then reset
+//   - stall-body: send headers and half the body, then stall until the client
+//     gives up
+//   - huge: a body of size bytes (size parameter, default 100 MiB)
+//   - endless: a body that never ends
+//   - close: answer, then close the connection (HTTP/1.1) or send GOAWAY
+//     (HTTP/2)
+//
+// Stalling before the headers is the delay parameter; a 5xx storm is the
+// status parameter or ErrorRate.
+func (s *HTTP) fault(w http.ResponseWriter, r *http.Request, fault string) bool {
+	half := s.body[:len(s.body)/2]
+	switch fault {
+	case "reset":
+		resetConnection(w)
+	case "reset-mid", "stall-body":
+		w.Header().Set("Content-Length", strconv.Itoa(len(s.body)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(half)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		if fault == "reset-mid" {
+			resetConnection(w)
+			return true
+		}
+		<-r.Context().Done()
+	case "huge":
+		size := int64(100 << 20)
+		if v, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64); err == nil && v > 0 {
+			size = v
+		}
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for size > 0 {
+			n := min(size, int64(len(chunk)))
+			if _, err := w.Write(chunk[:n]); err != nil {
+				return true
+			}
+			size -= n
+		}
+	case "endless":
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("x"), 16<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return true
+			}
+			if r.Context().Err() != nil {
+				return true
+			}
+		}
+	case "close":
+		w.Header().Set("Connection", "close")
+		return false // answer normally, then close
+	default:
+		return false
+	}
+	return true
 }
 
 // resetConnection aborts the connection with a TCP reset.

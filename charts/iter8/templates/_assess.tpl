@@ -1,7 +1,9 @@
 {{/*
 task.assess renders the assess task. SLOs are given as maps from metric name
-to limit (assess.SLOs.upper.http/latency-mean=50) or, as in experiment files,
-as lists of {metric, limit}.
+to limit (assess.SLOs.upper.http/latency-mean=50), or to {limit, onNoData}
+(assess.SLOs.upper.prom/error-rate.limit=0.01 and
+assess.SLOs.upper.prom/error-rate.onNoData=ignore), or, as in experiment
+files, as lists of {metric, limit, onNoData}.
 */}}
 {{- define "task.assess" -}}
 {{- $in := deepCopy (. | default dict) }}
@@ -18,10 +20,18 @@ as lists of {metric, limit}.
 {{- $list := list }}
 {{- if kindIs "map" $given }}
 {{- range $metric, $limit := $given }}
-{{- if kindIs "map" $limit }}
-{{- fail (printf "assess.SLOs.%s.%s: the limit is a map, so the metric name was split at a dot; escape dots in metric names: %s\\.%s=<limit>" $dir $metric $metric (keys $limit | first)) }}
-{{- end }}
 {{- $x := dict "metric" $metric "limit" $limit }}
+{{- if kindIs "map" $limit }}
+{{- if not (hasKey $limit "limit") }}
+{{- fail (printf "assess.SLOs.%s.%s: the limit is a map, so the metric name was split at a dot; escape dots in metric names: %s\\.%s=<limit>" $dir $metric $metric (keys $limit | sortAlpha | first)) }}
+{{- end }}
+{{- range $k, $_ := $limit }}
+{{- if not (has $k (list "limit" "onNoData")) }}
+{{- fail (printf "assess.SLOs.%s.%s.%s is not valid: expected limit or onNoData" $dir $metric $k) }}
+{{- end }}
+{{- end }}
+{{- $x = merge (dict "metric" $metric) $limit }}
+{{- end }}
 {{- include "iter8.toNumbers" (dict "m" $x "keys" (list "limit")) }}
 {{- $list = append $list $x }}
 {{- end }}

@@ -13,12 +13,16 @@ spec:
 {{- range $i, $t := .Values.tasks }}
 {{- if eq $t "http" }}
 {{- include "task.http" $.Values.http }}
+{{- else if eq $t "custommetrics" }}
+{{- include "task.custommetrics" $.Values.custommetrics }}
 {{- else if eq $t "assess" }}
 {{- include "task.assess" $.Values.assess }}
+{{- else if eq $t "grpc" }}
+{{- include "task.grpc" $.Values.grpc }}
 {{- else if eq $t "run" }}
 {{- include "task.run" $.Values.run }}
 {{- else }}
-{{- fail (printf "task name must be one of assess, http, run; got %q" $t) }}
+{{- fail (printf "task name must be one of assess, custommetrics, grpc, http, run; got %q" $t) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -11,8 +11,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,15 +145,51 @@ func run(ctx context.Context, out string) error {
 		return err
 	}
 
-	// multi-loop: six loops, the target slowing down loop after loop
-	delays := []string{"1ms", "2ms", "3ms", "6ms", "9ms", "4ms"}
-	multi, err := runLoops(ctx, len(delays), func(loop int) string {
+	// gRPC: unary calls through server reflection, 2% of them Unavailable
+	gsrv, err := testserver.StartGRPC(testserver.GRPCConfig{
+		Latency:   testserver.LogNormal(4*time.Millisecond, 20*time.Millisecond),
+		ErrorRate: 0.02,
+	}, "")
+	if err != nil {
+		return err
+	}
+	defer gsrv.Close()
+	grpcExp, err := runLoops(ctx, 1, func(int) string {
+		return `spec:
+- task: grpc
+  with:
+    host: ` + gsrv.Addr() + `
+    call: helloworld.Greeter.SayHello
+    data: {name: iter8}
+    duration: 3s
+    rps: 60
+    concurrency: 8
+- task: assess
+  with:
+    SLOs:
+      upper:
+      - {metric: grpc/error-rate, limit: 0.01}
+      - {metric: grpc/latency/mean, limit: 20}
+      - {metric: grpc/latency/p99, limit: 100}
+`
+	})
+	if err != nil {
+		return err
+	}
+	if err := save("grpc.yaml", grpcExp); err != nil {
+		return err
+	}
+
+	// multi-loop: 60 short loops, the target slowing down and recovering in
+	// waves; past 50 loops the oldest are merged ten at a time
+	multi, err := runLoops(ctx, 60, func(loop int) string {
+		delay := 1 + 2.5*(1-math.Cos(float64(loop)*2*math.Pi/25))
 		return `spec:
 - task: http
   with:
-    url: ` + demo.URL() + `/get?delay=` + delays[loop] + `
-    duration: 2s
-    qps: 40
+    url: ` + demo.URL() + `/get?delay=` + strconv.FormatFloat(math.Round(delay*10)/10, 'f', -1, 64) + `ms
+    numRequests: 16
+    qps: 80
     connections: 4
 - task: assess
   with:
@@ -167,8 +207,31 @@ func run(ctx context.Context, out string) error {
 		return err
 	}
 
-	// no data: SLOs on metrics nothing recorded, next to one that passes;
+	// no data: SLOs on metrics nothing recorded, a custom metric whose query
+	// returns nothing (its SLO ignores no data) and one whose query fails;
 	// and an invalid run: one connection cannot deliver the intended rate
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("q") == "refunds" {
+			http.Error(w, "upstream database unavailable", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"data": {"result": []}}`))
+	}))
+	defer shop.Close()
+	const shopTemplate = `url: {{ .url }}
+metrics:
+- name: conversion-rate
+  type: gauge
+  description: orders per visit
+  params: [{name: q, value: conversion}]
+  jqExpression: .data.result[0].value[1]
+- name: refunds
+  type: counter
+  description: refunded orders
+  params: [{name: q, value: refunds}]
+  jqExpression: .value
+`
 	nodata, err := runLoops(ctx, 1, func(int) string {
 		return `spec:
 - task: http
@@ -177,16 +240,21 @@ func run(ctx context.Context, out string) error {
     duration: 2s
     qps: 200
     connections: 1
+- task: custommetrics
+  with:
+    templates: {shop: ./shop.tpl}
+    values: {url: "` + shop.URL + `/api"}
 - task: assess
   with:
     SLOs:
       upper:
       - {metric: http/latency-p99, limit: 100}
       - {metric: http-checkout/latency-p99, limit: 100}
+      - {metric: shop/refunds, limit: 10}
       lower:
-      - {metric: shop/conversion-rate, limit: 0.05}
+      - {metric: shop/conversion-rate, limit: 0.05, onNoData: ignore}
 `
-	})
+	}, "shop.tpl", shopTemplate)
 	if err != nil {
 		return err
 	}
@@ -310,13 +378,19 @@ func hostile(src *experiment.Experiment) *experiment.Experiment {
 
 // runLoops runs an experiment for n loops in a temporary folder; spec gives
 // the experiment of each loop (loops may change it, as a user editing the
-// file between CronJob runs would).
-func runLoops(ctx context.Context, n int, spec func(loop int) string) (*experiment.Experiment, error) {
+// file between CronJob runs would); files are name, content pairs written
+// next to it.
+func runLoops(ctx context.Context, n int, spec func(loop int) string, files ...string) (*experiment.Experiment, error) {
 	dir, err := os.MkdirTemp("", "fixturegen-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	for i := 0; i+1 < len(files); i += 2 {
+		if err := os.WriteFile(filepath.Join(dir, files[i]), []byte(files[i+1]), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	var exp *experiment.Experiment
 	for loop := range n {
 		doc := spec(loop)

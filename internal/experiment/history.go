@@ -1,0 +1,200 @@
+package experiment
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"iter8.tools/iter8/internal/metrics"
+	"iter8.tools/iter8/internal/slo"
+)
+
+// History is bounded: the newest HistoryTier loops are kept one by one;
+// older loops are merged HistoryMerge at a time into entries covering
+// HistoryMerge loops, and those, HistoryTier at a time, into entries covering
+// HistoryMerge² loops, and so on. 10,000 loops take about 150 entries, and
+// trends over the whole run remain drawable.
+const (
+	HistoryTier  = 50
+	HistoryMerge = 10
+)
+
+// recordLoop appends the summary of the loop that just ended and compacts
+// the history.
+func (r *Result) recordLoop(start time.Time) {
+	s := LoopSummary{Loop: r.NumLoops, StartTime: start, Failure: r.Failure}
+	if in := r.Insights; in != nil {
+		for v := range in.NonHistMetricValues {
+			vals := map[string]float64{}
+			for name, vs := range in.NonHistMetricValues[v] {
+				if len(vs) > 0 {
+					vals[name] = compact(vs[len(vs)-1])
+				}
+			}
+			s.Values = append(s.Values, vals)
+		}
+		for v := range in.Histograms {
+			hs := map[string]string{}
+			for name, enc := range in.Histograms[v] {
+				hs[name] = enc
+			}
+			s.Histograms = append(s.Histograms, hs)
+		}
+		for _, v := range in.SLOVerdicts {
+			row := make([]slo.Outcome, len(v.Versions))
+			for i, res := range v.Versions {
+				row[i] = res.Outcome
+			}
+			s.SLOs = append(s.SLOs, row)
+		}
+	}
+	r.History = compactHistory(append(r.History, s))
+}
+
+// compact rounds a value to 6 significant digits: enough for trends, and
+// short in YAML.
+func compact(v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	f, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
+	if err != nil {
+		return v
+	}
+	return f
+}
+
+// compactHistory merges the oldest entries of any tier holding more than
+// HistoryTier entries into one entry of the next tier.
+func compactHistory(h []LoopSummary) []LoopSummary {
+	largest := 1
+	for _, e := range h {
+		largest = max(largest, e.Covers())
+	}
+	for size := 1; size <= largest; size *= HistoryMerge {
+		first, n := -1, 0
+		for i, e := range h {
+			if e.Covers() == size {
+				if first < 0 {
+					first = i
+				}
+				n++
+			}
+		}
+		if n <= HistoryTier {
+			continue
+		}
+		// Entries of a tier are contiguous, oldest first.
+		merged := mergeLoops(h[first : first+HistoryMerge])
+		out := make([]LoopSummary, 0, len(h)-HistoryMerge+1)
+		out = append(out, h[:first]...)
+		out = append(out, merged)
+		out = append(out, h[first+HistoryMerge:]...)
+		h = out
+		largest = max(largest, size*HistoryMerge)
+	}
+	return h
+}
+
+// mergeLoops merges consecutive entries, oldest first, into one.
+func mergeLoops(es []LoopSummary) LoopSummary {
+	last := es[len(es)-1]
+	m := LoopSummary{Loop: last.Loop, StartTime: es[0].StartTime, SLOs: last.SLOs}
+	sums := []map[string]float64{}
+	counts := []map[string]int{}
+	hists := []map[string]*metrics.HDR{}
+	for _, e := range es {
+		w := e.Covers()
+		m.Loops += w
+		if e.Failure {
+			m.Failure = true
+			m.Failures += max(e.Failures, 1)
+		}
+		for v, vals := range e.Values {
+			for len(sums) <= v {
+				sums, counts = append(sums, map[string]float64{}), append(counts, map[string]int{})
+			}
+			for name, x := range vals {
+				sums[v][name] += x * float64(w)
+				counts[v][name] += w
+			}
+		}
+		for v, hs := range e.Histograms {
+			for len(hists) <= v {
+				hists = append(hists, map[string]*metrics.HDR{})
+			}
+			for name, enc := range hs {
+				h, err := metrics.DecodeHDR(enc)
+				if err != nil {
+					continue
+				}
+				if hists[v][name] == nil {
+					hists[v][name] = h
+				} else {
+					hists[v][name].Merge(h)
+				}
+			}
+		}
+		passed := e.SLOsPassed
+		if passed == nil {
+			passed = passedCounts(e.SLOs)
+		}
+		for i, row := range passed {
+			for len(m.SLOsPassed) <= i {
+				m.SLOsPassed = append(m.SLOsPassed, nil)
+			}
+			for j, n := range row {
+				for len(m.SLOsPassed[i]) <= j {
+					m.SLOsPassed[i] = append(m.SLOsPassed[i], 0)
+				}
+				m.SLOsPassed[i][j] += n
+			}
+		}
+	}
+	for v := range sums {
+		vals := map[string]float64{}
+		for name, s := range sums[v] {
+			vals[name] = compact(s / float64(counts[v][name]))
+		}
+		m.Values = append(m.Values, vals)
+	}
+	for v := range hists {
+		hs := map[string]string{}
+		for name, h := range hists[v] {
+			if enc, err := h.Encode(); err == nil {
+				hs[name] = enc
+			}
+		}
+		m.Histograms = append(m.Histograms, hs)
+	}
+	return m
+}
+
+func passedCounts(outcomes [][]slo.Outcome) [][]int {
+	out := make([][]int, len(outcomes))
+	for i, row := range outcomes {
+		out[i] = make([]int, len(row))
+		for j, o := range row {
+			if o == slo.Passed {
+				out[i][j] = 1
+			}
+		}
+	}
+	return out
+}
+
+// Insights returns the entry's values and histograms as insights, so that
+// metric lookups (including percentiles computed from histograms) work on a
+// past loop as on the current one.
+func (s LoopSummary) Insights() *Insights {
+	in := &Insights{NumVersions: max(len(s.Values), len(s.Histograms))}
+	for _, vals := range s.Values {
+		m := map[string][]float64{}
+		for k, v := range vals {
+			m[k] = []float64{v}
+		}
+		in.NonHistMetricValues = append(in.NonHistMetricValues, m)
+	}
+	in.Histograms = s.Histograms
+	return in
+}

@@ -1,0 +1,101 @@
+package experiment
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/metrics"
+	"iter8.tools/iter8/internal/slo"
+)
+
+// syntheticLoop fills insights as an http + assess loop would.
+func syntheticLoop(t testing.TB, r *Result, rng *rand.Rand) {
+	in, err := r.InitInsights(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := 5 + rng.Float64()*10
+	for _, hist := range []string{"latency", "service-time"} {
+		h := metrics.NewHDR()
+		for range 2000 {
+			h.Record(time.Duration(base * (0.5 + rng.ExpFloat64()) * float64(time.Millisecond)))
+		}
+		if err := in.SetHistogram("http/"+hist, metrics.Meta{Units: "msec", Type: metrics.Histogram}, 0, h); err != nil {
+			t.Fatal(err)
+		}
+		for _, agg := range []string{"mean", "stddev", "min", "max", "p50", "p75", "p90", "p95", "p99", "p99.9"} {
+			if err := in.SetValue("http/"+hist+"-"+agg, metrics.Meta{Units: "msec", Type: metrics.Gauge}, 0, base*rng.Float64()*3); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []string{"request-count", "error-count", "error-rate"} {
+		if err := in.SetValue("http/"+c, metrics.Meta{Type: metrics.Counter}, 0, rng.Float64()*1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs := []slo.Objective{{Metric: "http/latency-p99", Limit: 30, Direction: slo.Upper}, {Metric: "http/error-rate", Limit: 500, Direction: slo.Upper}, {Metric: "http/request-count", Limit: 100, Direction: slo.Lower}}
+	in.SLOVerdicts = slo.Evaluate(objs, 1, in)
+}
+
+func TestHistoryBounded(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	r := NewResult(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), "v0.14")
+	exp := &Experiment{Spec: make([]TaskSpec, 2), Result: r}
+	start := r.StartTime
+	const loops = 10000
+	for i := range loops {
+		r.NumLoops++
+		// insights change every 100 loops: histograms are what makes entries large
+		if i%100 == 0 {
+			syntheticLoop(t, r, rng)
+		}
+		r.Failure = i == 42
+		r.recordLoop(start.Add(time.Duration(i) * time.Minute))
+		r.Failure = false
+	}
+	b, err := Encode(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d loops: %d history entries, experiment %d bytes", loops, len(r.History), len(b))
+	if len(b) >= 1<<20 {
+		t.Errorf("experiment is %d bytes after %d loops, want under 1 MiB", len(b), loops)
+	}
+	covered, prev := 0, 0
+	failures := 0
+	for _, e := range r.History {
+		covered += e.Covers()
+		if e.Loop-e.Covers() != prev {
+			t.Fatalf("entries are not contiguous: loop %d covering %d after loop %d", e.Loop, e.Covers(), prev)
+		}
+		prev = e.Loop
+		failures += max(e.Failures, map[bool]int{true: 1}[e.Failure])
+		if len(e.Values) != 1 || len(e.Values[0]) == 0 || len(e.Histograms) != 1 || len(e.SLOs) != 3 {
+			t.Fatalf("entry for loop %d lacks data: %+v", e.Loop, e)
+		}
+	}
+	if covered != loops || prev != loops || failures != 1 {
+		t.Errorf("history covers %d loops up to %d with %d failures, want %d, %d, 1", covered, prev, failures, loops, loops)
+	}
+	if !r.History[0].StartTime.Equal(start) || r.History[len(r.History)-1].Covers() != 1 {
+		t.Errorf("oldest entry starts %v; newest covers %d", r.History[0].StartTime, r.History[len(r.History)-1].Covers())
+	}
+	if len(r.History) > 4*HistoryTier {
+		t.Errorf("%d entries", len(r.History))
+	}
+	// merged histograms hold every sample of the loops they cover
+	var n int64
+	for _, e := range r.History[:3] {
+		h, err := metrics.DecodeHDR(e.Histograms[0]["http/latency"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += h.Count()
+	}
+	if want := int64(2000 * (r.History[0].Covers() + r.History[1].Covers() + r.History[2].Covers())); n != want {
+		t.Errorf("merged histograms hold %d samples, want %d", n, want)
+	}
+}

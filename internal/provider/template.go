@@ -1,0 +1,152 @@
+package provider
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"regexp"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/Masterminds/sprig/v3"
+	"sigs.k8s.io/yaml"
+
+	"iter8.tools/iter8/internal/experiment"
+)
+
+// Template is a parsed provider template.
+type Template struct {
+	// Name is the provider name: metrics are recorded as <Name>/<metric>.
+	Name string
+	// Source says where the template came from, for messages.
+	Source string
+	text   string
+	tmpl   *template.Template
+}
+
+// funcs are sprig's functions without env and expandenv (templates stay a
+// pure function of their values; secrets go through ${env:NAME}), plus
+// required.
+func funcs() template.FuncMap {
+	f := sprig.TxtFuncMap()
+	delete(f, "env")
+	delete(f, "expandenv")
+	f["required"] = func(msg string, v any) (any, error) {
+		if v == nil {
+			return nil, errors.New(msg)
+		}
+		if s, ok := v.(string); ok && s == "" {
+			return nil, errors.New(msg)
+		}
+		return v, nil
+	}
+	return f
+}
+
+// Parse parses the text of the template for provider name, read from source.
+func Parse(name, source string, text []byte) (*Template, error) {
+	t, err := template.New(name).Funcs(funcs()).Parse(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: template %s does not parse: %w", name, source, err)
+	}
+	return &Template{Name: name, Source: source, text: string(text), tmpl: t}, nil
+}
+
+// Render renders the template with one version's values and returns the
+// checked spec.
+func (t *Template) Render(vals map[string]any) (*Spec, error) {
+	var b bytes.Buffer
+	if err := t.tmpl.Execute(&b, vals); err != nil {
+		return nil, fmt.Errorf("provider %s: template %s does not render: %w", t.Name, t.Source, cleanExecError(err))
+	}
+	// A missing key prints "<no value>"; treat it as empty, as Helm does.
+	out := strings.ReplaceAll(b.String(), "<no value>", "")
+	js, err := yaml.YAMLToJSON([]byte(out))
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: template %s renders invalid YAML: %w", t.Name, t.Source, err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(js, &m); err != nil || m == nil {
+		return nil, fmt.Errorf("provider %s: template %s must render a YAML mapping with url or driver, and metrics", t.Name, t.Source)
+	}
+	spec := &Spec{}
+	if err := experiment.DecodeInputs(m, spec); err != nil {
+		return nil, fmt.Errorf("provider %s: template %s renders an invalid spec: %w", t.Name, t.Source, err)
+	}
+	if err := spec.check(t.text); err != nil {
+		return nil, fmt.Errorf("provider %s: template %s renders an invalid spec: %w", t.Name, t.Source, err)
+	}
+	return spec, nil
+}
+
+var calledFail = regexp.MustCompile(`error calling (?:required|fail): (.*)$`)
+
+// cleanExecError reduces an error the template raised itself (required,
+// fail) to its message; other errors keep text/template's location.
+func cleanExecError(err error) error {
+	if m := calledFail.FindStringSubmatch(err.Error()); m != nil {
+		return errors.New(m[1])
+	}
+	return err
+}
+
+// VersionValues returns the template values of one version: values
+// deep-merged with over (over wins), plus startingTime (RFC 3339) and
+// elapsedTimeSeconds (whole seconds from startingTime to now, rounded up,
+// at least 1). startingTime comes from the merged values when set, else from
+// start. Neither argument is modified.
+func VersionValues(values, over map[string]any, start, now time.Time) (map[string]any, error) {
+	v := Merge(values, over)
+	if s, ok := v["startingTime"]; ok && s != nil && s != "" {
+		str, isStr := s.(string)
+		t, err := time.Parse(time.RFC3339, str)
+		if !isStr || err != nil {
+			return nil, &experiment.FieldError{Field: "values.startingTime", Value: s, Expected: "a time in RFC 3339 format, such as 2026-01-02T15:04:05Z"}
+		}
+		start = t
+	}
+	v["startingTime"] = start.UTC().Format(time.RFC3339)
+	v["elapsedTimeSeconds"] = max(int64(1), int64(math.Ceil(now.Sub(start).Seconds())))
+	return v, nil
+}
+
+// Merge returns a deep copy of base with over merged in: maps merge key by
+// key, any other value in over replaces the one in base.
+func Merge(base, over map[string]any) map[string]any {
+	out := deepCopyMap(base)
+	for k, ov := range over {
+		if om, ok := ov.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				out[k] = Merge(bm, om)
+				continue
+			}
+		}
+		out[k] = deepCopy(ov)
+	}
+	return out
+}
+
+func deepCopyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range maps.All(m) {
+		out[k] = deepCopy(v)
+	}
+	return out
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return deepCopyMap(x)
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = deepCopy(x[i])
+		}
+		return out
+	}
+	return v
+}

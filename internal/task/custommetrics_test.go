@@ -1,0 +1,218 @@
+package task
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/provider/providertest"
+	"iter8.tools/iter8/internal/report"
+	"iter8.tools/iter8/internal/slo"
+)
+
+// served is what the exporter serves for one version: a request rate, a
+// fraction of errors, and a latency distribution (cumulative fraction of
+// requests at or under each bucket bound, in seconds) with its mean.
+type served struct {
+	version   string
+	rate      float64
+	errorRate float64
+	bounds    []float64
+	cumulated []float64
+	meanSec   float64
+}
+
+var versions = []served{
+	// p95 falls in (0.025, 0.05]: 0.025 + 0.025*(0.95-0.90)/(0.98-0.90) = 40.625 ms
+	{"v1", 100, 0.05, []float64{0.005, 0.01, 0.025, 0.05, 0.1}, []float64{0.10, 0.55, 0.90, 0.98, 1}, 0.015},
+	// p95 falls in (0.05, 0.1]: 0.05 + 0.05*(0.95-0.90)/(1-0.90) = 75 ms
+	{"v2", 50, 0.01, []float64{0.005, 0.01, 0.025, 0.05, 0.1}, []float64{0.20, 0.60, 0.80, 0.90, 1}, 0.020},
+}
+
+var wantP95 = map[string]float64{"v1": 40.625, "v2": 75}
+
+func g(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// exposition renders every version's counters and histograms, as a generic
+// service, Istio and Knative's queue-proxy would, after t seconds of
+// traffic (every value is linear in t, so rates and ratios are exact).
+func exposition(t float64) string {
+	var b strings.Builder
+	for _, v := range versions {
+		total := v.rate * t
+		errs := total * v.errorRate
+		type family struct {
+			counter, hist string
+			labels        func(code string) string
+			scale         float64 // bucket bounds and sums: seconds or msec
+		}
+		fams := []family{
+			{"http_requests_total", "http_request_duration_seconds",
+				func(code string) string { return fmt.Sprintf(`version=%q%s`, v.version, code) }, 1},
+			{"istio_requests_total", "istio_request_duration_milliseconds",
+				func(code string) string {
+					return fmt.Sprintf(`reporter="destination",destination_app="shop",destination_version=%q%s`, v.version, code)
+				}, 1000},
+			{"revision_request_count", "revision_request_latencies",
+				func(code string) string {
+					return fmt.Sprintf(`namespace_name="default",service_name="shop",revision_name="shop-%s"%s`, v.version, code)
+				}, 1000},
+		}
+		for _, f := range fams {
+			ok, bad := `,code="200"`, `,code="500"`
+			switch f.counter {
+			case "istio_requests_total":
+				ok, bad = `,response_code="200"`, `,response_code="500"`
+			case "revision_request_count":
+				ok, bad = `,response_code="200",response_code_class="2xx"`, `,response_code="500",response_code_class="5xx"`
+			}
+			fmt.Fprintf(&b, "%s{%s} %s\n%s{%s} %s\n", f.counter, f.labels(ok), g(total-errs), f.counter, f.labels(bad), g(errs))
+			for i, le := range v.bounds {
+				fmt.Fprintf(&b, "%s_bucket{%s,le=%q} %s\n", f.hist, f.labels(""), g(le*f.scale), g(total*v.cumulated[i]))
+			}
+			fmt.Fprintf(&b, "%s_bucket{%s,le=\"+Inf\"} %s\n", f.hist, f.labels(""), g(total))
+			fmt.Fprintf(&b, "%s_sum{%s} %s\n%s_count{%s} %s\n", f.hist, f.labels(""), g(total*v.meanSec*f.scale), f.hist, f.labels(""), g(total))
+		}
+	}
+	return b.String()
+}
+
+func within(got, want, rel float64) bool {
+	return math.Abs(got-want) <= rel*math.Abs(want)
+}
+
+// The built-in templates against a real Prometheus scraping an exporter that
+// serves known counters and histograms for two versions: rates, error rates,
+// means and p95 from histogram_quantile are what was served, within
+// Prometheus's own precision.
+func TestCustomMetricsPrometheus(t *testing.T) {
+	t.Parallel()
+	start := time.Now().Add(-time.Second)
+	exp := providertest.NewExporter(t, func(e time.Duration) string { return exposition(e.Seconds()) })
+	prom := providertest.StartPrometheus(t, time.Second, exp.Target())
+	// Enough samples to fill the 5s window: its first sample is then at most
+	// one scrape interval from the window's start, so the linear counters
+	// extrapolate exactly.
+	exp.WaitScrapes(t, 8, 60*time.Second)
+	prom.WaitFor(t, `count_over_time(http_requests_total{version="v2",code="500"}[1m])`, 8, 30*time.Second)
+
+	versionValues := []any{}
+	for _, v := range versions {
+		versionValues = append(versionValues, map[string]any{
+			"versionName": v.version,
+			"requests":    fmt.Sprintf(`http_requests_total{version=%q}`, v.version),
+			"errors":      fmt.Sprintf(`http_requests_total{version=%q,code=~"5.."}`, v.version),
+			"latency":     fmt.Sprintf(`http_request_duration_seconds{version=%q}`, v.version),
+			"labels":      map[string]any{"destination_version": v.version},
+			"revision":    "shop-" + v.version,
+		})
+	}
+	tk, err := newCustomMetrics(map[string]any{
+		"templates": map[string]any{"prom": "prometheus", "istio": "istio-prom", "kn": "knative"},
+		"values": map[string]any{
+			"prometheusURL":      prom.URL,
+			"istioPromURL":       prom.URL + "/api/v1/query",
+			"window":             "5s",
+			"latencyPercentiles": []any{50.0, 95.0},
+			"labels":             map[string]any{"destination_app": "shop", "reporter": "destination"},
+			"namespace":          "default",
+			"service":            "shop",
+		},
+		"versionValues": versionValues,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &experiment.Experiment{Spec: []experiment.TaskSpec{{}, {}}, Result: &experiment.Result{StartTime: start}}
+	var logs bytes.Buffer
+	env := &experiment.Env{Experiment: e, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Dir: t.TempDir()}
+	// The istio template's counts are the counters' latest scraped values:
+	// bracket them by the exporter's clock before and after the task.
+	before := time.Since(exp.First()).Seconds() - 1.5
+	if err := tk.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Since(exp.First()).Seconds()
+	in := e.Result.Insights
+	if in.NumVersions != 2 || in.VersionLabel(0) != "v1" || in.VersionLabel(1) != "v2" {
+		t.Fatalf("versions: %d %v", in.NumVersions, in.VersionNames)
+	}
+	for i, v := range versions {
+		check := func(metric string, want, rel float64) {
+			t.Helper()
+			got, ok := in.Value(metric, i)
+			if !ok {
+				reason, _ := in.Missing(metric, i)
+				t.Errorf("%s %s: no value (%s)", v.version, metric, reason)
+				return
+			}
+			if !within(got, want, rel) {
+				t.Errorf("%s %s = %v, want %v (within %g)", v.version, metric, got, want, rel)
+			}
+			t.Logf("%s %s = %v", v.version, metric, got)
+		}
+		for _, p := range []string{"prom", "kn"} {
+			// rate() and increase() over the 5s window: the served rate,
+			// within the scrape timestamps' jitter.
+			check(p+"/request-rate", v.rate, 0.01)
+			check(p+"/request-count", v.rate*5, 0.01)
+			check(p+"/error-count", v.rate*v.errorRate*5, 0.01)
+			// Ratios of series scraped together are exact.
+			check(p+"/error-rate", v.errorRate, 1e-9)
+			check(p+"/latency-mean", v.meanSec*1000, 1e-9)
+			check(p+"/latency-p95", wantP95[v.version], 1e-9)
+		}
+		check("prom/latency-p50", map[string]float64{"v1": 5 + 5*(0.5-0.1)/(0.55-0.1), "v2": 5 + 5*(0.5-0.2)/(0.6-0.2)}[v.version], 1e-9)
+		// istio-prom: the latest counter values, over the time since the
+		// experiment started.
+		count, _ := in.Value("istio/request-count", i)
+		if count < v.rate*before || count > v.rate*after {
+			t.Errorf("%s istio/request-count = %v, want within [%v, %v]", v.version, count, v.rate*before, v.rate*after)
+		}
+		check("istio/error-count", count*v.errorRate, 1e-9)
+		check("istio/error-rate", v.errorRate, 1e-9)
+		check("istio/latency-mean", v.meanSec*1000, 1e-9)
+		check("istio/latency-p95", wantP95[v.version], 1e-9)
+	}
+	if t.Failed() {
+		t.Logf("logs:\n%s", logs.String())
+	}
+
+	// SLOs judged on these values, one column per version.
+	as, err := newAssess(map[string]any{"SLOs": map[string]any{"upper": []any{
+		map[string]any{"metric": "prom/error-rate", "limit": 0.02},
+		map[string]any{"metric": "istio/latency-p95", "limit": 50.0},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := as.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	got := [][]slo.Outcome{}
+	for _, v := range in.SLOVerdicts {
+		got = append(got, []slo.Outcome{v.Versions[0].Outcome, v.Versions[1].Outcome})
+	}
+	want := [][]slo.Outcome{{slo.Failed, slo.Passed}, {slo.Passed, slo.Failed}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("verdicts %v, want %v", got, want)
+	}
+	var txt bytes.Buffer
+	if err := report.Text(&txt, e, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(txt.String()), " ")
+	for _, s := range []string{"SLO Conditions | v1 | v2", "prom/error-rate <= 0.02 | false (0.05) | true (0.01)", "istio/latency-p95 (msec) <= 50 | true (40.62) | false (75.00)", "prom/latency-mean (msec) | 15.00 | 20.00"} {
+		if !strings.Contains(flat, s) {
+			t.Errorf("report lacks %q:\n%s", s, txt.String())
+		}
+	}
+	t.Logf("report:\n%s", txt.String())
+}

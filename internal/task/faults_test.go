@@ -1,0 +1,113 @@
+package task
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/store"
+	"iter8.tools/iter8/internal/testserver"
+)
+
+// A release gate must not pass a broken release because the tool
+// misbehaved, nor hang a pipeline. For each fault of the target: the run ends
+// within its duration plus the request timeout, errors are counted by kind,
+// no goroutine is left behind, memory stays bounded, and assert answers
+// right (never "SLOs satisfied" when the requests failed). These subtests do
+// not run in parallel, so that goroutine checks see only their own.
+func TestHTTPFaults(t *testing.T) {
+	srv, err := testserver.StartHTTP(testserver.HTTPConfig{BodySize: 4096}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	ca, err := testserver.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	_ = ln.Close()
+	_ = ca
+	const duration, timeout = 2 * time.Second, 500 * time.Millisecond
+	tests := []struct {
+		name  string
+		url   string
+		extra string
+		kinds []string // error kinds expected among the codes
+		slos  bool     // whether the SLOs can hold
+	}{
+		{"connection refused", refused, "", []string{"connection-refused"}, false},
+		{"reset before the response", srv.URL() + "/?fault=reset", "", []string{"connection-reset"}, false},
+		{"reset mid-response", srv.URL() + "/?fault=reset-mid", "", []string{"connection-reset"}, false},
+		{"stall before headers", srv.URL() + "/?delay=1h", "", []string{"timeout"}, false},
+		{"stall mid-body", srv.URL() + "/?fault=stall-body", "", []string{"timeout"}, false},
+		{"5xx storm", srv.URL() + "/?status=503", "", []string{"503"}, false},
+		{"huge bodies", srv.URL() + "/?fault=huge&size=20000000", "    connections: 2\n", []string{"200"}, true},
+		{"endless bodies", srv.URL() + "/?fault=endless", "", []string{"timeout"}, false},
+		{"connections closed after each response", srv.URL() + "/?fault=close", "", []string{"200"}, true},
+		{"HTTP/2 GOAWAY after each response", "" /* an h2c server, started in the subtest */, "    http2: true\n", []string{"200"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "HTTP/2 GOAWAY after each response" {
+				h2, err := testserver.StartHTTP(testserver.HTTPConfig{H2C: true}, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() { _ = h2.Close() }()
+				tt.url = h2.URL() + "/?fault=close"
+			}
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			doc := "spec:\n- task: http\n  with:\n    url: \"" + tt.url + "\"\n    qps: 50\n    duration: " + duration.String() +
+				"\n    timeout: " + timeout.String() + "\n    allowInitialErrors: true\n" + tt.extra +
+				"- task: assess\n  with: {SLOs: {upper: [{metric: http/latency-p99, limit: 1000}, {metric: http/error-rate, limit: 0}]}}\n"
+			exp, err := experiment.Decode([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := store.NewMemory(exp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			got, err := (&experiment.Runner{Store: st, Registry: Registry()}).Run(context.Background())
+			took := time.Since(start)
+			if err != nil {
+				t.Fatalf("the experiment failed: %v", err)
+			}
+			if took > duration+timeout+2*time.Second {
+				t.Errorf("the run took %v, more than its duration plus the request timeout", took)
+			}
+			ls := got.Result.Insights.Load["http"]
+			for _, k := range tt.kinds {
+				if ls.Codes[k] == 0 {
+					t.Errorf("no %s counted; codes %v", k, ls.Codes)
+				}
+			}
+			if ls.Requests < 10 {
+				t.Errorf("only %d requests: the run stopped early", ls.Requests)
+			}
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 64<<20 {
+				t.Errorf("heap grew by %d MB", grew>>20)
+			}
+			failures := got.Check([]experiment.Assertion{experiment.AssertNoFailure, experiment.AssertSLOs})
+			if tt.slos != (len(failures) == 0) {
+				t.Errorf("assert -c nofailure -c slos: %v (SLOs can hold: %v)", failures, tt.slos)
+			}
+			t.Logf("%d requests in %v, codes %v", ls.Requests, took.Round(time.Millisecond), ls.Codes)
+		})
+	}
+}

@@ -1,0 +1,289 @@
+package task
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/testserver"
+)
+
+func startGRPC(t *testing.T, cfg testserver.GRPCConfig) *testserver.GRPC {
+	t.Helper()
+	s, err := testserver.StartGRPC(cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func runGRPC(t *testing.T, with map[string]any) (*experiment.Experiment, error) {
+	t.Helper()
+	tk, err := newGRPC(with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := &experiment.Experiment{Spec: []experiment.TaskSpec{{}}, Result: &experiment.Result{}}
+	return exp, tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard(), Dir: t.TempDir()})
+}
+
+// The same unary call works from .proto files with imports, a protoset and
+// server reflection; the server sees the data sent.
+func TestGRPCDescriptorSources(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	protoFile, err := testserver.WriteDemoProtos(filepath.Join(dir, "protos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := testserver.DemoProtoset(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	protoset := filepath.Join(dir, "demo.protoset")
+	if err := os.WriteFile(protoset, set, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		with map[string]any
+	}{
+		{"proto with imports", map[string]any{"proto": protoFile, "import-paths": []any{filepath.Join(dir, "protos")}}},
+		{"protoset", map[string]any{"protoset": protoset}},
+		{"reflection", map[string]any{}},
+		{"slash call form", map[string]any{"call": "iter8.demo.v1.Demo/Unary"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startGRPC(t, testserver.GRPCConfig{})
+			with := map[string]any{
+				"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 50.0, "concurrency": 4.0,
+				"data":     map[string]any{"name": "from " + tt.name, "options": map[string]any{"delayMs": 1}},
+				"metadata": map[string]any{"x-iter8": tt.name},
+			}
+			for k, v := range tt.with {
+				with[k] = v
+			}
+			exp, err := runGRPC(t, with)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if srv.Calls("Unary") != 50 || value(t, exp, "grpc/request-count") != 50 || value(t, exp, "grpc/error-count") != 0 {
+				t.Errorf("server saw %d calls, request-count %v", srv.Calls("Unary"), value(t, exp, "grpc/request-count"))
+			}
+			if got := srv.LastRequest("Unary"); !strings.Contains(got, `"name":"from `+tt.name+`"`) || !strings.Contains(got, `"delayMs":"1"`) {
+				t.Errorf("server received %s", got)
+			}
+			if srv.Metadata("x-iter8") != tt.name {
+				t.Errorf("metadata %q", srv.Metadata("x-iter8"))
+			}
+			if p99 := value(t, exp, "grpc/latency/p99"); p99 < 1 || p99 > 1000 {
+				t.Errorf("grpc/latency/p99 = %v ms (calls wait 1 ms)", p99)
+			}
+			if exp.Result.Insights.Load["grpc"].Codes["OK"] != 50 {
+				t.Errorf("codes %v", exp.Result.Insights.Load["grpc"].Codes)
+			}
+		})
+	}
+}
+
+// Streams run with per-message metrics matching what the server counted.
+func TestGRPCStreams(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		method              string
+		with                map[string]any
+		sentPerCall, recvPC int64
+	}{
+		{"ServerStream", map[string]any{"data": map[string]any{"name": "s", "count": 5}}, 1, 5},
+		{"ClientStream", map[string]any{"data": []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}, map[string]any{"name": "c"}}, "stream-call-count": 4.0}, 4, 1},
+		{"Bidi", map[string]any{"data": []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}, map[string]any{"name": "c"}}, "stream-interval": "1ms"}, 3, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			t.Parallel()
+			srv := startGRPC(t, testserver.GRPCConfig{})
+			with := map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo." + tt.method, "total": 40.0, "concurrency": 4.0}
+			for k, v := range tt.with {
+				with[k] = v
+			}
+			exp, err := runGRPC(t, with)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent, recv := value(t, exp, "grpc/sent-messages"), value(t, exp, "grpc/received-messages")
+			if int64(sent) != srv.Received(tt.method) || int64(sent) != 40*tt.sentPerCall {
+				t.Errorf("sent %v messages; server received %d, want %d", sent, srv.Received(tt.method), 40*tt.sentPerCall)
+			}
+			if int64(recv) != srv.Sent(tt.method) || int64(recv) != 40*tt.recvPC {
+				t.Errorf("received %v messages; server sent %d, want %d", recv, srv.Sent(tt.method), 40*tt.recvPC)
+			}
+			if _, ok := exp.Result.Insights.Value("grpc/first-response/p99", 0); !ok {
+				t.Error("no time to first response")
+			}
+			if tt.recvPC > 1 {
+				if _, ok := exp.Result.Insights.Value("grpc/inter-message/mean", 0); !ok {
+					t.Error("no inter-message latency")
+				}
+				if r := value(t, exp, "grpc/received-message-rate"); r <= 0 {
+					t.Errorf("received-message-rate %v", r)
+				}
+			}
+			if value(t, exp, "grpc/request-count") != 40 || value(t, exp, "grpc/error-count") != 0 {
+				t.Errorf("calls %v errors %v", value(t, exp, "grpc/request-count"), value(t, exp, "grpc/error-count"))
+			}
+		})
+	}
+}
+
+// Bad input gives a clear error naming the thing that is wrong.
+func TestGRPCErrors(t *testing.T) {
+	t.Parallel()
+	srv := startGRPC(t, testserver.GRPCConfig{})
+	dir := t.TempDir()
+	protoFile, err := testserver.WriteDemoProtos(filepath.Join(dir, "protos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	_ = ln.Close()
+	tests := []struct {
+		name string
+		with map[string]any
+		want []string
+	}{
+		{"wrong method", map[string]any{"call": "iter8.demo.v1.Demo.Unarry"}, []string{`service iter8.demo.v1.Demo has no method "Unarry"; its methods are Unary, ServerStream, ClientStream, Bidi`}},
+		{"wrong service", map[string]any{"call": "iter8.demo.v1.Demos.Unary"}, []string{`does not know service "iter8.demo.v1.Demos"`}},
+		{"field that does not exist", map[string]any{"data": map[string]any{"nname": "x"}}, []string{"data is not a valid iter8.demo.v1.Request message", `unknown field "nname"`}},
+		{"bad import path", map[string]any{"proto": protoFile, "import-paths": []any{filepath.Join(dir, "nowhere")}}, []string{"iter8/demo/v1/types.proto", "no such file", filepath.Join(dir, "nowhere"), "an import path must be the folder"}},
+		{"unreachable host", map[string]any{"host": closed, "connect-timeout": "2s"}, []string{"cannot connect to " + closed, "connection refused"}},
+		{"list for unary", map[string]any{"data": []any{map[string]any{}, map[string]any{}}}, []string{"data is a list of 2 messages, but iter8.demo.v1.Demo.Unary takes one request message"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			with := map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 5.0}
+			for k, v := range tt.with {
+				with[k] = v
+			}
+			_, err := runGRPC(t, with)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestGRPCInputErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		with map[string]any
+		want string
+	}{
+		{map[string]any{"call": "a.B.C"}, `field "host" is missing`},
+		{map[string]any{"host": "h:1"}, `field "call" is missing`},
+		{map[string]any{"host": "h:1", "call": "nodots"}, `field "call": invalid value "nodots"`},
+		{map[string]any{"host": "http://h:1", "call": "a.B.C"}, `field "host": invalid value "http://h:1": expected host:port without a scheme`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "concurrency": 0.0}, `field "concurrency": invalid value 0`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "max-recv-message-size": "lots"}, `field "max-recv-message-size": invalid value "lots": expected a size such as 4MB`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "concurrency-schedule": "line"}, `unknown field "concurrency-schedule"`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "insecure": true, "cacert": "ca.pem"}, `field "insecure": invalid value true`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "proto": "a.proto", "protoset": "b"}, "at most one of proto, protoURL and protoset"},
+	}
+	for _, tt := range tests {
+		_, err := newGRPC(tt.with)
+		if err == nil || !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want ErrInvalid containing %q", tt.with, err, tt.want)
+		}
+	}
+	tk, err := newGRPC(map[string]any{"host": "h:1", "call": "a.B.C", "max-send-message-size": "4MiB", "duration": "10s", "total": 5.0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := tk.(*grpcTask).in
+	if *in.MaxSendMessageSize != 4<<20 || in.Total != nil || *in.Concurrency != 50 || *in.Connections != 1 || in.Timeout.Seconds() != 20 {
+		t.Errorf("defaults: %+v", in)
+	}
+}
+
+// Error status codes are counted per code and never stop the run; data
+// templates vary per call.
+func TestGRPCStatusCodesAndTemplates(t *testing.T) {
+	t.Parallel()
+	srv := startGRPC(t, testserver.GRPCConfig{ErrorRate: 0.1, ErrorCode: codes.ResourceExhausted})
+	exp, err := runGRPC(t, map[string]any{
+		"total": 100.0, "concurrency": 5.0, "endpoints": map[string]any{
+			"ok":       map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "data": `{"name": "call-{{.RequestNumber}}", "sent": "{{.Timestamp}}"}`, "weight": 3.0},
+			"notfound": map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "data": map[string]any{"options": map[string]any{"code": 5}}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := exp.Result.Insights.Load
+	if c := load["grpc-notfound"].Codes; c["NotFound"]+c["ResourceExhausted"] != 25 {
+		t.Errorf("notfound codes %v", c)
+	}
+	c := load["grpc"].Codes
+	if c["OK"]+c["NotFound"]+c["ResourceExhausted"] != 100 || c["ResourceExhausted"] < 1 || c["NotFound"] < 1 {
+		t.Errorf("aggregate codes %v", c)
+	}
+	if v := value(t, exp, "grpc/error-count"); v != float64(c["NotFound"]+c["ResourceExhausted"]) {
+		t.Errorf("error-count %v, codes %v", v, c)
+	}
+	if v := value(t, exp, "grpc-ok/request-count"); v != 75 {
+		t.Errorf("grpc-ok/request-count %v", v)
+	}
+	if !strings.Contains(srv.LastRequest("Unary"), `"name":"call-`) && !strings.Contains(srv.LastRequest("Unary"), `"options"`) {
+		t.Errorf("last request %s", srv.LastRequest("Unary"))
+	}
+}
+
+func TestGRPCTLS(t *testing.T) {
+	t.Parallel()
+	ca, err := testserver.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, certFile, keyFile, err := ca.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := ca.ServerTLS("grpc.iter8.test", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startGRPC(t, testserver.GRPCConfig{TLS: conf})
+	exp, err := runGRPC(t, map[string]any{
+		"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 20.0, "concurrency": 2.0,
+		"cacert": caFile, "cert": certFile, "key": keyFile, "cname": "grpc.iter8.test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if value(t, exp, "grpc/request-count") != 20 || srv.Calls("Unary") != 20 {
+		t.Errorf("calls %v", srv.Calls("Unary"))
+	}
+	_, err = runGRPC(t, map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 5.0, "connect-timeout": "2s"})
+	if err == nil {
+		t.Error("plaintext to a TLS server succeeded")
+	}
+}

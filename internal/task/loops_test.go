@@ -1,0 +1,120 @@
+package task
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/slo"
+	"iter8.tools/iter8/internal/store"
+	"iter8.tools/iter8/internal/testserver"
+)
+
+// An SLO breached for the configured window aborts the load task early, and
+// the result says why.
+func TestAbortOnSustainedBreach(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, testserver.HTTPConfig{Latency: testserver.Fixed(300 * time.Millisecond)})
+	doc := `
+spec:
+- task: http
+  with:
+    url: ` + srv.URL() + `
+    qps: 20
+    connections: 20
+    duration: 2m
+    abort:
+    - {metric: http/latency-p99, limit: 100, for: 2s}
+- task: assess
+  with: {SLOs: {upper: [{metric: http/latency-p99, limit: 100}]}}
+`
+	exp, err := experiment.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewMemory(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &experiment.Runner{Store: st, Registry: Registry()}
+	got, err := r.Loops(context.Background(), 3, 0)
+	if !errors.Is(err, experiment.ErrAbort) {
+		t.Fatalf("error %v, want ErrAbort", err)
+	}
+	res := got.Result
+	ls := res.Insights.Load["http"]
+	t.Logf("aborted after %.1fs: %s", ls.DurationSeconds, ls.Aborted)
+	if !res.Aborted || res.NumLoops != 1 || !strings.Contains(res.FailureReason, "http/latency-p99 was above 100 for 2s") {
+		t.Errorf("result: aborted %v loops %d reason %q", res.Aborted, res.NumLoops, res.FailureReason)
+	}
+	if ls.DurationSeconds > 20 || !strings.Contains(ls.Aborted, "http/latency-p99 was above 100 for 2s") {
+		t.Errorf("load ran %.1fs, aborted %q", ls.DurationSeconds, ls.Aborted)
+	}
+	if v := value(t, got, "http/latency-p99"); v < 300 {
+		t.Errorf("measurements before the abort were not kept: p99 %v", v)
+	}
+}
+
+func TestAbortInputErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		cond map[string]any
+		want string
+	}{
+		{map[string]any{"metric": "grpc/latency/p99", "limit": 1.0, "for": "2s"}, `field "abort[0].metric": invalid value "grpc/latency/p99": expected http/error-rate`},
+		{map[string]any{"metric": "http/request-count", "limit": 1.0, "for": "2s"}, `field "abort[0].metric"`},
+		{map[string]any{"metric": "http/error-rate", "limit": 1.0, "for": "100ms"}, `field "abort[0].for": invalid value "100ms": expected a duration of at least 1s`},
+	} {
+		_, err := newHTTP(map[string]any{"url": "http://x", "abort": []any{tt.cond}})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want %q", err, tt.want)
+		}
+	}
+}
+
+// assess over a window of loops fails an SLO that did not hold in each of
+// them; abortOnFailure stops further loops.
+func TestAssessWindowAndAbort(t *testing.T) {
+	t.Parallel()
+	history := []experiment.LoopSummary{
+		{Loop: 1, Values: []map[string]float64{{"app/latency": 50}}},
+		{Loop: 2, Values: []map[string]float64{{"app/latency": 500}}},
+		{Loop: 3, Values: []map[string]float64{{"app/latency": 60}}},
+	}
+	for _, tt := range []struct {
+		window  float64
+		outcome slo.Outcome
+	}{{1, slo.Passed}, {2, slo.Passed}, {3, slo.Failed}, {10, slo.Failed}} {
+		tk, err := newAssess(map[string]any{"window": tt.window, "SLOs": map[string]any{"upper": []any{map[string]any{"metric": "app/latency", "limit": 100.0}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := &experiment.Experiment{Result: &experiment.Result{NumLoops: 4, History: history}}
+		in, _ := exp.Result.InitInsights(1, nil)
+		_ = in.SetValue("app/latency", metricsMeta(), 0, 70)
+		if err := tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard()}); err != nil {
+			t.Fatal(err)
+		}
+		r := in.SLOVerdicts[0].Versions[0]
+		if r.Outcome != tt.outcome {
+			t.Errorf("window %v: %s (%s), want %s", tt.window, r.Outcome, r.Reason, tt.outcome)
+		}
+		if tt.outcome == slo.Failed && !strings.Contains(r.Reason, "not satisfied in loop 2") {
+			t.Errorf("window %v: reason %q", tt.window, r.Reason)
+		}
+	}
+	tk, _ := newAssess(map[string]any{"abortOnFailure": true, "SLOs": map[string]any{"upper": []any{map[string]any{"metric": "app/latency", "limit": 10.0}}}})
+	exp := &experiment.Experiment{Result: &experiment.Result{}}
+	in, _ := exp.Result.InitInsights(1, nil)
+	_ = in.SetValue("app/latency", metricsMeta(), 0, 70)
+	err := tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard()})
+	if !errors.Is(err, experiment.ErrAbort) || !strings.Contains(err.Error(), "app/latency <= 10 for version 0: value 70 is above the limit 10") {
+		t.Errorf("abortOnFailure: %v", err)
+	}
+	if _, err := newAssess(map[string]any{"window": 0.0}); err == nil {
+		t.Error("window 0 accepted")
+	}
+}
