@@ -220,8 +220,8 @@ func TestBadInputExits2(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"unknown task in chart", "", []string{"launch", "--set", "tasks={htp}"}, []string{`task name must be one of assess, custommetrics, grpc, http, run; got "htp"`}},
-		{"unknown task in experiment", unknownTask, []string{"run"}, []string{`task 1: unknown task "htp": expected one of assess, custommetrics, grpc, http, run`}},
+		{"unknown task in chart", "", []string{"launch", "--set", "tasks={htp}"}, []string{`task name must be one of assess, custommetrics, github, grpc, http, run, slack, webhook; got "htp"`}},
+		{"unknown task in experiment", unknownTask, []string{"run"}, []string{`task 1: unknown task "htp": expected one of assess, custommetrics, grpc, http, notify, run`}},
 		{"unknown field", "", append(base, "--set", "http.qsp=3"), []string{`task 1 (http): unknown field "qsp": did you mean "qps"? (expected one of`}},
 		{"malformed duration", "", append(base, "--set", "http.duration=10x"), []string{`task 1 (http): field "duration": invalid value "10x": expected a duration such as 30s`}},
 		{"missing url", "", []string{"launch", "--set", "tasks={http}"}, []string{"http.url is required"}},

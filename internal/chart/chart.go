@@ -7,6 +7,8 @@ package chart
 import (
 	"fmt"
 	"io/fs"
+	"net/url"
+	"os"
 	"path"
 	"regexp"
 	"strings"
@@ -82,8 +84,26 @@ type Values struct {
 	FromFile []string // --set-file
 }
 
+// MaxValuesFile bounds a local values file.
+const MaxValuesFile = 16 << 20
+
+// Remote returns the first values file given as an http(s) URL, or "".
+func (v Values) Remote() string {
+	for _, f := range v.Files {
+		if u, err := url.Parse(f); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			return f
+		}
+	}
+	return ""
+}
+
 // Merge combines the values flags, files first, in Helm's order.
 func (v Values) Merge() (map[string]any, error) {
+	for _, f := range append(append([]string{}, v.Files...), fileArgs(v.FromFile)...) {
+		if fi, err := os.Stat(f); err == nil && fi.Size() > MaxValuesFile {
+			return nil, experiment.Invalidf("values: %s is %d MiB, larger than the %d MiB iter8 reads", f, fi.Size()>>20, MaxValuesFile>>20)
+		}
+	}
 	opts := values.Options{ValueFiles: v.Files, Values: v.Set, StringValues: v.Strings, FileValues: v.FromFile}
 	providers := getter.Providers{{Schemes: []string{"http", "https"}, New: getter.NewHTTPGetter}}
 	m, err := opts.MergeValues(providers)
@@ -91,6 +111,17 @@ func (v Values) Merge() (map[string]any, error) {
 		return nil, experiment.Invalidf("values: %v", err)
 	}
 	return m, nil
+}
+
+// fileArgs returns the paths of --set-file arguments (key=path).
+func fileArgs(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if _, p, ok := strings.Cut(a, "="); ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Render renders every template of the chart with the given values and

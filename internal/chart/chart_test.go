@@ -113,7 +113,7 @@ func TestRenderErrors(t *testing.T) {
 		want string
 	}{
 		{"no tasks", Values{}, "tasks is required"},
-		{"unknown task", Values{Set: []string{"tasks={htp}"}}, `task name must be one of assess, custommetrics, grpc, http, run; got "htp"`},
+		{"unknown task", Values{Set: []string{"tasks={htp}"}}, `task name must be one of assess, custommetrics, github, grpc, http, run, slack, webhook; got "htp"`},
 		{"custommetrics without templates", Values{Set: []string{"tasks={custommetrics}"}}, "custommetrics.templates is required"},
 		{"custommetrics templates not a map", Values{Set: []string{"tasks={custommetrics}", "custommetrics.templates=prometheus"}}, "custommetrics.templates must be a map"},
 		{"bad SLO key", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper.p/m.limit=1", "assess.SLOs.upper.p/m.onNodata=ignore"}}, "assess.SLOs.upper.p/m.onNodata is not valid: expected limit or onNoData"},

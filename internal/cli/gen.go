@@ -21,6 +21,7 @@ type genOptions struct {
 	runDir     string
 	localChart bool
 	chartName  string
+	allowRun   bool
 	// accepted for compatibility with v0.11 scripts; the chart is built in
 	noDownload, chartsParentDir, remoteFolderURL string
 }
@@ -31,6 +32,7 @@ func (o *genOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.values.Strings, "set-string", nil, "set STRING values on the command line (can be repeated)")
 	fs.StringArrayVar(&o.values.FromFile, "set-file", nil, "set values from files: key=path (can be repeated)")
 	fs.StringVar(&o.runDir, "runDir", ".", "directory where experiment.yaml is written")
+	fs.BoolVar(&o.allowRun, "allow-run", false, "allow run tasks (shell scripts) from values fetched from a URL")
 	fs.BoolVar(&o.localChart, "localChart", false, "render a chart from the local folder given by --chartName instead of the built-in chart")
 	fs.StringVarP(&o.chartName, "chartName", "c", "iter8", "chart to render: iter8 (built in) or, with --localChart, a chart folder")
 	for _, f := range []struct {
@@ -72,6 +74,13 @@ func (o *genOptions) render() (*experiment.Experiment, error) {
 	exp, err := experiment.Decode(doc)
 	if err != nil {
 		return nil, fmt.Errorf("the chart rendered an invalid experiment: %w", err)
+	}
+	if remote := o.values.Remote(); remote != "" && !o.allowRun {
+		for i, ts := range exp.Spec {
+			if ts.Run != nil {
+				return nil, usagef("task %d is a run task (a shell script) and the values come from %s: iter8 runs scripts from remote values only with --allow-run", i+1, remote)
+			}
+		}
 	}
 	if _, err := experiment.Build(exp, task.Registry()); err != nil {
 		return nil, err

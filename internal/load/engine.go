@@ -33,6 +33,14 @@ type Target interface {
 	NewConn() Conn
 }
 
+// Preconnector is implemented by Conns that can establish their
+// connections before the run starts, so that connection set-up (TCP and TLS
+// handshakes) is not measured as the latency of the first requests, as wrk and
+// fortio do too. A failure is not an error here: the requests will report it.
+type Preconnector interface {
+	Preconnect(ctx context.Context)
+}
+
 // Options configure a run.
 type Options struct {
 	// Pacer sets the open-loop schedule; nil means closed loop.
@@ -172,16 +180,27 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cpu0 := cpuTime()
-	e.start = time.Now()
-	var wg sync.WaitGroup
+	var wg, ready sync.WaitGroup
+	begin := make(chan struct{})
 	for i := range o.Connections {
 		wg.Add(1)
+		ready.Add(1)
 		go func() {
 			defer wg.Done()
-			e.worker(ctx, e.shards[i%shards])
+			conn := e.target.NewConn()
+			defer func() { _ = conn.Close() }()
+			if p, ok := conn.(Preconnector); ok {
+				p.Preconnect(ctx)
+			}
+			ready.Done()
+			<-begin
+			e.worker(ctx, conn, e.shards[i%shards])
 		}()
 	}
+	ready.Wait()
+	cpu0 := cpuTime()
+	e.start = time.Now()
+	close(begin)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	e.watch(ctx, done)
@@ -248,9 +267,7 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 	}
 }
 
-func (e *engine) worker(ctx context.Context, sh *shard) {
-	conn := e.target.NewConn()
-	defer func() { _ = conn.Close() }()
+func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 	var timer *time.Timer
 	for !e.stop.Load() {
 		n := e.next.Add(1) - 1

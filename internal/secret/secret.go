@@ -140,3 +140,21 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// sensitive matches names that hold secrets: request headers such as
+// Authorization or Cookie, API keys, tokens, passwords, DSNs.
+var sensitive = regexp.MustCompile(`(?i)(authorization|cookie|token|api[-_]?key|secret|passw(or)?d|credential|dsn|private[-_]?key)`)
+
+// Sensitive reports whether a name (a header, a metadata key, a template
+// value) is one whose value is secret. Such values must be references.
+func Sensitive(name string) bool { return sensitive.MatchString(name) }
+
+// CheckLiteral returns an error when name is sensitive and value holds a
+// secret as it is rather than a reference: stored in an experiment, a
+// literal secret would reach files, reports and logs.
+func CheckLiteral(name, value string) error {
+	if !Sensitive(name) || value == "" || Contains(value) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s looks like a secret: give it as a reference, ${env:NAME} or ${file:/path}, resolved when used and never stored", ErrSecret, name)
+}

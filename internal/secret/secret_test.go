@@ -87,3 +87,29 @@ func TestRedactor(t *testing.T) {
 		t.Errorf("an empty Redactor changed the message: %q", got)
 	}
 }
+
+func TestCheckLiteral(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, value string
+		bad         bool
+	}{
+		{"Authorization", "Bearer abc", true},
+		{"authorization", "Bearer ${env:TOKEN}", false},
+		{"X-Api-Key", "k3y-v4lue", true},
+		{"Cookie", "${file:/run/cookie}", false},
+		{"X-Request-Id", "42", false},
+		{"Content-Type", "text/plain", false},
+		{"password", "hunter2", true},
+		{"token", "", false},
+		{"dsn", "postgres://u:p@h/db", true},
+	} {
+		err := CheckLiteral(tt.name, tt.value)
+		if (err != nil) != tt.bad {
+			t.Errorf("CheckLiteral(%q, %q) = %v", tt.name, tt.value, err)
+		}
+		if err != nil && (!errors.Is(err, ErrSecret) || strings.Contains(err.Error(), tt.value)) {
+			t.Errorf("error %v must match ErrSecret and not repeat the value", err)
+		}
+	}
+}

@@ -63,6 +63,14 @@ func newCustomMetrics(with map[string]any) (experiment.Task, error) {
 	if len(in.VersionNames) > 0 && len(in.VersionNames) != t.versions() {
 		return nil, &experiment.FieldError{Field: "versionNames", Value: in.VersionNames, Expected: fmt.Sprintf("one name per version: %d (the length of versionValues)", t.versions())}
 	}
+	if err := checkSecretValues("values", in.Values); err != nil {
+		return nil, err
+	}
+	for i, vv := range in.VersionValues {
+		if err := checkSecretValues(fmt.Sprintf("versionValues[%d]", i), vv); err != nil {
+			return nil, err
+		}
+	}
 	now := time.Now()
 	if _, err := provider.VersionValues(in.Values, nil, now, now); err != nil {
 		return nil, err
@@ -222,4 +230,27 @@ func target(s *provider.Spec) string {
 		return s.Driver
 	}
 	return s.Method + " " + s.URL
+}
+
+// checkSecretValues refuses secret-looking template values (a token, a
+// password, a DSN) given as they are rather than as references.
+func checkSecretValues(field string, m map[string]any) error {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch v := m[k].(type) {
+		case string:
+			if err := checkSecrets(field, map[string]string{k: v}); err != nil {
+				return err
+			}
+		case map[string]any:
+			if err := checkSecretValues(field+"."+k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

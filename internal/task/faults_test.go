@@ -2,8 +2,10 @@ package task
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +112,81 @@ func TestHTTPFaults(t *testing.T) {
 			t.Logf("%d requests in %v, codes %v", ls.Requests, took.Round(time.Millisecond), ls.Codes)
 		})
 	}
+}
+
+// gRPC faults: every status code is counted by name and never stops the run,
+// broken streams are failures of their calls, unreachable or stalled servers
+// end within the duration plus the call timeout, and nothing leaks.
+func TestGRPCFaults(t *testing.T) {
+	srv, err := testserver.StartGRPC(testserver.GRPCConfig{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	const duration, timeout = 2 * time.Second, 500 * time.Millisecond
+	tests := []struct {
+		name string
+		with string
+		want map[string]bool // codes that must be counted
+	}{
+		{"every status code", `call: iter8.demo.v1.Demo.Unary
+    endpoints:` + codeEndpoints(), map[string]bool{"Canceled": true, "Unknown": true, "InvalidArgument": true, "NotFound": true, "AlreadyExists": true, "PermissionDenied": true, "ResourceExhausted": true, "FailedPrecondition": true, "Aborted": true, "OutOfRange": true, "Unimplemented": true, "Internal": true, "Unavailable": true, "DataLoss": true, "Unauthenticated": true}},
+		{"server stream broken half-way", `call: iter8.demo.v1.Demo.ServerStream
+    data: {count: 6, options: {break_stream: true}}`, map[string]bool{"Aborted": true}},
+		{"bidi stream broken", `call: iter8.demo.v1.Demo.Bidi
+    data: [{name: a, options: {break_stream: true, code: 13}}, {name: b}, {name: c}]`, map[string]bool{"Internal": true}},
+		{"stalled calls", `call: iter8.demo.v1.Demo.Unary
+    data: {options: {delay_ms: 3600000}}`, map[string]bool{"DeadlineExceeded": true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			doc := "spec:\n- task: grpc\n  with:\n    host: " + srv.Addr() + "\n    rps: 100\n    concurrency: 8\n    duration: " + duration.String() +
+				"\n    timeout: " + timeout.String() + "\n    " + tt.with + "\n" +
+				"- task: assess\n  with: {SLOs: {upper: [{metric: grpc/error-rate, limit: 0}, {metric: grpc/latency/p99, limit: 1000}]}}\n"
+			exp, err := experiment.Decode([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := store.NewMemory(exp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			got, err := (&experiment.Runner{Store: st, Registry: Registry()}).Run(context.Background())
+			took := time.Since(start)
+			if err != nil {
+				t.Fatalf("the experiment failed: %v", err)
+			}
+			if took > duration+timeout+2*time.Second {
+				t.Errorf("the run took %v", took)
+			}
+			ls := got.Result.Insights.Load["grpc"]
+			for code := range tt.want {
+				if ls.Codes[code] == 0 {
+					t.Errorf("no %s counted; codes %v", code, ls.Codes)
+				}
+			}
+			if ls.Requests < 10 {
+				t.Errorf("only %d calls", ls.Requests)
+			}
+			if f := got.Check([]experiment.Assertion{experiment.AssertNoFailure, experiment.AssertSLOs}); len(f) == 0 {
+				t.Error("assert reports satisfied SLOs for failed calls")
+			}
+			t.Logf("%d calls in %v, codes %v", ls.Requests, took.Round(time.Millisecond), ls.Codes)
+		})
+	}
+}
+
+// codeEndpoints is one endpoint per non-OK status code, each asking the
+// demo service for that code.
+func codeEndpoints() string {
+	var b strings.Builder
+	for c := 1; c <= 16; c++ {
+		if c == 4 { // DeadlineExceeded comes from the client's timeout, below
+			continue
+		}
+		fmt.Fprintf(&b, "\n      c%d: {data: {options: {code: %d}}}", c, c)
+	}
+	return b.String()
 }

@@ -398,7 +398,10 @@ func (c *grpcCallInputs) check(prefix string) error {
 	if c.StreamCallCount != nil && *c.StreamCallCount < 1 {
 		return &experiment.FieldError{Field: prefix + "stream-call-count", Value: *c.StreamCallCount, Expected: "a whole number of at least 1"}
 	}
-	return nil
+	if err := checkSecrets(prefix+"metadata", c.Metadata); err != nil {
+		return err
+	}
+	return checkSecrets(prefix+"reflect-metadata", c.ReflectMetadata)
 }
 
 func countSet(vals ...string) int {
@@ -452,20 +455,14 @@ func (c *grpcCallInputs) data(ctx context.Context, dir string) (js, bin []byte, 
 		b, err := json.Marshal(c.Data)
 		return b, nil, err
 	case c.DataFile != "":
-		b, err := os.ReadFile(abs(dir, c.DataFile))
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading data-file: %w", err)
-		}
-		return b, nil, nil
+		b, err := readLimited(abs(dir, c.DataFile), "data-file")
+		return b, nil, err
 	case c.DataURL != "":
 		b, err := fetch(ctx, c.DataURL)
 		return b, nil, err
 	case c.BinaryFile != "":
-		b, err := os.ReadFile(abs(dir, c.BinaryFile))
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading binary-file: %w", err)
-		}
-		return nil, b, nil
+		b, err := readLimited(abs(dir, c.BinaryFile), "binary-file")
+		return nil, b, err
 	case c.BinaryDataURL != "":
 		b, err := fetch(ctx, c.BinaryDataURL)
 		return nil, b, err
@@ -478,9 +475,8 @@ func (c *grpcCallInputs) metadata(ctx context.Context, dir string) (map[string]s
 	var err error
 	switch {
 	case c.MetadataFile != "":
-		raw, err = os.ReadFile(abs(dir, c.MetadataFile))
-		if err != nil {
-			return nil, fmt.Errorf("reading metadata-file: %w", err)
+		if raw, err = readLimited(abs(dir, c.MetadataFile), "metadata-file"); err != nil {
+			return nil, err
 		}
 	case c.MetadataURL != "":
 		if raw, err = fetch(ctx, c.MetadataURL); err != nil {
@@ -496,7 +492,7 @@ func (c *grpcCallInputs) metadata(ctx context.Context, dir string) (map[string]s
 	for k, v := range c.Metadata {
 		md[k] = v
 	}
-	return md, nil
+	return resolveAll(md)
 }
 
 // method resolves the method descriptor from proto, protoURL, protoset or,
@@ -542,7 +538,11 @@ func (c *grpcCallInputs) method(ctx context.Context, dir string, tlsConf *tls.Co
 		}
 		rctx, cancel := context.WithTimeout(ctx, connectTimeout)
 		defer cancel()
-		files, err = grpcload.FromReflection(rctx, cc, metadataMD(c.ReflectMetadata), svc)
+		rmd, rerr := resolveAll(c.ReflectMetadata)
+		if rerr != nil {
+			return nil, rerr
+		}
+		files, err = grpcload.FromReflection(rctx, cc, metadataMD(rmd), svc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w (no proto or protoset was given, so iter8 asked the server)", c.Host, err)
 		}

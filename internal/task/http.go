@@ -17,6 +17,7 @@ import (
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/load/httpload"
+	"iter8.tools/iter8/internal/secret"
 )
 
 // Defaults of the http task, as in the original unless noted.
@@ -304,7 +305,27 @@ func (r *requestInputs) check(prefix string) error {
 	if (r.CertFile == "") != (r.KeyFile == "") {
 		return &experiment.FieldError{Field: prefix + "certFile", Value: r.CertFile, Expected: "certFile and keyFile together (a client certificate and its key)"}
 	}
+	return checkSecrets(prefix+"headers", r.Headers)
+}
+
+// checkSecrets refuses secret-looking entries (Authorization, Cookie, tokens,
+// keys) given as they are rather than as references.
+func checkSecrets(field string, m map[string]string) error {
+	for _, k := range sortedMapKeys(m) {
+		if secret.CheckLiteral(k, m[k]) != nil {
+			return &experiment.FieldError{Field: field + "." + k, Value: "(hidden)", Expected: "a secret reference such as ${env:NAME} or ${file:/path}: a secret given as it is would be stored in the experiment"}
+		}
+	}
 	return nil
+}
+
+func sortedMapKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func checkURL(field, s string) error {
@@ -324,10 +345,14 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 		if err != nil {
 			return err
 		}
+		headers, err := resolveAll(e.req.Headers)
+		if err != nil {
+			return err
+		}
 		eps[i] = httpload.Endpoint{
 			URL:         e.req.URL,
 			Method:      e.req.Method,
-			Headers:     e.req.Headers,
+			Headers:     headers,
 			Host:        e.req.Host,
 			Body:        body,
 			ContentType: e.req.ContentType,
@@ -458,15 +483,32 @@ func payload(ctx context.Context, dir string, in requestInputs) ([]byte, error) 
 	case in.PayloadStr != "":
 		return []byte(in.PayloadStr), nil
 	case in.PayloadFile != "":
-		b, err := os.ReadFile(abs(dir, in.PayloadFile))
-		if err != nil {
-			return nil, fmt.Errorf("reading payloadFile: %w", err)
-		}
-		return b, nil
+		return readLimited(abs(dir, in.PayloadFile), "payloadFile")
 	case in.PayloadURL != "":
 		return fetch(ctx, in.PayloadURL)
 	}
 	return nil, nil
+}
+
+// maxInputFile bounds files and downloads read as task inputs (payloads,
+// data, templates): iter8 holds them in memory.
+const maxInputFile = 64 << 20
+
+// readLimited reads a task's input file, refusing one over maxInputFile.
+func readLimited(path, field string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", field, err)
+	}
+	defer func() { _ = f.Close() }()
+	b, err := io.ReadAll(io.LimitReader(f, maxInputFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", field, err)
+	}
+	if len(b) > maxInputFile {
+		return nil, fmt.Errorf("reading %s: %s is larger than %d MiB", field, path, maxInputFile>>20)
+	}
+	return b, nil
 }
 
 // fetch downloads a small resource (a payload, a template) with a timeout.
@@ -485,13 +527,28 @@ func fetch(ctx context.Context, u string) ([]byte, error) {
 	if resp.StatusCode/100 != 2 {
 		return nil, fmt.Errorf("fetching %s: %s", u, resp.Status)
 	}
-	const limit = 64 << 20
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxInputFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", u, err)
 	}
-	if len(b) > limit {
-		return nil, errors.New("fetching " + u + ": larger than 64 MiB")
+	if len(b) > maxInputFile {
+		return nil, fmt.Errorf("fetching %s: larger than %d MiB", u, maxInputFile>>20)
 	}
 	return b, nil
+}
+
+// resolveAll resolves the secret references in a map's values.
+func resolveAll(m map[string]string) (map[string]string, error) {
+	if len(m) == 0 {
+		return m, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		rv, err := secret.Resolve(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = rv
+	}
+	return out, nil
 }

@@ -228,21 +228,27 @@ func TestCoordinatedOmission(t *testing.T) {
 	}
 }
 
-// Percentiles match a server's own exact measurements.
+// Percentiles match a server's own exact measurements, within 1% (or
+// 0.1 ms). The client's view also includes the loopback and the scheduling of
+// the test machine, so latencies are large enough (0.4 s to 1.2 s) that a
+// busy machine's delays of a few milliseconds stay within 1%; and the test
+// does not run in parallel with the package's other tests.
 func TestLatencyAccuracy(t *testing.T) {
-	t.Parallel()
-	srv := startHTTP(t, testserver.HTTPConfig{Latency: testserver.Uniform(100*time.Millisecond, 300*time.Millisecond), RecordTimes: true})
-	exp, err := runHTTP(t, map[string]any{"url": srv.URL(), "numRequests": 2000.0, "qps": 0.0, "connections": 100.0, "allowInitialErrors": true})
+	const n = 2000
+	srv := startHTTP(t, testserver.HTTPConfig{Latency: testserver.Uniform(400*time.Millisecond, 1200*time.Millisecond), RecordTimes: true})
+	exp, err := runHTTP(t, map[string]any{"url": srv.URL(), "numRequests": float64(n), "qps": 0.0, "connections": 250.0, "allowInitialErrors": true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	times := srv.Times()
-	if len(times) != 2000 {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	times := srv.Times(ctx, n)
+	if len(times) != n {
 		t.Fatalf("server recorded %d requests", len(times))
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	for _, p := range []float64{50, 90, 99, 99.9} {
-		truth := float64(times[int(math.Ceil(p/100*2000))-1]) / 1e6
+		truth := float64(times[int(math.Ceil(p/100*n))-1]) / 1e6
 		got := value(t, exp, "http/latency-p"+metrics.FormatPercentile(p))
 		if d := math.Abs(got - truth); d > math.Max(0.01*truth, 0.1) {
 			t.Errorf("p%v = %.3f ms, server measured %.3f ms (off by %.3f ms)", p, got, truth, d)

@@ -11,6 +11,7 @@ func Registry() experiment.Registry {
 		"custommetrics": newCustomMetrics,
 		"grpc":          newGRPC,
 		"http":          newHTTP,
+		"notify":        newNotify,
 		"run":           newRun,
 	}
 }

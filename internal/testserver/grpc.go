@@ -506,7 +506,11 @@ func (s *GRPC) clientStream(_ any, st grpc.ServerStream) error {
 }
 
 func (s *GRPC) bidi(_ any, st grpc.ServerStream) error {
-	var i int64
+	var (
+		i        int64
+		breakAt  int64 = -1
+		breakErr error
+	)
 	for {
 		in := dynamicpb.NewMessage(s.req)
 		err := st.RecvMsg(in)
@@ -516,7 +520,13 @@ func (s *GRPC) bidi(_ any, st grpc.ServerStream) error {
 		if err != nil {
 			return err
 		}
-		if at, breakErr := s.breakAfter(in, 2); at >= 0 && i >= at && i > 0 {
+		if i == 0 {
+			// the first message decides: break after one reply
+			if at, err := s.breakAfter(in, 2); at >= 0 {
+				breakAt, breakErr = max(at, 1), err
+			}
+		}
+		if i == breakAt {
 			return breakErr
 		}
 		if i == 0 {

@@ -107,6 +107,7 @@ type HTTP struct {
 	mu          sync.Mutex
 	counts      map[string]int64 // by "METHOD path"
 	times       []time.Duration
+	timed       chan struct{}    // signalled when a time is recorded
 	protos      map[string]int64 // by protocol, e.g. HTTP/1.1
 	waiters     []waiter
 	clientCerts atomic.Int64
@@ -137,6 +138,7 @@ func StartHTTP(cfg HTTPConfig, addr string) (*HTTP, error) {
 		counts: map[string]int64{},
 		protos: map[string]int64{},
 		done:   make(chan struct{}),
+		timed:  make(chan struct{}, 1),
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	if cfg.H2C {
@@ -250,11 +252,25 @@ func (s *HTTP) stallLeft() time.Duration {
 	return time.Until(s.stallEnd)
 }
 
-// Times returns the handling time of every request, when RecordTimes is set.
-func (s *HTTP) Times() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.times...)
+// Times returns the handling time of every request, when RecordTimes is set,
+// once n have been recorded (a client may see its last response before the
+// server records it) or ctx is done.
+func (s *HTTP) Times(ctx context.Context, n int) []time.Duration {
+	for {
+		s.mu.Lock()
+		if len(s.times) >= n {
+			defer s.mu.Unlock()
+			return append([]time.Duration(nil), s.times...)
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.timed:
+		case <-ctx.Done():
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return append([]time.Duration(nil), s.times...)
+		}
+	}
 }
 
 // ClientCertificates returns how many requests presented a client certificate.
@@ -340,6 +356,10 @@ func (s *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.times = append(s.times, d)
 		s.mu.Unlock()
+		select {
+		case s.timed <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -19,10 +19,16 @@ spec:
 {{- include "task.assess" $.Values.assess }}
 {{- else if eq $t "grpc" }}
 {{- include "task.grpc" $.Values.grpc }}
+{{- else if eq $t "slack" }}
+{{- include "task.slack" (dict "v" $.Values.slack "root" $) }}
+{{- else if eq $t "github" }}
+{{- include "task.github" (dict "v" $.Values.github "root" $) }}
+{{- else if eq $t "webhook" }}
+{{- include "task.webhook" (dict "v" $.Values.webhook "root" $) }}
 {{- else if eq $t "run" }}
 {{- include "task.run" $.Values.run }}
 {{- else }}
-{{- fail (printf "task name must be one of assess, custommetrics, grpc, http, run; got %q" $t) }}
+{{- fail (printf "task name must be one of assess, custommetrics, github, grpc, http, run, slack, webhook; got %q" $t) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -211,6 +211,15 @@ func (c *h1Conn) Close() error {
 	return nil
 }
 
+// preconnect dials ahead of the first request; a failure is left for the
+// first request to report.
+func (c *h1Conn) preconnect(ctx context.Context) {
+	c.watch(ctx)
+	if c.nc == nil {
+		_ = c.dial(ctx)
+	}
+}
+
 // do sends one request and reads its response.
 func (c *h1Conn) do(ctx context.Context, req []byte, head bool) load.Outcome {
 	c.watch(ctx)

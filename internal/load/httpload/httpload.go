@@ -342,6 +342,19 @@ func (c *conn) doStd(ctx context.Context, ep *endpoint) load.Outcome {
 	return load.Outcome{Code: resp.StatusCode}
 }
 
+// Preconnect opens the worker's HTTP/1.1 connections before the run.
+func (c *conn) Preconnect(ctx context.Context) {
+	for g := range c.t.groups {
+		if c.h1[g] == nil {
+			grp := c.t.groups[g]
+			c.h1[g] = newH1Conn(grp.addr, grp.tls, c.t.cfg.Timeout)
+		}
+		c.h1[g].preconnect(ctx)
+	}
+}
+
+var _ load.Preconnector = (*conn)(nil)
+
 func (c *conn) Close() error {
 	for _, h := range c.h1 {
 		if h != nil {

@@ -1,0 +1,2 @@
+{{- /* The concise report as JSON. */ -}}
+{{ .Report | toPrettyJson }}

@@ -1,0 +1,364 @@
+package task
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/Masterminds/sprig/v3"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/secret"
+	"iter8.tools/iter8/internal/slo"
+)
+
+// notifyInputs are the notify task's inputs (compat section 3.6). The url,
+// headers and params may hold secret references (${env:NAME}, ${file:/path}),
+// resolved only when the request is sent.
+type notifyInputs struct {
+	URL                string               `json:"url,omitempty"`
+	Method             string               `json:"method,omitempty"`
+	Headers            map[string]string    `json:"headers,omitempty"`
+	Params             map[string]string    `json:"params,omitempty"`
+	PayloadTemplate    string               `json:"payloadTemplate,omitempty"`
+	PayloadTemplateURL string               `json:"payloadTemplateURL,omitempty"`
+	SoftFailure        bool                 `json:"softFailure,omitempty"`
+	Links              map[string]string    `json:"links,omitempty"`
+	Data               map[string]string    `json:"data,omitempty"`
+	Retries            *int                 `json:"retries,omitempty"`
+	Timeout            *experiment.Duration `json:"timeout,omitempty"`
+}
+
+type notifyTask struct {
+	in notifyInputs
+	// retryDelay is the first backoff; it doubles on each retry.
+	retryDelay time.Duration
+}
+
+const (
+	defaultNotifyRetries = 3
+	defaultNotifyTimeout = 10 * time.Second
+	maxPayload           = 1 << 20
+)
+
+func newNotify(with map[string]any) (experiment.Task, error) {
+	t := &notifyTask{retryDelay: 500 * time.Millisecond}
+	if err := experiment.DecodeInputs(with, &t.in); err != nil {
+		return nil, err
+	}
+	in := &t.in
+	if in.URL == "" {
+		return nil, &experiment.FieldError{Field: "url", Missing: true, Expected: "the URL to notify, such as ${env:SLACK_WEBHOOK_URL}"}
+	}
+	if !secret.Contains(in.URL) {
+		if err := checkURL("url", in.URL); err != nil {
+			return nil, err
+		}
+	}
+	if in.PayloadTemplate != "" && in.PayloadTemplateURL != "" {
+		return nil, &experiment.FieldError{Field: "payloadTemplate", Value: "both", Expected: "at most one of payloadTemplate and payloadTemplateURL"}
+	}
+	if in.PayloadTemplate != "" {
+		if _, err := parsePayload(in.PayloadTemplate); err != nil {
+			return nil, &experiment.FieldError{Field: "payloadTemplate", Value: firstLine(in.PayloadTemplate), Expected: "a Go template (" + err.Error() + ")"}
+		}
+	}
+	if err := checkSecrets("headers", in.Headers); err != nil {
+		return nil, err
+	}
+	if err := checkSecrets("params", in.Params); err != nil {
+		return nil, err
+	}
+	if in.Method == "" {
+		in.Method = http.MethodGet
+		if in.PayloadTemplate != "" || in.PayloadTemplateURL != "" {
+			in.Method = http.MethodPost
+		}
+	}
+	in.Method = strings.ToUpper(in.Method)
+	if in.Retries == nil {
+		r := defaultNotifyRetries
+		in.Retries = &r
+	}
+	if *in.Retries < 0 || *in.Retries > 10 {
+		return nil, &experiment.FieldError{Field: "retries", Value: *in.Retries, Expected: "a number of retries from 0 to 10"}
+	}
+	if in.Timeout == nil {
+		in.Timeout = &experiment.Duration{Duration: defaultNotifyTimeout}
+	}
+	if in.Timeout.Duration <= 0 {
+		return nil, &experiment.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration"}
+	}
+	return t, nil
+}
+
+func (t *notifyTask) Inputs() any { return t.in }
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+func parsePayload(text string) (*template.Template, error) {
+	funcs := sprig.TxtFuncMap()
+	for _, unsafe := range []string{"env", "expandenv", "getHostByName"} {
+		delete(funcs, unsafe) // templates must not read the environment: secrets live there
+	}
+	// mrkdwn escapes text for Slack's mrkdwn, where <, > and & are markup.
+	funcs["mrkdwn"] = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+	funcs["deref"] = func(f *float64) float64 {
+		if f == nil {
+			return 0
+		}
+		return *f
+	}
+	return template.New("payload").Funcs(funcs).Option("missingkey=zero").Parse(text)
+}
+
+// Summary is the concise report a notification carries: the experiment's
+// status and each SLO with its value and limit, not the whole experiment.
+// Payload templates see it as . and, for templates written for the original
+// Iter8, as .Report.
+type Summary struct {
+	TimeStamp         string            `json:"timeStamp"`
+	Status            string            `json:"status"`
+	Completed         bool              `json:"completed"`
+	NoTaskFailures    bool              `json:"noTaskFailures"`
+	NumTasks          int               `json:"numTasks"`
+	NumCompletedTasks int               `json:"numCompletedTasks"`
+	NumLoops          int               `json:"numLoops"`
+	FailureReason     string            `json:"failureReason,omitempty"`
+	SLOsSatisfied     bool              `json:"slosSatisfied"`
+	Versions          []string          `json:"versions,omitempty"`
+	SLOs              []SLOSummary      `json:"slos,omitempty"`
+	Links             map[string]string `json:"links,omitempty"`
+}
+
+// SLOSummary is one SLO for every version.
+type SLOSummary struct {
+	SLO      string          `json:"slo"`
+	Metric   string          `json:"metric"`
+	Limit    float64         `json:"limit"`
+	Units    string          `json:"units,omitempty"`
+	Upper    bool            `json:"upper"`
+	Versions []VersionResult `json:"versions"`
+}
+
+// VersionResult is an SLO's outcome for one version.
+type VersionResult struct {
+	Version string   `json:"version"`
+	Value   *float64 `json:"value,omitempty"`
+	Outcome string   `json:"outcome"`
+	Passed  bool     `json:"passed"`
+	Reason  string   `json:"reason,omitempty"`
+}
+
+// notifyData is what payload templates see: the summary (also as .Report)
+// and the task's data input (as .Data).
+type notifyData struct {
+	Summary
+	Report Summary
+	Data   map[string]string
+}
+
+func summarize(exp *experiment.Experiment, links map[string]string, now time.Time) Summary {
+	r := exp.Result
+	if r == nil {
+		r = &experiment.Result{}
+	}
+	s := Summary{
+		TimeStamp: now.UTC().Format(time.RFC3339), Completed: exp.Completed(), NoTaskFailures: !r.Failure,
+		NumTasks: len(exp.Spec), NumCompletedTasks: r.NumCompletedTasks, NumLoops: r.NumLoops,
+		FailureReason: r.FailureReason, SLOsSatisfied: exp.SLOs(), Links: links,
+	}
+	in := r.Insights
+	if in != nil {
+		for i := range max(in.NumVersions, 1) {
+			s.Versions = append(s.Versions, in.VersionLabel(i))
+		}
+		for _, v := range in.SLOVerdicts {
+			ss := SLOSummary{Metric: v.Metric, Limit: v.Limit, Upper: v.Direction != slo.Lower}
+			if m, ok := in.MetaOf(v.Metric); ok {
+				ss.Units = m.Units
+			}
+			ss.SLO = v.Format(ss.Units)
+			for i, res := range v.Versions {
+				vr := VersionResult{Version: in.VersionLabel(i), Value: res.Value, Outcome: string(res.Outcome), Passed: res.Outcome == slo.Passed, Reason: res.Reason}
+				ss.Versions = append(ss.Versions, vr)
+			}
+			s.SLOs = append(s.SLOs, ss)
+		}
+	}
+	switch {
+	case r.Failure:
+		s.Status = "failed"
+	case in == nil || len(in.SLOVerdicts) == 0:
+		s.Status = "no SLOs checked"
+	case s.SLOsSatisfied:
+		s.Status = "SLOs satisfied"
+	default:
+		s.Status = "SLOs not satisfied"
+	}
+	return s
+}
+
+// Run sends the notification, retrying on 5xx answers and connection errors
+// with an exponential backoff. With softFailure, a notification that cannot
+// be sent is logged and does not fail the experiment.
+func (t *notifyTask) Run(ctx context.Context, env *experiment.Env) error {
+	err := t.send(ctx, env)
+	if err != nil && t.in.SoftFailure && ctx.Err() == nil {
+		env.Logger.Warn("notification not sent (softFailure: the experiment goes on)", "error", err.Error())
+		return nil
+	}
+	return err
+}
+
+func (t *notifyTask) send(ctx context.Context, env *experiment.Env) error {
+	in := t.in
+	red := &secret.Redactor{}
+	target, err := red.Resolve(in.URL)
+	if err != nil {
+		return fmt.Errorf("url: %w", err)
+	}
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("url %s is not an absolute http(s) URL", in.URL)
+	}
+	if len(in.Params) > 0 {
+		q := u.Query()
+		for k, v := range in.Params {
+			rv, err := red.Resolve(v)
+			if err != nil {
+				return fmt.Errorf("params.%s: %w", k, err)
+			}
+			q.Set(k, rv)
+		}
+		u.RawQuery = q.Encode()
+	}
+	headers := map[string]string{}
+	for k, v := range in.Headers {
+		rv, err := red.Resolve(v)
+		if err != nil {
+			return fmt.Errorf("headers.%s: %w", k, err)
+		}
+		headers[k] = rv
+	}
+	var body []byte
+	if in.PayloadTemplate != "" || in.PayloadTemplateURL != "" {
+		if body, err = t.payload(ctx, env); err != nil {
+			return err
+		}
+		if _, ok := headers["Content-Type"]; !ok {
+			headers["Content-Type"] = "application/json"
+		}
+	}
+	delay := t.retryDelay
+	for attempt := 0; ; attempt++ {
+		code, err := t.post(ctx, u.String(), headers, body)
+		retry := err != nil || code >= 500
+		if err == nil && code/100 == 2 {
+			env.Logger.Info("notification sent", "url", red.Redact(redactURL(u)), "status", code, "attempts", attempt+1)
+			return nil
+		}
+		if err == nil && !retry {
+			return fmt.Errorf("notifying %s: the server answered %d %s", red.Redact(redactURL(u)), code, http.StatusText(code))
+		}
+		if attempt >= *in.Retries {
+			if err != nil {
+				return fmt.Errorf("notifying %s: %s (after %d attempts)", red.Redact(redactURL(u)), red.Redact(err.Error()), attempt+1)
+			}
+			return fmt.Errorf("notifying %s: the server answered %d %s (after %d attempts)", red.Redact(redactURL(u)), code, http.StatusText(code), attempt+1)
+		}
+		env.Logger.Info("notification failed, retrying", "attempt", attempt+1, "in", delay.String())
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+}
+
+// redactURL keeps a URL's scheme, host and path for messages; its query may
+// hold tokens.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.User = "", nil
+	if strings.Contains(c.Path, "/services/") { // a Slack webhook's path is its secret
+		c.Path = "/services/..."
+	}
+	return c.String()
+}
+
+func (t *notifyTask) post(ctx context.Context, target string, headers map[string]string, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.in.Timeout.Duration)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, t.in.Method, target, rd)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", "iter8")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPayload))
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// payload renders the payload template with the concise report.
+func (t *notifyTask) payload(ctx context.Context, env *experiment.Env) ([]byte, error) {
+	text := t.in.PayloadTemplate
+	if t.in.PayloadTemplateURL != "" {
+		var b []byte
+		var err error
+		if u, perr := url.Parse(t.in.PayloadTemplateURL); perr == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			b, err = fetch(ctx, t.in.PayloadTemplateURL)
+		} else {
+			b, err = readLimited(abs(env.Dir, t.in.PayloadTemplateURL), "payloadTemplateURL")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("payloadTemplateURL: %w", err)
+		}
+		text = string(b)
+	}
+	tmpl, err := parsePayload(text)
+	if err != nil {
+		return nil, fmt.Errorf("payload template: %w", err)
+	}
+	now := time.Now
+	if env.Now != nil {
+		now = env.Now
+	}
+	s := summarize(env.Experiment, t.in.Links, now())
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, notifyData{Summary: s, Report: s, Data: t.in.Data}); err != nil {
+		return nil, fmt.Errorf("payload template: %w", err)
+	}
+	if b.Len() > maxPayload {
+		return nil, errors.New("the rendered payload is larger than 1 MiB")
+	}
+	return b.Bytes(), nil
+}
