@@ -505,7 +505,11 @@ func TestLocalLoops(t *testing.T) {
 		t.Errorf("report lacks the per-loop trend data:\n%s", r.stdout)
 	}
 	r = iter8(t, dir, "report")
-	if !strings.Contains(r.stdout, "Number of completed loops: 5") || !strings.Contains(r.stdout, "SLO outcomes over loops") {
+	if !strings.Contains(r.stdout, "Number of completed loops: 5") || !strings.Contains(r.stdout, "SLO outcomes over loops") || !strings.Contains(r.stdout, "| +++++") {
 		t.Errorf("text report:\n%s", r.stdout)
+	}
+	r = iter8(t, dir, "report", "-o", "html")
+	if !strings.Contains(r.stdout, `<section id="trends"><h2>SLOs over loops</h2>`) || !strings.Contains(r.stdout, "<svg") {
+		t.Error("the HTML report has no trend charts")
 	}
 }

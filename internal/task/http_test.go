@@ -286,3 +286,22 @@ func TestRateAccuracy(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpointRates(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, testserver.HTTPConfig{})
+	exp, err := runHTTP(t, map[string]any{"qps": 100.0, "duration": "1s", "connections": 4.0, "endpoints": map[string]any{
+		"a": map[string]any{"url": srv.URL() + "/a", "weight": 3.0},
+		"b": map[string]any{"url": srv.URL() + "/b"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := exp.Result.Insights.Load
+	if l["http"].IntendedRate != 100 || l["http-a"].IntendedRate != 75 || l["http-b"].IntendedRate != 25 {
+		t.Errorf("intended rates %v %v %v", l["http"].IntendedRate, l["http-a"].IntendedRate, l["http-b"].IntendedRate)
+	}
+	if a, b := l["http-a"].AchievedRate, l["http-b"].AchievedRate; math.Abs(a-75) > 1.5 || math.Abs(b-25) > 1.5 {
+		t.Errorf("achieved rates a %v b %v", a, b)
+	}
+}
