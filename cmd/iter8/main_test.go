@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -114,9 +116,54 @@ func TestLaunchReportAssert(t *testing.T) {
 	if r.code != 0 {
 		t.Errorf("assert exited %d: %s", r.code, r.stderr)
 	}
+	if strings.Contains(r.stdout, "\x1b[") {
+		t.Errorf("the report is coloured on a pipe:\n%q", r.stdout)
+	}
 	r = iter8(t, dir, "report", "-o", "json")
-	if r.code != 0 || !strings.Contains(r.stdout, `"numCompletedTasks": 2`) {
-		t.Errorf("json report: %d %s", r.code, r.stdout)
+	var rep struct {
+		SchemaVersion string `json:"schemaVersion"`
+		Status        struct {
+			Completed      bool `json:"completed"`
+			CompletedTasks int  `json:"completedTasks"`
+			SLOsSatisfied  bool `json:"slosSatisfied"`
+		} `json:"status"`
+		SLOs []struct {
+			Metric  string `json:"metric"`
+			Results []struct {
+				Value   *float64 `json:"value"`
+				Outcome string   `json:"outcome"`
+			} `json:"results"`
+		} `json:"slos"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("json report: exit %d, %v:\n%s", r.code, err, r.stdout)
+	}
+	if rep.SchemaVersion != "iter8.report/v1" || !rep.Status.Completed || rep.Status.CompletedTasks != 2 || !rep.Status.SLOsSatisfied ||
+		len(rep.SLOs) != 2 {
+		t.Errorf("json report: %+v", rep)
+	}
+	for _, s := range rep.SLOs {
+		if len(s.Results) != 1 || s.Results[0].Value == nil || s.Results[0].Outcome != "passed" {
+			t.Errorf("json report: SLO %s: %+v", s.Metric, s.Results)
+		}
+	}
+	// the raw experiment, as stored
+	r = iter8(t, dir, "report", "-o", "yaml")
+	stored, err := os.ReadFile(filepath.Join(dir, "experiment.yaml"))
+	if err != nil || r.code != 0 || r.stdout != string(stored) {
+		t.Errorf("yaml report (exit %d) differs from experiment.yaml: %v\n%s", r.code, err, r.stdout)
+	}
+	for _, f := range []struct{ format, file, want string }{
+		{"html", "report.html", "<!DOCTYPE html>"},
+		{"junit", "slos.xml", `<testsuite name="iter8 SLOs" tests="2" failures="0" errors="0" skipped="0"`},
+		{"markdown", "report.md", "## ✅ iter8: All SLOs satisfied"},
+	} {
+		out := filepath.Join(dir, f.file)
+		r = iter8(t, dir, "report", "-o", f.format, "--output-file", out)
+		b, err := os.ReadFile(out)
+		if r.code != 0 || err != nil || !strings.Contains(string(b), f.want) || r.stdout != "" {
+			t.Errorf("report -o %s --output-file: exit %d, %v, stdout %q, file lacks %q:\n%.300s", f.format, r.code, err, r.stdout, f.want, b)
+		}
 	}
 }
 
@@ -165,6 +212,10 @@ func TestBadInputExits2(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte("this: [is not\n  valid"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	reportDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(reportDir, "experiment.yaml"), []byte("spec: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	unknownTask := t.TempDir()
 	if err := os.WriteFile(filepath.Join(unknownTask, "experiment.yaml"), []byte("spec:\n- task: htp\n  with: {url: http://127.0.0.1:1}\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -189,7 +240,8 @@ func TestBadInputExits2(t *testing.T) {
 		{"unknown command", "", []string{"lauch"}, []string{`unknown command "lauch"`, "did you mean launch"}},
 		{"unknown condition", dir, []string{"assert", "-c", "winner"}, []string{`unknown assert condition "winner": expected completed, nofailure or slos`}},
 		{"no condition", dir, []string{"assert"}, []string{"no assert condition given"}},
-		{"unknown report format", dir, []string{"report", "-o", "pdf"}, []string{`unknown report format "pdf"`}},
+		{"unknown report format", dir, []string{"report", "-o", "pdf"}, []string{`unknown report format "pdf": expected one of html, json, junit, markdown, text, yaml`}},
+		{"unwritable report file", reportDir, []string{"report", "-o", "html", "--output-file", "no/such/dir/report.html"}, []string{"--output-file no/such/dir/report.html: cannot write the report"}},
 		{"bad log level", "", []string{"version", "-l", "loud"}, []string{`--loglevel "loud"`}},
 		{"no experiment", t.TempDir(), []string{"report"}, []string{"the file does not exist"}},
 	}
@@ -342,6 +394,43 @@ func TestGenWritesValidatedExperiment(t *testing.T) {
 	}
 }
 
+// On a terminal the text report is coloured and fitted to its width: run
+// under a real pseudo-terminal (util-linux script) 64 columns wide.
+func TestReportOnATerminal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "report", "testdata", "two-versions.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatalf("util-linux script is needed for a pseudo-terminal: %v", err)
+	}
+	cmd := exec.CommandContext(ctx, script, "-qec", "stty cols 64 rows 50; exec "+bin+" report", "/dev/null")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	s := string(out)
+	if !regexp.MustCompile("\x1b\\[32mtrue \\([0-9.]+\\)\x1b\\[0m").MatchString(s) || !regexp.MustCompile("\x1b\\[31mfalse \\([0-9.]+\\)\x1b\\[0m").MatchString(s) {
+		t.Errorf("no colours on a terminal:\n%q", s)
+	}
+	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(s, "")
+	for _, line := range strings.Split(strings.ReplaceAll(plain, "\r", ""), "\n") {
+		if len([]rune(line)) > 64 && strings.Contains(line, " | ") {
+			t.Errorf("table line wider than the terminal (64): %q", line)
+		}
+	}
+}
+
 // The original's gRPC tutorial, against a local server: through reflection,
 // and with the proto and data fetched from URLs by the task itself.
 func TestLaunchGRPC(t *testing.T) {
@@ -419,11 +508,15 @@ func TestLocalLoops(t *testing.T) {
 		}
 	}
 	r = iter8(t, dir, "report", "-o", "json")
-	if !strings.Contains(r.stdout, `"history"`) || strings.Count(r.stdout, `"loop":`) != 5 {
+	if !strings.Contains(r.stdout, `"loops": [`) || strings.Count(r.stdout, `"loop":`) != 5 {
 		t.Errorf("report lacks the per-loop trend data:\n%s", r.stdout)
 	}
 	r = iter8(t, dir, "report")
-	if !strings.Contains(r.stdout, "Number of completed loops: 5") {
+	if !strings.Contains(r.stdout, "Number of completed loops: 5") || !strings.Contains(r.stdout, "SLO outcomes over loops") || !strings.Contains(r.stdout, "| +++++") {
 		t.Errorf("text report:\n%s", r.stdout)
+	}
+	r = iter8(t, dir, "report", "-o", "html")
+	if !strings.Contains(r.stdout, `<section id="trends"><h2>SLOs over loops</h2>`) || !strings.Contains(r.stdout, "<svg") {
+		t.Error("the HTML report has no trend charts")
 	}
 }

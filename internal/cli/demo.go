@@ -147,10 +147,10 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
 			exp, runErr := loops.run(cmd.Context(), a.runner(st, o.runDir, false))
 			if exp != nil {
 				_, _ = fmt.Fprintln(a.streams.Out)
-				if err := report.Text(a.streams.Out, exp); err != nil {
+				if err := report.Text(a.streams.Out, exp, a.textOptions()); err != nil {
 					return err
 				}
-				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o json\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", path, o.runDir, o.runDir)
+				_, _ = fmt.Fprintf(a.streams.Out, "\nThe experiment is in %s; try:\n  iter8 report --runDir %s -o html --output-file report.html\n  iter8 assert --runDir %s -c completed -c nofailure -c slos\n", path, o.runDir, o.runDir)
 			}
 			return runErr
 		},

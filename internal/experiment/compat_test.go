@@ -36,7 +36,7 @@ func TestCompatFixturesReport(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
-			if err := report.Text(&out, exp); err != nil {
+			if err := report.Text(&out, exp, report.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			golden.Check(t, filepath.Join("testdata", "golden", strings.TrimSuffix(filepath.Base(f), ".yaml")+".txt"), out.Bytes())
@@ -86,7 +86,7 @@ func TestCompatFixturesRun(t *testing.T) {
 				t.Error("http/latency-p97.5 missing")
 			}
 			var out bytes.Buffer
-			if err := report.Text(&out, exp); err != nil {
+			if err := report.Text(&out, exp, report.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(out.String(), "Experiment completed: true") {

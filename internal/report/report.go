@@ -1,8 +1,12 @@
-// Package report renders an experiment for people (text) and machines (JSON).
+// Package report renders an experiment for people (text, HTML, Markdown) and
+// machines (JSON, JUnit XML, YAML). Every format is built from one model,
+// Report; HTML is a single self-contained file whose charts are drawn here as
+// inline SVG, so it opens offline and from CI artifacts.
 package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"sort"
 	"strings"
@@ -10,14 +14,27 @@ import (
 	"iter8.tools/iter8/internal/experiment"
 )
 
-// Writer renders an experiment.
-type Writer func(w io.Writer, exp *experiment.Experiment) error
+// Options tune the output for where it goes.
+type Options struct {
+	// Width fits text output to a terminal this many columns wide; 0 means
+	// no limit (a file or a pipe).
+	Width int
+	// Color adds ANSI colours to text output; set it only for a terminal.
+	Color bool
+}
+
+// Writer renders an experiment in one format.
+type Writer func(w io.Writer, exp *experiment.Experiment, o Options) error
 
 // Formats maps output format names to writers.
 func Formats() map[string]Writer {
 	return map[string]Writer{
-		"text": Text,
-		"json": JSON,
+		"text":     Text,
+		"html":     HTML,
+		"json":     JSON,
+		"junit":    JUnit,
+		"markdown": Markdown,
+		"yaml":     YAML,
 	}
 }
 
@@ -40,9 +57,23 @@ func Lookup(name string) (Writer, error) {
 	return w, nil
 }
 
-// JSON writes the experiment as indented JSON.
-func JSON(w io.Writer, exp *experiment.Experiment) error {
+// JSON writes the report in the stable schema documented in
+// docs/report-json.md.
+func JSON(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(exp)
+	if err := enc.Encode(New(exp)); err != nil {
+		return fmt.Errorf("writing JSON report: %w", err)
+	}
+	return nil
+}
+
+// YAML writes the experiment itself, spec and result, as iter8 stores it.
+func YAML(w io.Writer, exp *experiment.Experiment, _ Options) error {
+	b, err := experiment.Encode(exp)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
 }

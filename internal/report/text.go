@@ -3,57 +3,126 @@ package report
 import (
 	"fmt"
 	"io"
-	"sort"
+	"math"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"iter8.tools/iter8/internal/experiment"
-	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
 )
 
-// Text writes the report the original printed: an experiment summary, the
-// SLO table and the latest value of every metric, with "no data" and
-// "invalid run" shown apart from a plain failure.
-func Text(w io.Writer, exp *experiment.Experiment) error {
-	p := &printer{w: w}
-	r := exp.Result
-	if r == nil {
-		r = &experiment.Result{}
-	}
+// Text writes the report the original printed (an experiment summary, the
+// SLO table and the latest value of every metric) with what this iter8
+// adds: each SLO's value, "no data" and "invalid run" markers, SLO outcomes
+// over loops, load generator health, responses by status code, and latency
+// percentiles.
+func Text(w io.Writer, exp *experiment.Experiment, o Options) error {
+	p := &printer{w: w, o: o}
+	r := New(exp)
+	s := r.Status
 	p.section("Experiment summary")
-	p.line("Experiment completed: %t", exp.Completed())
-	p.line("No task failures: %t", !r.Failure)
-	p.line("Total number of tasks: %d", len(exp.Spec))
-	p.line("Number of completed tasks: %d", r.NumCompletedTasks)
-	p.line("Number of completed loops: %d", r.NumLoops)
-	if r.FailureReason != "" {
-		p.line("Failure: %s", r.FailureReason)
+	p.line("Experiment completed: %s", p.paint(strconv.FormatBool(s.Completed), boolStyle(s.Completed, yellow)))
+	p.line("No task failures: %s", p.paint(strconv.FormatBool(!s.Failure), boolStyle(!s.Failure, red)))
+	p.line("Total number of tasks: %d", s.Tasks)
+	p.line("Number of completed tasks: %d", s.CompletedTasks)
+	p.line("Number of completed loops: %d", s.Loops)
+	if s.Aborted {
+		p.line("Experiment aborted: %s", p.paint("true", red))
 	}
-	in := r.Insights
-	if in == nil {
+	if s.FailureReason != "" {
+		p.wrapped("Failure: ", s.FailureReason, red)
+	}
+	if !s.Completed && exp.Result != nil && len(exp.Result.Tasks) > 0 {
+		// where a running or failed loop is (files written by the original
+		// keep no task states)
+		for _, t := range r.Tasks {
+			if t.State != string(experiment.Completed) {
+				p.line("Task %d (%s): %s", t.Index, clean(t.Name), p.paint(t.State, taskStyle(t.State)))
+			}
+		}
+	}
+	if !s.Insights {
 		p.blank()
 		p.line("Insights not found in experiment results. You may need to retry this report at a later time.")
 		return p.err
 	}
-	if warnings := loadWarnings(in); len(warnings) > 0 {
-		p.section("Load generation")
-		for _, s := range warnings {
-			p.line("%s", s)
+	if len(r.SLOs) > 0 {
+		p.section("Whether or not service level objectives (SLOs) are satisfied")
+		p.table(sloRows(r))
+		if len(r.Loops) > 1 {
+			p.section("SLO outcomes over loops")
+			p.table(trendRows(r, p))
+			p.blank()
+			p.line("%s passed  %s failed  %s no data  %s no data (ignored)  %s query error  %s invalid run; oldest loop first",
+				p.paint("+", green), p.paint("x", red), p.paint("?", yellow), p.paint("-", plain), p.paint("E", red), p.paint("!", yellow))
 		}
 	}
-	if len(in.SLOVerdicts) > 0 || in.SLOs != nil {
-		p.section("Whether or not service level objectives (SLOs) are satisfied")
-		p.table(sloRows(in))
+	if len(r.Load) > 0 {
+		p.section("Load generation")
+		p.table(loadRows(r))
+		p.blank()
+		for _, l := range r.Load {
+			p.wrapped(l.Provider+" responses: ", codeSummary(l), plain)
+		}
+		for _, w := range r.Status.Warnings {
+			p.wrapped("INVALID RUN: ", w, yellow)
+		}
+		for _, l := range r.Load {
+			if l.Aborted != "" {
+				p.wrapped("ABORTED: ", l.Provider+": "+l.Aborted, red)
+			}
+			if l.Unsent > 0 && !l.Saturated { // a saturated run's reason says so
+				p.wrapped("UNSENT: ", fmt.Sprintf("%s: %d requests due within the duration could not start before it ended", l.Provider, l.Unsent), yellow)
+			}
+		}
+	}
+	if rows := latencyRows(r); len(rows) > 1 {
+		p.section("Latency percentiles (msec)")
+		p.table(rows)
 	}
 	p.section("Latest observed values for metrics")
-	p.table(metricRows(in))
+	p.table(metricRows(r))
 	return p.err
+}
+
+// ANSI styles.
+const (
+	plain  = ""
+	bold   = "1"
+	red    = "31"
+	green  = "32"
+	yellow = "33"
+)
+
+func taskStyle(state string) string {
+	switch experiment.TaskState(state) {
+	case experiment.Failed:
+		return red
+	case experiment.Running:
+		return yellow
+	}
+	return plain
+}
+
+func boolStyle(ok bool, bad string) string {
+	if ok {
+		return green
+	}
+	return bad
+}
+
+// cell is a table cell: its text and an optional ANSI style, or its text
+// already painted in several styles.
+type cell struct {
+	text    string
+	style   string
+	painted string
 }
 
 type printer struct {
 	w   io.Writer
+	o   Options
 	err error
 }
 
@@ -63,137 +132,386 @@ func (p *printer) printf(format string, args ...any) {
 	}
 }
 
+func (p *printer) paintCell(c cell) string {
+	if c.painted != "" {
+		return c.painted
+	}
+	return p.paint(clean(c.text), c.style)
+}
+
+// clean replaces control characters in text from the experiment, so that a
+// name or message cannot move the cursor, retitle or clear the terminal.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+// paint wraps s in an ANSI style when colour is on.
+func (p *printer) paint(s, style string) string {
+	if !p.o.Color || style == "" || s == "" {
+		return s
+	}
+	return "\x1b[" + style + "m" + s + "\x1b[0m"
+}
+
 func (p *printer) section(title string) {
-	p.printf("\n%s:\n%s\n\n", title, strings.Repeat("*", len(title)+1))
+	p.printf("\n%s\n%s\n\n", p.paint(title+":", bold), strings.Repeat("*", len(title)+1))
 }
 
 func (p *printer) line(format string, args ...any) { p.printf("  "+format+"\n", args...) }
 
 func (p *printer) blank() { p.printf("\n") }
 
-func (p *printer) table(rows [][]string) {
+// wrapped prints label and text, the text wrapped to the width and its
+// continuation lines indented.
+func (p *printer) wrapped(label, text, style string) {
+	const indent = "    "
+	first := true
+	for _, para := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		prefix := indent
+		if first {
+			prefix = label
+		}
+		for _, l := range wrapLine(clean(para), p.o.Width-2-utf8.RuneCountInString(prefix)) {
+			p.printf("  %s%s\n", prefix, p.paint(l, style))
+			prefix = indent
+		}
+		first = false
+	}
+}
+
+// wrapLine breaks s at spaces into lines of at most width runes (longer
+// words stay whole); width <= 0 means no limit.
+func wrapLine(s string, width int) []string {
+	if width <= 10 || utf8.RuneCountInString(s) <= width {
+		return []string{s}
+	}
+	var out []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
+			line += " " + word
+		default:
+			out = append(out, line)
+			line = word
+		}
+	}
+	return append(out, line)
+}
+
+// table prints rows (the first is the header) as the original did, with
+// " | " between columns. When the table is wider than the terminal, the
+// value columns are split into several tables that each fit, repeating the
+// first column; when even one value column does not fit, each row is
+// printed as a block.
+func (p *printer) table(rows [][]cell) {
 	if p.err != nil || len(rows) == 0 {
 		return
 	}
-	tw := tabwriter.NewWriter(p.w, 0, 0, 1, ' ', tabwriter.Debug)
-	for i, row := range rows {
-		_, _ = fmt.Fprintf(tw, "  %s\n", strings.Join(row, "\t "))
-		if i == 0 {
-			dashes := make([]string, len(row))
-			for j, h := range row {
-				dashes[j] = strings.Repeat("-", len(h))
-			}
-			_, _ = fmt.Fprintf(tw, "  %s\n", strings.Join(dashes, "\t "))
+	cols := len(rows[0])
+	widths := make([]int, cols)
+	for _, row := range rows {
+		for j, c := range row {
+			widths[j] = max(widths[j], utf8.RuneCountInString(c.text))
 		}
 	}
-	p.err = tw.Flush()
+	total := 2 + widths[0]
+	for _, w := range widths[1:] {
+		total += 3 + w
+	}
+	if p.o.Width <= 0 || total <= p.o.Width || cols < 2 {
+		p.printTable(rows, widths, allColumns(cols))
+		return
+	}
+	var groups [][]int
+	group, used := []int{0}, 2+widths[0]
+	for j := 1; j < cols; j++ {
+		if len(group) > 1 && used+3+widths[j] > p.o.Width {
+			groups = append(groups, group)
+			group, used = []int{0}, 2+widths[0]
+		}
+		group = append(group, j)
+		used += 3 + widths[j]
+	}
+	groups = append(groups, group)
+	for _, g := range groups {
+		w := 2 + widths[0]
+		for _, j := range g[1:] {
+			w += 3 + widths[j]
+		}
+		if w > p.o.Width {
+			p.printBlocks(rows)
+			return
+		}
+	}
+	for i, g := range groups {
+		if i > 0 {
+			p.blank()
+		}
+		p.printTable(rows, widths, g)
+	}
 }
 
-func versionHeaders(in *experiment.Insights, single string) []string {
-	if in.NumVersions <= 1 && len(in.VersionNames) == 0 {
+func allColumns(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+func (p *printer) printTable(rows [][]cell, widths []int, cols []int) {
+	for i, row := range rows {
+		p.printRow(row, widths, cols)
+		if i == 0 {
+			dashes := make([]cell, len(row))
+			for j, h := range row {
+				dashes[j] = cell{text: strings.Repeat("-", utf8.RuneCountInString(h.text))}
+			}
+			p.printRow(dashes, widths, cols)
+		}
+	}
+}
+
+func (p *printer) printRow(row []cell, widths []int, cols []int) {
+	var b strings.Builder
+	b.WriteString("  ")
+	for k, j := range cols {
+		c := row[j]
+		b.WriteString(p.paintCell(c))
+		if k < len(cols)-1 {
+			b.WriteString(strings.Repeat(" ", widths[j]-utf8.RuneCountInString(c.text)))
+			b.WriteString(" | ")
+		}
+	}
+	p.printf("%s\n", b.String())
+}
+
+// printBlocks prints each row as its first cell followed by one indented
+// "header: value" line per other column.
+func (p *printer) printBlocks(rows [][]cell) {
+	header := rows[0]
+	for i, row := range rows[1:] {
+		if i > 0 {
+			p.blank()
+		}
+		p.printf("  %s\n", p.paintCell(row[0]))
+		for j := 1; j < len(row); j++ {
+			p.printf("    %s: %s\n", clean(header[j].text), p.paintCell(row[j]))
+		}
+	}
+}
+
+func texts(s ...string) []cell {
+	out := make([]cell, len(s))
+	for i, t := range s {
+		out[i] = cell{text: t}
+	}
+	return out
+}
+
+// versionHeaders are the value columns: one per version, or a single column
+// named single for a one-version experiment without version names.
+func versionHeaders(r *Report, single string) []string {
+	if len(r.Versions) == 1 && r.Versions[0] == "version 0" {
 		return []string{single}
 	}
-	h := make([]string, in.NumVersions)
-	for i := range h {
-		h[i] = in.VersionLabel(i)
-	}
-	return h
+	return r.Versions
 }
 
-func sloRows(in *experiment.Insights) [][]string {
-	rows := [][]string{append([]string{"SLO Conditions"}, versionHeaders(in, "Satisfied")...)}
-	for _, v := range in.SLOVerdicts {
-		units := ""
-		if m, ok := in.MetaOf(v.Metric); ok {
-			units = m.Units
-		}
-		row := []string{v.Format(units)}
-		for _, r := range v.Versions {
-			row = append(row, outcomeCell(r))
+func sloRows(r *Report) [][]cell {
+	rows := [][]cell{texts(append([]string{"SLO Conditions"}, versionHeaders(r, "Satisfied")...)...)}
+	for _, s := range r.SLOs {
+		row := []cell{{text: s.Condition}}
+		for _, res := range s.Results {
+			row = append(row, outcomeCell(res))
 		}
 		rows = append(rows, row)
-	}
-	if len(in.SLOVerdicts) == 0 && in.SLOs != nil && in.SLOsSatisfied != nil {
-		// An experiment written by the original: booleans only.
-		add := func(list []experiment.SLO, sat [][]bool, dir slo.Direction) {
-			for i, s := range list {
-				units := ""
-				if m, ok := in.MetaOf(s.Metric); ok {
-					units = m.Units
-				}
-				row := []string{slo.Objective{Metric: s.Metric, Limit: s.Limit, Direction: dir}.Format(units)}
-				if i < len(sat) {
-					for _, ok := range sat[i] {
-						row = append(row, strconv.FormatBool(ok))
-					}
-				}
-				rows = append(rows, row)
-			}
-		}
-		add(in.SLOs.Upper, in.SLOsSatisfied.Upper, slo.Upper)
-		add(in.SLOs.Lower, in.SLOsSatisfied.Lower, slo.Lower)
 	}
 	return rows
 }
 
-func outcomeCell(r slo.Result) string {
+// outcomeCell shows the original's true/false with the value judged, or
+// why there was none.
+func outcomeCell(r SLOResult) cell {
+	v := ""
+	if r.Value != nil {
+		v = textValue(*r.Value)
+	}
 	switch r.Outcome {
 	case slo.Passed:
-		return "true"
+		return cell{text: withValue("true", v), style: green}
+	case slo.Failed:
+		return cell{text: withValue("false", v), style: red}
 	case slo.NoData:
 		if r.Ignored {
-			return "ignored (no data)"
+			return cell{text: "ignored (no data)"}
 		}
-		return "false (no data)"
+		return cell{text: "false (no data)", style: yellow}
 	case slo.Error:
-		return "false (query error)"
+		return cell{text: "false (query error)", style: red}
 	case slo.Invalid:
-		return "false (invalid run)"
+		if v != "" {
+			return cell{text: "false (invalid run: " + v + ")", style: yellow}
+		}
+		return cell{text: "false (invalid run)", style: yellow}
 	}
-	return "false"
+	return cell{text: string(r.Outcome)}
 }
 
-func metricRows(in *experiment.Insights) [][]string {
-	names := map[string]bool{}
-	for name, m := range in.MetricsInfo {
-		switch m.Type {
-		case metrics.Counter, metrics.Gauge:
-			names[name] = true
-		case metrics.Summary:
-			for _, agg := range []string{"count", "mean", "stddev", "min", "max"} {
-				names[name+"/"+agg] = true
+func withValue(s, v string) string {
+	if v == "" {
+		return s
+	}
+	return s + " (" + v + ")"
+}
+
+// outcomeMarks are the one-character outcomes in the loops table.
+var outcomeMarks = map[slo.Outcome]cell{
+	slo.Passed:  {text: "+", style: green},
+	slo.Failed:  {text: "x", style: red},
+	slo.NoData:  {text: "?", style: yellow},
+	slo.Invalid: {text: "!", style: yellow},
+	slo.Error:   {text: "E", style: red},
+}
+
+// ignoredMark is a no-data outcome that its SLO ignores.
+var ignoredMark = cell{text: "-"}
+
+func trendRows(r *Report, p *printer) [][]cell {
+	loops := r.Loops
+	if p.o.Width > 0 {
+		// the latest loops that fit next to the conditions
+		if n := max(10, p.o.Width-50); len(loops) > n {
+			loops = loops[len(loops)-n:]
+		}
+	}
+	span := fmt.Sprintf("Loops %d-%d", loops[0].Loop, loops[len(loops)-1].Loop)
+	headers := []string{span}
+	if len(r.Versions) > 1 || r.Versions[0] != "version 0" {
+		headers = nil
+		for _, v := range r.Versions {
+			headers = append(headers, v+", "+span)
+		}
+	}
+	rows := [][]cell{texts(append([]string{"SLO Conditions"}, headers...)...)}
+	for i, s := range r.SLOs {
+		row := []cell{{text: s.Condition}}
+		for v := range s.Results {
+			// the marks carry their own colours, so the cell is pre-painted
+			// and padded by its visible length
+			var text, painted strings.Builder
+			for _, l := range loops {
+				o := r.trendOutcome(l, i, v)
+				m, ok := outcomeMarks[o]
+				if !ok {
+					m = cell{text: " "}
+				}
+				if o == slo.NoData && s.OnNoData == slo.IgnoreNoData {
+					m = ignoredMark
+				}
+				text.WriteString(m.text)
+				painted.WriteString(p.paint(m.text, m.style))
 			}
+			row = append(row, cell{text: text.String(), painted: painted.String()})
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func loadRows(r *Report) [][]cell {
+	rows := [][]cell{texts("Provider", "Mode", "Protocol", "Requests", "Errors", "Rate (intended / achieved)", "Delayed", "CPU")}
+	for _, l := range r.Load {
+		intended := "-"
+		if l.IntendedRate > 0 {
+			intended = textValue(l.IntendedRate)
+		}
+		row := texts(l.Provider, l.Mode, dash(l.Protocol), strconv.FormatInt(l.Requests, 10), strconv.FormatInt(l.Errors, 10),
+			intended+" / "+textValue(l.AchievedRate)+" req/s", strconv.FormatInt(l.Delayed, 10), fmt.Sprintf("%.1f%%", 100*l.CPUUtilization))
+		if l.Saturated {
+			row[5].style = yellow
+		}
+		if l.Errors > 0 {
+			row[4].style = red
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func codeSummary(l Load) string {
+	if len(l.Codes) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(l.Codes))
+	for i, c := range l.Codes {
+		parts[i] = fmt.Sprintf("%s × %d", c.name(), c.Count)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// textPercentiles are the latency columns of the text report.
+var textPercentiles = []float64{50, 90, 99, 99.9}
+
+func latencyRows(r *Report) [][]cell {
+	header := []string{"Histogram", "count"}
+	for _, p := range textPercentiles {
+		header = append(header, "p"+strconv.FormatFloat(p, 'f', -1, 64))
+	}
+	rows := [][]cell{texts(append(header, "max")...)}
+	multi := len(r.Versions) > 1
+	for _, l := range r.Latency {
+		for _, v := range l.Versions {
+			if v.hdr == nil {
+				continue
+			}
+			name := l.Metric
+			if multi {
+				name += " [" + v.Version + "]"
+			}
+			row := texts(name, strconv.FormatInt(v.Count, 10))
+			for _, p := range textPercentiles {
+				row = append(row, cell{text: textValue(v.hdr.PercentileMs(p))})
+			}
+			rows = append(rows, append(row, cell{text: textValue(*v.Max)}))
 		}
 	}
-	for _, v := range in.SLOVerdicts {
-		names[v.Metric] = true
-	}
-	if in.SLOs != nil {
-		for _, s := range append(append([]experiment.SLO{}, in.SLOs.Upper...), in.SLOs.Lower...) {
-			names[metrics.NormalizeName(s.Metric)] = true
-		}
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	rows := [][]string{append([]string{"Metric"}, versionHeaders(in, "value")...)}
-	for _, name := range sorted {
-		label := name
-		if m, ok := in.MetaOf(name); ok && m.Units != "" {
+	return rows
+}
+
+func metricRows(r *Report) [][]cell {
+	rows := [][]cell{texts(append([]string{"Metric"}, versionHeaders(r, "value")...)...)}
+	for _, m := range r.Metrics {
+		label := m.Name
+		if m.Units != "" {
 			label += " (" + m.Units + ")"
 		}
-		row := []string{label}
-		for i := range max(in.NumVersions, 1) {
-			if v, ok := in.Value(name, i); ok {
-				row = append(row, fmt.Sprintf("%0.2f", v))
-			} else if reason, failed := in.Missing(name, i); failed {
-				row = append(row, "unavailable (query error)")
-			} else if reason != "" {
-				row = append(row, "unavailable (no data)")
-			} else {
-				row = append(row, "unavailable")
+		row := []cell{{text: label}}
+		for i, v := range m.Values {
+			switch {
+			case v != nil:
+				row = append(row, cell{text: textValue(*v)})
+			case m.Missing != nil && m.Missing[i] != nil && m.Missing[i].Outcome == slo.Error:
+				row = append(row, cell{text: "unavailable (query error)", style: red})
+			case m.Missing != nil && m.Missing[i] != nil:
+				row = append(row, cell{text: "unavailable (no data)"})
+			default:
+				row = append(row, cell{text: "unavailable"})
 			}
 		}
 		rows = append(rows, row)
@@ -201,22 +519,11 @@ func metricRows(in *experiment.Insights) [][]string {
 	return rows
 }
 
-func loadWarnings(in *experiment.Insights) []string {
-	var out []string
-	for _, p := range sortedProviders(in.Load) {
-		ls := in.Load[p]
-		if ls.Saturated {
-			out = append(out, fmt.Sprintf("%s: INVALID RUN: %s", p, ls.SaturationReason))
-		}
+// textValue formats a value as the original did (two decimals), with three
+// significant digits for small values that two decimals would show as 0.
+func textValue(v float64) string {
+	if v != 0 && math.Abs(v) < 0.01 {
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
-	return out
-}
-
-func sortedProviders(m map[string]*experiment.LoadStats) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return fmt.Sprintf("%0.2f", v)
 }

@@ -673,9 +673,9 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 	if err != nil {
 		return err
 	}
-	record := func(provider string, st load.Stats, streams []grpcload.StreamStats) error {
+	record := func(provider string, st load.Stats, streams []grpcload.StreamStats, share float64) error {
 		st.Codes = grpcCodeNames(st.Codes)
-		if err := recordLoad(insights, provider, "/", st, rep, in.Percentiles, "gRPC"); err != nil {
+		if err := recordLoad(insights, provider, "/", st, rep, in.Percentiles, "gRPC", share); err != nil {
 			return err
 		}
 		return recordStreams(insights, provider, streams, in.Percentiles)
@@ -686,7 +686,7 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 			all = append(all, target.Streams(i))
 		}
 	}
-	if err := record("grpc", rep.Total, all); err != nil {
+	if err := record("grpc", rep.Total, all, 1); err != nil {
 		return err
 	}
 	if len(t.eps) > 1 || t.eps[0].id != "" {
@@ -695,7 +695,7 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 			if target.IsStream(i) {
 				s = []grpcload.StreamStats{target.Streams(i)}
 			}
-			if err := record("grpc-"+e.id, rep.Endpoints[i], s); err != nil {
+			if err := record("grpc-"+e.id, rep.Endpoints[i], s, weightShare(weights, i)); err != nil {
 				return err
 			}
 		}

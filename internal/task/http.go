@@ -435,12 +435,12 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 		return err
 	}
 	protos := target.Protocols()
-	if err := recordLoad(insights, "http", "-", rep.Total, rep, in.Percentiles, commonProtocol(protos)); err != nil {
+	if err := recordLoad(insights, "http", "-", rep.Total, rep, in.Percentiles, commonProtocol(protos), 1); err != nil {
 		return err
 	}
 	if len(t.eps) > 1 || t.eps[0].id != "" {
 		for i, e := range t.eps {
-			if err := recordLoad(insights, "http-"+e.id, "-", rep.Endpoints[i], rep, in.Percentiles, protos[i]); err != nil {
+			if err := recordLoad(insights, "http-"+e.id, "-", rep.Endpoints[i], rep, in.Percentiles, protos[i], weightShare(weights, i)); err != nil {
 				return err
 			}
 		}
@@ -551,4 +551,16 @@ func resolveAll(m map[string]string) (map[string]string, error) {
 		out[k] = rv
 	}
 	return out, nil
+}
+
+// weightShare is endpoint i's fraction of the total weight.
+func weightShare(weights []float64, i int) float64 {
+	var total float64
+	for _, w := range weights {
+		total += w
+	}
+	if total == 0 {
+		return 1
+	}
+	return weights[i] / total
 }

@@ -218,7 +218,7 @@ func TestCoordinatedOmission(t *testing.T) {
 		t.Errorf("service-time p99 %.1f ms should not reflect the stall", service)
 	}
 	var out bytes.Buffer
-	if err := report.Text(&out, exp); err != nil {
+	if err := report.Text(&out, exp, report.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"http/latency-p99 (msec)", "http/service-time-p99 (msec)"} {
@@ -284,5 +284,24 @@ func TestRateAccuracy(t *testing.T) {
 		if want := rate * 2; float64(st.Requests+st.Unsent) != want || (!st.Saturated && st.Unsent != 0) {
 			t.Errorf("%v req/s for 2s sent %d requests and left %d unsent, want %v in all", rate, st.Requests, st.Unsent, want)
 		}
+	}
+}
+
+func TestEndpointRates(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, testserver.HTTPConfig{})
+	exp, err := runHTTP(t, map[string]any{"qps": 100.0, "duration": "1s", "connections": 4.0, "endpoints": map[string]any{
+		"a": map[string]any{"url": srv.URL() + "/a", "weight": 3.0},
+		"b": map[string]any{"url": srv.URL() + "/b"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := exp.Result.Insights.Load
+	if l["http"].IntendedRate != 100 || l["http-a"].IntendedRate != 75 || l["http-b"].IntendedRate != 25 {
+		t.Errorf("intended rates %v %v %v", l["http"].IntendedRate, l["http-a"].IntendedRate, l["http-b"].IntendedRate)
+	}
+	if a, b := l["http-a"].AchievedRate, l["http-b"].AchievedRate; math.Abs(a-75) > 1.5 || math.Abs(b-25) > 1.5 {
+		t.Errorf("achieved rates a %v b %v", a, b)
 	}
 }

@@ -42,7 +42,8 @@ func sortFloats(f []float64) {
 // with the original's names, plus service-time metrics in open loop. Latency
 // aggregations are joined to their histogram's name with sep: "-" for HTTP
 // (http/latency-p99), "/" for gRPC (grpc/latency/p99), as in the original.
-func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, rep *load.Report, percentiles []float64, protocol string) error {
+// share is the provider's weight in a mix of endpoints (1 for the whole).
+func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, rep *load.Report, percentiles []float64, protocol string, share float64) error {
 	set := func(name, desc, units string, typ metrics.Type, v float64) error {
 		return in.SetValue(provider+"/"+name, metrics.Meta{Description: desc, Units: units, Type: typ}, 0, v)
 	}
@@ -69,6 +70,14 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 			return err
 		}
 	}
+	// An endpoint of a mix gets its share of the rates: its weight of the
+	// intended rate, and its part of the requests of the achieved rate.
+	intended, achieved := rep.IntendedRate, rep.AchievedRate
+	if total := rep.Total.Requests; st.Latency != rep.Total.Latency && total > 0 {
+		frac := float64(st.Requests) / float64(total)
+		achieved *= frac
+		intended *= share
+	}
 	ls := &experiment.LoadStats{
 		Mode:             "closed",
 		Protocol:         protocol,
@@ -76,7 +85,7 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 		Errors:           st.Errors,
 		DurationSeconds:  round(rep.Elapsed.Seconds(), 3),
 		Codes:            st.Codes,
-		AchievedRate:     round(rep.AchievedRate, 3),
+		AchievedRate:     round(achieved, 3),
 		Delayed:          rep.Delayed,
 		Unsent:           rep.Unsent,
 		Saturated:        rep.Saturated,
@@ -86,7 +95,7 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 	}
 	if rep.Open {
 		ls.Mode = "open"
-		ls.IntendedRate = rep.IntendedRate
+		ls.IntendedRate = round(intended, 3)
 	}
 	if in.Load == nil {
 		in.Load = map[string]*experiment.LoadStats{}

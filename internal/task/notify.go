@@ -15,6 +15,7 @@ import (
 	"github.com/Masterminds/sprig/v3"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/secret"
 	"iter8.tools/iter8/internal/slo"
 )
@@ -170,40 +171,29 @@ type notifyData struct {
 	Data   map[string]string
 }
 
+// summarize builds the concise report from the report model every output
+// format uses, so notifications say what reports say.
 func summarize(exp *experiment.Experiment, links map[string]string, now time.Time) Summary {
-	r := exp.Result
-	if r == nil {
-		r = &experiment.Result{}
-	}
+	m := report.New(exp)
+	st := m.Status
 	s := Summary{
-		TimeStamp: now.UTC().Format(time.RFC3339), Completed: exp.Completed(), NoTaskFailures: !r.Failure,
-		NumTasks: len(exp.Spec), NumCompletedTasks: r.NumCompletedTasks, NumLoops: r.NumLoops,
-		FailureReason: r.FailureReason, SLOsSatisfied: exp.SLOs(), Links: links,
+		TimeStamp: now.UTC().Format(time.RFC3339), Completed: st.Completed, NoTaskFailures: !st.Failure,
+		NumTasks: st.Tasks, NumCompletedTasks: st.CompletedTasks, NumLoops: st.Loops,
+		FailureReason: st.FailureReason, SLOsSatisfied: st.SLOsSatisfied, Versions: m.Versions, Links: links,
 	}
-	in := r.Insights
-	if in != nil {
-		for i := range max(in.NumVersions, 1) {
-			s.Versions = append(s.Versions, in.VersionLabel(i))
+	for _, o := range m.SLOs {
+		ss := SLOSummary{SLO: o.Condition, Metric: o.Metric, Limit: o.Limit, Units: o.Units, Upper: o.Direction != slo.Lower}
+		for _, r := range o.Results {
+			ss.Versions = append(ss.Versions, VersionResult{Version: r.Version, Value: r.Value, Outcome: string(r.Outcome), Passed: r.Satisfied(), Reason: r.Reason})
 		}
-		for _, v := range in.SLOVerdicts {
-			ss := SLOSummary{Metric: v.Metric, Limit: v.Limit, Upper: v.Direction != slo.Lower}
-			if m, ok := in.MetaOf(v.Metric); ok {
-				ss.Units = m.Units
-			}
-			ss.SLO = v.Format(ss.Units)
-			for i, res := range v.Versions {
-				vr := VersionResult{Version: in.VersionLabel(i), Value: res.Value, Outcome: string(res.Outcome), Passed: res.Outcome == slo.Passed, Reason: res.Reason}
-				ss.Versions = append(ss.Versions, vr)
-			}
-			s.SLOs = append(s.SLOs, ss)
-		}
+		s.SLOs = append(s.SLOs, ss)
 	}
 	switch {
-	case r.Failure:
+	case st.Failure:
 		s.Status = "failed"
-	case in == nil || len(in.SLOVerdicts) == 0:
+	case len(m.SLOs) == 0:
 		s.Status = "no SLOs checked"
-	case s.SLOsSatisfied:
+	case st.SLOsSatisfied:
 		s.Status = "SLOs satisfied"
 	default:
 		s.Status = "SLOs not satisfied"

@@ -1,0 +1,305 @@
+package report
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io"
+	"strconv"
+	"strings"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/metrics"
+)
+
+var (
+	//go:embed html.tmpl
+	htmlSource string
+	//go:embed html.css
+	htmlCSS string
+
+	htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+		"num":          num,
+		"outcomeClass": outcomeClass,
+		"outcomeName":  outcomeName,
+		"seconds":      func(s float64) string { return strconv.FormatFloat(s, 'f', 2, 64) + " s" },
+		"resultClass": func(r SLOResult) string {
+			if r.Ignored {
+				return "ignored"
+			}
+			return outcomeClass(r.Outcome)
+		},
+		"resultName": func(r SLOResult) string {
+			if r.Ignored {
+				return "no data (ignored)"
+			}
+			return outcomeName(r.Outcome)
+		},
+		"missing": func(m Metric, i int) *Missing {
+			if i < len(m.Missing) {
+				return m.Missing[i]
+			}
+			return nil
+		},
+	}).Parse(htmlSource))
+
+	// htmlCSP allows the page's one stylesheet and nothing else: no script,
+	// no image, font or connection, so the page cannot reach the network
+	// even if a value from the experiment were not escaped.
+	htmlCSP = func() string {
+		sum := sha256.Sum256([]byte(htmlCSS))
+		return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; base-uri 'none'; form-action 'none'"
+	}()
+)
+
+// HTML writes the report as one self-contained HTML page: inline styles,
+// charts drawn as inline SVG, no script and no external resource.
+func HTML(w io.Writer, exp *experiment.Experiment, _ Options) error {
+	page := newPage(New(exp))
+	if err := htmlTemplate.Execute(w, page); err != nil {
+		return fmt.Errorf("writing HTML report: %w", err)
+	}
+	return nil
+}
+
+// page is what the HTML template shows.
+type page struct {
+	R            *Report
+	CSP          string
+	CSS          template.CSS
+	Verdict      string
+	VerdictClass string
+	Legend       template.HTML
+	Trends       []trendView
+	Providers    []providerView
+	Loads        []loadView
+}
+
+type trendView struct {
+	SLO   SLO
+	Chart template.HTML
+}
+
+type figureView struct {
+	Caption string
+	Chart   template.HTML
+}
+
+type rowView struct {
+	Name  string
+	Cells []string
+}
+
+type providerView struct {
+	Title      string
+	Histograms []figureView
+	Curves     []figureView
+	Columns    []string
+	Rows       []rowView
+}
+
+type codeView struct {
+	Name, Kind, Share string
+	Count             int64
+	Bar               template.HTML
+}
+
+type loadView struct {
+	Load
+	ErrorPct, Duration, Intended, Achieved, Delayed, CPU string
+	Codes                                                []codeView
+}
+
+func newPage(r *Report) *page {
+	p := &page{R: r, CSP: htmlCSP, CSS: template.CSS(htmlCSS)} //nolint:gosec // our own stylesheet
+	p.Verdict, p.VerdictClass = verdict(r)
+	p.Legend = legend(r.Versions)
+	if len(r.Loops) > 1 {
+		for i, s := range r.SLOs {
+			p.Trends = append(p.Trends, trendView{SLO: s, Chart: trendChart(r, i)})
+		}
+	}
+	for _, prov := range r.providers() {
+		p.Providers = append(p.Providers, providerPanel(r, prov))
+	}
+	for _, l := range r.Load {
+		p.Loads = append(p.Loads, loadPanel(l))
+	}
+	return p
+}
+
+// verdict is the banner's headline and its colour class.
+func verdict(r *Report) (string, string) {
+	s := r.Status
+	switch {
+	case s.Failure:
+		return "Experiment failed", "bad"
+	case !s.Insights:
+		if s.Loops == 0 {
+			return "Experiment has not run yet", "pending"
+		}
+		return "No results yet", "pending"
+	case len(r.SLOs) > 0 && !s.SLOsSatisfied:
+		return "SLOs not satisfied", "bad"
+	case len(s.Warnings) > 0:
+		return "Invalid run: the load generator fell short", "warn"
+	case len(r.SLOs) > 0 && !s.Completed:
+		return "SLOs satisfied so far; experiment still running", "warn"
+	case len(r.SLOs) > 0:
+		return "All SLOs satisfied", "ok"
+	case s.Completed:
+		return "Experiment completed", "ok"
+	}
+	return "Experiment running", "pending"
+}
+
+// legend shows each version's colour.
+func legend(versions []string) template.HTML {
+	var b strings.Builder
+	b.WriteString(`<ul class="legend">`)
+	for i, v := range versions {
+		fmt.Fprintf(&b, `<li><svg viewBox="0 0 14 10" aria-hidden="true"><rect class="c%d" width="14" height="10"/></svg>%s</li>`, i%palette, esc(v))
+	}
+	b.WriteString(`</ul>`)
+	return template.HTML(b.String()) //nolint:gosec // escaped
+}
+
+// tablePercentiles are the rows of each provider's latency table.
+var tablePercentiles = []float64{50, 75, 90, 95, 99, 99.9, 99.99}
+
+func providerPanel(r *Report, provider string) providerView {
+	ls := r.latencyOf(provider)
+	v := providerView{Title: provider}
+	if ep := endpointOf(provider); ep != "" {
+		v.Title = "Endpoint " + ep + " (" + provider + ")"
+	} else if len(r.providers()) > 1 {
+		v.Title = "All requests (" + provider + ")"
+	}
+	// shared axes, so latency and service time compare at a glance
+	var xr, yr logRange
+	for _, l := range ls {
+		for _, lv := range l.Versions {
+			for _, b := range lv.buckets {
+				if b.Count > 0 {
+					xr.add(b.Lower)
+					xr.add(b.Upper)
+				}
+			}
+			if lv.hdr != nil {
+				yr.add(lv.hdr.PercentileMs(50))
+				yr.add(lv.hdr.PercentileMs(99.99))
+			}
+		}
+	}
+	xr, yr = xr.padded(), yr.padded()
+	for _, l := range ls {
+		v.Histograms = append(v.Histograms, figureView{Caption: "Histogram of " + l.Metric, Chart: histogramChart("histogram of "+l.Metric, l, xr)})
+	}
+	for _, l := range ls {
+		if hasHDR(l) {
+			v.Curves = append(v.Curves, figureView{Caption: "Percentiles of " + l.Metric, Chart: percentileChart("percentiles of "+l.Metric, l, yr)})
+		}
+	}
+	multi := len(r.Versions) > 1
+	for _, vi := range r.Versions {
+		for _, l := range ls {
+			c := l.Kind
+			if multi {
+				c = vi + " " + l.Kind
+			}
+			v.Columns = append(v.Columns, c)
+		}
+	}
+	cell := func(l Latency, version int, get func(LatencyVersion) (float64, bool)) string {
+		if version >= len(l.Versions) {
+			return "–"
+		}
+		if x, ok := get(l.Versions[version]); ok {
+			return num(x)
+		}
+		return "–"
+	}
+	row := func(name string, get func(LatencyVersion) (float64, bool)) {
+		rv := rowView{Name: name}
+		for vi := range r.Versions {
+			for _, l := range ls {
+				rv.Cells = append(rv.Cells, cell(l, vi, get))
+			}
+		}
+		v.Rows = append(v.Rows, rv)
+	}
+	row("requests", func(lv LatencyVersion) (float64, bool) { return float64(lv.Count), lv.Count > 0 })
+	row("mean", func(lv LatencyVersion) (float64, bool) { return deref(lv.Mean) })
+	for _, p := range tablePercentiles {
+		row("p"+metrics.FormatPercentile(p), func(lv LatencyVersion) (float64, bool) {
+			if lv.hdr == nil {
+				return 0, false
+			}
+			return lv.hdr.PercentileMs(p), true
+		})
+	}
+	row("max", func(lv LatencyVersion) (float64, bool) { return deref(lv.Max) })
+	return v
+}
+
+func deref(p *float64) (float64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	return *p, true
+}
+
+func hasHDR(l Latency) bool {
+	for _, v := range l.Versions {
+		if v.hdr != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func loadPanel(l Load) loadView {
+	v := loadView{Load: l, ErrorPct: pct(l.Errors, l.Requests), Duration: num(l.DurationSeconds) + " s",
+		Intended: "–", Achieved: num(l.AchievedRate) + " req/s", Delayed: strconv.FormatInt(l.Delayed, 10),
+		CPU: strconv.FormatFloat(100*l.CPUUtilization, 'f', 1, 64) + "%"}
+	if l.IntendedRate > 0 {
+		v.Intended = num(l.IntendedRate) + " req/s"
+		v.Achieved += " (" + strconv.FormatFloat(100*l.AchievedRate/l.IntendedRate, 'f', 1, 64) + "%)"
+	}
+	for _, c := range l.Codes {
+		kind := map[string]string{"http-status": "HTTP status", "grpc-code": "gRPC code", "connection-error": "connection error"}[c.Kind]
+		share := 0.0
+		if l.Requests > 0 {
+			share = float64(c.Count) / float64(l.Requests)
+		}
+		class := "bar-ok"
+		if isErrorCode(c) {
+			class = "bar-err"
+		}
+		v.Codes = append(v.Codes, codeView{Name: c.name(), Kind: kind, Count: c.Count, Share: pct(c.Count, l.Requests), Bar: barSVG(share, class)})
+	}
+	return v
+}
+
+// isErrorCode guesses whether responses with this code were errors: failures
+// to get a response, HTTP 4xx/5xx (the default errorRanges), and gRPC codes
+// other than OK.
+func isErrorCode(c Code) bool {
+	switch c.Kind {
+	case "http-status":
+		n, _ := strconv.Atoi(c.Code)
+		return n >= 400
+	case "grpc-code":
+		return c.Code != "0" && c.Code != "OK"
+	}
+	return true
+}
+
+func pct(n, of int64) string {
+	if of == 0 {
+		return "–"
+	}
+	return strconv.FormatFloat(100*float64(n)/float64(of), 'f', 1, 64) + "%"
+}
