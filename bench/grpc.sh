@@ -40,14 +40,14 @@ calls() {
   curl -s "http://127.0.0.1:$PORT/_iter8/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("/grpc.health.v1.Health/Check", 0))'
 }
 
-# measure TOOL CMD...: a result row: tool cpu_seconds peak_rss_kb server_calls
+# measure TOOL CMD...: a result row: tool cpu_seconds peak_rss_kb server_calls peak_anon_kb
 measure() {
   local tool=$1; shift
-  local before after cpu rss
+  local before after cpu rss anon
   before=$(calls)
-  read -r cpu rss < <(rusage taskset -c "$GEN_CPU" "$@" 2>"$WORK/$tool.out")
+  read -r cpu rss anon < <(rusage taskset -c "$GEN_CPU" "$@" 2>"$WORK/$tool.out")
   after=$(calls)
-  echo "$tool $cpu $rss $((after - before))" >>"$WORK/rows"
+  echo "$tool $cpu $rss $((after - before)) $anon" >>"$WORK/rows"
 }
 
 iter8_launch() { # TOOL CONNECTIONS extra-values...
@@ -58,8 +58,10 @@ iter8_launch() { # TOOL CONNECTIONS extra-values...
     --set "grpc.rps=$RATE" "$@"
   "$BIN/iter8" report --runDir "$WORK/$tool" -o json | python3 -c '
 import json,sys
-e=json.load(sys.stdin); v=e["result"]["insights"]["nonHistMetricValues"][0]; l=e["result"]["insights"]["load"]["grpc"]
-print(l["achievedRate"], v["grpc/latency/p50"][0], v["grpc/latency/p99"][0])' >"$WORK/$tool.stats"
+r=json.load(sys.stdin)
+load=[l for l in r["load"] if l["provider"]=="grpc"][0]
+vals={m["name"]: m["values"][0] for m in r["metrics"]}
+print(load["achievedRate"], vals["grpc/latency/p50"], vals["grpc/latency/p99"])' >"$WORK/$tool.stats"
 }
 
 run_iter8() { iter8_launch iter8 1 --set "grpc.duration=${DURATION}s"; }
@@ -87,13 +89,13 @@ print(d["rps"], p[50], p[99])' >"$WORK/ghz.stats"
 }
 
 if [ "${MEMORY:-0}" = 1 ]; then
-  echo "| calls | peak RSS MB | CPU s | calls served |"
-  echo "|---:|---:|---:|---:|"
+  echo "| calls | peak RSS MB | of which anonymous (heap, stacks) MB | CPU s | calls served |"
+  echo "|---:|---:|---:|---:|---:|"
   for n in ${SHORT:-100000} ${LONG:-5000000}; do
     : >"$WORK/rows"
     iter8_launch iter8 1 --set "grpc.total=$n"
-    read -r _ cpu rss served <"$WORK/rows"
-    python3 -c "print('| %d | %.1f | %.1f | %d |' % ($n, $rss/1024, $cpu, $served))"
+    read -r _ cpu rss served anon <"$WORK/rows"
+    python3 -c "print('| %d | %.1f | %.1f | %.1f | %d |' % ($n, $rss/1024, $anon/1024, $cpu, $served))"
   done
   exit 0
 fi
@@ -115,7 +117,7 @@ python3 - "$WORK/all" <<'PY'
 import sys, statistics
 rows = {}
 for line in open(sys.argv[1]):
-    tool, cpu, rss, served, rps, p50, p99 = line.split()
+    tool, cpu, rss, served, _anon, rps, p50, p99 = line.split()
     rows.setdefault(tool, []).append(dict(cpu=float(cpu), rss=int(rss), served=int(served), rps=float(rps), p50=float(p50), p99=float(p99)))
 def med(tool, k): return statistics.median(r[k] for r in rows[tool])
 def per10k(tool): return statistics.median(r["cpu"] / r["served"] * 10000 for r in rows[tool])

@@ -38,7 +38,7 @@ measure() {
   local tool=$1; shift
   local before after cpu rss
   before=$(served)
-  read -r cpu rss < <(rusage taskset -c "$GEN_CPU" "$@" 2>"$WORK/$tool.out")
+  read -r cpu rss _ < <(rusage taskset -c "$GEN_CPU" "$@" 2>"$WORK/$tool.out")
   after=$(served)
   # the status request itself is not the tool's
   echo "$tool $cpu $rss $((after - before - 1))" >>"$WORK/rows"
@@ -51,8 +51,10 @@ run_iter8() {
     --set "http.qps=$qps" --set "http.connections=$CONNS" --set "http.duration=${DURATION}s"
   "$BIN/iter8" report --runDir "$WORK/iter8" -o json | python3 -c '
 import json,sys
-e=json.load(sys.stdin); v=e["result"]["insights"]["nonHistMetricValues"][0]; l=e["result"]["insights"]["load"]["http"]
-print(l["achievedRate"], v["http/latency-p50"][0], v["http/latency-p99"][0])' >"$WORK/iter8.stats"
+r=json.load(sys.stdin)
+load=[l for l in r["load"] if l["provider"]=="http"][0]
+vals={m["name"]: m["values"][0] for m in r["metrics"]}
+print(load["achievedRate"], vals["http/latency-p50"], vals["http/latency-p99"])' >"$WORK/iter8.stats"
 }
 
 run_fortio() {

@@ -49,11 +49,24 @@ NGINX
 served() { curl -s "http://127.0.0.1:$PORT/nginx_status" | awk 'NR==3{print $3}'; }
 
 # rusage CMD...: runs CMD and prints its CPU seconds (user + system, to the
-# microsecond) and peak RSS in KB, from wait4. CMD's output goes to stderr.
+# microsecond), its peak RSS in KB (from wait4) and its peak anonymous RSS in
+# KB (heap and stacks, without the binary's own file-backed pages; sampled
+# every 20 ms from /proc). CMD's output goes to stderr.
 rusage() {
   python3 -c '
-import os, subprocess, sys
+import os, subprocess, sys, time
 p = subprocess.Popen(sys.argv[1:], stdout=sys.stderr, stderr=sys.stderr)
-_, status, ru = os.wait4(p.pid, 0)
-print("%.6f %d" % (ru.ru_utime + ru.ru_stime, ru.ru_maxrss))' "$@"
+anon = 0
+while True:
+    pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+    if pid:
+        break
+    try:
+        for line in open("/proc/%d/status" % p.pid):
+            if line.startswith("RssAnon:"):
+                anon = max(anon, int(line.split()[1]))
+    except OSError:
+        pass
+    time.sleep(0.02)
+print("%.6f %d %d" % (ru.ru_utime + ru.ru_stime, ru.ru_maxrss, anon))' "$@"
 }

@@ -13,13 +13,13 @@ CONNS=${CONNS:-16}
 . bench/lib.sh
 start_nginx
 
-echo "| requests | peak RSS MB | CPU s | requests served |"
-echo "|---:|---:|---:|---:|"
+echo "| requests | peak RSS MB | of which anonymous (heap, stacks) MB | CPU s | requests served |"
+echo "|---:|---:|---:|---:|---:|"
 for n in "$SHORT" "$LONG"; do
   rm -rf "$WORK/run"
   before=$(served)
-  read -r cpu rss < <(rusage taskset -c "$GEN_CPU" "$BIN/iter8" launch --runDir "$WORK/run" --set "tasks={http}" \
+  read -r cpu rss anon < <(rusage taskset -c "$GEN_CPU" "$BIN/iter8" launch --runDir "$WORK/run" --set "tasks={http}" \
     --set "http.url=$URL" --set http.qps=0 --set "http.connections=$CONNS" --set "http.numRequests=$n" 2>/dev/null)
   after=$(served)
-  python3 -c "print('| %d | %.1f | %.1f | %d |' % ($n, $rss/1024, $cpu, $after-$before-1))"
+  python3 -c "print('| %d | %.1f | %.1f | %.1f | %d |' % ($n, $rss/1024, $anon/1024, $cpu, $after-$before-1))"
 done
