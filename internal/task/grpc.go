@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -254,46 +253,19 @@ func (in *grpcInputs) resolveEndpoints() ([]grpcEndpoint, error) {
 		}
 		return []grpcEndpoint{{in: in.grpcCallInputs, weight: 1}}, nil
 	}
-	ids := make([]string, 0, len(in.Endpoints))
-	for id := range in.Endpoints {
-		ids = append(ids, id)
+	eps, err := decodeEndpoints(in.Endpoints, "grpc",
+		[]string{"total", "duration", "concurrency", "connections", "timeout", "connect-timeout", "skipFirst", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints", "enable-compression", "max-recv-message-size", "max-send-message-size"},
+		func(e *grpcEndpointInputs) *float64 { return firstSet(e.Weight, e.RPS) })
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(ids)
-	var out []grpcEndpoint
-	for _, id := range ids {
-		prefix := "endpoints." + id + "."
-		if !endpointID.MatchString(id) {
-			return nil, &experiment.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names grpc-<name>/...)"}
-		}
-		raw := in.Endpoints[id]
-		for _, k := range []string{"total", "duration", "concurrency", "connections", "timeout", "connect-timeout", "skipFirst", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints", "enable-compression", "max-recv-message-size", "max-send-message-size"} {
-			if _, ok := raw[k]; ok {
-				return nil, &experiment.FieldError{Field: prefix + k, Value: raw[k], Expected: "no value here: endpoints run together under the task's " + k + " (set it at the top level; use weight to share the load)"}
-			}
-		}
-		var e grpcEndpointInputs
-		if err := experiment.DecodeInputs(raw, &e); err != nil {
-			var fe *experiment.FieldError
-			if errors.As(err, &fe) {
-				fe.Field = prefix + fe.Field
-			}
+	out := make([]grpcEndpoint, 0, len(eps))
+	for _, e := range eps {
+		r := inheritGRPC(in.grpcCallInputs, e.in.grpcCallInputs)
+		if err := r.check("endpoints." + e.id + "."); err != nil {
 			return nil, err
 		}
-		r := inheritGRPC(in.grpcCallInputs, e.grpcCallInputs)
-		if err := r.check(prefix); err != nil {
-			return nil, err
-		}
-		w := 1.0
-		switch {
-		case e.Weight != nil:
-			w = *e.Weight
-		case e.RPS != nil:
-			w = *e.RPS
-		}
-		if w <= 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-			return nil, &experiment.FieldError{Field: prefix + "weight", Value: w, Expected: "a positive number"}
-		}
-		out = append(out, grpcEndpoint{id: id, in: r, weight: w})
+		out = append(out, grpcEndpoint{id: e.id, in: r, weight: e.weight})
 	}
 	return out, nil
 }

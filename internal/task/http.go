@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"time"
 
@@ -178,8 +177,6 @@ func (in *httpInputs) defaults() error {
 	return nil
 }
 
-var endpointID = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
-
 // resolveEndpoints returns the endpoints to load: the top-level request alone,
 // or each endpoint with the top-level inputs as defaults.
 func (in *httpInputs) resolveEndpoints() ([]resolvedEndpoint, error) {
@@ -189,46 +186,19 @@ func (in *httpInputs) resolveEndpoints() ([]resolvedEndpoint, error) {
 		}
 		return []resolvedEndpoint{{req: in.requestInputs, weight: 1}}, nil
 	}
-	ids := make([]string, 0, len(in.Endpoints))
-	for id := range in.Endpoints {
-		ids = append(ids, id)
+	eps, err := decodeEndpoints(in.Endpoints, "http",
+		[]string{"numRequests", "duration", "connections", "timeout", "warmup", "allowInitialErrors", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"},
+		func(e *endpointInputs) *float64 { return firstSet(e.Weight, e.QPS) })
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(ids)
-	out := make([]resolvedEndpoint, 0, len(ids))
-	for _, id := range ids {
-		prefix := "endpoints." + id + "."
-		if !endpointID.MatchString(id) {
-			return nil, &experiment.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names http-<name>/...)"}
-		}
-		raw := in.Endpoints[id]
-		for _, k := range []string{"numRequests", "duration", "connections", "timeout", "warmup", "allowInitialErrors", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"} {
-			if _, ok := raw[k]; ok {
-				return nil, &experiment.FieldError{Field: prefix + k, Value: raw[k], Expected: "no value here: endpoints run together under the task's " + k + " (set it at the top level; use weight to share the load)"}
-			}
-		}
-		var e endpointInputs
-		if err := experiment.DecodeInputs(raw, &e); err != nil {
-			var fe *experiment.FieldError
-			if errors.As(err, &fe) {
-				fe.Field = prefix + fe.Field
-			}
+	out := make([]resolvedEndpoint, 0, len(eps))
+	for _, e := range eps {
+		r := inherit(in.requestInputs, e.in.requestInputs)
+		if err := r.check("endpoints." + e.id + "."); err != nil {
 			return nil, err
 		}
-		r := inherit(in.requestInputs, e.requestInputs)
-		if err := r.check(prefix); err != nil {
-			return nil, err
-		}
-		w := 1.0
-		switch {
-		case e.Weight != nil:
-			w = *e.Weight
-		case e.QPS != nil:
-			w = *e.QPS
-		}
-		if w <= 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-			return nil, &experiment.FieldError{Field: prefix + "weight", Value: w, Expected: "a positive number"}
-		}
-		out = append(out, resolvedEndpoint{id: id, req: r, weight: w})
+		out = append(out, resolvedEndpoint{id: e.id, req: r, weight: e.weight})
 	}
 	return out, nil
 }
