@@ -592,22 +592,18 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 	if err := target.Probe(ctx); err != nil {
 		return err
 	}
-	opts := load.Options{
-		Connections:   *in.Concurrency,
-		Weights:       weights,
-		RateTolerance: *in.RateTolerance,
-		IsError:       func(_ int, o load.Outcome) bool { return o.Code != int(codes.OK) || o.Err != "" },
-		Progress:      progressPrinter(env.Progress, "grpc"),
+	var rate float64
+	if in.RPS != nil {
+		rate = *in.RPS
 	}
-	if t.abort != nil {
-		opts.Monitor = t.abort.check
-	}
-	if len(t.eps) == 1 {
-		opts.Weights = nil
-	}
+	opts := loadPlan{
+		name: "grpc", connections: *in.Concurrency, weights: weights, rateTolerance: *in.RateTolerance,
+		rate: rate, uniform: in.Uniform, requests: in.Total, duration: in.Duration, abort: t.abort,
+		isError: func(_ int, o load.Outcome) bool { return o.Code != int(codes.OK) || o.Err != "" },
+	}.options(env)
 	if in.SkipFirst != nil && *in.SkipFirst > 0 {
 		skip := opts
-		skip.Requests, skip.Progress = uint64(*in.SkipFirst), nil
+		skip.Requests, skip.Duration, skip.Progress, skip.Monitor = uint64(*in.SkipFirst), 0, nil, nil
 		if _, err := load.Run(ctx, target, skip); err != nil {
 			return err
 		}
@@ -618,22 +614,7 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 		}
 		defer target.Close()
 	}
-	if in.Total != nil {
-		opts.Requests = uint64(*in.Total)
-	} else {
-		opts.Duration = in.Duration.Duration
-	}
-	if in.RPS != nil && *in.RPS > 0 {
-		p := load.Constant{PerSecond: *in.RPS}
-		if !in.Uniform {
-			p.Tick = load.BatchTick(*in.RPS, *in.Concurrency)
-		}
-		opts.Pacer = p
-	}
-	rep, err := load.Run(ctx, target, opts)
-	if env.Progress != nil {
-		_, _ = fmt.Fprintln(env.Progress)
-	}
+	rep, err := runLoad(ctx, env, target, opts)
 	if err != nil {
 		return err
 	}

@@ -354,11 +354,14 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 	for i, e := range t.eps {
 		ranges[i] = e.req.ErrorRanges
 	}
-	opts := load.Options{
-		Connections:   *in.Connections,
-		Weights:       weights,
-		RateTolerance: *in.RateTolerance,
-		IsError: func(ep int, o load.Outcome) bool {
+	var rate float64
+	if in.QPS != nil {
+		rate = *in.QPS
+	}
+	opts := loadPlan{
+		name: "http", connections: *in.Connections, weights: weights, rateTolerance: *in.RateTolerance,
+		rate: rate, uniform: in.Uniform, requests: in.NumRequests, duration: in.Duration, abort: t.abort,
+		isError: func(ep int, o load.Outcome) bool {
 			if o.Err != "" {
 				return true
 			}
@@ -369,30 +372,8 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 			}
 			return false
 		},
-		Progress: progressPrinter(env.Progress, "http"),
-	}
-	if t.abort != nil {
-		opts.Monitor = t.abort.check
-	}
-	if len(t.eps) == 1 {
-		opts.Weights = nil
-	}
-	if in.NumRequests != nil {
-		opts.Requests = uint64(*in.NumRequests)
-	} else {
-		opts.Duration = in.Duration.Duration
-	}
-	if *in.QPS > 0 {
-		p := load.Constant{PerSecond: *in.QPS}
-		if !in.Uniform {
-			p.Tick = load.BatchTick(*in.QPS, *in.Connections)
-		}
-		opts.Pacer = p
-	}
-	rep, err := load.Run(ctx, target, opts)
-	if env.Progress != nil {
-		_, _ = fmt.Fprintln(env.Progress)
-	}
+	}.options(env)
+	rep, err := runLoad(ctx, env, target, opts)
 	if err != nil {
 		return err
 	}

@@ -166,3 +166,55 @@ func finishLoad(ctx context.Context, env *experiment.Env, rep *load.Report) erro
 	}
 	return ctx.Err()
 }
+
+// loadPlan is how an http or grpc task runs its load.
+type loadPlan struct {
+	name          string // for progress lines
+	connections   int
+	weights       []float64
+	rateTolerance float64
+	rate          float64 // 0: closed loop
+	uniform       bool
+	requests      *int64
+	duration      *experiment.Duration
+	abort         *abortWatch
+	isError       func(endpoint int, o load.Outcome) bool
+}
+
+// options turns the plan into engine options.
+func (p loadPlan) options(env *experiment.Env) load.Options {
+	opts := load.Options{
+		Connections:   p.connections,
+		RateTolerance: p.rateTolerance,
+		IsError:       p.isError,
+		Progress:      progressPrinter(env.Progress, p.name),
+	}
+	if len(p.weights) > 1 {
+		opts.Weights = p.weights
+	}
+	if p.abort != nil {
+		opts.Monitor = p.abort.check
+	}
+	if p.requests != nil {
+		opts.Requests = uint64(*p.requests)
+	} else if p.duration != nil {
+		opts.Duration = p.duration.Duration
+	}
+	if p.rate > 0 {
+		pacer := load.Constant{PerSecond: p.rate}
+		if !p.uniform {
+			pacer.Tick = load.BatchTick(p.rate, p.connections)
+		}
+		opts.Pacer = pacer
+	}
+	return opts
+}
+
+// runLoad runs the engine, ending the progress line.
+func runLoad(ctx context.Context, env *experiment.Env, target load.Target, opts load.Options) (*load.Report, error) {
+	rep, err := load.Run(ctx, target, opts)
+	if env.Progress != nil {
+		_, _ = fmt.Fprintln(env.Progress)
+	}
+	return rep, err
+}
