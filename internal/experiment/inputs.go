@@ -30,7 +30,7 @@ func DecodeInputs(with map[string]any, dst any) error {
 	for _, k := range keys {
 		f, ok := fields.lookup(k)
 		if !ok {
-			return &FieldError{Field: k, Unknown: true, Expected: strings.Join(fields.names, ", "), Suggest: closest(k, fields.names)}
+			return &FieldError{Field: k, Unknown: true, Expected: strings.Join(fields.names, ", "), Suggest: Closest(k, fields.names)}
 		}
 		if err := decodeField(k, with[k], f); err != nil {
 			return err
@@ -191,9 +191,9 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(d.String())
 }
 
-// closest returns the name nearest to s if it is a likely typo (edit distance
-// of at most 2, case-insensitive), or "".
-func closest(s string, names []string) string {
+// Closest returns the name nearest to s if it is a likely typo (edit distance
+// of at most 2, case-insensitive), or "": for "did you mean" messages.
+func Closest(s string, names []string) string {
 	best, bestD := "", 3
 	for _, n := range names {
 		if d := distance(strings.ToLower(s), strings.ToLower(n)); d < bestD {

@@ -225,7 +225,6 @@ type engine struct {
 	shards   []*shard
 	stopped  string
 	lastTick time.Duration
-	unsent   atomic.Int64 // claimed by a worker after the duration ended
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
@@ -279,10 +278,8 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 		if e.opts.Duration > 0 && now >= e.opts.Duration {
 			// The run's time is up: requests not yet started are not sent,
 			// however late the target made them (a run never overruns its
-			// duration by more than one request timeout).
-			if e.open {
-				e.unsent.Add(1)
-			}
+			// duration by more than one request timeout). The report counts
+			// them as unsent.
 			return
 		}
 		var intended time.Duration

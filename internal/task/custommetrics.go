@@ -90,32 +90,7 @@ func newCustomMetrics(with map[string]any) (experiment.Task, error) {
 }
 
 func closestBuiltin(ref string) string {
-	for _, b := range provider.BuiltinNames() {
-		if levenshtein(strings.ToLower(ref), b) <= 2 {
-			return b
-		}
-	}
-	return ""
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return experiment.Closest(ref, provider.BuiltinNames())
 }
 
 func (t *customMetricsTask) Inputs() any { return t.in }

@@ -74,23 +74,7 @@ func TestHTTPFaults(t *testing.T) {
 			doc := "spec:\n- task: http\n  with:\n    url: \"" + tt.url + "\"\n    qps: 50\n    duration: " + duration.String() +
 				"\n    timeout: " + timeout.String() + "\n    allowInitialErrors: true\n" + tt.extra +
 				"- task: assess\n  with: {SLOs: {upper: [{metric: http/latency-p99, limit: 1000}, {metric: http/error-rate, limit: 0}]}}\n"
-			exp, err := experiment.Decode([]byte(doc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := store.NewMemory(exp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			got, err := (&experiment.Runner{Store: st, Registry: Registry()}).Run(context.Background())
-			took := time.Since(start)
-			if err != nil {
-				t.Fatalf("the experiment failed: %v", err)
-			}
-			if took > duration+timeout+2*time.Second {
-				t.Errorf("the run took %v, more than its duration plus the request timeout", took)
-			}
+			got, took := runFaultExperiment(t, doc, duration+timeout)
 			ls := got.Result.Insights.Load["http"]
 			for _, k := range tt.kinds {
 				if ls.Codes[k] == 0 {
@@ -144,23 +128,7 @@ func TestGRPCFaults(t *testing.T) {
 			doc := "spec:\n- task: grpc\n  with:\n    host: " + srv.Addr() + "\n    rps: 100\n    concurrency: 8\n    duration: " + duration.String() +
 				"\n    timeout: " + timeout.String() + "\n    " + tt.with + "\n" +
 				"- task: assess\n  with: {SLOs: {upper: [{metric: grpc/error-rate, limit: 0}, {metric: grpc/latency/p99, limit: 1000}]}}\n"
-			exp, err := experiment.Decode([]byte(doc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := store.NewMemory(exp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			got, err := (&experiment.Runner{Store: st, Registry: Registry()}).Run(context.Background())
-			took := time.Since(start)
-			if err != nil {
-				t.Fatalf("the experiment failed: %v", err)
-			}
-			if took > duration+timeout+2*time.Second {
-				t.Errorf("the run took %v", took)
-			}
+			got, took := runFaultExperiment(t, doc, duration+timeout)
 			ls := got.Result.Insights.Load["grpc"]
 			for code := range tt.want {
 				if ls.Codes[code] == 0 {
@@ -189,4 +157,29 @@ func codeEndpoints() string {
 		fmt.Fprintf(&b, "\n      c%d: {data: {options: {code: %d}}}", c, c)
 	}
 	return b.String()
+}
+
+// runFaultExperiment runs an experiment document; the run must succeed (the
+// faults are the target's, not the experiment's) within bound plus a little
+// scheduling slack.
+func runFaultExperiment(t *testing.T, doc string, bound time.Duration) (*experiment.Experiment, time.Duration) {
+	t.Helper()
+	exp, err := experiment.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewMemory(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got, err := (&experiment.Runner{Store: st, Registry: Registry()}).Run(context.Background())
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("the experiment failed: %v", err)
+	}
+	if took > bound+2*time.Second {
+		t.Errorf("the run took %v, more than its duration plus the request timeout", took)
+	}
+	return got, took
 }

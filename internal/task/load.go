@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
@@ -26,16 +27,8 @@ func mergePercentiles(extra []float64) []float64 {
 			out = append(out, p)
 		}
 	}
-	sortFloats(out)
+	slices.Sort(out)
 	return out
-}
-
-func sortFloats(f []float64) {
-	for i := 1; i < len(f); i++ {
-		for j := i; j > 0 && f[j] < f[j-1]; j-- {
-			f[j], f[j-1] = f[j-1], f[j]
-		}
-	}
 }
 
 // recordLoad stores one provider's load measurements as metrics (version 0)
