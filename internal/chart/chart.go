@@ -23,7 +23,7 @@ import (
 	"helm.sh/helm/v4/pkg/getter"
 
 	"iter8.tools/iter8/charts"
-	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // Chart is a loaded experiment chart.
@@ -68,7 +68,7 @@ func Embedded() (*Chart, error) {
 func Local(p string) (*Chart, error) {
 	c, err := loader.Load(p)
 	if err != nil {
-		return nil, experiment.Invalidf("loading chart %s: %v", p, err)
+		return nil, inputs.Invalidf("loading chart %s: %v", p, err)
 	}
 	return &Chart{c: c}, nil
 }
@@ -101,14 +101,14 @@ func (v Values) Remote() string {
 func (v Values) Merge() (map[string]any, error) {
 	for _, f := range append(append([]string{}, v.Files...), fileArgs(v.FromFile)...) {
 		if fi, err := os.Stat(f); err == nil && fi.Size() > MaxValuesFile {
-			return nil, experiment.Invalidf("values: %s is %d MiB, larger than the %d MiB iter8 reads", f, fi.Size()>>20, MaxValuesFile>>20)
+			return nil, inputs.Invalidf("values: %s is %d MiB, larger than the %d MiB iter8 reads", f, fi.Size()>>20, MaxValuesFile>>20)
 		}
 	}
 	opts := values.Options{ValueFiles: v.Files, Values: v.Set, StringValues: v.Strings, FileValues: v.FromFile}
 	providers := getter.Providers{{Schemes: []string{"http", "https"}, New: getter.NewHTTPGetter}}
 	m, err := opts.MergeValues(providers)
 	if err != nil {
-		return nil, experiment.Invalidf("values: %v", err)
+		return nil, inputs.Invalidf("values: %v", err)
 	}
 	return m, nil
 }
@@ -129,11 +129,11 @@ func fileArgs(args []string) []string {
 func (c *Chart) Render(vals map[string]any, rel common.ReleaseOptions) (map[string]string, error) {
 	rv, err := util.ToRenderValues(c.c, vals, rel, nil)
 	if err != nil {
-		return nil, experiment.Invalidf("values: %v", err)
+		return nil, inputs.Invalidf("values: %v", err)
 	}
 	out, err := engine.Render(c.c, rv)
 	if err != nil {
-		return nil, experiment.Invalidf("%s", templateError(err))
+		return nil, inputs.Invalidf("%s", templateError(err))
 	}
 	return out, nil
 }
@@ -158,7 +158,7 @@ func (c *Chart) Experiment(vals map[string]any) ([]byte, error) {
 	}
 	doc, ok := out[path.Join(c.c.Name(), experimentTemplate)]
 	if !ok {
-		return nil, experiment.Invalidf("chart %s has no %s", c.c.Name(), experimentTemplate)
+		return nil, inputs.Invalidf("chart %s has no %s", c.c.Name(), experimentTemplate)
 	}
 	return []byte(strings.TrimSpace(doc) + "\n"), nil
 }

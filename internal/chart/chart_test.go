@@ -9,6 +9,7 @@ import (
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 func render(t *testing.T, v Values) ([]byte, error) {
@@ -131,8 +132,8 @@ func TestRenderErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q (ErrInvalid %v), want it to contain %q", err, errors.Is(err, experiment.ErrInvalid), tt.want)
+			if !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q (ErrInvalid %v), want it to contain %q", err, errors.Is(err, inputs.ErrInvalid), tt.want)
 			}
 		})
 	}

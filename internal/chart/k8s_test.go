@@ -9,8 +9,8 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 
-	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // renderK8s renders the manifests a Kubernetes install of release "g" in
@@ -87,7 +87,7 @@ func TestRenderKubernetesErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := renderK8s(t, tc.set...)
-			if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an invalid-input error containing %q", err, tc.want)
 			}
 		})

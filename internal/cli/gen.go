@@ -11,6 +11,7 @@ import (
 
 	"iter8.tools/iter8/internal/chart"
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
 )
@@ -96,7 +97,7 @@ func (o *genOptions) write(_ context.Context) (experiment.Store, func(), error) 
 		return nil, nil, err
 	}
 	if err := os.MkdirAll(o.runDir, 0o755); err != nil {
-		return nil, nil, experiment.Invalidf("--runDir %s: %v", o.runDir, err)
+		return nil, nil, inputs.Invalidf("--runDir %s: %v", o.runDir, err)
 	}
 	b, err := experiment.Encode(exp)
 	if err != nil {

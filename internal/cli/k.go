@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/k8s"
 	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
@@ -137,7 +138,7 @@ experiment with iter8 k run. --dry writes the manifests to manifest.yaml in --ru
 					return err
 				}
 				if err := os.MkdirAll(o.runDir, 0o755); err != nil {
-					return experiment.Invalidf("--runDir %s: %v", o.runDir, err)
+					return inputs.Invalidf("--runDir %s: %v", o.runDir, err)
 				}
 				path := filepath.Join(o.runDir, "manifest.yaml")
 				if err := store.WriteAtomic(path, []byte(m)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"iter8.tools/iter8/internal/inputs"
 	"sigs.k8s.io/yaml"
 )
 
@@ -70,13 +71,13 @@ func decodeSpec(raw json.RawMessage) ([]TaskSpec, error) {
 			case "with":
 				err = json.Unmarshal(item[k], &t.With)
 				if err != nil {
-					return nil, &TaskError{Index: i, Name: t.Name(), Err: &FieldError{Field: "with", Value: string(item[k]), Expected: "a mapping of input names to values"}}
+					return nil, &TaskError{Index: i, Name: t.Name(), Err: &inputs.FieldError{Field: "with", Value: string(item[k]), Expected: "a mapping of input names to values"}}
 				}
 			default:
-				return nil, &TaskError{Index: i, Err: &FieldError{Field: k, Unknown: true, Expected: "task, run, if, with"}}
+				return nil, &TaskError{Index: i, Err: &inputs.FieldError{Field: k, Unknown: true, Expected: "task, run, if, with"}}
 			}
 			if err != nil {
-				return nil, &TaskError{Index: i, Err: &FieldError{Field: k, Value: string(item[k]), Expected: "a string"}}
+				return nil, &TaskError{Index: i, Err: &inputs.FieldError{Field: k, Value: string(item[k]), Expected: "a string"}}
 			}
 		}
 	}

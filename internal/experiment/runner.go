@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"iter8.tools/iter8/internal/exitcode"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // Store loads and saves an experiment: a file, a Kubernetes Secret, or memory.
@@ -170,7 +173,7 @@ func (r *Runner) Loops(ctx context.Context, loops int, interval time.Duration) (
 		exp, err = r.Run(ctx)
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrInvalid), errors.Is(err, ErrAbort), ctx.Err() != nil:
+		case errors.Is(err, inputs.ErrInvalid), errors.Is(err, ErrAbort), ctx.Err() != nil:
 			return exp, err
 		case errors.Is(err, ErrFailed):
 			if firstErr == nil {
@@ -232,5 +235,8 @@ func (e *FailedError) Error() string { return "experiment failed: " + e.Reason }
 func (e *FailedError) Is(target error) bool {
 	return target == ErrFailed || (e.Abort && target == ErrAbort)
 }
+
+// ExitCode is exitcode.Failed.
+func (e *FailedError) ExitCode() exitcode.Code { return exitcode.Failed }
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }

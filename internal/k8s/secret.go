@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // MaxSecretBytes is the most data a Secret may hold (the API server's limit).
@@ -139,13 +140,13 @@ func (s *Secret) fetch(ctx context.Context) (*experiment.Experiment, document, e
 	obj, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil, experiment.Invalidf("experiment group %q not found in namespace %s: there is no Secret %s (launch one with iter8 k launch -g %s, or pass -n)", s.Name, s.Namespace, s.Name, s.Name)
+			return nil, nil, inputs.Invalidf("experiment group %q not found in namespace %s: there is no Secret %s (launch one with iter8 k launch -g %s, or pass -n)", s.Name, s.Namespace, s.Name, s.Name)
 		}
 		return nil, nil, fmt.Errorf("reading experiment from Secret %s: %w", s, access(err, "get", "secrets", s.Namespace, s.Name))
 	}
 	raw, ok := obj.Data[ExperimentKey]
 	if !ok {
-		return nil, nil, experiment.Invalidf("reading experiment from Secret %s: it has no key %s: expected the Secret iter8 k launch creates", s, ExperimentKey)
+		return nil, nil, inputs.Invalidf("reading experiment from Secret %s: it has no key %s: expected the Secret iter8 k launch creates", s, ExperimentKey)
 	}
 	exp, err := experiment.Decode(raw)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // Options tune the output for where it goes.
@@ -52,7 +53,7 @@ func FormatNames() []string {
 func Lookup(name string) (Writer, error) {
 	w, ok := Formats()[strings.ToLower(name)]
 	if !ok {
-		return nil, experiment.Invalidf("unknown report format %q: expected one of %s", name, strings.Join(FormatNames(), ", "))
+		return nil, inputs.Invalidf("unknown report format %q: expected one of %s", name, strings.Join(FormatNames(), ", "))
 	}
 	return w, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
 )
@@ -29,11 +30,11 @@ type assessTask struct {
 
 func newAssess(with map[string]any) (experiment.Task, error) {
 	t := &assessTask{}
-	if err := experiment.DecodeInputs(with, &t.in); err != nil {
+	if err := inputs.Decode(with, &t.in); err != nil {
 		return nil, err
 	}
 	if t.in.Window != nil && *t.in.Window < 1 {
-		return nil, &experiment.FieldError{Field: "window", Value: *t.in.Window, Expected: "a number of loops, at least 1"}
+		return nil, &inputs.FieldError{Field: "window", Value: *t.in.Window, Expected: "a number of loops, at least 1"}
 	}
 	if t.in.SLOs == nil {
 		return t, nil
@@ -43,15 +44,15 @@ func newAssess(with map[string]any) (experiment.Task, error) {
 			field := fmt.Sprintf("SLOs.%s[%d]", dir, i)
 			n, err := metrics.ParseName(s.Metric)
 			if err != nil {
-				return nil, &experiment.FieldError{Field: field + ".metric", Value: s.Metric, Expected: "a metric name such as http/latency-mean or http/latency-p99"}
+				return nil, &inputs.FieldError{Field: field + ".metric", Value: s.Metric, Expected: "a metric name such as http/latency-mean or http/latency-p99"}
 			}
 			if math.IsNaN(s.Limit) || math.IsInf(s.Limit, 0) {
-				return nil, &experiment.FieldError{Field: field + ".limit", Value: s.Limit, Expected: "a finite number"}
+				return nil, &inputs.FieldError{Field: field + ".limit", Value: s.Limit, Expected: "a finite number"}
 			}
 			switch s.OnNoData {
 			case "", slo.FailOnNoData, slo.IgnoreNoData:
 			default:
-				return nil, &experiment.FieldError{Field: field + ".onNoData", Value: string(s.OnNoData), Expected: "fail (the default: no data fails the SLO) or ignore (no data is reported but does not fail the experiment)"}
+				return nil, &inputs.FieldError{Field: field + ".onNoData", Value: string(s.OnNoData), Expected: "fail (the default: no data fails the SLO) or ignore (no data is reported but does not fail the experiment)"}
 			}
 			list[i].Metric = n.String()
 		}
