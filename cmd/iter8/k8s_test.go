@@ -593,7 +593,7 @@ func TestKCronJobLoops(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem := &objectStore{exp: exp}
-	reg := task.Registry()
+	reg := task.Registry(task.Deps{})
 	reg["http"] = func(map[string]any) (experiment.Task, error) { return replayHTTP{}, nil }
 	runner := &experiment.Runner{Store: mem, Registry: reg, ReuseResult: true, Version: "v0.14"}
 	for loop := 4; loop <= 999; loop++ {

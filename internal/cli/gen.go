@@ -83,9 +83,11 @@ func (o *genOptions) render() (*experiment.Experiment, error) {
 			}
 		}
 	}
-	if _, err := experiment.Build(exp, task.Registry()); err != nil {
+	steps, err := experiment.Build(exp.Spec, task.Registry(task.Deps{}))
+	if err != nil {
 		return nil, err
 	}
+	exp.Spec = experiment.Specs(steps)
 	return exp, nil
 }
 
@@ -112,8 +114,7 @@ func (o *genOptions) write(_ context.Context) (experiment.Store, func(), error) 
 		unlock()
 		return nil, nil, err
 	}
-	// The caller holds the lock: hide Lock from the runner.
-	return struct{ experiment.Store }{f}, unlock, nil
+	return f, unlock, nil
 }
 
 func newGenCmd(a *app) *cobra.Command {

@@ -184,8 +184,7 @@ a loop is added (CronJob runs).`,
 				return err
 			}
 			st.ForbiddenWait = 30 * time.Second // RBAC made with the release may lag
-			r := a.runner(st, os.TempDir(), reuse)
-			r.Registry["ready"] = task.NewReady(k.kube)
+			r := a.runner(st, os.TempDir(), reuse, task.Deps{Kube: k.kube})
 			_, err = r.Run(cmd.Context())
 			return err
 		},

@@ -60,15 +60,27 @@ type Step struct {
 	Name string
 	Task Task
 	If   *Condition
+	// Spec is the task's spec with the defaults of its inputs filled in.
+	Spec TaskSpec
 }
 
-// Build validates every task of the spec and returns the steps to run. It
+// Specs returns the steps' specs, defaults filled in: what the experiment
+// will run, as written to experiment.yaml.
+func Specs(steps []Step) []TaskSpec {
+	out := make([]TaskSpec, len(steps))
+	for i, s := range steps {
+		out[i] = s.Spec
+	}
+	return out
+}
+
+// Build validates every task of spec and returns the steps to run. It
 // reports the first invalid task; nothing runs unless every task is valid.
-// Inputs of tasks that implement Inputs are written back, defaults filled in.
-func Build(exp *Experiment, reg Registry) ([]Step, error) {
-	steps := make([]Step, len(exp.Spec))
-	for i := range exp.Spec {
-		ts := &exp.Spec[i]
+// spec is not changed: each step's Spec has the defaults filled in.
+func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
+	steps := make([]Step, len(spec))
+	for i := range spec {
+		ts := spec[i]
 		name := ts.Name()
 		if ts.Task != nil && ts.Run != nil {
 			return nil, &TaskError{Index: i, Name: name, Err: invalidf("both task and run are set: expected one of them")}
@@ -91,7 +103,7 @@ func Build(exp *Experiment, reg Registry) ([]Step, error) {
 		if err != nil {
 			return nil, &TaskError{Index: i, Name: name, Err: err}
 		}
-		steps[i] = Step{Name: name, Task: t}
+		steps[i] = Step{Name: name, Task: t, Spec: ts}
 		if ts.If != nil {
 			c, err := CompileCondition(*ts.If)
 			if err != nil {
@@ -104,7 +116,7 @@ func Build(exp *Experiment, reg Registry) ([]Step, error) {
 			if err != nil {
 				return nil, &TaskError{Index: i, Name: name, Err: err}
 			}
-			ts.With = w
+			steps[i].Spec.With = w
 		}
 	}
 	return steps, nil

@@ -39,7 +39,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &experiment.Runner{Store: st, Registry: Registry()}
+	r := &experiment.Runner{Store: st, Registry: Registry(Deps{})}
 	got, err := r.Loops(context.Background(), 3, 0)
 	if !errors.Is(err, experiment.ErrAbort) {
 		t.Fatalf("error %v, want ErrAbort", err)

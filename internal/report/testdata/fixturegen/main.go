@@ -413,7 +413,7 @@ func runLoops(ctx context.Context, n int, spec func(loop int) string, files ...s
 		if err := os.WriteFile(filepath.Join(dir, store.FileName), []byte(doc), 0o644); err != nil {
 			return nil, err
 		}
-		r := &experiment.Runner{Store: store.NewFile(dir), Registry: task.Registry(), Dir: dir, Version: "v0.14.0", ReuseResult: loop > 0}
+		r := &experiment.Runner{Store: store.NewFile(dir), Registry: task.Registry(task.Deps{}), Dir: dir, Version: "v0.14.0", ReuseResult: loop > 0}
 		exp, err = r.Run(ctx)
 		if err != nil {
 			return exp, err
