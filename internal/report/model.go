@@ -34,6 +34,10 @@ type Report struct {
 	Latency  []Latency `json:"latency"`
 	Load     []Load    `json:"load"`
 	Loops    []Loop    `json:"loops"`
+
+	// taskStates is set when the result keeps each task's state (files
+	// written by the original keep none).
+	taskStates bool
 }
 
 // Status is the experiment's overall state.
@@ -145,8 +149,25 @@ type LatencyVersion struct {
 	Max         *float64     `json:"max,omitempty"`
 	Percentiles []Percentile `json:"percentiles,omitempty"`
 
-	hdr     *metrics.HDR
+	// buckets are the histogram's bands, for the histogram charts.
 	buckets []metrics.Bucket
+	// curve is the latency from p50 to p99.99 at curvePercentiles, for the
+	// percentile charts.
+	curve []Percentile
+}
+
+// hasPercentiles reports whether the version's percentiles are known: it
+// has an HDR histogram, not only the buckets the original wrote.
+func (lv LatencyVersion) hasPercentiles() bool { return len(lv.Percentiles) > 0 }
+
+// percentile is the latency at one of the reportedPercentiles.
+func (lv LatencyVersion) percentile(p float64) (float64, bool) {
+	for _, q := range lv.Percentiles {
+		if q.Percentile == p {
+			return q.Value, true
+		}
+	}
+	return 0, false
 }
 
 // Percentile is a latency percentile in milliseconds.
@@ -237,6 +258,7 @@ func New(exp *experiment.Experiment) *Report {
 		SLOsSatisfied:  exp.SLOs(),
 	}
 	r.Tasks = tasks(exp)
+	r.taskStates = len(res.Tasks) > 0
 	in := res.Insights
 	if in == nil {
 		return r
@@ -406,8 +428,36 @@ func metricList(in *experiment.Insights, n int) []Metric {
 	return out
 }
 
-// reportedPercentiles are the percentiles listed for every histogram.
-var reportedPercentiles = []float64{50, 75, 90, 95, 99, 99.9, 99.99}
+// reportedPercentiles are listed for every HDR histogram: in JSON and in
+// the HTML latency tables.
+func reportedPercentiles() []float64 { return []float64{50, 75, 90, 95, 99, 99.9, 99.99} }
+
+// landmarkPercentiles, the median and the nines, are marked on the
+// percentile curves.
+func landmarkPercentiles() []float64 { return []float64{50, 90, 99, 99.9, 99.99} }
+
+// briefPercentiles are the columns of the brief latency tables (text and
+// Markdown): the landmarks up to p99.9.
+func briefPercentiles() []float64 {
+	l := landmarkPercentiles()
+	return l[:len(l)-1]
+}
+
+// curvePercentiles are the points of a percentile curve, p50 to p99.99:
+// every 5 up to 90, then ten steps in each of the nines.
+func curvePercentiles() []float64 {
+	var out []float64
+	for p := 50.0; p < 90; p += 5 {
+		out = append(out, p)
+	}
+	for _, base := range []float64{90, 99, 99.9} {
+		step := (100 - base) / 10
+		for k := 0; k < 10; k++ {
+			out = append(out, math.Round((base+float64(k)*step)*1000)/1000)
+		}
+	}
+	return append(out, 99.99)
+}
 
 func latencies(in *experiment.Insights, versions []string) []Latency {
 	names := map[string]bool{}
@@ -439,13 +489,11 @@ func latencies(in *experiment.Insights, versions []string) []Latency {
 		for i, v := range versions {
 			lv := LatencyVersion{Version: v}
 			if h, ok := in.Histogram(name, i); ok && h.Count() > 0 {
-				lv.hdr = h
 				lv.buckets = h.Buckets()
 				lv.Count = h.Count()
 				lv.Mean, lv.StdDev, lv.Min, lv.Max = ptr(h.MeanMs()), ptr(h.StdDevMs()), ptr(h.MinMs()), ptr(h.MaxMs())
-				for _, p := range reportedPercentiles {
-					lv.Percentiles = append(lv.Percentiles, Percentile{Percentile: p, Value: h.PercentileMs(p)})
-				}
+				lv.Percentiles = percentilesOf(h, reportedPercentiles())
+				lv.curve = percentilesOf(h, curvePercentiles())
 			} else if i < len(in.HistMetricValues) && len(in.HistMetricValues[i][name]) > 0 {
 				// written by the original: buckets only
 				lv.buckets = in.HistMetricValues[i][name]
@@ -459,6 +507,14 @@ func latencies(in *experiment.Insights, versions []string) []Latency {
 		if any {
 			out = append(out, l)
 		}
+	}
+	return out
+}
+
+func percentilesOf(h *metrics.HDR, ps []float64) []Percentile {
+	out := make([]Percentile, len(ps))
+	for i, p := range ps {
+		out[i] = Percentile{Percentile: p, Value: h.PercentileMs(p)}
 	}
 	return out
 }
@@ -559,17 +615,6 @@ func isGRPCName(s string) bool {
 	return false
 }
 
-// name is the code as shown: a gRPC code number with its name
-// ("14 Unavailable"), anything else as it is.
-func (c Code) name() string {
-	if c.Kind == "grpc-code" {
-		if n, err := strconv.Atoi(c.Code); err == nil && n >= 0 && n < len(grpcCodes) {
-			return c.Code + " " + grpcCodes[n]
-		}
-	}
-	return c.Code
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -623,4 +668,63 @@ func (r *Report) passedLoops(sloIndex, version int) (passed, total int) {
 		}
 	}
 	return passed, total
+}
+
+// verdict is the report's headline and how it reads: "ok", "bad", "warn"
+// or "pending".
+func (r *Report) verdict() (headline, class string) {
+	s := r.Status
+	switch {
+	case s.Failure:
+		return "Experiment failed", "bad"
+	case !s.Insights:
+		if s.Loops == 0 {
+			return "Experiment has not run yet", "pending"
+		}
+		return "No results yet", "pending"
+	case len(r.SLOs) > 0 && !s.SLOsSatisfied:
+		return "SLOs not satisfied", "bad"
+	case len(s.Warnings) > 0:
+		return "Invalid run: the load generator fell short", "warn"
+	case len(r.SLOs) > 0 && !s.Completed:
+		return "SLOs satisfied so far; experiment still running", "warn"
+	case len(r.SLOs) > 0:
+		return "All SLOs satisfied", "ok"
+	case s.Completed:
+		return "Experiment completed", "ok"
+	}
+	return "Experiment running", "pending"
+}
+
+// latencyRow is one line of the brief latency tables (text and Markdown):
+// one version's HDR histogram.
+type latencyRow struct {
+	// Name is the metric, with " [version]" when there are several.
+	Name  string
+	Count int64
+	// Values are at briefPercentiles.
+	Values []float64
+	Max    float64
+}
+
+// latencyRows are the brief latency tables' rows, under latencyColumns.
+func (r *Report) latencyRows() []latencyRow {
+	var out []latencyRow
+	for _, l := range r.Latency {
+		for _, v := range l.Versions {
+			if !v.hasPercentiles() {
+				continue
+			}
+			row := latencyRow{Name: l.Metric, Count: v.Count, Max: *v.Max}
+			if len(r.Versions) > 1 {
+				row.Name += " [" + v.Version + "]"
+			}
+			for _, p := range briefPercentiles() {
+				val, _ := v.percentile(p)
+				row.Values = append(row.Values, val)
+			}
+			out = append(out, row)
+		}
+	}
+	return out
 }
