@@ -127,6 +127,8 @@ func legend(versions []string) template.HTML {
 	return template.HTML(b.String()) //nolint:gosec // escaped
 }
 
+// providerPanel shows a provider's latency: histograms, percentile curves
+// and a table.
 func providerPanel(r *Report, provider string) providerView {
 	ls := r.latencyOf(provider)
 	v := providerView{Title: provider}
@@ -160,11 +162,9 @@ func sharedAxes(ls []Latency) (xr, yr logRange) {
 					xr.add(b.Upper)
 				}
 			}
-			if lv.hasPercentiles() {
-				lo, _ := lv.percentile(50)
-				hi, _ := lv.percentile(99.99)
-				yr.add(lo)
-				yr.add(hi)
+			if len(lv.curve) > 0 {
+				yr.add(lv.curve[0].Value)
+				yr.add(lv.curve[len(lv.curve)-1].Value)
 			}
 		}
 	}

@@ -376,6 +376,12 @@ func slos(in *experiment.Insights, versions []string) []SLO {
 	return out
 }
 
+// oneUnnamedVersion reports whether the experiment has a single version
+// without a name: reports then show no version columns.
+func (r *Report) oneUnnamedVersion() bool {
+	return len(r.Versions) == 1 && r.Versions[0] == label(nil, 0)
+}
+
 func label(versions []string, i int) string {
 	if i < len(versions) {
 		return versions[i]
@@ -487,20 +493,7 @@ func latencies(in *experiment.Insights, versions []string) []Latency {
 		l := Latency{Provider: provider, Endpoint: endpointOf(provider), Metric: name, Kind: kind, Description: meta.Description}
 		any := false
 		for i, v := range versions {
-			lv := LatencyVersion{Version: v}
-			if h, ok := in.Histogram(name, i); ok && h.Count() > 0 {
-				lv.buckets = h.Buckets()
-				lv.Count = h.Count()
-				lv.Mean, lv.StdDev, lv.Min, lv.Max = ptr(h.MeanMs()), ptr(h.StdDevMs()), ptr(h.MinMs()), ptr(h.MaxMs())
-				lv.Percentiles = percentilesOf(h, reportedPercentiles())
-				lv.curve = percentilesOf(h, curvePercentiles())
-			} else if i < len(in.HistMetricValues) && len(in.HistMetricValues[i][name]) > 0 {
-				// written by the original: buckets only
-				lv.buckets = in.HistMetricValues[i][name]
-				for _, b := range lv.buckets {
-					lv.Count += b.Count
-				}
-			}
+			lv := latencyVersion(in, name, i, v)
 			any = any || lv.Count > 0
 			l.Versions = append(l.Versions, lv)
 		}
@@ -509,6 +502,26 @@ func latencies(in *experiment.Insights, versions []string) []Latency {
 		}
 	}
 	return out
+}
+
+// latencyVersion summarises one version's histogram: from its HDR
+// histogram, or from the buckets the original wrote.
+func latencyVersion(in *experiment.Insights, name string, i int, version string) LatencyVersion {
+	lv := LatencyVersion{Version: version}
+	if h, ok := in.Histogram(name, i); ok && h.Count() > 0 {
+		lv.buckets = h.Buckets()
+		lv.Count = h.Count()
+		lv.Mean, lv.StdDev, lv.Min, lv.Max = ptr(h.MeanMs()), ptr(h.StdDevMs()), ptr(h.MinMs()), ptr(h.MaxMs())
+		lv.Percentiles = percentilesOf(h, reportedPercentiles())
+		lv.curve = percentilesOf(h, curvePercentiles())
+	} else if i < len(in.HistMetricValues) && len(in.HistMetricValues[i][name]) > 0 {
+		// written by the original: buckets only
+		lv.buckets = in.HistMetricValues[i][name]
+		for _, b := range lv.buckets {
+			lv.Count += b.Count
+		}
+	}
+	return lv
 }
 
 func percentilesOf(h *metrics.HDR, ps []float64) []Percentile {

@@ -270,10 +270,11 @@ func nines(p float64) float64 { return -math.Log10(1 - p/100) }
 // version, both axes logarithmic.
 func percentileChart(title string, l Latency, yr logRange) template.HTML {
 	d := newSVG(title, chartH)
-	xs := scale{lo: nines(50), hi: nines(99.99), pLo: d.x0, pHi: d.x1}
+	marks := landmarkPercentiles()
+	xs := scale{lo: nines(marks[0]), hi: nines(marks[len(marks)-1]), pLo: d.x0, pHi: d.x1}
 	ys := scale{lo: yr.lo, hi: yr.hi, log: true, pLo: d.y0, pHi: d.y1}
 	landmarks := map[float64]bool{}
-	for _, p := range landmarkPercentiles() {
+	for _, p := range marks {
 		landmarks[p] = true
 		d.xTick(xs.px(nines(p)), percentileName(p))
 	}

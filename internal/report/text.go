@@ -310,7 +310,7 @@ func texts(s ...string) []cell {
 // versionHeaders are the value columns: one per version, or a single column
 // named single for a one-version experiment without version names.
 func versionHeaders(r *Report, single string) []string {
-	if len(r.Versions) == 1 && r.Versions[0] == "version 0" {
+	if r.oneUnnamedVersion() {
 		return []string{single}
 	}
 	return r.Versions
@@ -374,7 +374,7 @@ func trendRows(r *Report, p *printer) [][]cell {
 	}
 	span := fmt.Sprintf("Loops %d-%d", loops[0].Loop, loops[len(loops)-1].Loop)
 	headers := []string{span}
-	if len(r.Versions) > 1 || r.Versions[0] != "version 0" {
+	if !r.oneUnnamedVersion() {
 		headers = nil
 		for _, v := range r.Versions {
 			headers = append(headers, v+", "+span)
