@@ -2,7 +2,9 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -308,7 +310,7 @@ func targets(s experiment.TaskSpec) []string {
 		out = append(out, u)
 	}
 	if eps, ok := s.With["endpoints"].(map[string]any); ok {
-		for _, id := range sortedKeys(eps) {
+		for _, id := range slices.Sorted(maps.Keys(eps)) {
 			if ep, ok := eps[id].(map[string]any); ok {
 				if u, ok := ep["url"].(string); ok && u != "" {
 					out = append(out, id+": "+u)
@@ -413,7 +415,7 @@ func metricList(in *experiment.Insights, n int) []Metric {
 		}
 	}
 	out := make([]Metric, 0, len(names))
-	for _, name := range sortedKeys(names) {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		meta, _ := in.MetaOf(name)
 		m := Metric{Name: name, Description: meta.Description, Units: meta.Units, Type: string(meta.Type), Values: make([]*float64, n)}
 		for i := range n {
@@ -477,7 +479,7 @@ func latencies(in *experiment.Insights, versions []string) []Latency {
 			names[name] = true
 		}
 	}
-	sorted := sortedKeys(names)
+	sorted := slices.Sorted(maps.Keys(names))
 	sort.SliceStable(sorted, func(i, j int) bool {
 		pi, ki := splitMetric(sorted[i])
 		pj, kj := splitMetric(sorted[j])
@@ -565,7 +567,7 @@ func endpointOf(provider string) string {
 
 func loads(in *experiment.Insights) []Load {
 	out := []Load{}
-	for _, p := range sortedKeys(in.Load) {
+	for _, p := range slices.Sorted(maps.Keys(in.Load)) {
 		ls := in.Load[p]
 		if ls == nil {
 			continue
@@ -599,7 +601,7 @@ func codes(provider string, m map[string]int64) []Code {
 			c.Kind = "grpc-code"
 		case err == nil:
 			c.Kind = "http-status"
-		case isGRPCName(code):
+		case slices.Contains(grpcCodes, code):
 			c.Kind = "grpc-code"
 		}
 		out = append(out, c)
@@ -617,24 +619,6 @@ func codes(provider string, m map[string]int64) []Code {
 		return a.Code < b.Code
 	})
 	return out
-}
-
-func isGRPCName(s string) bool {
-	for _, n := range grpcCodes {
-		if n == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // latencyOf returns a provider's histograms (latency, then service time).
