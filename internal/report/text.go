@@ -71,10 +71,11 @@ func (p *printer) summary(r *Report) {
 
 // trendLegend explains the marks of the loops table.
 func (p *printer) trendLegend() {
-	mark := func(l outcomeLabel) string { return p.paint(l.mark, l.style) }
-	p.line("%s passed  %s failed  %s no data  %s no data (ignored)  %s query error  %s invalid run; oldest loop first",
-		mark(labelOf(slo.Passed)), mark(labelOf(slo.Failed)), mark(labelOf(slo.NoData)), mark(ignoredLabel()),
-		mark(labelOf(slo.Error)), mark(labelOf(slo.Invalid)))
+	var parts []string
+	for _, l := range []outcomeLabel{labelOf(slo.Passed), labelOf(slo.Failed), labelOf(slo.NoData), ignoredLabel(), labelOf(slo.Error), labelOf(slo.Invalid)} {
+		parts = append(parts, p.paint(l.mark, l.style)+" "+l.name)
+	}
+	p.line("%s; oldest loop first", strings.Join(parts, "  "))
 }
 
 // loadNotes prints each load's responses and what made a run invalid,
