@@ -339,7 +339,7 @@ func slos(in *experiment.Insights, versions []string) []SLO {
 	for _, v := range in.SLOVerdicts {
 		results := make([]SLOResult, len(v.Versions))
 		for i, vr := range v.Versions {
-			results[i] = SLOResult{Version: label(versions, i), Value: vr.Value, Outcome: vr.Outcome, Reason: vr.Reason, Ignored: vr.Ignored}
+			results[i] = SLOResult{Version: versionLabel(versions, i), Value: vr.Value, Outcome: vr.Outcome, Reason: vr.Reason, Ignored: vr.Ignored}
 		}
 		add(v.Objective, results)
 	}
@@ -381,10 +381,12 @@ func slos(in *experiment.Insights, versions []string) []SLO {
 // oneUnnamedVersion reports whether the experiment has a single version
 // without a name: reports then show no version columns.
 func (r *Report) oneUnnamedVersion() bool {
-	return len(r.Versions) == 1 && r.Versions[0] == label(nil, 0)
+	return len(r.Versions) == 1 && r.Versions[0] == versionLabel(nil, 0)
 }
 
-func label(versions []string, i int) string {
+// versionLabel is version i's label, or "version i" (as
+// experiment.Insights.VersionLabel names a version without a name).
+func versionLabel(versions []string, i int) string {
 	if i < len(versions) {
 		return versions[i]
 	}

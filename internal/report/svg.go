@@ -434,7 +434,7 @@ func (t *trend) series(v int) {
 			continue
 		}
 		fmt.Fprintf(&dots, `<circle class="dot c%d o-%s" cx="%s" cy="%s" r="%s"><title>%s</title></circle>`, c, labelOf(o).class, f(x), f(y), radius,
-			esc(fmt.Sprintf("%s, %s: %s (%s)", label(t.r.Versions, v), loopSpan(l), num(val), labelOf(o).name)))
+			esc(fmt.Sprintf("%s, %s: %s (%s)", versionLabel(t.r.Versions, v), loopSpan(l), num(val), labelOf(o).name)))
 	}
 	if path.Len() > 0 {
 		t.d.add(`<path class="line c%d" d="%s"/>`, c, path.String())
@@ -450,7 +450,7 @@ func (t *trend) strip(v int) {
 	y := chartH + stripH*float64(v) - 2
 	name := "outcome"
 	if len(t.s.Results) > 1 {
-		name = short(label(t.r.Versions, v), 9)
+		name = short(versionLabel(t.r.Versions, v), 9)
 	}
 	d.add(`<text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`, f(d.x0-5), f(y+9), esc(name))
 	for _, l := range t.r.Loops {
@@ -466,7 +466,7 @@ func (t *trend) strip(v int) {
 			}
 		}
 		d.add(`<rect class="strip %s" x="%s" y="%s" width="%s" height="%s"><title>%s</title></rect>`, class, f(x), f(y), f(math.Max(cw-1, 1)), f(stripH-2),
-			esc(fmt.Sprintf("%s, %s: %s", label(t.r.Versions, v), loopSpan(l), what)))
+			esc(fmt.Sprintf("%s, %s: %s", versionLabel(t.r.Versions, v), loopSpan(l), what)))
 	}
 }
 
