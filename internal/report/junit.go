@@ -18,7 +18,7 @@ func writeJUnit(w io.Writer, r *Report, _ Options) error {
 	}
 	all := junitSuites{Name: "iter8", Suites: []junitSuite{sloSuite(r, timestamp), taskSuite(r, timestamp)}}
 	for _, s := range all.Suites {
-		all.junitTotals.add(s.junitTotals)
+		all.add(s.junitTotals)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
@@ -149,7 +149,7 @@ func (s *junitSuite) addCase(c junitCase) {
 	case c.Skipped != nil:
 		t.Skipped = 1
 	}
-	s.junitTotals.add(t)
+	s.add(t)
 }
 
 type junitProperties struct {
