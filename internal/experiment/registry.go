@@ -29,8 +29,12 @@ type Inputs interface {
 type Env struct {
 	Experiment *Experiment
 	// Index is the task's zero-based position in the spec.
-	Index  int
-	Logger *slog.Logger
+	Index int
+	// SLOIndex is, for a task that judges SLOs (Judge), the position of its
+	// first SLO in insights.sloVerdicts, after the SLOs of the judging
+	// tasks before it.
+	SLOIndex int
+	Logger   *slog.Logger
 	// Dir is the run directory; relative file inputs are read from it.
 	Dir string
 	// Progress receives live progress lines; nil means no progress output.
