@@ -79,7 +79,8 @@ func Specs(steps []Step) []TaskSpec {
 }
 
 // Build validates every task of spec and returns the steps to run. It
-// reports the first invalid task; nothing runs unless every task is valid.
+// reports the first invalid task; nothing runs unless every task is valid,
+// and no two tasks write the same metric names in a loop.
 // spec is not changed: each step's Spec has the defaults filled in.
 func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
 	steps := make([]Step, len(spec))
@@ -122,6 +123,9 @@ func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
 			}
 			steps[i].Spec.With = w
 		}
+	}
+	if err := checkProviders(steps); err != nil {
+		return nil, err
 	}
 	return steps, nil
 }
