@@ -16,9 +16,14 @@ import (
 // mean what the user wants.
 func nonFinite(data []byte) error {
 	var doc yamlv3.Node
-	if err := yamlv3.Unmarshal(data, &doc); err != nil {
-		return nil
+	if yamlv3.Unmarshal(data, &doc) == nil {
+		return findNonFinite(&doc)
 	}
+	return nil // not YAML: the caller reports its own parse error
+}
+
+// findNonFinite walks a YAML node tree for a NaN or an infinity.
+func findNonFinite(doc *yamlv3.Node) error {
 	var walk func(n *yamlv3.Node, path string) error
 	walk = func(n *yamlv3.Node, path string) error {
 		switch n.Kind {
@@ -55,5 +60,5 @@ func nonFinite(data []byte) error {
 		}
 		return nil
 	}
-	return walk(&doc, "")
+	return walk(doc, "")
 }

@@ -122,7 +122,7 @@ func number(path string, v any, t reflect.Type) (any, error) {
 			return nil, &FieldError{Field: path, Value: x, Expected: want + " that is 0 or at least about 1e-308 in size"}
 		}
 		if err != nil {
-			return v, nil
+			return nil, &FieldError{Field: path, Value: x, Expected: want + " (" + err.Error() + ")"}
 		}
 		if t.Kind() != reflect.Float32 && t.Kind() != reflect.Float64 {
 			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
