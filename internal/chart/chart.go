@@ -127,9 +127,11 @@ func fileArgs(args []string) []string {
 // Render renders every template of the chart with the given values and
 // release options, returning manifests by template path.
 func (c *Chart) Render(vals map[string]any, rel common.ReleaseOptions) (map[string]string, error) {
+	// Helm validates the values against the chart's values.schema.json:
+	// a misspelt key is an error, not a value silently ignored.
 	rv, err := util.ToRenderValues(c.c, vals, rel, nil)
 	if err != nil {
-		return nil, inputs.Invalidf("values: %v", err)
+		return nil, c.schemaError(err)
 	}
 	out, err := engine.Render(c.c, rv)
 	if err != nil {

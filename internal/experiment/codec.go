@@ -21,6 +21,9 @@ func Decode(data []byte) (*Experiment, error) {
 	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
+		if ferr := nonFinite(data); ferr != nil {
+			return nil, invalidf("the experiment holds a number that is not finite: %w", ferr)
+		}
 		return nil, invalidf("the experiment is not valid YAML: %v", cleanYAMLError(err))
 	}
 	var top map[string]json.RawMessage

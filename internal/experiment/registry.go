@@ -29,8 +29,12 @@ type Inputs interface {
 type Env struct {
 	Experiment *Experiment
 	// Index is the task's zero-based position in the spec.
-	Index  int
-	Logger *slog.Logger
+	Index int
+	// SLOIndex is, for a task that judges SLOs (Judge), the position of its
+	// first SLO in insights.sloVerdicts, after the SLOs of the judging
+	// tasks before it.
+	SLOIndex int
+	Logger   *slog.Logger
 	// Dir is the run directory; relative file inputs are read from it.
 	Dir string
 	// Progress receives live progress lines; nil means no progress output.
@@ -75,7 +79,8 @@ func Specs(steps []Step) []TaskSpec {
 }
 
 // Build validates every task of spec and returns the steps to run. It
-// reports the first invalid task; nothing runs unless every task is valid.
+// reports the first invalid task; nothing runs unless every task is valid,
+// and no two tasks write the same metric names in a loop.
 // spec is not changed: each step's Spec has the defaults filled in.
 func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
 	steps := make([]Step, len(spec))
@@ -118,6 +123,9 @@ func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
 			}
 			steps[i].Spec.With = w
 		}
+	}
+	if err := checkProviders(steps); err != nil {
+		return nil, err
 	}
 	return steps, nil
 }

@@ -96,6 +96,7 @@ func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 	res.NumLoops++
 	loopStart := now()
 	res.NumCompletedTasks = 0
+	res.startLoop(steps)
 	res.Tasks = make([]TaskStatus, len(steps))
 	for i, s := range steps {
 		res.Tasks[i] = TaskStatus{Name: s.Name, State: Pending}
@@ -106,17 +107,18 @@ func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 	log.Info("experiment started", "loop", res.NumLoops, "tasks", len(steps))
 
 	for i, s := range steps {
-		env := &Env{Experiment: exp, Index: i, Logger: log.With("task", i+1, "name", s.Name), Dir: r.Dir, Progress: r.Progress, Now: now}
+		env := &Env{Experiment: exp, Index: i, SLOIndex: sloIndex(steps, i), Logger: log.With("task", i+1, "name", s.Name), Dir: r.Dir, Progress: r.Progress, Now: now}
 		st := &res.Tasks[i]
 		if s.If != nil {
 			ok, err := s.If.Eval(exp)
 			if err != nil {
-				return exp, r.fail(ctx, exp, loopStart, i, s.Name, err, 0)
+				return exp, r.fail(ctx, exp, steps, loopStart, i, s.Name, err, 0)
 			}
 			if !ok {
 				log.Info(fmt.Sprintf("task %d: %s: skipped", i+1, s.Name), "if", s.If.String())
 				st.State = Skipped
 				res.NumCompletedTasks++
+				res.notJudged(steps, i, i, fmt.Sprintf("skipped: task %d (%s) did not run in loop %d because its if: condition %q was false", i+1, s.Name, res.NumLoops, s.If.String()))
 				if err := r.Store.Save(ctx, exp); err != nil {
 					return exp, err
 				}
@@ -135,7 +137,7 @@ func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 			err = context.Cause(ctx)
 		}
 		if err != nil {
-			return exp, r.fail(ctx, exp, loopStart, i, s.Name, err, took)
+			return exp, r.fail(ctx, exp, steps, loopStart, i, s.Name, err, took)
 		}
 		st.State, st.DurationSeconds = Completed, took.Seconds()
 		res.NumCompletedTasks++
@@ -204,12 +206,13 @@ func (r *Runner) Loops(ctx context.Context, loops int, interval time.Duration) (
 }
 
 // fail records a task failure and saves, even when ctx was cancelled.
-func (r *Runner) fail(ctx context.Context, exp *Experiment, loopStart time.Time, i int, name string, err error, took time.Duration) error {
+func (r *Runner) fail(ctx context.Context, exp *Experiment, steps []Step, loopStart time.Time, i int, name string, err error, took time.Duration) error {
 	res := exp.Result
 	reason := fmt.Sprintf("task %d (%s) failed: %v", i+1, name, err)
 	if ctx.Err() != nil {
 		reason = fmt.Sprintf("task %d (%s) was interrupted: %v", i+1, name, context.Cause(ctx))
 	}
+	res.notJudged(steps, i, len(steps), fmt.Sprintf("not judged in loop %d: %s", res.NumLoops, reason))
 	res.Failure = true
 	res.FailureReason = reason
 	res.recordLoop(loopStart)

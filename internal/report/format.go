@@ -74,6 +74,8 @@ func labelOf(o slo.Outcome) outcomeLabel {
 		return outcomeLabel{name: "invalid run", class: "invalid", mark: "!", style: yellow, icon: "⚠️"}
 	case slo.Error:
 		return outcomeLabel{name: "query error", class: "error", mark: "E", style: red, icon: "❌"}
+	case slo.NotJudged:
+		return outcomeLabel{name: "not judged", class: "nodata", mark: ".", style: yellow, icon: "⚠️"}
 	case "":
 		return outcomeLabel{name: "not judged", class: "unknown", mark: " "}
 	}

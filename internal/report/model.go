@@ -669,6 +669,32 @@ func (r *Report) passedLoops(sloIndex, version int) (passed, total int) {
 	return passed, total
 }
 
+// notJudged reports whether an SLO is not judged for some version.
+func (r *Report) notJudged() bool {
+	for _, s := range r.SLOs {
+		for _, res := range s.Results {
+			if res.Outcome == slo.NotJudged {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// loopNotJudged reports whether a loop of the history did not judge an SLO.
+func (r *Report) loopNotJudged() bool {
+	for _, l := range r.Loops {
+		for _, row := range l.Outcomes {
+			for _, o := range row {
+				if o == slo.NotJudged {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // verdict is the report's headline and how it reads: "ok", "bad", "warn"
 // or "pending".
 func (r *Report) verdict() (headline, class string) {
@@ -681,6 +707,8 @@ func (r *Report) verdict() (headline, class string) {
 			return "Experiment has not run yet", "pending"
 		}
 		return "No results yet", "pending"
+	case len(r.SLOs) > 0 && !s.SLOsSatisfied && !s.Completed && r.notJudged():
+		return "SLOs not judged yet; experiment still running", "pending"
 	case len(r.SLOs) > 0 && !s.SLOsSatisfied:
 		return "SLOs not satisfied", "bad"
 	case len(s.Warnings) > 0:

@@ -26,7 +26,7 @@ func writeText(w io.Writer, r *Report, o Options) error {
 			p.section("SLO outcomes over loops")
 			p.table(trendRows(r, p))
 			p.blank()
-			p.trendLegend()
+			p.trendLegend(r)
 		}
 	}
 	if len(r.Load) > 0 {
@@ -70,9 +70,13 @@ func (p *printer) summary(r *Report) {
 }
 
 // trendLegend explains the marks of the loops table.
-func (p *printer) trendLegend() {
+func (p *printer) trendLegend(r *Report) {
 	var parts []string
-	for _, l := range []outcomeLabel{labelOf(slo.Passed), labelOf(slo.Failed), labelOf(slo.NoData), ignoredLabel(), labelOf(slo.Error), labelOf(slo.Invalid)} {
+	labels := []outcomeLabel{labelOf(slo.Passed), labelOf(slo.Failed), labelOf(slo.NoData), ignoredLabel(), labelOf(slo.Error), labelOf(slo.Invalid)}
+	if r.loopNotJudged() {
+		labels = append(labels, labelOf(slo.NotJudged))
+	}
+	for _, l := range labels {
 		parts = append(parts, p.paint(l.mark, l.style)+" "+l.name)
 	}
 	p.line("%s; oldest loop first", strings.Join(parts, "  "))
@@ -347,7 +351,7 @@ func outcomeCell(r SLOResult) cell {
 			return cell{text: "ignored (no data)"}
 		}
 		return cell{text: "false (" + l.name + ")", style: l.style}
-	case slo.Error:
+	case slo.Error, slo.NotJudged:
 		return cell{text: "false (" + l.name + ")", style: l.style}
 	case slo.Invalid:
 		if v != "" {
