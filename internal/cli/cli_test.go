@@ -79,13 +79,16 @@ var (
 	stars       = regexp.MustCompile(`\*{3,}`)
 )
 
-// normalise replaces what differs between runs: the run directory, the
-// target's address, temporary file names, log times, task durations, the Go
+// normalise replaces what differs between runs and machines: the run
+// directory, the home folder, the target's address, temporary file names, log times, task durations, the Go
 // version and commit and, for measured outputs, every decimal number
 // (latencies, rates), percentage (CPU) and the table padding that follows
 // from the numbers' widths. Counts are integers and stay.
 func normalise(s, dir, url string, measured bool) string {
 	s = strings.ReplaceAll(s, dir, "$DIR")
+	if home, err := os.UserHomeDir(); err == nil && len(home) > 1 {
+		s = strings.ReplaceAll(s, home+"/", "$HOME/") // kube flags' default cache folder
+	}
 	if url != "" {
 		s = strings.ReplaceAll(s, strings.TrimPrefix(url, "http://"), "$TARGET")
 	}
@@ -259,6 +262,23 @@ func TestRootAndVersion(t *testing.T) {
 		// other commands give: recorded as it is.
 		{name: "completion of an unknown shell", args: []string{"completion", "tcsh"}, golden: "completion-unknown.golden"},
 	})
+}
+
+// Every command's help: its description, examples and flags.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	var tests []cmdTestCase
+	for _, c := range [][]string{
+		{"launch"}, {"gen"}, {"run"}, {"report"}, {"assert"}, {"version"}, {"demo"}, {"completion", "bash"},
+		{"k", "launch"}, {"k", "run"}, {"k", "assert"}, {"k", "report"}, {"k", "log"}, {"k", "delete"},
+	} {
+		tests = append(tests, cmdTestCase{
+			name:   strings.Join(c, " "),
+			args:   withArgs(c, "--help"),
+			golden: "help-" + strings.Join(c, "-") + ".golden",
+		})
+	}
+	runTestCmd(t, tests)
 }
 
 func TestGen(t *testing.T) {
