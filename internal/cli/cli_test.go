@@ -24,8 +24,8 @@ import (
 // file holding its normalised exit code, stdout and stderr.
 type cmdTestCase struct {
 	name string
-	// args may use $DIR (a fresh run directory), $URL (an in-process HTTP
-	// target on 127.0.0.1) and $TESTDATA (this package's testdata folder).
+	// args may use $DIR (a fresh run directory) and $URL (an in-process
+	// HTTP target on 127.0.0.1).
 	args     []string
 	golden   string
 	wantCode int
@@ -80,10 +80,11 @@ var (
 )
 
 // normalise replaces what differs between runs and machines: the run
-// directory, the home folder, the target's address, temporary file names, log times, task durations, the Go
-// version and commit and, for measured outputs, every decimal number
-// (latencies, rates), percentage (CPU) and the table padding that follows
-// from the numbers' widths. Counts are integers and stay.
+// directory, the home folder, the target's address, temporary file names,
+// log times, task durations, the Go version and commit and, for measured
+// outputs, every decimal number (latencies, rates), percentage (CPU) and
+// the table padding that follows from the numbers' widths. Integers
+// (request counts in logs, loops, status codes) stay.
 func normalise(s, dir, url string, measured bool) string {
 	s = strings.ReplaceAll(s, dir, "$DIR")
 	if home, err := os.UserHomeDir(); err == nil && len(home) > 1 {
@@ -112,8 +113,7 @@ func normalise(s, dir, url string, measured bool) string {
 }
 
 func expand(s, dir, url string) string {
-	wd, _ := os.Getwd()
-	return strings.NewReplacer("$DIR", dir, "$URL", url, "$TESTDATA", filepath.Join(wd, "testdata")).Replace(s)
+	return strings.NewReplacer("$DIR", dir, "$URL", url).Replace(s)
 }
 
 func expandAll(args []string, dir, url string) []string {
