@@ -44,6 +44,7 @@ func iter8Env(t *testing.T, dir string, env []string, args ...string) result {
 // the logs (at trace level), not in any report format, not in assert's
 // messages, even when the server echoes them in an error.
 func TestSecretsStayOutOfOutputs(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	secret := func() string {
 		b := make([]byte, 16)

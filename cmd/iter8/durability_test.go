@@ -61,6 +61,7 @@ func writeExperiment(t *testing.T, dir, doc string) {
 // Two runs on the same directory do not corrupt each other: the second is
 // refused with a clear message.
 func TestConcurrentRunsAreLocked(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	srv := startTarget(t)
 	dir := t.TempDir()
@@ -88,6 +89,7 @@ func TestConcurrentRunsAreLocked(t *testing.T) {
 
 // kill -9 at any moment leaves an experiment file that parses.
 func TestKillDuringSaves(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
 	var doc strings.Builder
@@ -155,6 +157,7 @@ func inMountNamespace(t *testing.T, dir, doc string, args ...string) result {
 
 // A full disk gives a clear error and keeps the previous file.
 func TestDiskFull(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	srv := startTarget(t)
 	dir := t.TempDir()
@@ -175,6 +178,7 @@ func TestDiskFull(t *testing.T) {
 // An unwritable run directory gives a clear error and keeps the previous
 // file.
 func TestPermissionDenied(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	dir, err := os.MkdirTemp("/tmp", "iter8-ro-")
 	if err != nil {

@@ -32,6 +32,9 @@ func TestDockerfile(t *testing.T) {
 	if user == nil || user[1] == "0" {
 		t.Errorf("the image must run as a numeric non-root user (USER uid:gid), so runAsNonRoot can be enforced")
 	}
+	if testing.Short() {
+		t.Skip("the rest reads the iter8 binary TestMain builds; runs without -short")
+	}
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Fatal(err)

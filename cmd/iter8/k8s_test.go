@@ -169,6 +169,7 @@ func mustContain(t *testing.T, what, got string, wants ...string) {
 // its pod with the pod's own ServiceAccount token, assert, report, read the
 // logs, relaunch (upgrade) and delete.
 func TestKLaunchJobEndToEnd(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	cl := newCluster(t)
 	srv := startTarget(t)
@@ -326,6 +327,7 @@ func releaseObjects(t *testing.T, cl *cluster, group string) []string {
 // The chart's Roles grant exactly what the tasks use, and the API server's
 // authorizer agrees: the pod's ServiceAccount can do nothing else.
 func TestKRoleGrantsOnlyWhatTasksUse(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	cl := newCluster(t)
 	r := cl.k(t, t.TempDir(), "launch", "-g", "g", "--set", "tasks={ready,http}", "--set", "ready.deploy=web", "--set", "ready.service=web",
@@ -398,6 +400,7 @@ func ruleString(r rbacv1.PolicyRule) string {
 // A pod running as a ServiceAccount that lacks a verb the experiment needs
 // fails with an error naming the verb and the resource.
 func TestKMissingVerbFailsClearly(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	tests := []struct {
 		name  string
@@ -466,6 +469,7 @@ func TestKMissingVerbFailsClearly(t *testing.T) {
 // task waiting, and times out clearly when the Deployment never is. It runs
 // locally, with the local kubeconfig.
 func TestReadyLocalWithKubeconfig(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	cl := newCluster(t)
 	cl.createApp(t, "web", false)
@@ -529,6 +533,7 @@ func TestReadyLocalWithKubeconfig(t *testing.T) {
 // leave numLoops 3 and the experiment completed after each; after 1,000
 // loops the Secret is still under 1 MiB.
 func TestKCronJobLoops(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	cl := newCluster(t)
 	srv := startTarget(t)
@@ -672,6 +677,7 @@ func (replayHTTP) Run(_ context.Context, env *experiment.Env) error {
 
 // --dry writes the manifests and installs nothing.
 func TestKLaunchDry(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	cl := newCluster(t)
 	dir := t.TempDir()

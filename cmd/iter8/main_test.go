@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,11 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// No go build, no binary: every test that runs it calls needBinary.
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "iter8-bin-")
 	if err != nil {
 		panic(err)
@@ -44,6 +50,15 @@ func TestMain(m *testing.M) {
 	}
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// needBinary skips, in short mode, a test that runs the iter8 binary (built
+// by TestMain with go build) as a separate process.
+func needBinary(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the iter8 binary as a process (signals, exit codes, durability, Kubernetes pods); runs without -short")
+	}
 }
 
 type result struct {
@@ -95,6 +110,7 @@ func loadExperiment(t *testing.T, dir string) *experiment.Experiment {
 
 // The end-to-end flow, exactly as a user types it.
 func TestLaunchReportAssert(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	srv := startTarget(t)
 	dir := t.TempDir()
@@ -168,6 +184,7 @@ func TestLaunchReportAssert(t *testing.T) {
 }
 
 func TestAssertNamesFailingSLO(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	srv := startTarget(t)
 	dir := t.TempDir()
@@ -207,6 +224,7 @@ func TestAssertNamesFailingSLO(t *testing.T) {
 }
 
 func TestBadInputExits2(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte("this: [is not\n  valid"), 0o644); err != nil {
@@ -266,6 +284,7 @@ func TestBadInputExits2(t *testing.T) {
 }
 
 func TestSIGINTKeepsRecordedWork(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	srv := startTarget(t)
 	dir := t.TempDir()
@@ -321,6 +340,7 @@ func TestSIGINTKeepsRecordedWork(t *testing.T) {
 }
 
 func TestAssertWaitsForCompletion(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
 	running := "spec:\n- run: echo a\n- run: echo b\nresult:\n  startTime: 2026-11-27T10:00:00Z\n  numLoops: 1\n  numCompletedTasks: 1\n  failure: false\n  iter8Version: v0.14\n"
@@ -356,6 +376,7 @@ func TestAssertWaitsForCompletion(t *testing.T) {
 }
 
 func TestHelpAndVersion(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	for _, c := range []string{"launch", "gen", "run", "report", "assert", "version", "demo"} {
 		r := iter8(t, t.TempDir(), c, "--help")
@@ -378,6 +399,7 @@ func TestHelpAndVersion(t *testing.T) {
 }
 
 func TestGenWritesValidatedExperiment(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
 	r := iter8(t, dir, "gen", "--set", "tasks={http,assess}", "--set", "http.url=http://127.0.0.1:9/x", "--set", "http.percentiles={97.5}", "--set", "assess.SLOs.upper.http/error-count=0", "--runDir", "out")
@@ -397,6 +419,7 @@ func TestGenWritesValidatedExperiment(t *testing.T) {
 // On a terminal the text report is coloured and fitted to its width: run
 // under a real pseudo-terminal (util-linux script) 64 columns wide.
 func TestReportOnATerminal(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
 	b, err := os.ReadFile(filepath.Join("..", "..", "internal", "report", "testdata", "two-versions.yaml"))
@@ -434,6 +457,7 @@ func TestReportOnATerminal(t *testing.T) {
 // The original's gRPC tutorial, against a local server: through reflection,
 // and with the proto and data fetched from URLs by the task itself.
 func TestLaunchGRPC(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	srv, err := testserver.StartGRPC(testserver.GRPCConfig{}, "")
 	if err != nil {
@@ -487,6 +511,7 @@ func TestLaunchGRPC(t *testing.T) {
 // A local multi-loop experiment against the demo service: five loops a
 // second apart, each re-assessing, with the history in the result.
 func TestLocalLoops(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
 	r := iter8(t, dir, "demo", "--runDir", ".", "--latency", "1ms", "--error-rate", "0",

@@ -29,6 +29,7 @@ func newSecret(t *testing.T) string {
 // notification (a header) reach their servers, and never experiment.yaml,
 // the logs at any level, any report format, or assert's messages.
 func TestSecretsNeverLeakFromLoadAndNotify(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	httpToken, grpcToken, hookToken := newSecret(t), newSecret(t), newSecret(t)
 	dir := t.TempDir()
@@ -105,6 +106,7 @@ func TestSecretsNeverLeakFromLoadAndNotify(t *testing.T) {
 
 // Secrets given as they are, rather than as references, are refused.
 func TestLiteralSecretsRefused(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	for _, args := range [][]string{
 		{"--set", "tasks={http}", "--set", "http.url=http://127.0.0.1:1/", "--set", "http.headers.Authorization=Bearer abc123"},
@@ -120,6 +122,7 @@ func TestLiteralSecretsRefused(t *testing.T) {
 
 // run tasks from values fetched from a URL need --allow-run.
 func TestRemoteValuesRunTasks(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	values := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("tasks: [run]\nrun: {script: echo from a URL}\n"))

@@ -40,6 +40,9 @@ func syntheticLoop(t testing.TB, r *Result, rng *rand.Rand) {
 }
 
 func TestHistoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 10,000 loops (about 15 s); runs without -short")
+	}
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	r := NewResult(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), "v0.14")

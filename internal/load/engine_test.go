@@ -58,6 +58,9 @@ func TestRunClosedLoop(t *testing.T) {
 }
 
 func TestRunOpenLoopRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the achieved rate of a 1 s run to 1% (wall clock); runs without -short")
+	}
 	t.Parallel()
 	srv := startServer(t, testserver.HTTPConfig{})
 	rep, err := load.Run(context.Background(), target(t, srv.URL(), 4), load.Options{

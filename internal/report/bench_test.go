@@ -116,6 +116,9 @@ func BenchmarkHTMLLarge(b *testing.B) {
 // A 10-version, 100-loop experiment renders to HTML in under a second (the
 // best of three runs, so a busy machine does not decide).
 func TestLargeExperimentRendersInUnderASecond(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a timing test; runs without -short")
+	}
 	t.Parallel()
 	exp := largeExperiment(t)
 	best := time.Hour

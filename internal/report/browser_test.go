@@ -43,6 +43,9 @@ func artifactDir(t *testing.T) string {
 // exist.
 func startChromium(t *testing.T) context.Context {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Chromium: needs the external browser; runs without -short")
+	}
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		path = "/usr/bin/chromium"

@@ -165,6 +165,9 @@ func TestHTTPWeightedMix(t *testing.T) {
 
 // Transport failures are counted by kind and never stop the run.
 func TestHTTPErrorKinds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times requests out against a stalling server (wall clock); runs without -short")
+	}
 	t.Parallel()
 	srv := startHTTP(t, testserver.HTTPConfig{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -203,6 +206,9 @@ func TestHTTPErrorKinds(t *testing.T) {
 // A server that stalls once shows up in the corrected latency but not in
 // the service time (coordinated omission).
 func TestCoordinatedOmission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 10 s run against a stalling server (wall clock); runs without -short")
+	}
 	t.Parallel()
 	srv := startHTTP(t, testserver.HTTPConfig{Stalls: []testserver.Stall{{After: 3000, For: 500 * time.Millisecond}}})
 	exp, err := runHTTP(t, map[string]any{"url": srv.URL(), "qps": 1000.0, "duration": "10s", "connections": 16.0})
@@ -234,6 +240,9 @@ func TestCoordinatedOmission(t *testing.T) {
 // busy machine's delays of a few milliseconds stay within 1%; and the test
 // does not run in parallel with the package's other tests.
 func TestLatencyAccuracy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compares measured latency with the server's over seconds of wall clock; runs without -short")
+	}
 	const n = 2000
 	srv := startHTTP(t, testserver.HTTPConfig{Latency: testserver.Uniform(400*time.Millisecond, 1200*time.Millisecond), RecordTimes: true})
 	exp, err := runHTTP(t, map[string]any{"url": srv.URL(), "numRequests": float64(n), "qps": 0.0, "connections": 250.0, "allowInitialErrors": true})
@@ -258,6 +267,9 @@ func TestLatencyAccuracy(t *testing.T) {
 
 // Fixed rates are achieved within 1% when the generator keeps up.
 func TestRateAccuracy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures achieved rates over seconds of wall clock; runs without -short")
+	}
 	t.Parallel()
 	raw, err := testserver.StartRaw()
 	if err != nil {
@@ -288,6 +300,9 @@ func TestRateAccuracy(t *testing.T) {
 }
 
 func TestEndpointRates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures achieved rates per endpoint over wall clock; runs without -short")
+	}
 	t.Parallel()
 	srv := startHTTP(t, testserver.HTTPConfig{})
 	exp, err := runHTTP(t, map[string]any{"qps": 100.0, "duration": "1s", "connections": 4.0, "endpoints": map[string]any{

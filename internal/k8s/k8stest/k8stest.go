@@ -401,9 +401,13 @@ var (
 )
 
 // Shared returns the package's control plane, starting it on first use.
-// A failure to start fails the test (it is never skipped).
+// A failure to start fails the test (it is skipped only in short mode,
+// where no external process starts).
 func Shared(t testing.TB) *Env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Kubernetes control plane: needs etcd and kube-apiserver; runs without -short")
+	}
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	if sharedEnv == nil && sharedErr == nil {

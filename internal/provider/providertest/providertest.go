@@ -205,6 +205,9 @@ func PrometheusBin() string {
 // interval (at least 1s).
 func StartPrometheus(t testing.TB, interval time.Duration, targets ...string) *Prometheus {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Prometheus server: needs the external process; runs without -short")
+	}
 	dir := t.TempDir()
 	quoted := make([]string, len(targets))
 	for i, tg := range targets {
@@ -341,6 +344,9 @@ func PostgresBin(t testing.TB) string {
 // the Debian package) or, failing that, nobody.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server: needs the external process; runs without -short")
+	}
 	bin := PostgresBin(t)
 	// Not t.TempDir: its parent is private to root.
 	dir, err := os.MkdirTemp("", "iter8-pg-")
@@ -457,6 +463,9 @@ func MySQLBin() string {
 // package).
 func StartMySQL(t testing.TB) *MySQL {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a MariaDB server: needs the external process; runs without -short")
+	}
 	dir, err := os.MkdirTemp("", "iter8-my-")
 	if err != nil {
 		t.Fatal(err)
