@@ -69,6 +69,7 @@ type result struct {
 // iter8 runs the binary in dir and returns its exit code and output.
 func iter8(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	needBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)

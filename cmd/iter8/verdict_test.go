@@ -44,6 +44,7 @@ func assertExit(t *testing.T, dir string, code int, wants []string, args ...stri
 // -c slos holds only when every declared SLO was judged in the latest loop:
 // not with no SLO declared, not when assess was skipped by its if:.
 func TestAssertSLOsNeedAJudgement(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	srv := startTarget(t)
 	url := srv.URL() + "/get"
@@ -71,6 +72,7 @@ func TestAssertSLOsNeedAJudgement(t *testing.T) {
 // A misspelt values key, at any level, is exit 2 with a did-you-mean, and
 // so is an assess task without SLOs: neither is silently ignored.
 func TestValuesAreValidated(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	base := []string{"--set", "tasks={http,assess}", "--set", "http.url=http://127.0.0.1:1/"}
 	for _, tt := range []struct {
@@ -90,6 +92,7 @@ func TestValuesAreValidated(t *testing.T) {
 // not pass, and the report does not count it as passed. The load is closed
 // loop (qps 0), which a busy machine cannot make an invalid run.
 func TestFailedLoopIsNotPassed(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	srv := startTarget(t)
 	dir := t.TempDir()
@@ -114,6 +117,7 @@ func TestFailedLoopIsNotPassed(t *testing.T) {
 // Two load tasks writing the same metrics in one loop are refused, naming
 // both; a warmup task does not count.
 func TestLoadTasksMustNotOverwriteEachOther(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	base := []string{"launch", "--dry", "--set", "http.url=http://127.0.0.1:1/", "--set", "assess.SLOs.upper.http/error-count=0"}
 	assertExit(t, t.TempDir(), 2, []string{"task 1 (http) and task 3 (http) both write the metrics http/… in one loop"}, append(base, "--set", "tasks={http,assess,http}")...)
@@ -123,6 +127,7 @@ func TestLoadTasksMustNotOverwriteEachOther(t *testing.T) {
 // Numbers are never changed silently: null, 1e400, NaN and infinities are
 // exit 2 naming the field; documented decimals work.
 func TestNumbersAreNotChangedSilently(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	base := []string{"launch", "--dry", "--set", "tasks={http,assess}", "--set", "http.url=http://127.0.0.1:1/", "--set", "assess.SLOs.upper.http/latency-mean=50"}
 	for _, tt := range []struct {
@@ -148,6 +153,7 @@ func TestNumbersAreNotChangedSilently(t *testing.T) {
 // assert --timeout waits for the latest loop's judgement: a failure in an
 // earlier loop does not end the wait while a later loop is running.
 func TestAssertWaitsForTheJudgement(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	dir := t.TempDir()
 	const head = "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: app/x, limit: 1}]}}\nresult:\n  startTime: 2026-11-27T10:00:00Z\n  numLoops: 2\n  failure: true\n  failureReason: task 1 (assess) failed in loop 1\n  iter8Version: v0.14\n"
