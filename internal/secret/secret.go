@@ -48,6 +48,23 @@ func Resolve(s string) (string, error) {
 	return (&Redactor{}).Resolve(s)
 }
 
+// ResolveMap resolves the references in a map's values (headers,
+// metadata); an error names the key.
+func ResolveMap(m map[string]string) (map[string]string, error) {
+	if len(m) == 0 {
+		return m, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		rv, err := Resolve(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = rv
+	}
+	return out, nil
+}
+
 // Redactor resolves references like Resolve and remembers the secrets it
 // produced, so that messages which may echo them (a server's error body, a
 // driver's error) can be cleaned with Redact. The zero value is ready to use;

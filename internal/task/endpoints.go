@@ -2,14 +2,13 @@ package task
 
 import (
 	"errors"
+	"maps"
 	"math"
-	"regexp"
-	"sort"
+	"slices"
 
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/metrics"
 )
-
-var endpointID = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
 
 // mixEndpoint is one endpoint of a load task's mix, decoded.
 type mixEndpoint[T any] struct {
@@ -18,21 +17,48 @@ type mixEndpoint[T any] struct {
 	weight float64
 }
 
+// request is a protocol's request inputs: an endpoint's inherit the task's
+// top-level ones, and each resolved request is checked.
+type request[R any] interface {
+	// inherit fills unset inputs from the top level.
+	inherit(top R) R
+	// check validates resolved inputs; prefix names the endpoint.
+	check(prefix string) error
+}
+
+// resolveEndpoints returns the endpoints to load: the top-level request
+// alone, or each endpoint with the top-level inputs as defaults. split
+// returns a decoded endpoint's request inputs and its weight, if any.
+func resolveEndpoints[R request[R], T any](top R, raw map[string]map[string]any, provider string, runLevel []string, split func(*T) (R, *float64)) ([]mixEndpoint[R], error) {
+	if len(raw) == 0 {
+		if err := top.check(""); err != nil {
+			return nil, err
+		}
+		return []mixEndpoint[R]{{in: top, weight: 1}}, nil
+	}
+	eps, err := decodeEndpoints(raw, provider, runLevel, split)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range eps {
+		eps[i].in = e.in.inherit(top)
+		if err := eps[i].in.check("endpoints." + e.id + "."); err != nil {
+			return nil, err
+		}
+	}
+	return eps, nil
+}
+
 // decodeEndpoints decodes a load task's endpoints, sorted by name. Names must
 // be usable in metric names (<provider>-<name>/...); the task's run-level
-// inputs (runLevel) cannot be set per endpoint, since endpoints run together;
-// each endpoint decodes strictly into T, errors naming endpoints.<name>.<field>.
-// weight returns an endpoint's weight input, if any (default 1).
-func decodeEndpoints[T any](raw map[string]map[string]any, provider string, runLevel []string, weight func(*T) *float64) ([]mixEndpoint[T], error) {
-	ids := make([]string, 0, len(raw))
-	for id := range raw {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	out := make([]mixEndpoint[T], 0, len(ids))
+// inputs cannot be set per endpoint, since endpoints run together; each
+// endpoint decodes strictly into T, errors naming endpoints.<name>.<field>.
+func decodeEndpoints[R, T any](raw map[string]map[string]any, provider string, runLevel []string, split func(*T) (R, *float64)) ([]mixEndpoint[R], error) {
+	ids := slices.Sorted(maps.Keys(raw))
+	out := make([]mixEndpoint[R], 0, len(ids))
 	for _, id := range ids {
 		prefix := "endpoints." + id + "."
-		if !endpointID.MatchString(id) {
+		if !metrics.ValidSegment(id) {
 			return nil, &inputs.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names " + provider + "-<name>/...)"}
 		}
 		for _, k := range runLevel {
@@ -48,14 +74,15 @@ func decodeEndpoints[T any](raw map[string]map[string]any, provider string, runL
 			}
 			return nil, err
 		}
+		req, p := split(&e)
 		w := 1.0
-		if p := weight(&e); p != nil {
+		if p != nil {
 			w = *p
 		}
 		if w <= 0 || math.IsNaN(w) || math.IsInf(w, 0) {
 			return nil, &inputs.FieldError{Field: prefix + "weight", Value: w, Expected: "a positive number"}
 		}
-		out = append(out, mixEndpoint[T]{id: id, in: e, weight: w})
+		out = append(out, mixEndpoint[R]{id: id, in: req, weight: w})
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package task
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,22 +15,218 @@ import (
 	"iter8.tools/iter8/internal/metrics"
 )
 
+// The load tasks (http, grpc) share one skeleton, kept apart as vegeta keeps
+// its parts: loadInputs and loadPlan say how to hit (count or duration,
+// rate, connections, abort conditions), a protocol's endpoints say what to
+// hit and build the target, and the recording loop turns what was measured
+// into metrics, once for the whole run and once per named endpoint.
+
+// defaultRateTolerance is how far the achieved rate may fall below the
+// intended rate before the run is flagged.
+const defaultRateTolerance = 0.01
+
 // defaultPercentiles are always reported, as in the original.
 var defaultPercentiles = []float64{50, 75, 90, 95, 99, 99.9}
+
+// loadInputs are the inputs every load task takes under the same names; the
+// http and grpc inputs embed them.
+type loadInputs struct {
+	Duration      *inputs.Duration          `json:"duration,omitempty"`
+	Percentiles   []float64                 `json:"percentiles,omitempty"`
+	Warmup        *bool                     `json:"warmup,omitempty"`
+	RateTolerance *float64                  `json:"rateTolerance,omitempty"`
+	Uniform       bool                      `json:"uniform,omitempty"`
+	Abort         []abortCondition          `json:"abort,omitempty"`
+	Endpoints     map[string]map[string]any `json:"endpoints,omitempty"`
+}
+
+// runLevel lists the inputs of loadInputs: they apply to the whole run and
+// cannot be set per endpoint.
+var runLevel = []string{"duration", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"}
+
+// checkCount validates the request count (given under the protocol's name)
+// and the duration.
+func (in *loadInputs) checkCount(field string, n *int64) error {
+	if n != nil && *n < 1 {
+		return &inputs.FieldError{Field: field, Value: *n, Expected: "a whole number of at least 1"}
+	}
+	if in.Duration != nil && in.Duration.Duration <= 0 {
+		return &inputs.FieldError{Field: "duration", Value: in.Duration.String(), Expected: "a positive duration such as 30s"}
+	}
+	return nil
+}
+
+// checkRate validates a rate given under the protocol's name.
+func checkRate(field string, rate *float64, expected string) error {
+	if rate != nil {
+		if r := *rate; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+			return &inputs.FieldError{Field: field, Value: r, Expected: expected}
+		}
+	}
+	return nil
+}
+
+// checkPositive validates an optional whole number of at least 1.
+func checkPositive(field string, v *int) error {
+	if v != nil && *v < 1 {
+		return &inputs.FieldError{Field: field, Value: *v, Expected: "a whole number of at least 1"}
+	}
+	return nil
+}
+
+// checkTimeout validates a positive duration.
+func checkTimeout(field string, d *inputs.Duration, example string) error {
+	if d.Duration <= 0 {
+		return &inputs.FieldError{Field: field, Value: d.String(), Expected: "a positive duration such as " + example}
+	}
+	return nil
+}
+
+// checkSummary validates the percentiles (adding the defaults) and the rate
+// tolerance (setting its default).
+func (in *loadInputs) checkSummary() error {
+	for _, p := range in.Percentiles {
+		if p <= 0 || p > 100 || math.IsNaN(p) {
+			return &inputs.FieldError{Field: "percentiles", Value: p, Expected: "percentiles greater than 0 and at most 100"}
+		}
+	}
+	in.Percentiles = mergePercentiles(in.Percentiles)
+	if in.RateTolerance == nil {
+		r := defaultRateTolerance
+		in.RateTolerance = &r
+	}
+	if r := *in.RateTolerance; r <= 0 || r >= 1 || math.IsNaN(r) {
+		return &inputs.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
+	}
+	return nil
+}
 
 // mergePercentiles adds extra percentiles to the defaults, sorted and without
 // duplicates.
 func mergePercentiles(extra []float64) []float64 {
-	seen := map[float64]bool{}
-	var out []float64
-	for _, p := range append(append([]float64{}, defaultPercentiles...), extra...) {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
+	out := slices.Concat(defaultPercentiles, extra)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// loadTask is the skeleton of a load task, over a protocol's resolved
+// endpoint inputs E.
+type loadTask[E any] struct {
+	kind loadKind[E]
+	plan loadPlan
+	eps  []mixEndpoint[E]
+	pcts []float64
+	warm bool // a warmup: measurements are discarded
+}
+
+// loadKind is what a protocol adds to the skeleton.
+type loadKind[E any] struct {
+	name string // provider of the metrics: http, grpc
+	sep  string // between a histogram's name and its aggregation
+	unit string // what log lines count: requests, calls
+	// target builds the target for the endpoints, ready to measure; opts
+	// are the run's engine options (for a protocol's own warm-up).
+	target func(ctx context.Context, env *experiment.Env, eps []mixEndpoint[E], opts load.Options) (measured, error)
+	// codes renames status codes for the result, or is nil.
+	codes func(map[string]int64) map[string]int64
+}
+
+// measured is a target built by a protocol, with what it adds to the
+// metrics. Endpoint -1 stands for the whole run.
+type measured interface {
+	load.Target
+	Close()
+	// protocol names the protocol endpoint ep spoke.
+	protocol(ep int) string
+	// record stores the protocol's own measurements of endpoint ep.
+	record(in *experiment.Insights, provider string, ep int, percentiles []float64) error
+}
+
+func newLoadTask[E any](kind loadKind[E], common *loadInputs, eps []mixEndpoint[E], plan loadPlan) (*loadTask[E], error) {
+	abort, err := compileAborts(kind.name, common.Abort)
+	if err != nil {
+		return nil, err
+	}
+	plan.name, plan.abort, plan.uniform, plan.duration, plan.rateTolerance = kind.name, abort, common.Uniform, common.Duration, *common.RateTolerance
+	for _, e := range eps {
+		plan.weights = append(plan.weights, e.weight)
+	}
+	return &loadTask[E]{kind: kind, plan: plan, eps: eps, pcts: common.Percentiles, warm: common.Warmup != nil && *common.Warmup}, nil
+}
+
+// Run builds the target, runs the load and records it.
+func (t *loadTask[E]) Run(ctx context.Context, env *experiment.Env) error {
+	opts := t.plan.options(env)
+	target, err := t.kind.target(ctx, env, t.eps, opts)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	rep, err := runLoad(ctx, env, target, opts)
+	if err != nil {
+		return err
+	}
+	if t.warm {
+		env.Logger.Info("warmup finished; its results are discarded", t.kind.unit, rep.Total.Requests)
+		return ctx.Err()
+	}
+	if err := t.record(env, target, rep); err != nil {
+		return err
+	}
+	env.Logger.Info(t.kind.name+" load finished", t.kind.unit, rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1))
+	return finishLoad(ctx, env, rep)
+}
+
+// record stores the run's metrics under the task's name and, for named
+// endpoints, under <name>-<endpoint> too.
+func (t *loadTask[E]) record(env *experiment.Env, target measured, rep *load.Report) error {
+	insights, err := env.Experiment.Result.InitInsights(1, nil)
+	if err != nil {
+		return err
+	}
+	one := func(provider string, ep int, st load.Stats, share float64) error {
+		if t.kind.codes != nil {
+			st.Codes = t.kind.codes(st.Codes)
+		}
+		if err := recordLoad(insights, provider, t.kind.sep, st, rep, t.pcts, target.protocol(ep), share); err != nil {
+			return err
+		}
+		return target.record(insights, provider, ep, t.pcts)
+	}
+	if err := one(t.kind.name, -1, rep.Total, 1); err != nil {
+		return err
+	}
+	if len(t.eps) == 1 && t.eps[0].id == "" {
+		return nil
+	}
+	for i, e := range t.eps {
+		if err := one(t.kind.name+"-"+e.id, i, rep.Endpoints[i], weightShare(t.plan.weights, i)); err != nil {
+			return err
 		}
 	}
-	slices.Sort(out)
-	return out
+	return nil
+}
+
+// targetError is the error of a target's constructor for n endpoints: with
+// one endpoint, the endpoint need not be named.
+func targetError(n int, err error) error {
+	var ee *load.EndpointError
+	if n == 1 && errors.As(err, &ee) {
+		return ee.Err
+	}
+	return err
+}
+
+// weightShare is endpoint i's fraction of the total weight.
+func weightShare(weights []float64, i int) float64 {
+	var total float64
+	for _, w := range weights {
+		total += w
+	}
+	if total == 0 {
+		return 1
+	}
+	return weights[i] / total
 }
 
 // recordLoad stores one provider's load measurements as metrics (version 0)

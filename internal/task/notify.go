@@ -19,6 +19,7 @@ import (
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/secret"
 	"iter8.tools/iter8/internal/slo"
+	"iter8.tools/iter8/internal/source"
 )
 
 // notifyInputs are the notify task's inputs (compat section 3.6). The url,
@@ -325,10 +326,10 @@ func (t *notifyTask) payload(ctx context.Context, env *experiment.Env) ([]byte, 
 	if t.in.PayloadTemplateURL != "" {
 		var b []byte
 		var err error
-		if u, perr := url.Parse(t.in.PayloadTemplateURL); perr == nil && (u.Scheme == "http" || u.Scheme == "https") {
-			b, err = fetch(ctx, t.in.PayloadTemplateURL)
+		if ref := t.in.PayloadTemplateURL; source.IsURL(ref) {
+			b, err = source.Reader{}.URL(ctx, "", ref)
 		} else {
-			b, err = readLimited(abs(env.Dir, t.in.PayloadTemplateURL), "payloadTemplateURL")
+			b, err = source.Reader{}.File(ctx, "payloadTemplateURL", source.Path(env.Dir, ref))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("payloadTemplateURL: %w", err)

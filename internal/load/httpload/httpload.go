@@ -8,14 +8,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -111,7 +109,7 @@ func New(cfg Config) (*Target, error) {
 	for i, e := range cfg.Endpoints {
 		ep, err := t.prepare(e)
 		if err != nil {
-			return nil, fmt.Errorf("endpoint %d: %w", i, err)
+			return nil, &load.EndpointError{Index: i, Err: err}
 		}
 		if ep.client == nil {
 			key := ep.u.Scheme + "|" + ep.addr + "|" + fmt.Sprint(e.TLS)
@@ -197,14 +195,11 @@ func tlsConfig(o TLS, host string, h2 bool) (*tls.Config, error) {
 	if h2 {
 		c.NextProtos = []string{"h2", "http/1.1"}
 	}
+	ctx := context.Background() // the files are local; nothing to cancel
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := load.CertPool(ctx, "CA file", o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", o.CAFile)
+			return nil, err
 		}
 		c.RootCAs = pool
 	}
@@ -212,7 +207,7 @@ func tlsConfig(o TLS, host string, h2 bool) (*tls.Config, error) {
 		return nil, errors.New("a client certificate needs both a certificate file and a key file")
 	}
 	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		cert, err := load.KeyPair(ctx, o.CertFile, o.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("loading client certificate: %w", err)
 		}
