@@ -42,14 +42,3 @@ func countSet(vals ...string) int {
 	}
 	return n
 }
-
-// mergeMaps returns b over a: an endpoint's headers or metadata over the
-// task's.
-func mergeMaps(a, b map[string]string) map[string]string {
-	if len(a) == 0 {
-		return b
-	}
-	out := maps.Clone(a)
-	maps.Copy(out, b)
-	return out
-}

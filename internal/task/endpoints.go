@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 
 	"iter8.tools/iter8/internal/inputs"
@@ -17,19 +18,92 @@ type mixEndpoint[T any] struct {
 	weight float64
 }
 
-// request is a protocol's request inputs: an endpoint's inherit the task's
-// top-level ones, and each resolved request is checked.
-type request[R any] interface {
-	// inherit fills unset inputs from the top level.
-	inherit(top R) R
+// The endpoints of a mix decode as their protocol's request inputs plus a
+// weight, their share of the requests (default 1). The original ran
+// endpoints one after another at their own rates; here they run together,
+// and a per-endpoint rate (qps for http, rps for grpc) becomes the weight.
+type (
+	endpointInputs struct {
+		requestInputs
+		Weight *float64 `json:"weight,omitempty"`
+		QPS    *float64 `json:"qps,omitempty"`
+	}
+	grpcEndpointInputs struct {
+		grpcCallInputs
+		Weight *float64 `json:"weight,omitempty"`
+		RPS    *float64 `json:"rps,omitempty"`
+	}
+)
+
+func (e *endpointInputs) split() (requestInputs, *float64) {
+	return e.requestInputs, firstSet(e.Weight, e.QPS)
+}
+
+func (e *grpcEndpointInputs) split() (grpcCallInputs, *float64) {
+	return e.grpcCallInputs, firstSet(e.Weight, e.RPS)
+}
+
+// request is a protocol's request inputs, a struct: an endpoint's inherit
+// the task's top-level ones (see inherit), and each resolved request is
+// checked.
+type request interface {
 	// check validates resolved inputs; prefix names the endpoint.
 	check(prefix string) error
+}
+
+// inherit fills an endpoint's unset inputs from the top level's. An input
+// is unset when zero, or an empty list or map. Inputs tagged
+// inherit:"<choice>" are alternatives (payloadStr, payloadFile, payloadURL):
+// they are inherited together, when the endpoint sets none of them. Maps
+// (headers, metadata) merge, the endpoint's entries winning.
+func inherit[R any](ep, top R) R {
+	out := ep
+	v, tv := reflect.ValueOf(&out).Elem(), reflect.ValueOf(top)
+	typ := v.Type()
+	chosen := map[string]bool{}
+	for i := range typ.NumField() {
+		if c := typ.Field(i).Tag.Get("inherit"); c != "" && !unset(v.Field(i)) {
+			chosen[c] = true
+		}
+	}
+	for i := range typ.NumField() {
+		f, t := v.Field(i), tv.Field(i)
+		c := typ.Field(i).Tag.Get("inherit")
+		switch {
+		case f.Kind() == reflect.Map:
+			if t.Len() == 0 {
+				break // nothing to merge: the endpoint's map stands
+			}
+			m := reflect.MakeMapWithSize(f.Type(), t.Len()+f.Len())
+			for _, src := range []reflect.Value{t, f} {
+				for it := src.MapRange(); it.Next(); {
+					m.SetMapIndex(it.Key(), it.Value())
+				}
+			}
+			f.Set(m)
+		case c != "":
+			if !chosen[c] {
+				f.Set(t)
+			}
+		case unset(f):
+			f.Set(t)
+		}
+	}
+	return out
+}
+
+func unset(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map:
+		return v.Len() == 0
+	}
+	return v.IsZero()
 }
 
 // resolveEndpoints returns the endpoints to load: the top-level request
 // alone, or each endpoint with the top-level inputs as defaults. split
 // returns a decoded endpoint's request inputs and its weight, if any.
-func resolveEndpoints[R request[R], T any](top R, raw map[string]map[string]any, provider string, runLevel []string, split func(*T) (R, *float64)) ([]mixEndpoint[R], error) {
+func resolveEndpoints[R request, T any](top R, raw map[string]map[string]any, provider string, runLevel []string, split func(*T) (R, *float64)) ([]mixEndpoint[R], error) {
 	if len(raw) == 0 {
 		if err := top.check(""); err != nil {
 			return nil, err
@@ -41,7 +115,7 @@ func resolveEndpoints[R request[R], T any](top R, raw map[string]map[string]any,
 		return nil, err
 	}
 	for i, e := range eps {
-		eps[i].in = e.in.inherit(top)
+		eps[i].in = inherit(e.in, top)
 		if err := eps[i].in.check("endpoints." + e.id + "."); err != nil {
 			return nil, err
 		}

@@ -77,15 +77,15 @@ func parseSize(s string) (int64, bool) {
 type grpcCallInputs struct {
 	Host               string            `json:"host,omitempty"`
 	Call               string            `json:"call,omitempty"`
-	Proto              string            `json:"proto,omitempty"`
-	ProtoURL           string            `json:"protoURL,omitempty"`
-	Protoset           string            `json:"protoset,omitempty"`
+	Proto              string            `json:"proto,omitempty" inherit:"proto"`
+	ProtoURL           string            `json:"protoURL,omitempty" inherit:"proto"`
+	Protoset           string            `json:"protoset,omitempty" inherit:"proto"`
 	ImportPaths        []string          `json:"import-paths,omitempty"`
-	Data               any               `json:"data,omitempty"`
-	DataFile           string            `json:"data-file,omitempty"`
-	DataURL            string            `json:"dataURL,omitempty"`
-	BinaryFile         string            `json:"binary-file,omitempty"`
-	BinaryDataURL      string            `json:"binaryDataURL,omitempty"`
+	Data               any               `json:"data,omitempty" inherit:"data"`
+	DataFile           string            `json:"data-file,omitempty" inherit:"data"`
+	DataURL            string            `json:"dataURL,omitempty" inherit:"data"`
+	BinaryFile         string            `json:"binary-file,omitempty" inherit:"data"`
+	BinaryDataURL      string            `json:"binaryDataURL,omitempty" inherit:"data"`
 	Metadata           map[string]string `json:"metadata,omitempty"`
 	MetadataFile       string            `json:"metadata-file,omitempty"`
 	MetadataURL        string            `json:"metadataURL,omitempty"`
@@ -102,20 +102,9 @@ type grpcCallInputs struct {
 	StreamCallCount    *int              `json:"stream-call-count,omitempty"`
 }
 
-// grpcEndpointInputs are one endpoint of a mix.
-type grpcEndpointInputs struct {
-	grpcCallInputs
-	Weight *float64 `json:"weight,omitempty"`
-	// RPS from experiments written for the original (which ran endpoints one
-	// after another) becomes the endpoint's weight.
-	RPS *float64 `json:"rps,omitempty"`
-}
-
 // grpcInputs are the grpc task's inputs: the original's (ghz's) keys that
-// users set, and more.
+// users set, and more; then the calls' inputs and the common ones.
 type grpcInputs struct {
-	grpcCallInputs
-	loadInputs
 	Total              *int64           `json:"total,omitempty"`
 	RPS                *float64         `json:"rps,omitempty"`
 	Concurrency        *int             `json:"concurrency,omitempty"`
@@ -126,46 +115,28 @@ type grpcInputs struct {
 	EnableCompression  bool             `json:"enable-compression,omitempty"`
 	MaxRecvMessageSize *ByteSize        `json:"max-recv-message-size,omitempty"`
 	MaxSendMessageSize *ByteSize        `json:"max-send-message-size,omitempty"`
+	grpcCallInputs
+	loadInputs
 }
 
 // grpcTask is the load skeleton over gRPC calls.
-type grpcTask struct {
-	*loadTask[grpcCallInputs]
-	in grpcInputs
-}
+type grpcTask = loadTask[grpcCallInputs, grpcInputs]
 
 func newGRPC(with map[string]any) (experiment.Task, error) {
-	t := &grpcTask{}
-	in := &t.in
-	if err := inputs.Decode(with, in); err != nil {
-		return nil, err
+	return newLoad[grpcCallInputs, grpcInputs, grpcEndpointInputs](with)
+}
+
+func (in *grpcInputs) skeleton() (loadKind[grpcCallInputs], *loadInputs, grpcCallInputs, loadPlan) {
+	kind := loadKind[grpcCallInputs]{
+		name: "grpc", sep: "/", unit: "calls", isError: grpcErrors, target: in.target, codes: grpcCodeNames,
+		runLevel: []string{"total", "concurrency", "connections", "timeout", "connect-timeout", "skipFirst", "enable-compression", "max-recv-message-size", "max-send-message-size"},
 	}
-	if err := in.defaults(); err != nil {
-		return nil, err
-	}
-	eps, err := resolveEndpoints(in.grpcCallInputs, in.Endpoints, "grpc",
-		append([]string{"total", "concurrency", "connections", "timeout", "connect-timeout", "skipFirst", "enable-compression", "max-recv-message-size", "max-send-message-size"}, runLevel...),
-		func(e *grpcEndpointInputs) (grpcCallInputs, *float64) {
-			return e.grpcCallInputs, firstSet(e.Weight, e.RPS)
-		})
-	if err != nil {
-		return nil, err
-	}
-	kind := loadKind[grpcCallInputs]{name: "grpc", sep: "/", unit: "calls", target: in.target, codes: grpcCodeNames}
 	var rate float64
 	if in.RPS != nil {
 		rate = *in.RPS
 	}
-	plan := loadPlan{connections: *in.Concurrency, rate: rate, requests: in.Total, isError: grpcError}
-	t.loadTask, err = newLoadTask(kind, &in.loadInputs, eps, plan)
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
+	return kind, &in.loadInputs, in.grpcCallInputs, loadPlan{connections: *in.Concurrency, rate: rate, requests: in.Total}
 }
-
-// Inputs returns the inputs with their defaults.
-func (t *grpcTask) Inputs() any { return t.in }
 
 func (in *grpcInputs) defaults() error {
 	if in.Host == "" && len(in.Endpoints) == 0 {
@@ -199,67 +170,16 @@ func (in *grpcInputs) defaults() error {
 	if err := checkPositive("connections", in.Connections); err != nil {
 		return err
 	}
-	setDur := func(p **inputs.Duration, d time.Duration) {
-		if *p == nil {
-			*p = &inputs.Duration{Duration: d}
-		}
-	}
-	setDur(&in.Timeout, defaultGRPCTimeout)
-	setDur(&in.ConnectTimeout, defaultConnectTimeout)
-	if err := checkTimeout("timeout", in.Timeout, "20s"); err != nil {
+	if err := positiveDuration("timeout", &in.Timeout, defaultGRPCTimeout, "a positive duration such as 20s"); err != nil {
 		return err
 	}
-	if err := checkTimeout("connect-timeout", in.ConnectTimeout, "10s"); err != nil {
+	if err := positiveDuration("connect-timeout", &in.ConnectTimeout, defaultConnectTimeout, "a positive duration such as 10s"); err != nil {
 		return err
 	}
 	if in.SkipFirst != nil && *in.SkipFirst < 0 {
 		return &inputs.FieldError{Field: "skipFirst", Value: *in.SkipFirst, Expected: "a whole number >= 0"}
 	}
 	return in.checkSummary()
-}
-
-// inherit fills an endpoint's unset inputs from the top level; metadata
-// merges, the endpoint's winning.
-func (c grpcCallInputs) inherit(top grpcCallInputs) grpcCallInputs {
-	r := c
-	for _, f := range []struct {
-		dst *string
-		v   string
-	}{
-		{&r.Host, top.Host}, {&r.Call, top.Call}, {&r.Authority, top.Authority},
-		{&r.CACert, top.CACert}, {&r.Cert, top.Cert}, {&r.Key, top.Key}, {&r.CName, top.CName},
-		{&r.MetadataFile, top.MetadataFile}, {&r.MetadataURL, top.MetadataURL},
-	} {
-		if *f.dst == "" {
-			*f.dst = f.v
-		}
-	}
-	if r.Proto == "" && r.ProtoURL == "" && r.Protoset == "" {
-		r.Proto, r.ProtoURL, r.Protoset = top.Proto, top.ProtoURL, top.Protoset
-	}
-	if len(r.ImportPaths) == 0 {
-		r.ImportPaths = top.ImportPaths
-	}
-	if r.Data == nil && r.DataFile == "" && r.DataURL == "" && r.BinaryFile == "" && r.BinaryDataURL == "" {
-		r.Data, r.DataFile, r.DataURL, r.BinaryFile, r.BinaryDataURL = top.Data, top.DataFile, top.DataURL, top.BinaryFile, top.BinaryDataURL
-	}
-	for _, f := range []struct{ dst, v **bool }{{&r.Insecure, &top.Insecure}, {&r.SkipTLS, &top.SkipTLS}} {
-		if *f.dst == nil {
-			*f.dst = *f.v
-		}
-	}
-	if r.StreamInterval == nil {
-		r.StreamInterval = top.StreamInterval
-	}
-	if r.StreamCallDuration == nil {
-		r.StreamCallDuration = top.StreamCallDuration
-	}
-	if r.StreamCallCount == nil {
-		r.StreamCallCount = top.StreamCallCount
-	}
-	r.Metadata = mergeMaps(top.Metadata, c.Metadata)
-	r.ReflectMetadata = mergeMaps(top.ReflectMetadata, c.ReflectMetadata)
-	return r
 }
 
 // check validates resolved call inputs; prefix names the endpoint.
@@ -331,28 +251,31 @@ func (c grpcCallInputs) descriptors(dir string) grpcload.Descriptors {
 
 // data returns the request JSON (or serialised binary message).
 func (c grpcCallInputs) data(ctx context.Context, dir string) (js, bin []byte, err error) {
-	var r source.Reader
-	switch {
-	case c.Data != nil:
+	if c.Data != nil {
 		if s, ok := c.Data.(string); ok {
 			return []byte(s), nil, nil
 		}
 		b, err := json.Marshal(c.Data)
 		return b, nil, err
-	case c.DataFile != "":
-		b, err := r.File(ctx, "data-file", source.Path(dir, c.DataFile))
-		return b, nil, err
-	case c.DataURL != "":
-		b, err := r.URL(ctx, "", c.DataURL)
-		return b, nil, err
-	case c.BinaryFile != "":
-		b, err := r.File(ctx, "binary-file", source.Path(dir, c.BinaryFile))
-		return nil, b, err
-	case c.BinaryDataURL != "":
-		b, err := r.URL(ctx, "", c.BinaryDataURL)
+	}
+	binary := c.BinaryFile != "" || c.BinaryDataURL != ""
+	what, file, url := "data-file", c.DataFile, c.DataURL
+	if binary {
+		what, file, url = "binary-file", c.BinaryFile, c.BinaryDataURL
+	}
+	var b []byte
+	switch {
+	case file != "":
+		b, err = source.Reader{}.File(ctx, what, source.Path(dir, file))
+	case url != "":
+		b, err = source.Reader{}.URL(ctx, "", url)
+	default:
+		return nil, nil, nil
+	}
+	if binary {
 		return nil, b, err
 	}
-	return nil, nil, nil
+	return b, nil, err
 }
 
 // endpoint turns call inputs into the engine's endpoint: the method found (from files or the server), data and metadata read and
@@ -392,8 +315,10 @@ func (c grpcCallInputs) endpoint(ctx context.Context, dir string, tlsConf *tls.C
 	return e, nil
 }
 
-// grpcError counts every status but OK, and transport failures, as errors.
-func grpcError(_ int, o load.Outcome) bool { return o.Code != int(codes.OK) || o.Err != "" }
+// grpcErrors counts every status but OK, and transport failures, as errors.
+func grpcErrors([]mixEndpoint[grpcCallInputs]) func(int, load.Outcome) bool {
+	return func(_ int, o load.Outcome) bool { return o.Code != int(codes.OK) || o.Err != "" }
+}
 
 // target builds the gRPC target, connects it and, with skipFirst, makes
 // and discards that many calls before a fresh target is measured.
@@ -497,19 +422,15 @@ func recordStreams(in *experiment.Insights, provider string, streams []grpcload.
 		total.InterMessage.Merge(s.InterMessage)
 		total.Active += s.Active
 	}
-	set := func(name, desc, units string, typ metrics.Type, v float64) error {
-		return in.SetValue(provider+"/"+name, metrics.Meta{Description: desc, Units: units, Type: typ}, 0, v)
-	}
-	if err := set("sent-messages", "number of stream messages sent", "", metrics.Counter, float64(total.Sent)); err != nil {
-		return err
-	}
-	if err := set("received-messages", "number of stream messages received", "", metrics.Counter, float64(total.Received)); err != nil {
-		return err
+	counts := []plainMetric{
+		{"sent-messages", "number of stream messages sent", "", metrics.Counter, float64(total.Sent)},
+		{"received-messages", "number of stream messages received", "", metrics.Counter, float64(total.Received)},
 	}
 	if total.Active > 0 {
-		if err := set("received-message-rate", "stream messages received per second of stream call", "messages/s", metrics.Gauge, float64(total.Received)/total.Active.Seconds()); err != nil {
-			return err
-		}
+		counts = append(counts, plainMetric{"received-message-rate", "stream messages received per second of stream call", "messages/s", metrics.Gauge, float64(total.Received) / total.Active.Seconds()})
+	}
+	if err := setValues(in, provider, counts...); err != nil {
+		return err
 	}
 	if err := recordHistogram(in, provider, "first-response", "/", "time from the start of a stream call to its first response message", total.FirstResponse, percentiles); err != nil {
 		return err

@@ -22,6 +22,13 @@ const (
 	defaultTimeout = 10 * time.Second
 )
 
+// httpTask is the load skeleton over HTTP requests.
+type httpTask = loadTask[requestInputs, httpInputs]
+
+func newHTTP(with map[string]any) (experiment.Task, error) {
+	return newLoad[requestInputs, httpInputs, endpointInputs](with)
+}
+
 // errorRange is an inclusive range of status codes counted as errors.
 type errorRange struct {
 	Lower *int `json:"lower,omitempty"`
@@ -39,9 +46,9 @@ type requestInputs struct {
 	Method             string            `json:"method,omitempty"`
 	Host               string            `json:"host,omitempty"`
 	Headers            map[string]string `json:"headers,omitempty"`
-	PayloadStr         string            `json:"payloadStr,omitempty"`
-	PayloadFile        string            `json:"payloadFile,omitempty"`
-	PayloadURL         string            `json:"payloadURL,omitempty"`
+	PayloadStr         string            `json:"payloadStr,omitempty" inherit:"payload"`
+	PayloadFile        string            `json:"payloadFile,omitempty" inherit:"payload"`
+	PayloadURL         string            `json:"payloadURL,omitempty" inherit:"payload"`
 	ContentType        string            `json:"contentType,omitempty"`
 	ErrorRanges        []errorRange      `json:"errorRanges,omitempty"`
 	HTTP2              *bool             `json:"http2,omitempty"`
@@ -50,17 +57,6 @@ type requestInputs struct {
 	KeyFile            string            `json:"keyFile,omitempty"`
 	ServerName         string            `json:"serverName,omitempty"`
 	InsecureSkipVerify *bool             `json:"insecureSkipVerify,omitempty"`
-}
-
-// endpointInputs are one endpoint of a mix.
-type endpointInputs struct {
-	requestInputs
-	// Weight is the endpoint's share of requests (default 1).
-	Weight *float64 `json:"weight,omitempty"`
-	// QPS is accepted from experiments written for the original, which ran
-	// endpoints one after another at their own rates; here the endpoints run
-	// together and a per-endpoint qps becomes the endpoint's weight.
-	QPS *float64 `json:"qps,omitempty"`
 }
 
 // httpInputs are the http task's inputs (compat section 3.2 and more).
@@ -74,38 +70,13 @@ type httpInputs struct {
 	Timeout            *inputs.Duration `json:"timeout,omitempty"`
 }
 
-// httpTask is the load skeleton over HTTP requests.
-type httpTask struct {
-	*loadTask[requestInputs]
-	in httpInputs
+func (in *httpInputs) skeleton() (loadKind[requestInputs], *loadInputs, requestInputs, loadPlan) {
+	kind := loadKind[requestInputs]{
+		name: "http", sep: "-", unit: "requests", isError: httpErrors, target: in.target,
+		runLevel: []string{"numRequests", "connections", "timeout", "allowInitialErrors"},
+	}
+	return kind, &in.loadInputs, in.requestInputs, loadPlan{connections: *in.Connections, rate: *in.QPS, requests: in.NumRequests}
 }
-
-func newHTTP(with map[string]any) (experiment.Task, error) {
-	t := &httpTask{}
-	in := &t.in
-	if err := inputs.Decode(with, in); err != nil {
-		return nil, err
-	}
-	if err := in.defaults(); err != nil {
-		return nil, err
-	}
-	eps, err := resolveEndpoints(in.requestInputs, in.Endpoints, "http",
-		append([]string{"numRequests", "connections", "timeout", "allowInitialErrors"}, runLevel...),
-		func(e *endpointInputs) (requestInputs, *float64) { return e.requestInputs, firstSet(e.Weight, e.QPS) })
-	if err != nil {
-		return nil, err
-	}
-	kind := loadKind[requestInputs]{name: "http", sep: "-", unit: "requests", target: in.target}
-	plan := loadPlan{connections: *in.Connections, rate: *in.QPS, requests: in.NumRequests, isError: httpErrors(eps)}
-	t.loadTask, err = newLoadTask(kind, &in.loadInputs, eps, plan)
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// Inputs returns the inputs with their defaults.
-func (t *httpTask) Inputs() any { return t.in }
 
 func (in *httpInputs) defaults() error {
 	if in.URL == "" && len(in.Endpoints) == 0 {
@@ -136,44 +107,10 @@ func (in *httpInputs) defaults() error {
 		lower := 400
 		in.ErrorRanges = []errorRange{{Lower: &lower}}
 	}
-	if in.Timeout == nil {
-		in.Timeout = &inputs.Duration{Duration: defaultTimeout}
-	}
-	if err := checkTimeout("timeout", in.Timeout, "10s"); err != nil {
+	if err := positiveDuration("timeout", &in.Timeout, defaultTimeout, "a positive duration such as 10s"); err != nil {
 		return err
 	}
 	return in.checkSummary()
-}
-
-// inherit fills an endpoint's unset inputs from the top level; headers merge,
-// the endpoint's winning.
-func (r requestInputs) inherit(top requestInputs) requestInputs {
-	ep := r
-	for _, f := range []struct {
-		dst *string
-		v   string
-	}{
-		{&r.URL, top.URL}, {&r.Method, top.Method}, {&r.Host, top.Host}, {&r.ContentType, top.ContentType},
-		{&r.CACertFile, top.CACertFile}, {&r.CertFile, top.CertFile}, {&r.KeyFile, top.KeyFile}, {&r.ServerName, top.ServerName},
-	} {
-		if *f.dst == "" {
-			*f.dst = f.v
-		}
-	}
-	if r.PayloadStr == "" && r.PayloadFile == "" && r.PayloadURL == "" {
-		r.PayloadStr, r.PayloadFile, r.PayloadURL = top.PayloadStr, top.PayloadFile, top.PayloadURL
-	}
-	if len(r.ErrorRanges) == 0 {
-		r.ErrorRanges = top.ErrorRanges
-	}
-	if r.HTTP2 == nil {
-		r.HTTP2 = top.HTTP2
-	}
-	if r.InsecureSkipVerify == nil {
-		r.InsecureSkipVerify = top.InsecureSkipVerify
-	}
-	r.Headers = mergeMaps(top.Headers, ep.Headers)
-	return r
 }
 
 // check validates resolved request inputs; prefix names the endpoint.

@@ -74,10 +74,14 @@ func checkPositive(field string, v *int) error {
 	return nil
 }
 
-// checkTimeout validates a positive duration.
-func checkTimeout(field string, d *inputs.Duration, example string) error {
-	if d.Duration <= 0 {
-		return &inputs.FieldError{Field: field, Value: d.String(), Expected: "a positive duration such as " + example}
+// positiveDuration sets an unset duration input to def and requires it to
+// be positive; expected says what is wanted.
+func positiveDuration(field string, d **inputs.Duration, def time.Duration, expected string) error {
+	if *d == nil {
+		*d = &inputs.Duration{Duration: def}
+	}
+	if (*d).Duration <= 0 {
+		return &inputs.FieldError{Field: field, Value: (*d).String(), Expected: expected}
 	}
 	return nil
 }
@@ -109,9 +113,10 @@ func mergePercentiles(extra []float64) []float64 {
 	return slices.Compact(out)
 }
 
-// loadTask is the skeleton of a load task, over a protocol's resolved
-// endpoint inputs E.
-type loadTask[E any] struct {
+// loadTask is the skeleton of a load task: its inputs I (with defaults), the
+// protocol's resolved endpoints E, the plan, and the recording loop.
+type loadTask[E, I any] struct {
+	in   I
 	kind loadKind[E]
 	plan loadPlan
 	eps  []mixEndpoint[E]
@@ -124,12 +129,70 @@ type loadKind[E any] struct {
 	name string // provider of the metrics: http, grpc
 	sep  string // between a histogram's name and its aggregation
 	unit string // what log lines count: requests, calls
+	// runLevel lists the protocol's inputs that apply to the whole run.
+	runLevel []string
+	// isError judges outcomes, per endpoint.
+	isError func(eps []mixEndpoint[E]) func(endpoint int, o load.Outcome) bool
 	// target builds the target for the endpoints, ready to measure; opts
 	// are the run's engine options (for a protocol's own warm-up).
 	target func(ctx context.Context, env *experiment.Env, eps []mixEndpoint[E], opts load.Options) (measured, error)
 	// codes renames status codes for the result, or is nil.
 	codes func(map[string]int64) map[string]int64
 }
+
+// protocolInputs are a load task's inputs as the skeleton sees them: a
+// pointer to a struct that embeds loadInputs and the request inputs E.
+type protocolInputs[E any] interface {
+	// defaults checks the inputs and fills in defaults.
+	defaults() error
+	// skeleton returns the protocol, the common inputs, the top-level
+	// request and the plan's protocol-named parts (connections, rate,
+	// requests).
+	skeleton() (loadKind[E], *loadInputs, E, loadPlan)
+}
+
+// mixMember is a protocol's endpoint inputs T, decoded from one endpoint of
+// a mix: split returns the request inputs and the weight, if given.
+type mixMember[E, T any] interface {
+	*T
+	split() (E, *float64)
+}
+
+// newLoad builds a load task: it decodes the inputs I strictly, checks them
+// and fills in defaults, resolves the endpoints (each decoded as T) and
+// compiles the abort conditions.
+func newLoad[E request, I, T any, PI interface {
+	*I
+	protocolInputs[E]
+}, PT mixMember[E, T]](with map[string]any) (experiment.Task, error) {
+	t := &loadTask[E, I]{}
+	in := PI(&t.in)
+	if err := inputs.Decode(with, in); err != nil {
+		return nil, err
+	}
+	if err := in.defaults(); err != nil {
+		return nil, err
+	}
+	kind, common, top, plan := in.skeleton()
+	split := func(e *T) (E, *float64) { return PT(e).split() }
+	eps, err := resolveEndpoints(top, common.Endpoints, kind.name, slices.Concat(kind.runLevel, runLevel), split)
+	if err != nil {
+		return nil, err
+	}
+	if plan.abort, err = compileAborts(kind.name, common.Abort); err != nil {
+		return nil, err
+	}
+	plan.name, plan.uniform, plan.duration, plan.rateTolerance = kind.name, common.Uniform, common.Duration, *common.RateTolerance
+	plan.isError = kind.isError(eps)
+	for _, e := range eps {
+		plan.weights = append(plan.weights, e.weight)
+	}
+	t.kind, t.plan, t.eps, t.pcts, t.warm = kind, plan, eps, common.Percentiles, common.Warmup != nil && *common.Warmup
+	return t, nil
+}
+
+// Inputs returns the inputs with their defaults.
+func (t *loadTask[E, I]) Inputs() any { return t.in }
 
 // measured is a target built by a protocol, with what it adds to the
 // metrics. Endpoint -1 stands for the whole run.
@@ -142,20 +205,8 @@ type measured interface {
 	record(in *experiment.Insights, provider string, ep int, percentiles []float64) error
 }
 
-func newLoadTask[E any](kind loadKind[E], common *loadInputs, eps []mixEndpoint[E], plan loadPlan) (*loadTask[E], error) {
-	abort, err := compileAborts(kind.name, common.Abort)
-	if err != nil {
-		return nil, err
-	}
-	plan.name, plan.abort, plan.uniform, plan.duration, plan.rateTolerance = kind.name, abort, common.Uniform, common.Duration, *common.RateTolerance
-	for _, e := range eps {
-		plan.weights = append(plan.weights, e.weight)
-	}
-	return &loadTask[E]{kind: kind, plan: plan, eps: eps, pcts: common.Percentiles, warm: common.Warmup != nil && *common.Warmup}, nil
-}
-
 // Run builds the target, runs the load and records it.
-func (t *loadTask[E]) Run(ctx context.Context, env *experiment.Env) error {
+func (t *loadTask[E, I]) Run(ctx context.Context, env *experiment.Env) error {
 	opts := t.plan.options(env)
 	target, err := t.kind.target(ctx, env, t.eps, opts)
 	if err != nil {
@@ -179,7 +230,7 @@ func (t *loadTask[E]) Run(ctx context.Context, env *experiment.Env) error {
 
 // record stores the run's metrics under the task's name and, for named
 // endpoints, under <name>-<endpoint> too.
-func (t *loadTask[E]) record(env *experiment.Env, target measured, rep *load.Report) error {
+func (t *loadTask[E, I]) record(env *experiment.Env, target measured, rep *load.Report) error {
 	insights, err := env.Experiment.Result.InitInsights(1, nil)
 	if err != nil {
 		return err
@@ -235,19 +286,15 @@ func weightShare(weights []float64, i int) float64 {
 // (http/latency-p99), "/" for gRPC (grpc/latency/p99), as in the original.
 // share is the provider's weight in a mix of endpoints (1 for the whole).
 func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, rep *load.Report, percentiles []float64, protocol string, share float64) error {
-	set := func(name, desc, units string, typ metrics.Type, v float64) error {
-		return in.SetValue(provider+"/"+name, metrics.Meta{Description: desc, Units: units, Type: typ}, 0, v)
-	}
-	if err := set("request-count", "number of requests sent", "", metrics.Counter, float64(st.Requests)); err != nil {
-		return err
-	}
-	if err := set("error-count", "number of responses that were errors", "", metrics.Counter, float64(st.Errors)); err != nil {
-		return err
+	counts := []plainMetric{
+		{"request-count", "number of requests sent", "", metrics.Counter, float64(st.Requests)},
+		{"error-count", "number of responses that were errors", "", metrics.Counter, float64(st.Errors)},
 	}
 	if st.Requests > 0 {
-		if err := set("error-rate", "fraction of responses that were errors", "", metrics.Gauge, float64(st.Errors)/float64(st.Requests)); err != nil {
-			return err
-		}
+		counts = append(counts, plainMetric{"error-rate", "fraction of responses that were errors", "", metrics.Gauge, float64(st.Errors) / float64(st.Requests)})
+	}
+	if err := setValues(in, provider, counts...); err != nil {
+		return err
 	}
 	latencyWhat := "latency"
 	if rep.Open {
@@ -295,30 +342,42 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 	return nil
 }
 
+// plainMetric is one plain (not histogram) metric of a provider.
+type plainMetric struct {
+	name, desc, units string
+	typ               metrics.Type
+	v                 float64
+}
+
+// setValues stores plain metrics of a provider, for version 0.
+func setValues(in *experiment.Insights, provider string, vals ...plainMetric) error {
+	for _, v := range vals {
+		if err := in.SetValue(provider+"/"+v.name, metrics.Meta{Description: v.desc, Units: v.units, Type: v.typ}, 0, v.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordHistogram stores a latency histogram and its aggregations, named
+// <provider>/<name><sep><aggregation>.
 func recordHistogram(in *experiment.Insights, provider, name, sep, what string, h *metrics.HDR, percentiles []float64) error {
 	if h.Count() == 0 {
 		return nil
 	}
-	ms := metrics.Msec
-	gauges := []struct {
-		suffix, desc string
-		v            float64
-	}{
-		{"mean", "mean of observed " + what + " values", h.MeanMs()},
-		{"stddev", "standard deviation of observed " + what + " values", h.StdDevMs()},
-		{"min", "minimum of observed " + what + " values", h.MinMs()},
-		{"max", "maximum of observed " + what + " values", h.MaxMs()},
-	}
-	for _, g := range gauges {
-		if err := in.SetValue(provider+"/"+name+sep+g.suffix, metrics.Meta{Description: g.desc, Units: ms, Type: metrics.Gauge}, 0, g.v); err != nil {
-			return err
-		}
+	ms, agg := metrics.Msec, name+sep
+	vals := []plainMetric{
+		{agg + "mean", "mean of observed " + what + " values", ms, metrics.Gauge, h.MeanMs()},
+		{agg + "stddev", "standard deviation of observed " + what + " values", ms, metrics.Gauge, h.StdDevMs()},
+		{agg + "min", "minimum of observed " + what + " values", ms, metrics.Gauge, h.MinMs()},
+		{agg + "max", "maximum of observed " + what + " values", ms, metrics.Gauge, h.MaxMs()},
 	}
 	for _, p := range percentiles {
 		ps := metrics.FormatPercentile(p)
-		if err := in.SetValue(provider+"/"+name+sep+"p"+ps, metrics.Meta{Description: ps + "-th percentile of observed " + what + " values", Units: ms, Type: metrics.Gauge}, 0, h.PercentileMs(p)); err != nil {
-			return err
-		}
+		vals = append(vals, plainMetric{agg + "p" + ps, ps + "-th percentile of observed " + what + " values", ms, metrics.Gauge, h.PercentileMs(p)})
+	}
+	if err := setValues(in, provider, vals...); err != nil {
+		return err
 	}
 	return in.SetHistogram(provider+"/"+name, metrics.Meta{Description: "histogram of " + what, Units: ms, Type: metrics.Histogram}, 0, h)
 }

@@ -93,11 +93,8 @@ func newNotify(with map[string]any) (experiment.Task, error) {
 	if *in.Retries < 0 || *in.Retries > 10 {
 		return nil, &inputs.FieldError{Field: "retries", Value: *in.Retries, Expected: "a number of retries from 0 to 10"}
 	}
-	if in.Timeout == nil {
-		in.Timeout = &inputs.Duration{Duration: defaultNotifyTimeout}
-	}
-	if in.Timeout.Duration <= 0 {
-		return nil, &inputs.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration"}
+	if err := positiveDuration("timeout", &in.Timeout, defaultNotifyTimeout, "a positive duration"); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
