@@ -14,6 +14,7 @@
 package secret
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -23,6 +24,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"iter8.tools/iter8/internal/source"
 )
 
 // ErrSecret marks a reference that cannot be resolved: an unset variable, an
@@ -140,7 +143,7 @@ func lookup(kind, arg string) (string, error) {
 		if !filepath.IsAbs(arg) {
 			return "", fmt.Errorf("expected an absolute path, as in ${file:/run/secrets/token}, not %q", arg)
 		}
-		b, err := os.ReadFile(arg)
+		b, err := source.Reader{}.File(context.Background(), "", arg)
 		if err != nil {
 			return "", fmt.Errorf("reading the file: %w", unwrapPath(err))
 		}
