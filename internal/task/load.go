@@ -42,7 +42,9 @@ type loadInputs struct {
 
 // runLevel lists the inputs of loadInputs: they apply to the whole run and
 // cannot be set per endpoint.
-var runLevel = []string{"duration", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"}
+func runLevel() []string {
+	return []string{"duration", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"}
+}
 
 // checkCount validates the request count (given under the protocol's name)
 // and the duration.
@@ -175,7 +177,7 @@ func newLoad[E request, I, T any, PI interface {
 	}
 	kind, common, top, plan := in.skeleton()
 	split := func(e *T) (E, *float64) { return PT(e).split() }
-	eps, err := resolveEndpoints(top, common.Endpoints, kind.name, slices.Concat(kind.runLevel, runLevel), split)
+	eps, err := resolveEndpoints(top, common.Endpoints, kind.name, slices.Concat(kind.runLevel, runLevel()), split)
 	if err != nil {
 		return nil, err
 	}
