@@ -9,30 +9,42 @@ import (
 	"iter8.tools/iter8/internal/source"
 )
 
-// CertPool reads a PEM file of CAs for a target's TLS configuration; what
-// names the input in errors (such as "CA file").
-func CertPool(ctx context.Context, what, path string) (*x509.CertPool, error) {
-	pem, err := source.Reader{}.File(ctx, what, path)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s %s holds no PEM certificate", what, path)
-	}
-	return pool, nil
+// ClientFiles are the files of a target's TLS configuration, read through
+// the one source reader: CAs to trust, and a client certificate and its key.
+type ClientFiles struct {
+	CAFile, CertFile, KeyFile string
 }
 
-// KeyPair reads a client certificate and its key (PEM files).
-func KeyPair(ctx context.Context, certFile, keyFile string) (tls.Certificate, error) {
+// Apply reads the files into conf: RootCAs from CAFile (named caName in
+// errors, as the user knows it), Certificates from CertFile and KeyFile.
+func (f ClientFiles) Apply(ctx context.Context, conf *tls.Config, caName string) error {
 	r := source.Reader{}
-	cert, err := r.File(ctx, "", certFile)
-	if err != nil {
-		return tls.Certificate{}, err
+	if f.CAFile != "" {
+		pem, err := r.File(ctx, caName, f.CAFile)
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s %s holds no PEM certificate", caName, f.CAFile)
+		}
+		conf.RootCAs = pool
 	}
-	key, err := r.File(ctx, "", keyFile)
-	if err != nil {
-		return tls.Certificate{}, err
+	if f.CertFile == "" {
+		return nil
 	}
-	return tls.X509KeyPair(cert, key)
+	cert, err := r.File(ctx, "", f.CertFile)
+	if err != nil {
+		return fmt.Errorf("loading client certificate: %w", err)
+	}
+	key, err := r.File(ctx, "", f.KeyFile)
+	if err != nil {
+		return fmt.Errorf("loading client certificate: %w", err)
+	}
+	pair, err := tls.X509KeyPair(cert, key)
+	if err != nil {
+		return fmt.Errorf("loading client certificate: %w", err)
+	}
+	conf.Certificates = []tls.Certificate{pair}
+	return nil
 }

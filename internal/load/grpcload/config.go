@@ -44,19 +44,9 @@ func (o TLS) Config(ctx context.Context) (*tls.Config, error) {
 		return nil, nil
 	}
 	conf := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.ServerName, InsecureSkipVerify: o.InsecureSkipVerify} //nolint:gosec // the user asks for it explicitly
-	if o.CAFile != "" {
-		pool, err := load.CertPool(ctx, "cacert", o.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		conf.RootCAs = pool
-	}
-	if o.CertFile != "" {
-		cert, err := load.KeyPair(ctx, o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading client certificate: %w", err)
-		}
-		conf.Certificates = []tls.Certificate{cert}
+	files := load.ClientFiles{CAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile}
+	if err := files.Apply(ctx, conf, "cacert"); err != nil {
+		return nil, err
 	}
 	return conf, nil
 }

@@ -195,23 +195,13 @@ func tlsConfig(o TLS, host string, h2 bool) (*tls.Config, error) {
 	if h2 {
 		c.NextProtos = []string{"h2", "http/1.1"}
 	}
-	ctx := context.Background() // the files are local; nothing to cancel
-	if o.CAFile != "" {
-		pool, err := load.CertPool(ctx, "CA file", o.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		c.RootCAs = pool
-	}
 	if (o.CertFile == "") != (o.KeyFile == "") {
 		return nil, errors.New("a client certificate needs both a certificate file and a key file")
 	}
-	if o.CertFile != "" {
-		cert, err := load.KeyPair(ctx, o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading client certificate: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
+	files := load.ClientFiles{CAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile}
+	// the files are local: there is nothing to cancel
+	if err := files.Apply(context.Background(), c, "CA file"); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
