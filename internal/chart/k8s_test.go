@@ -81,7 +81,7 @@ func TestRenderKubernetesErrors(t *testing.T) {
 		{"unknown runner", []string{"tasks={http}", "http.url=http://x", "runner=pod"}, `runner must be none, job or cronjob; got "pod"`},
 		{"cronjob without schedule", []string{"tasks={http}", "http.url=http://x", "runner=cronjob"}, "cronjobSchedule is required when runner is cronjob"},
 		{"ready without object", []string{"tasks={ready}", "ready.timeout=5s"}, "ready needs an object to check: set ready.service, ready.deploy, ready.ksvc, ready.isvc or ready.chaosengine"},
-		{"unknown ready shortcut", []string{"tasks={ready}", "ready.deployment=web"}, "ready.deployment is not valid: expected one of service, deploy, ksvc, isvc, chaosengine, timeout, namespace"},
+		{"unknown ready shortcut", []string{"tasks={ready}", "ready.deployment=web"}, `values: unknown field "ready.deployment": expected one of chaosengine, deploy, isvc, ksvc, namespace, service, timeout`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"iter8.tools/iter8/internal/inputs"
@@ -20,6 +21,9 @@ func Decode(data []byte) (*Experiment, error) {
 	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
+		if ferr := nonFinite(data); ferr != nil {
+			return nil, invalidf("the experiment holds a number that is not finite: %w", ferr)
+		}
 		return nil, invalidf("the experiment is not valid YAML: %v", cleanYAMLError(err))
 	}
 	var top map[string]json.RawMessage
@@ -27,7 +31,7 @@ func Decode(data []byte) (*Experiment, error) {
 		return nil, invalidf("the experiment must be a YAML mapping with keys spec and result, not %s", describeJSON(js))
 	}
 	exp := &Experiment{}
-	for _, k := range sortedKeys(top) {
+	for _, k := range slices.Sorted(maps.Keys(top)) {
 		switch strings.ToLower(k) {
 		case "spec":
 			if exp.Spec, err = decodeSpec(top[k]); err != nil {
@@ -58,7 +62,7 @@ func decodeSpec(raw json.RawMessage) ([]TaskSpec, error) {
 	}
 	spec := make([]TaskSpec, len(items))
 	for i, item := range items {
-		for _, k := range sortedKeys(item) {
+		for _, k := range slices.Sorted(maps.Keys(item)) {
 			var err error
 			t := &spec[i]
 			switch strings.ToLower(k) {
@@ -91,15 +95,6 @@ func Encode(exp *Experiment) ([]byte, error) {
 		return nil, fmt.Errorf("encoding experiment: %w", err)
 	}
 	return b, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func lookupFold[V any](m map[string]V, key string) (V, bool) {

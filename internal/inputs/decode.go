@@ -21,7 +21,10 @@ import (
 // JSON tags. It works field by field so that every error names its field:
 // unknown keys are rejected with the list of valid ones, and values of the
 // wrong type name the value and the type expected. Keys match JSON tags
-// exactly or, as the original accepted, case-insensitively.
+// exactly or, as the original accepted, case-insensitively. A number field
+// takes a number or a decimal written as a string (as Helm's --set leaves
+// 0.05); null, NaN, infinities and decimals beyond a float64 are errors
+// naming the field, never a silent 0.
 func Decode(with map[string]any, dst any) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
@@ -38,7 +41,11 @@ func Decode(with map[string]any, dst any) error {
 		if !ok {
 			return &FieldError{Field: k, Unknown: true, Expected: strings.Join(fields.names, ", "), Suggest: Closest(k, fields.names)}
 		}
-		if err := decodeField(k, with[k], f); err != nil {
+		val, err := numbers(k, with[k], f.Type())
+		if err != nil {
+			return err
+		}
+		if err := decodeField(k, val, f); err != nil {
 			return err
 		}
 	}

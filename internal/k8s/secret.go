@@ -117,22 +117,31 @@ func (s *Secret) Retries() int {
 func (s *Secret) Load(ctx context.Context) (*experiment.Experiment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	deadline := time.Now().Add(s.ForbiddenWait)
-	for {
-		exp, doc, err := s.fetch(ctx)
-		if err == nil {
-			s.base = doc
-			return exp, nil
+	var (
+		exp     *experiment.Experiment
+		lastErr error
+	)
+	// A refused read is retried for ForbiddenWait: RBAC made with the
+	// release may reach the authorizer after the pod starts.
+	err := wait.PollUntilContextTimeout(ctx, time.Second, s.ForbiddenWait, true, func(context.Context) (bool, error) {
+		e, doc, err := s.fetch(ctx)
+		switch {
+		case err == nil:
+			exp, s.base = e, doc
+			return true, nil
+		case errors.Is(err, ErrForbidden):
+			lastErr = err
+			return false, nil
 		}
-		if !errors.Is(err, ErrForbidden) || !time.Now().Before(deadline) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(min(time.Second, time.Until(deadline))):
-		}
+		return false, err
+	})
+	if exp != nil {
+		return exp, nil
 	}
+	if lastErr != nil && wait.Interrupted(err) {
+		return nil, lastErr
+	}
+	return nil, err
 }
 
 // fetch reads the Secret into s.obj and s.stored.

@@ -80,7 +80,7 @@ func runner(t *testing.T, doc string) *experiment.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &experiment.Runner{Store: st, Registry: Registry()}
+	return &experiment.Runner{Store: st, Registry: Registry(Deps{})}
 }
 
 // discard is a logger that drops everything.

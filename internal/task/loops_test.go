@@ -70,9 +70,9 @@ func TestAbortInputErrors(t *testing.T) {
 func TestAssessWindowAndAbort(t *testing.T) {
 	t.Parallel()
 	history := []experiment.LoopSummary{
-		{Loop: 1, Values: []map[string]float64{{"app/latency": 50}}},
-		{Loop: 2, Values: []map[string]float64{{"app/latency": 500}}},
-		{Loop: 3, Values: []map[string]float64{{"app/latency": 60}}},
+		{Loop: 1, Values: []map[string]float64{{"app/latency": 50}}, SLOs: [][]slo.Outcome{{slo.Passed}}},
+		{Loop: 2, Values: []map[string]float64{{"app/latency": 500}}, SLOs: [][]slo.Outcome{{slo.Failed}}},
+		{Loop: 3, Values: []map[string]float64{{"app/latency": 60}}, SLOs: [][]slo.Outcome{{slo.Passed}}},
 	}
 	for _, tt := range []struct {
 		window  float64
