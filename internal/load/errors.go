@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -59,3 +60,16 @@ func Classify(err error) ErrorKind {
 	}
 	return Other
 }
+
+// EndpointError is a target's failure to prepare one of its endpoints,
+// named by index.
+type EndpointError struct {
+	Index int
+	Err   error
+}
+
+// Error names the endpoint and the problem.
+func (e *EndpointError) Error() string { return fmt.Sprintf("endpoint %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the problem.
+func (e *EndpointError) Unwrap() error { return e.Err }

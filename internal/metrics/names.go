@@ -54,6 +54,10 @@ func (n Name) String() string {
 
 var segment = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
 
+// ValidSegment reports whether s can be one part of a metric name (a
+// provider, a metric, an endpoint): letters, digits, '.', '_' and '-'.
+func ValidSegment(s string) bool { return segment.MatchString(s) }
+
 // ParseName parses and normalises a metric name of the form a/b or a/b/c.
 func ParseName(s string) (Name, error) {
 	parts := strings.Split(s, "/")
@@ -61,7 +65,7 @@ func ParseName(s string) (Name, error) {
 		return Name{}, fmt.Errorf("%w: %q: metric names must be of the form provider/metric or provider/metric/aggregation", ErrName, s)
 	}
 	for _, p := range parts {
-		if !segment.MatchString(p) {
+		if !ValidSegment(p) {
 			return Name{}, fmt.Errorf("%w: %q: each part must be non-empty and use only letters, digits, '.', '_' or '-'", ErrName, s)
 		}
 	}

@@ -4,15 +4,13 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/source"
 )
 
 //go:embed templates/*.tpl
@@ -56,7 +54,7 @@ const (
 // is not a built-in name is an error listing the built-ins.
 func Classify(ref string) (RefKind, error) {
 	switch {
-	case strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://"):
+	case source.IsURL(ref):
 		return URLRef, nil
 	case ref == "":
 		return 0, &inputs.ValueError{Expected: "a built-in template (" + strings.Join(BuiltinNames(), ", ") + "), a file path or an http(s) URL"}
@@ -72,56 +70,22 @@ func Classify(ref string) (RefKind, error) {
 
 // Load reads and parses the template named by ref for provider name: a
 // built-in, a file (relative paths are relative to dir) or an http(s) URL
-// fetched with client.
+// fetched with client, both through the one source reader.
 func Load(ctx context.Context, name, ref, dir string, client *http.Client) (*Template, error) {
 	kind, err := Classify(ref)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: template %q: %w", name, ref, err)
 	}
 	var text []byte
-	source := ref
+	from := ref
 	switch kind {
 	case BuiltinRef:
 		text, _ = Builtin(ref)
-		source = "built-in " + ref
-	case FileRef:
-		p := ref
-		if !filepath.IsAbs(p) && dir != "" {
-			p = filepath.Join(dir, p)
-		}
-		if text, err = os.ReadFile(p); err != nil {
-			return nil, fmt.Errorf("provider %s: reading template: %w", name, err)
-		}
-	case URLRef:
-		if text, err = fetch(ctx, ref, client); err != nil {
-			return nil, fmt.Errorf("provider %s: fetching template %s: %w", name, ref, err)
+		from = "built-in " + ref
+	case FileRef, URLRef:
+		if text, err = (source.Reader{Client: client}).Read(ctx, "template", dir, ref); err != nil {
+			return nil, fmt.Errorf("provider %s: %w", name, err)
 		}
 	}
-	return Parse(name, source, text)
-}
-
-// maxTemplate bounds a fetched template.
-const maxTemplate = 1 << 20
-
-func fetch(ctx context.Context, u string, client *http.Client) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %s", resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxTemplate+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxTemplate {
-		return nil, fmt.Errorf("the template is larger than %d bytes", maxTemplate)
-	}
-	return b, nil
+	return Parse(name, from, text)
 }

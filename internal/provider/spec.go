@@ -37,7 +37,6 @@ package provider
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/itchyny/gojq"
@@ -97,8 +96,6 @@ func (m *Metric) Meta() metrics.Meta {
 	return metrics.Meta{Description: strings.TrimSpace(m.Description), Units: m.Units, Type: t}
 }
 
-var metricName = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
-
 // check validates a decoded spec and compiles its jq expressions. raw is the
 // template's text: SQL queries must appear in it literally.
 func (s *Spec) check(raw string) error {
@@ -124,7 +121,7 @@ func (s *Spec) check(raw string) error {
 	for i := range s.Metrics {
 		m := &s.Metrics[i]
 		field := fmt.Sprintf("metrics[%d]", i)
-		if !metricName.MatchString(m.Name) {
+		if !metrics.ValidSegment(m.Name) {
 			return &inputs.FieldError{Field: field + ".name", Value: m.Name, Expected: "a name made of letters, digits, '.', '_' and '-' (it becomes <provider>/<name>)"}
 		}
 		field += " (" + m.Name + ")"

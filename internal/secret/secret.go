@@ -14,6 +14,7 @@
 package secret
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -23,6 +24,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"iter8.tools/iter8/internal/source"
 )
 
 // ErrSecret marks a reference that cannot be resolved: an unset variable, an
@@ -46,6 +49,23 @@ func Contains(s string) bool {
 // error names the reference, never the secret.
 func Resolve(s string) (string, error) {
 	return (&Redactor{}).Resolve(s)
+}
+
+// ResolveMap resolves the references in a map's values (headers,
+// metadata); an error names the key.
+func ResolveMap(m map[string]string) (map[string]string, error) {
+	if len(m) == 0 {
+		return m, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		rv, err := Resolve(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = rv
+	}
+	return out, nil
 }
 
 // Redactor resolves references like Resolve and remembers the secrets it
@@ -123,7 +143,7 @@ func lookup(kind, arg string) (string, error) {
 		if !filepath.IsAbs(arg) {
 			return "", fmt.Errorf("expected an absolute path, as in ${file:/run/secrets/token}, not %q", arg)
 		}
-		b, err := os.ReadFile(arg)
+		b, err := source.Reader{}.File(context.Background(), "", arg)
 		if err != nil {
 			return "", fmt.Errorf("reading the file: %w", unwrapPath(err))
 		}

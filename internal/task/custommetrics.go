@@ -3,7 +3,9 @@ package task
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -211,12 +213,7 @@ func target(s *provider.Spec) string {
 // checkSecretValues refuses secret-looking template values (a token, a
 // password, a DSN) given as they are rather than as references.
 func checkSecretValues(field string, m map[string]any) error {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch v := m[k].(type) {
 		case string:
 			if err := checkSecrets(field, map[string]string{k: v}); err != nil {

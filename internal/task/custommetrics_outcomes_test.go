@@ -17,11 +17,7 @@ import (
 
 func TestCustomMetricsInputErrors(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		with map[string]any
-		want string
-	}{
+	wantInputErrors(t, newCustomMetrics, []inputCase{
 		{"no templates", map[string]any{}, `field "templates" is missing: expected a map from provider name to template: a built-in name (istio-prom, knative, prometheus), a file path or an http(s) URL`},
 		{"unknown built-in", map[string]any{"templates": map[string]any{"p": "promethus"}}, `field "templates.p": invalid value "promethus": expected a built-in template (istio-prom, knative, prometheus), a file path (./promethus.tpl) or an http(s) URL; did you mean "prometheus"?`},
 		{"bad provider name", map[string]any{"templates": map[string]any{"a/b": "prometheus"}}, `field "templates": invalid value "a/b": expected provider names made of letters`},
@@ -30,16 +26,7 @@ func TestCustomMetricsInputErrors(t *testing.T) {
 		{"version starting time", map[string]any{"templates": map[string]any{"p": "prometheus"}, "versionValues": []any{map[string]any{"startingTime": 5.0}}}, `field "versionValues[0].startingTime": invalid value 5`},
 		{"timeout", map[string]any{"templates": map[string]any{"p": "prometheus"}, "timeout": "0s"}, `field "timeout": invalid value "0s": expected a positive duration`},
 		{"unknown field", map[string]any{"templates": map[string]any{"p": "prometheus"}, "value": map[string]any{}}, `unknown field "value": did you mean "values"?`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := newCustomMetrics(tt.with)
-			if err == nil || !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v\nwant ErrInvalid containing %s", err, tt.want)
-			}
-		})
-	}
+	})
 }
 
 // Each way a custom metric can go wrong gives its documented outcome and

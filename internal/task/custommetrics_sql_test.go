@@ -16,7 +16,6 @@ import (
 	"iter8.tools/iter8/internal/provider/providertest"
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/slo"
-	"iter8.tools/iter8/internal/store"
 )
 
 const ordersTemplate = `# SQL metrics of one version; values reach the queries only as bound parameters.
@@ -50,16 +49,9 @@ metrics:
 
 func runExperiment(t *testing.T, dir string, spec string) (*experiment.Experiment, string, error) {
 	t.Helper()
-	exp, err := experiment.Decode([]byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewMemory(exp)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs bytes.Buffer
-	r := &experiment.Runner{Store: st, Registry: Registry(Deps{}), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Dir: dir, Version: "v0.14"}
+	r := runner(t, spec)
+	r.Logger, r.Dir, r.Version = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), dir, "v0.14"
 	out, err := r.Run(context.Background())
 	return out, logs.String(), err
 }

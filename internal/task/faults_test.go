@@ -12,7 +12,6 @@ import (
 	"go.uber.org/goleak"
 
 	"iter8.tools/iter8/internal/experiment"
-	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/testserver"
 )
 
@@ -170,16 +169,9 @@ func codeEndpoints() string {
 // scheduling slack.
 func runFaultExperiment(t *testing.T, doc string, bound time.Duration) (*experiment.Experiment, time.Duration) {
 	t.Helper()
-	exp, err := experiment.Decode([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewMemory(exp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := runner(t, doc)
 	start := time.Now()
-	got, err := (&experiment.Runner{Store: st, Registry: Registry(Deps{})}).Run(context.Background())
+	got, err := r.Run(context.Background())
 	took := time.Since(start)
 	if err != nil {
 		t.Fatalf("the experiment failed: %v", err)

@@ -11,30 +11,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/testserver"
 )
-
-func startGRPC(t *testing.T, cfg testserver.GRPCConfig) *testserver.GRPC {
-	t.Helper()
-	s, err := testserver.StartGRPC(cfg, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func runGRPC(t *testing.T, with map[string]any) (*experiment.Experiment, error) {
-	t.Helper()
-	tk, err := newGRPC(with)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp := &experiment.Experiment{Spec: []experiment.TaskSpec{{}}, Result: &experiment.Result{}}
-	return exp, tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard(), Dir: t.TempDir()})
-}
 
 // The same unary call works from .proto files with imports, a protoset and
 // server reflection; the server sees the data sent.
@@ -74,7 +53,7 @@ func TestGRPCDescriptorSources(t *testing.T) {
 			for k, v := range tt.with {
 				with[k] = v
 			}
-			exp, err := runGRPC(t, with)
+			exp, err := runTemp(t, newGRPC, with)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +96,7 @@ func TestGRPCStreams(t *testing.T) {
 			for k, v := range tt.with {
 				with[k] = v
 			}
-			exp, err := runGRPC(t, with)
+			exp, err := runTemp(t, newGRPC, with)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +159,7 @@ func TestGRPCErrors(t *testing.T) {
 			for k, v := range tt.with {
 				with[k] = v
 			}
-			_, err := runGRPC(t, with)
+			_, err := runTemp(t, newGRPC, with)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -230,7 +209,7 @@ func TestGRPCInputErrors(t *testing.T) {
 func TestGRPCStatusCodesAndTemplates(t *testing.T) {
 	t.Parallel()
 	srv := startGRPC(t, testserver.GRPCConfig{ErrorRate: 0.1, ErrorCode: codes.ResourceExhausted})
-	exp, err := runGRPC(t, map[string]any{
+	exp, err := runTemp(t, newGRPC, map[string]any{
 		"total": 100.0, "concurrency": 5.0, "endpoints": map[string]any{
 			"ok":       map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "data": `{"name": "call-{{.RequestNumber}}", "sent": "{{.Timestamp}}"}`, "weight": 3.0},
 			"notfound": map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "data": map[string]any{"options": map[string]any{"code": 5}}},
@@ -260,20 +239,10 @@ func TestGRPCStatusCodesAndTemplates(t *testing.T) {
 
 func TestGRPCTLS(t *testing.T) {
 	t.Parallel()
-	ca, err := testserver.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile, certFile, keyFile, err := ca.WriteFiles(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf, err := ca.ServerTLS("grpc.iter8.test", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := startGRPC(t, testserver.GRPCConfig{TLS: conf})
-	exp, err := runGRPC(t, map[string]any{
+	ca := newTestCA(t)
+	caFile, certFile, keyFile := ca.caFile, ca.certFile, ca.keyFile
+	srv := startGRPC(t, testserver.GRPCConfig{TLS: ca.server(t, "grpc.iter8.test", true)})
+	exp, err := runTemp(t, newGRPC, map[string]any{
 		"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 20.0, "concurrency": 2.0,
 		"cacert": caFile, "cert": certFile, "key": keyFile, "cname": "grpc.iter8.test",
 	})
@@ -283,8 +252,15 @@ func TestGRPCTLS(t *testing.T) {
 	if value(t, exp, "grpc/request-count") != 20 || srv.Calls("Unary") != 20 {
 		t.Errorf("calls %v", srv.Calls("Unary"))
 	}
-	_, err = runGRPC(t, map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 5.0, "connect-timeout": "2s"})
+	_, err = runTemp(t, newGRPC, map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 5.0, "connect-timeout": "2s"})
 	if err == nil {
 		t.Error("plaintext to a TLS server succeeded")
 	}
+}
+
+// startGRPC starts the in-process gRPC demo server.
+func startGRPC(t *testing.T, cfg testserver.GRPCConfig) *testserver.GRPC {
+	t.Helper()
+	s, err := testserver.StartGRPC(cfg, "")
+	return started(t, s, err)
 }

@@ -3,9 +3,10 @@ package task
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"math"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -20,21 +21,7 @@ import (
 func startHTTP(t *testing.T, cfg testserver.HTTPConfig) *testserver.HTTP {
 	t.Helper()
 	s, err := testserver.StartHTTP(cfg, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func runHTTP(t *testing.T, with map[string]any) (*experiment.Experiment, error) {
-	t.Helper()
-	tk, err := newHTTP(with)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp := &experiment.Experiment{Spec: []experiment.TaskSpec{{}}, Result: &experiment.Result{}}
-	return exp, tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: slog.New(slog.DiscardHandler), Dir: t.TempDir()})
+	return started(t, s, err)
 }
 
 func value(t *testing.T, exp *experiment.Experiment, name string) float64 {
@@ -46,25 +33,34 @@ func value(t *testing.T, exp *experiment.Experiment, name string) float64 {
 	return v
 }
 
+func TestHTTPInputErrors(t *testing.T) {
+	t.Parallel()
+	wantInputErrors(t, newHTTP, []inputCase{
+		{"missing url", map[string]any{}, `field "url" is missing`},
+		{"relative url", map[string]any{"url": "/get"}, `field "url": invalid value "/get": expected an absolute http:// or https:// URL`},
+		{"negative qps", map[string]any{"url": "http://x", "qps": -5.0}, `field "qps": invalid value -5: expected a number of requests per second >= 0`},
+		{"malformed duration", map[string]any{"url": "http://x", "duration": "ten seconds"}, `field "duration": invalid value "ten seconds"`},
+		{"zero connections", map[string]any{"url": "http://x", "connections": 0.0}, `field "connections": invalid value 0`},
+		{"bad percentile", map[string]any{"url": "http://x", "percentiles": []any{0.0}}, `field "percentiles": invalid value 0`},
+		{"two payloads", map[string]any{"url": "http://x", "payloadStr": "a", "payloadFile": "b"}, "at most one of payloadStr, payloadFile and payloadURL"},
+		{"error range", map[string]any{"url": "http://x", "errorRanges": []any{map[string]any{"lower": 500.0, "upper": 400.0}}}, `field "errorRanges[0]"`},
+		{"unknown field", map[string]any{"url": "http://x", "endpoint": "y"}, `unknown field "endpoint": did you mean "endpoints"? (expected one of abort, allowInitialErrors, caCertFile,`},
+		{"endpoint run-level field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "duration": "1s"}}}, `field "endpoints.a.duration": invalid value "1s": expected no value here: endpoints run together under the task's duration`},
+		{"endpoint unknown field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "wieght": 2.0}}}, `unknown field "endpoints.a.wieght": did you mean "weight"?`},
+		{"endpoint without url", map[string]any{"endpoints": map[string]any{"a": map[string]any{"weight": 2.0}}}, `field "endpoints.a.url" is missing`},
+		{"endpoint bad weight", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "weight": -1.0}}}, `field "endpoints.a.weight": invalid value -1: expected a positive number`},
+		{"endpoint bad name", map[string]any{"endpoints": map[string]any{"a b": map[string]any{"url": "http://x"}}}, `field "endpoints": invalid value "a b"`},
+		{"cert without key", map[string]any{"url": "https://x", "certFile": "c.pem"}, `field "certFile": invalid value "c.pem": expected certFile and keyFile together`},
+		{"negative numRequests", map[string]any{"url": "http://x", "numRequests": -1.0}, `field "numRequests": invalid value -1`},
+	})
+}
+
 // Each protocol is proven against a real server that reports what it saw.
 func TestHTTPProtocols(t *testing.T) {
 	t.Parallel()
-	ca, err := testserver.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile, certFile, keyFile, err := ca.WriteFiles(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS("iter8.test", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mutualTLS, err := ca.ServerTLS("iter8.test", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := newTestCA(t)
+	caFile, certFile, keyFile := ca.caFile, ca.certFile, ca.keyFile
+	serverTLS, mutualTLS := ca.server(t, "iter8.test", false), ca.server(t, "iter8.test", true)
 	tests := []struct {
 		name        string
 		cfg         testserver.HTTPConfig
@@ -88,7 +84,7 @@ func TestHTTPProtocols(t *testing.T) {
 			for k, v := range tt.with {
 				with[k] = v
 			}
-			exp, err := runHTTP(t, with)
+			exp, err := runTemp(t, newHTTP, with)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +106,7 @@ func TestHTTPProtocols(t *testing.T) {
 	t.Run("mTLS without a client certificate fails clearly", func(t *testing.T) {
 		t.Parallel()
 		srv := startHTTP(t, testserver.HTTPConfig{TLS: mutualTLS})
-		_, err := runHTTP(t, map[string]any{"url": srv.URL(), "numRequests": 5.0, "caCertFile": caFile})
+		_, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "numRequests": 5.0, "caCertFile": caFile})
 		if err == nil || !strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), "certificate") {
 			t.Errorf("error %v", err)
 		}
@@ -118,7 +114,7 @@ func TestHTTPProtocols(t *testing.T) {
 	t.Run("untrusted server certificate", func(t *testing.T) {
 		t.Parallel()
 		srv := startHTTP(t, testserver.HTTPConfig{TLS: serverTLS})
-		_, err := runHTTP(t, map[string]any{"url": srv.URL(), "numRequests": 5.0})
+		_, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "numRequests": 5.0})
 		if err == nil || !strings.Contains(err.Error(), "certificate") {
 			t.Errorf("error %v", err)
 		}
@@ -129,7 +125,7 @@ func TestHTTPProtocols(t *testing.T) {
 func TestHTTPWeightedMix(t *testing.T) {
 	t.Parallel()
 	srv := startHTTP(t, testserver.HTTPConfig{})
-	exp, err := runHTTP(t, map[string]any{
+	exp, err := runTemp(t, newHTTP, map[string]any{
 		"numRequests": 4000.0, "qps": 0.0, "connections": 8.0,
 		"headers": map[string]any{"X-Common": "1"},
 		"endpoints": map[string]any{
@@ -176,7 +172,7 @@ func TestHTTPErrorKinds(t *testing.T) {
 	}
 	refused := "http://" + ln.Addr().String() + "/"
 	_ = ln.Close()
-	exp, err := runHTTP(t, map[string]any{
+	exp, err := runTemp(t, newHTTP, map[string]any{
 		"numRequests": 300.0, "qps": 0.0, "connections": 6.0, "timeout": "100ms", "allowInitialErrors": true,
 		"endpoints": map[string]any{
 			"ok":      map[string]any{"url": srv.URL() + "/ok"},
@@ -211,7 +207,7 @@ func TestCoordinatedOmission(t *testing.T) {
 	}
 	t.Parallel()
 	srv := startHTTP(t, testserver.HTTPConfig{Stalls: []testserver.Stall{{After: 3000, For: 500 * time.Millisecond}}})
-	exp, err := runHTTP(t, map[string]any{"url": srv.URL(), "qps": 1000.0, "duration": "10s", "connections": 16.0})
+	exp, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "qps": 1000.0, "duration": "10s", "connections": 16.0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +241,7 @@ func TestLatencyAccuracy(t *testing.T) {
 	}
 	const n = 2000
 	srv := startHTTP(t, testserver.HTTPConfig{Latency: testserver.Uniform(400*time.Millisecond, 1200*time.Millisecond), RecordTimes: true})
-	exp, err := runHTTP(t, map[string]any{"url": srv.URL(), "numRequests": float64(n), "qps": 0.0, "connections": 250.0, "allowInitialErrors": true})
+	exp, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "numRequests": float64(n), "qps": 0.0, "connections": 250.0, "allowInitialErrors": true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +273,7 @@ func TestRateAccuracy(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = raw.Close() })
 	for _, rate := range []float64{2000, 20000} {
-		exp, err := runHTTP(t, map[string]any{"url": raw.URL(), "qps": rate, "duration": "2s", "connections": 16.0})
+		exp, err := runTemp(t, newHTTP, map[string]any{"url": raw.URL(), "qps": rate, "duration": "2s", "connections": 16.0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +301,7 @@ func TestEndpointRates(t *testing.T) {
 	}
 	t.Parallel()
 	srv := startHTTP(t, testserver.HTTPConfig{})
-	exp, err := runHTTP(t, map[string]any{"qps": 100.0, "duration": "1s", "connections": 4.0, "endpoints": map[string]any{
+	exp, err := runTemp(t, newHTTP, map[string]any{"qps": 100.0, "duration": "1s", "connections": 4.0, "endpoints": map[string]any{
 		"a": map[string]any{"url": srv.URL() + "/a", "weight": 3.0},
 		"b": map[string]any{"url": srv.URL() + "/b"},
 	}})
@@ -318,5 +314,26 @@ func TestEndpointRates(t *testing.T) {
 	}
 	if a, b := l["http-a"].AchievedRate, l["http-b"].AchievedRate; math.Abs(a-75) > 1.5 || math.Abs(b-25) > 1.5 {
 		t.Errorf("achieved rates a %v b %v", a, b)
+	}
+}
+
+func TestHTTPTaskUnreachable(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	_, err := runTaskFor(t, map[string]any{"url": url, "numRequests": 5.0}, "")
+	if err == nil || !strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), "allowInitialErrors") {
+		t.Errorf("error %v", err)
+	}
+	exp, err := runTaskFor(t, map[string]any{"url": url, "numRequests": 5.0, "qps": 0.0, "allowInitialErrors": true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := exp.Result.Insights.Value("http/error-count", 0); v != 5 {
+		t.Errorf("error-count %v, want 5", v)
+	}
+	if _, ok := exp.Result.Insights.Value("http/latency-mean", 0); ok {
+		t.Error("no response was received, so there is no latency")
 	}
 }

@@ -2,6 +2,7 @@ package task
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,22 +15,271 @@ import (
 	"iter8.tools/iter8/internal/metrics"
 )
 
+// The load tasks (http, grpc) share one skeleton, kept apart as vegeta keeps
+// its parts: loadInputs and loadPlan say how to hit (count or duration,
+// rate, connections, abort conditions), a protocol's endpoints say what to
+// hit and build the target, and the recording loop turns what was measured
+// into metrics, once for the whole run and once per named endpoint.
+
+// defaultRateTolerance is how far the achieved rate may fall below the
+// intended rate before the run is flagged.
+const defaultRateTolerance = 0.01
+
 // defaultPercentiles are always reported, as in the original.
 var defaultPercentiles = []float64{50, 75, 90, 95, 99, 99.9}
+
+// loadInputs are the inputs every load task takes under the same names; the
+// http and grpc inputs embed them.
+type loadInputs struct {
+	Duration      *inputs.Duration          `json:"duration,omitempty"`
+	Percentiles   []float64                 `json:"percentiles,omitempty"`
+	Warmup        *bool                     `json:"warmup,omitempty"`
+	RateTolerance *float64                  `json:"rateTolerance,omitempty"`
+	Uniform       bool                      `json:"uniform,omitempty"`
+	Abort         []abortCondition          `json:"abort,omitempty"`
+	Endpoints     map[string]map[string]any `json:"endpoints,omitempty"`
+}
+
+// runLevel lists the inputs of loadInputs: they apply to the whole run and
+// cannot be set per endpoint.
+func runLevel() []string {
+	return []string{"duration", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"}
+}
+
+// checkCount validates the request count (given under the protocol's name)
+// and the duration.
+func (in *loadInputs) checkCount(field string, n *int64) error {
+	if n != nil && *n < 1 {
+		return &inputs.FieldError{Field: field, Value: *n, Expected: "a whole number of at least 1"}
+	}
+	if in.Duration != nil && in.Duration.Duration <= 0 {
+		return &inputs.FieldError{Field: "duration", Value: in.Duration.String(), Expected: "a positive duration such as 30s"}
+	}
+	return nil
+}
+
+// checkRate validates a rate given under the protocol's name.
+func checkRate(field string, rate *float64, expected string) error {
+	if rate != nil {
+		if r := *rate; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+			return &inputs.FieldError{Field: field, Value: r, Expected: expected}
+		}
+	}
+	return nil
+}
+
+// checkPositive validates an optional whole number of at least 1.
+func checkPositive(field string, v *int) error {
+	if v != nil && *v < 1 {
+		return &inputs.FieldError{Field: field, Value: *v, Expected: "a whole number of at least 1"}
+	}
+	return nil
+}
+
+// positiveDuration sets an unset duration input to def and requires it to
+// be positive; expected says what is wanted.
+func positiveDuration(field string, d **inputs.Duration, def time.Duration, expected string) error {
+	if *d == nil {
+		*d = &inputs.Duration{Duration: def}
+	}
+	if (*d).Duration <= 0 {
+		return &inputs.FieldError{Field: field, Value: (*d).String(), Expected: expected}
+	}
+	return nil
+}
+
+// checkSummary validates the percentiles (adding the defaults) and the rate
+// tolerance (setting its default).
+func (in *loadInputs) checkSummary() error {
+	for _, p := range in.Percentiles {
+		if p <= 0 || p > 100 || math.IsNaN(p) {
+			return &inputs.FieldError{Field: "percentiles", Value: p, Expected: "percentiles greater than 0 and at most 100"}
+		}
+	}
+	in.Percentiles = mergePercentiles(in.Percentiles)
+	if in.RateTolerance == nil {
+		r := defaultRateTolerance
+		in.RateTolerance = &r
+	}
+	if r := *in.RateTolerance; r <= 0 || r >= 1 || math.IsNaN(r) {
+		return &inputs.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
+	}
+	return nil
+}
 
 // mergePercentiles adds extra percentiles to the defaults, sorted and without
 // duplicates.
 func mergePercentiles(extra []float64) []float64 {
-	seen := map[float64]bool{}
-	var out []float64
-	for _, p := range append(append([]float64{}, defaultPercentiles...), extra...) {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
+	out := slices.Concat(defaultPercentiles, extra)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// loadTask is the skeleton of a load task: its inputs I (with defaults), the
+// protocol's resolved endpoints E, the plan, and the recording loop.
+type loadTask[E, I any] struct {
+	in   I
+	kind loadKind[E]
+	plan loadPlan
+	eps  []mixEndpoint[E]
+	pcts []float64
+	warm bool // a warmup: measurements are discarded
+}
+
+// loadKind is what a protocol adds to the skeleton.
+type loadKind[E any] struct {
+	name string // provider of the metrics: http, grpc
+	sep  string // between a histogram's name and its aggregation
+	unit string // what log lines count: requests, calls
+	// runLevel lists the protocol's inputs that apply to the whole run.
+	runLevel []string
+	// isError judges outcomes, per endpoint.
+	isError func(eps []mixEndpoint[E]) func(endpoint int, o load.Outcome) bool
+	// target builds the target for the endpoints, ready to measure; opts
+	// are the run's engine options (for a protocol's own warm-up).
+	target func(ctx context.Context, env *experiment.Env, eps []mixEndpoint[E], opts load.Options) (measured, error)
+	// codes renames status codes for the result, or is nil.
+	codes func(map[string]int64) map[string]int64
+}
+
+// protocolInputs are a load task's inputs as the skeleton sees them: a
+// pointer to a struct that embeds loadInputs and the request inputs E.
+type protocolInputs[E any] interface {
+	// defaults checks the inputs and fills in defaults.
+	defaults() error
+	// skeleton returns the protocol, the common inputs, the top-level
+	// request and the plan's protocol-named parts (connections, rate,
+	// requests).
+	skeleton() (loadKind[E], *loadInputs, E, loadPlan)
+}
+
+// mixMember is a protocol's endpoint inputs T, decoded from one endpoint of
+// a mix: split returns the request inputs and the weight, if given.
+type mixMember[E, T any] interface {
+	*T
+	split() (E, *float64)
+}
+
+// newLoad builds a load task: it decodes the inputs I strictly, checks them
+// and fills in defaults, resolves the endpoints (each decoded as T) and
+// compiles the abort conditions.
+func newLoad[E request, I, T any, PI interface {
+	*I
+	protocolInputs[E]
+}, PT mixMember[E, T]](with map[string]any) (experiment.Task, error) {
+	t := &loadTask[E, I]{}
+	in := PI(&t.in)
+	if err := inputs.Decode(with, in); err != nil {
+		return nil, err
+	}
+	if err := in.defaults(); err != nil {
+		return nil, err
+	}
+	kind, common, top, plan := in.skeleton()
+	split := func(e *T) (E, *float64) { return PT(e).split() }
+	eps, err := resolveEndpoints(top, common.Endpoints, kind.name, slices.Concat(kind.runLevel, runLevel()), split)
+	if err != nil {
+		return nil, err
+	}
+	if plan.abort, err = compileAborts(kind.name, common.Abort); err != nil {
+		return nil, err
+	}
+	plan.name, plan.uniform, plan.duration, plan.rateTolerance = kind.name, common.Uniform, common.Duration, *common.RateTolerance
+	plan.isError = kind.isError(eps)
+	for _, e := range eps {
+		plan.weights = append(plan.weights, e.weight)
+	}
+	t.kind, t.plan, t.eps, t.pcts, t.warm = kind, plan, eps, common.Percentiles, common.Warmup != nil && *common.Warmup
+	return t, nil
+}
+
+// Inputs returns the inputs with their defaults.
+func (t *loadTask[E, I]) Inputs() any { return t.in }
+
+// measured is a target built by a protocol, with what it adds to the
+// metrics. Endpoint -1 stands for the whole run.
+type measured interface {
+	load.Target
+	Close()
+	// protocol names the protocol endpoint ep spoke.
+	protocol(ep int) string
+	// record stores the protocol's own measurements of endpoint ep.
+	record(in *experiment.Insights, provider string, ep int, percentiles []float64) error
+}
+
+// Run builds the target, runs the load and records it.
+func (t *loadTask[E, I]) Run(ctx context.Context, env *experiment.Env) error {
+	opts := t.plan.options(env)
+	target, err := t.kind.target(ctx, env, t.eps, opts)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	rep, err := runLoad(ctx, env, target, opts)
+	if err != nil {
+		return err
+	}
+	if t.warm {
+		env.Logger.Info("warmup finished; its results are discarded", t.kind.unit, rep.Total.Requests)
+		return ctx.Err()
+	}
+	if err := t.record(env, target, rep); err != nil {
+		return err
+	}
+	env.Logger.Info(t.kind.name+" load finished", t.kind.unit, rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1))
+	return finishLoad(ctx, env, rep)
+}
+
+// record stores the run's metrics under the task's name and, for named
+// endpoints, under <name>-<endpoint> too.
+func (t *loadTask[E, I]) record(env *experiment.Env, target measured, rep *load.Report) error {
+	insights, err := env.Experiment.Result.InitInsights(1, nil)
+	if err != nil {
+		return err
+	}
+	one := func(provider string, ep int, st load.Stats, share float64) error {
+		if t.kind.codes != nil {
+			st.Codes = t.kind.codes(st.Codes)
+		}
+		if err := recordLoad(insights, provider, t.kind.sep, st, rep, t.pcts, target.protocol(ep), share); err != nil {
+			return err
+		}
+		return target.record(insights, provider, ep, t.pcts)
+	}
+	if err := one(t.kind.name, -1, rep.Total, 1); err != nil {
+		return err
+	}
+	if len(t.eps) == 1 && t.eps[0].id == "" {
+		return nil
+	}
+	for i, e := range t.eps {
+		if err := one(t.kind.name+"-"+e.id, i, rep.Endpoints[i], weightShare(t.plan.weights, i)); err != nil {
+			return err
 		}
 	}
-	slices.Sort(out)
-	return out
+	return nil
+}
+
+// targetError is the error of a target's constructor for n endpoints: with
+// one endpoint, the endpoint need not be named.
+func targetError(n int, err error) error {
+	var ee *load.EndpointError
+	if n == 1 && errors.As(err, &ee) {
+		return ee.Err
+	}
+	return err
+}
+
+// weightShare is endpoint i's fraction of the total weight.
+func weightShare(weights []float64, i int) float64 {
+	var total float64
+	for _, w := range weights {
+		total += w
+	}
+	if total == 0 {
+		return 1
+	}
+	return weights[i] / total
 }
 
 // recordLoad stores one provider's load measurements as metrics (version 0)
@@ -38,19 +288,15 @@ func mergePercentiles(extra []float64) []float64 {
 // (http/latency-p99), "/" for gRPC (grpc/latency/p99), as in the original.
 // share is the provider's weight in a mix of endpoints (1 for the whole).
 func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, rep *load.Report, percentiles []float64, protocol string, share float64) error {
-	set := func(name, desc, units string, typ metrics.Type, v float64) error {
-		return in.SetValue(provider+"/"+name, metrics.Meta{Description: desc, Units: units, Type: typ}, 0, v)
-	}
-	if err := set("request-count", "number of requests sent", "", metrics.Counter, float64(st.Requests)); err != nil {
-		return err
-	}
-	if err := set("error-count", "number of responses that were errors", "", metrics.Counter, float64(st.Errors)); err != nil {
-		return err
+	counts := []plainMetric{
+		{"request-count", "number of requests sent", "", metrics.Counter, float64(st.Requests)},
+		{"error-count", "number of responses that were errors", "", metrics.Counter, float64(st.Errors)},
 	}
 	if st.Requests > 0 {
-		if err := set("error-rate", "fraction of responses that were errors", "", metrics.Gauge, float64(st.Errors)/float64(st.Requests)); err != nil {
-			return err
-		}
+		counts = append(counts, plainMetric{"error-rate", "fraction of responses that were errors", "", metrics.Gauge, float64(st.Errors) / float64(st.Requests)})
+	}
+	if err := setValues(in, provider, counts...); err != nil {
+		return err
 	}
 	latencyWhat := "latency"
 	if rep.Open {
@@ -98,30 +344,42 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 	return nil
 }
 
+// plainMetric is one plain (not histogram) metric of a provider.
+type plainMetric struct {
+	name, desc, units string
+	typ               metrics.Type
+	v                 float64
+}
+
+// setValues stores plain metrics of a provider, for version 0.
+func setValues(in *experiment.Insights, provider string, vals ...plainMetric) error {
+	for _, v := range vals {
+		if err := in.SetValue(provider+"/"+v.name, metrics.Meta{Description: v.desc, Units: v.units, Type: v.typ}, 0, v.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordHistogram stores a latency histogram and its aggregations, named
+// <provider>/<name><sep><aggregation>.
 func recordHistogram(in *experiment.Insights, provider, name, sep, what string, h *metrics.HDR, percentiles []float64) error {
 	if h.Count() == 0 {
 		return nil
 	}
-	ms := metrics.Msec
-	gauges := []struct {
-		suffix, desc string
-		v            float64
-	}{
-		{"mean", "mean of observed " + what + " values", h.MeanMs()},
-		{"stddev", "standard deviation of observed " + what + " values", h.StdDevMs()},
-		{"min", "minimum of observed " + what + " values", h.MinMs()},
-		{"max", "maximum of observed " + what + " values", h.MaxMs()},
-	}
-	for _, g := range gauges {
-		if err := in.SetValue(provider+"/"+name+sep+g.suffix, metrics.Meta{Description: g.desc, Units: ms, Type: metrics.Gauge}, 0, g.v); err != nil {
-			return err
-		}
+	ms, agg := metrics.Msec, name+sep
+	vals := []plainMetric{
+		{agg + "mean", "mean of observed " + what + " values", ms, metrics.Gauge, h.MeanMs()},
+		{agg + "stddev", "standard deviation of observed " + what + " values", ms, metrics.Gauge, h.StdDevMs()},
+		{agg + "min", "minimum of observed " + what + " values", ms, metrics.Gauge, h.MinMs()},
+		{agg + "max", "maximum of observed " + what + " values", ms, metrics.Gauge, h.MaxMs()},
 	}
 	for _, p := range percentiles {
 		ps := metrics.FormatPercentile(p)
-		if err := in.SetValue(provider+"/"+name+sep+"p"+ps, metrics.Meta{Description: ps + "-th percentile of observed " + what + " values", Units: ms, Type: metrics.Gauge}, 0, h.PercentileMs(p)); err != nil {
-			return err
-		}
+		vals = append(vals, plainMetric{agg + "p" + ps, ps + "-th percentile of observed " + what + " values", ms, metrics.Gauge, h.PercentileMs(p)})
+	}
+	if err := setValues(in, provider, vals...); err != nil {
+		return err
 	}
 	return in.SetHistogram(provider+"/"+name, metrics.Meta{Description: "histogram of " + what, Units: ms, Type: metrics.Histogram}, 0, h)
 }

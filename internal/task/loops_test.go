@@ -9,7 +9,6 @@ import (
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/slo"
-	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/testserver"
 )
 
@@ -34,16 +33,7 @@ spec:
 - task: assess
   with: {SLOs: {upper: [{metric: http/latency-p99, limit: 100}]}}
 `
-	exp, err := experiment.Decode([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewMemory(exp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &experiment.Runner{Store: st, Registry: Registry(Deps{})}
-	got, err := r.Loops(context.Background(), 3, 0)
+	got, err := runner(t, doc).Loops(context.Background(), 3, 0)
 	if !errors.Is(err, experiment.ErrAbort) {
 		t.Fatalf("error %v, want ErrAbort", err)
 	}

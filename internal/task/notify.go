@@ -19,6 +19,7 @@ import (
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/secret"
 	"iter8.tools/iter8/internal/slo"
+	"iter8.tools/iter8/internal/source"
 )
 
 // notifyInputs are the notify task's inputs (compat section 3.6). The url,
@@ -92,11 +93,8 @@ func newNotify(with map[string]any) (experiment.Task, error) {
 	if *in.Retries < 0 || *in.Retries > 10 {
 		return nil, &inputs.FieldError{Field: "retries", Value: *in.Retries, Expected: "a number of retries from 0 to 10"}
 	}
-	if in.Timeout == nil {
-		in.Timeout = &inputs.Duration{Duration: defaultNotifyTimeout}
-	}
-	if in.Timeout.Duration <= 0 {
-		return nil, &inputs.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration"}
+	if err := positiveDuration("timeout", &in.Timeout, defaultNotifyTimeout, "a positive duration"); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -325,10 +323,10 @@ func (t *notifyTask) payload(ctx context.Context, env *experiment.Env) ([]byte, 
 	if t.in.PayloadTemplateURL != "" {
 		var b []byte
 		var err error
-		if u, perr := url.Parse(t.in.PayloadTemplateURL); perr == nil && (u.Scheme == "http" || u.Scheme == "https") {
-			b, err = fetch(ctx, t.in.PayloadTemplateURL)
+		if ref := t.in.PayloadTemplateURL; source.IsURL(ref) {
+			b, err = source.Reader{}.URL(ctx, "", ref)
 		} else {
-			b, err = readLimited(abs(env.Dir, t.in.PayloadTemplateURL), "payloadTemplateURL")
+			b, err = source.Reader{}.File(ctx, "payloadTemplateURL", source.Path(env.Dir, ref))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("payloadTemplateURL: %w", err)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
@@ -44,9 +43,7 @@ func (t *runTask) Run(ctx context.Context, env *experiment.Env) error {
 	cmd.Env = append(os.Environ(), "TEMP_DIR="+os.TempDir())
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	// Run in its own process group so cancellation stops its children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	ownProcessGroup(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	if out.Len() > 0 {

@@ -2,58 +2,17 @@ package task
 
 import (
 	"context"
-	"errors"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
-	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
 )
-
-func TestHTTPInputErrors(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		with map[string]any
-		want string
-	}{
-		{"missing url", map[string]any{}, `field "url" is missing`},
-		{"relative url", map[string]any{"url": "/get"}, `field "url": invalid value "/get": expected an absolute http:// or https:// URL`},
-		{"negative qps", map[string]any{"url": "http://x", "qps": -5.0}, `field "qps": invalid value -5: expected a number of requests per second >= 0`},
-		{"malformed duration", map[string]any{"url": "http://x", "duration": "ten seconds"}, `field "duration": invalid value "ten seconds"`},
-		{"zero connections", map[string]any{"url": "http://x", "connections": 0.0}, `field "connections": invalid value 0`},
-		{"bad percentile", map[string]any{"url": "http://x", "percentiles": []any{0.0}}, `field "percentiles": invalid value 0`},
-		{"two payloads", map[string]any{"url": "http://x", "payloadStr": "a", "payloadFile": "b"}, "at most one of payloadStr, payloadFile and payloadURL"},
-		{"error range", map[string]any{"url": "http://x", "errorRanges": []any{map[string]any{"lower": 500.0, "upper": 400.0}}}, `field "errorRanges[0]"`},
-		{"unknown field", map[string]any{"url": "http://x", "endpoint": "y"}, `unknown field "endpoint": did you mean "endpoints"? (expected one of abort, allowInitialErrors, caCertFile,`},
-		{"endpoint run-level field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "duration": "1s"}}}, `field "endpoints.a.duration": invalid value "1s": expected no value here: endpoints run together under the task's duration`},
-		{"endpoint unknown field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "wieght": 2.0}}}, `unknown field "endpoints.a.wieght": did you mean "weight"?`},
-		{"endpoint without url", map[string]any{"endpoints": map[string]any{"a": map[string]any{"weight": 2.0}}}, `field "endpoints.a.url" is missing`},
-		{"endpoint bad weight", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "weight": -1.0}}}, `field "endpoints.a.weight": invalid value -1: expected a positive number`},
-		{"endpoint bad name", map[string]any{"endpoints": map[string]any{"a b": map[string]any{"url": "http://x"}}}, `field "endpoints": invalid value "a b"`},
-		{"cert without key", map[string]any{"url": "https://x", "certFile": "c.pem"}, `field "certFile": invalid value "c.pem": expected certFile and keyFile together`},
-		{"negative numRequests", map[string]any{"url": "http://x", "numRequests": -1.0}, `field "numRequests": invalid value -1`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := newHTTP(tt.with)
-			if err == nil || !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want ErrInvalid containing %q", err, tt.want)
-			}
-		})
-	}
-}
 
 func TestHTTPDefaults(t *testing.T) {
 	t.Parallel()
@@ -76,45 +35,9 @@ func TestHTTPDefaults(t *testing.T) {
 	}
 }
 
-// receiver records what requests carried.
-type receiver struct {
-	mu      sync.Mutex
-	bodies  map[string]int
-	headers map[string]int
-	methods map[string]int
-}
-
-func newReceiver(t *testing.T) (*receiver, *httptest.Server) {
-	r := &receiver{bodies: map[string]int{}, headers: map[string]int{}, methods: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b := make([]byte, 1024)
-		n, _ := req.Body.Read(b)
-		r.mu.Lock()
-		r.bodies[string(b[:n])]++
-		r.headers[req.Header.Get("X-Test")+"|"+req.Header.Get("Content-Type")]++
-		r.methods[req.Method]++
-		r.mu.Unlock()
-		if req.URL.Path == "/payload" {
-			_, _ = w.Write([]byte("from-url"))
-			return
-		}
-		if req.URL.Path == "/teapot" {
-			w.WriteHeader(http.StatusTeapot)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return r, srv
-}
-
 func runTaskFor(t *testing.T, with map[string]any, dir string) (*experiment.Experiment, error) {
 	t.Helper()
-	tk, err := newHTTP(with)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp := &experiment.Experiment{Spec: []experiment.TaskSpec{{}}, Result: &experiment.Result{}}
-	env := &experiment.Env{Experiment: exp, Logger: slog.New(slog.DiscardHandler), Dir: dir}
-	return exp, tk.Run(context.Background(), env)
+	return runIn(t, newHTTP, with, dir)
 }
 
 func TestHTTPTaskPayloads(t *testing.T) {
@@ -193,27 +116,6 @@ func TestHTTPTaskErrorRangesAndWarmup(t *testing.T) {
 	}
 }
 
-func TestHTTPTaskUnreachable(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
-	srv.Close()
-	_, err := runTaskFor(t, map[string]any{"url": url, "numRequests": 5.0}, "")
-	if err == nil || !strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), "allowInitialErrors") {
-		t.Errorf("error %v", err)
-	}
-	exp, err := runTaskFor(t, map[string]any{"url": url, "numRequests": 5.0, "qps": 0.0, "allowInitialErrors": true}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, _ := exp.Result.Insights.Value("http/error-count", 0); v != 5 {
-		t.Errorf("error-count %v, want 5", v)
-	}
-	if _, ok := exp.Result.Insights.Value("http/latency-mean", 0); ok {
-		t.Error("no response was received, so there is no latency")
-	}
-}
-
 func TestAssessOutcomes(t *testing.T) {
 	t.Parallel()
 	tk, err := newAssess(map[string]any{"SLOs": map[string]any{
@@ -228,7 +130,7 @@ func TestAssessOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &experiment.Env{Experiment: exp, Logger: slog.New(slog.DiscardHandler)}
+	env := &experiment.Env{Experiment: exp, Logger: discard()}
 	if err := tk.Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +157,7 @@ func TestRunTask(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	env := &experiment.Env{Experiment: &experiment.Experiment{}, Logger: slog.New(slog.DiscardHandler), Dir: dir}
+	env := &experiment.Env{Experiment: &experiment.Experiment{}, Logger: discard(), Dir: dir}
 	ok, err := newRun(map[string]any{"script": "echo hi > out.txt"})
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +193,5 @@ func TestProgressLine(t *testing.T) {
 		t.Error("no writer should mean no progress")
 	}
 }
-
-func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func metricsMeta() metrics.Meta { return metrics.Meta{Description: "a value", Type: metrics.Gauge} }

@@ -1,6 +1,7 @@
 package grpcload
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"iter8.tools/iter8/internal/source"
 )
 
 // ParseCall splits a method name given as package.Service.Method or
@@ -107,7 +110,13 @@ func FromProto(ctx context.Context, protoFiles, importPaths []string) (*protoreg
 	c := protocompile.Compiler{
 		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
 			ImportPaths: paths,
-			Accessor:    func(p string) (io.ReadCloser, error) { return os.Open(p) },
+			Accessor: func(p string) (io.ReadCloser, error) {
+				b, err := source.Reader{}.File(ctx, "", p)
+				if err != nil {
+					return nil, err
+				}
+				return io.NopCloser(bytes.NewReader(b)), nil
+			},
 		}),
 	}
 	linked, err := c.Compile(ctx, names...)
@@ -141,10 +150,10 @@ func register(files *protoregistry.Files, fd protoreflect.FileDescriptor) error 
 }
 
 // FromProtoset reads a serialised FileDescriptorSet.
-func FromProtoset(path string) (*protoregistry.Files, error) {
-	b, err := os.ReadFile(path)
+func FromProtoset(ctx context.Context, path string) (*protoregistry.Files, error) {
+	b, err := source.Reader{}.File(ctx, "protoset", path)
 	if err != nil {
-		return nil, fmt.Errorf("reading protoset: %w", err)
+		return nil, err
 	}
 	set := &descriptorpb.FileDescriptorSet{}
 	if err := proto.Unmarshal(b, set); err != nil {

@@ -151,7 +151,7 @@ func New(cfg Config) (*Target, error) {
 		ep, err := t.prepare(e)
 		if err != nil {
 			t.Close()
-			return nil, fmt.Errorf("endpoint %d: %w", i, err)
+			return nil, &load.EndpointError{Index: i, Err: err}
 		}
 		key := fmt.Sprintf("%s|%s|%p", e.Host, e.Authority, e.TLS)
 		pool, ok := pools[key]
@@ -160,7 +160,7 @@ func New(cfg Config) (*Target, error) {
 				cc, err := Dial(e.Host, e.TLS, e.Authority)
 				if err != nil {
 					t.Close()
-					return nil, fmt.Errorf("endpoint %d: %w", i, err)
+					return nil, &load.EndpointError{Index: i, Err: err}
 				}
 				pool = append(pool, cc)
 				t.conns = append(t.conns, cc)

@@ -7,8 +7,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"maps"
 	"net"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -35,15 +36,8 @@ func buildRequest(ep *endpoint) []byte {
 	b.WriteString(" HTTP/1.1\r\nHost: ")
 	b.WriteString(ep.hostHeader())
 	b.WriteString("\r\n")
-	keys := make([]string, 0, len(ep.Headers))
-	hasUA := false
-	for k := range ep.Headers {
-		keys = append(keys, k)
-		if equalFold(k, "user-agent") {
-			hasUA = true
-		}
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(ep.Headers))
+	hasUA := slices.ContainsFunc(keys, func(k string) bool { return equalFold(k, "user-agent") })
 	if !hasUA {
 		b.WriteString("User-Agent: iter8\r\n")
 	}

@@ -8,14 +8,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -111,7 +109,7 @@ func New(cfg Config) (*Target, error) {
 	for i, e := range cfg.Endpoints {
 		ep, err := t.prepare(e)
 		if err != nil {
-			return nil, fmt.Errorf("endpoint %d: %w", i, err)
+			return nil, &load.EndpointError{Index: i, Err: err}
 		}
 		if ep.client == nil {
 			key := ep.u.Scheme + "|" + ep.addr + "|" + fmt.Sprint(e.TLS)
@@ -197,26 +195,13 @@ func tlsConfig(o TLS, host string, h2 bool) (*tls.Config, error) {
 	if h2 {
 		c.NextProtos = []string{"h2", "http/1.1"}
 	}
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", o.CAFile)
-		}
-		c.RootCAs = pool
-	}
 	if (o.CertFile == "") != (o.KeyFile == "") {
 		return nil, errors.New("a client certificate needs both a certificate file and a key file")
 	}
-	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading client certificate: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
+	files := load.ClientFiles{CAFile: o.CAFile, CertFile: o.CertFile, KeyFile: o.KeyFile}
+	// the files are local: there is nothing to cancel
+	if err := files.Apply(context.Background(), c, "CA file"); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

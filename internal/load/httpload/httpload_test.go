@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/testserver"
 )
 
@@ -144,5 +146,16 @@ func BenchmarkReadResponse(b *testing.B) {
 		if _, _, err := readResponse(br, false); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A target that cannot prepare an endpoint names it by index, as a typed
+// error that keeps the cause.
+func TestNewEndpointError(t *testing.T) {
+	t.Parallel()
+	_, err := New(Config{Endpoints: []Endpoint{{URL: "http://127.0.0.1:1/"}, {URL: "/relative"}}})
+	var ee *load.EndpointError
+	if !errors.As(err, &ee) || ee.Index != 1 || err.Error() != `endpoint 1: url "/relative": expected an absolute http:// or https:// URL` {
+		t.Errorf("error %v", err)
 	}
 }
