@@ -112,7 +112,12 @@ type TaskStatus struct {
 // Completed reports whether every task of the latest loop has completed
 // (a skipped task counts as completed, as in the original).
 func (e *Experiment) Completed() bool {
-	return e.Result != nil && e.Result.NumLoops > 0 && e.Result.NumCompletedTasks == len(e.Spec)
+	r := e.Result
+	// A result written before numLoops existed (v0.10-v0.11, the original's
+	// testdata/assertinputs) has none: as in the original, completed then
+	// means every task completed. Zero completed tasks in zero loops is an
+	// experiment that has not started.
+	return r != nil && r.NumCompletedTasks == len(e.Spec) && (r.NumLoops > 0 || r.NumCompletedTasks > 0)
 }
 
 // NoFailure reports whether no task has failed.
