@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -96,4 +101,142 @@ func TestOriginalReportText(t *testing.T) {
 	if !strings.HasSuffix(r.stdout, want) {
 		t.Errorf("report without insights does not end as the original's:\n%q", r.stdout)
 	}
+}
+
+// The original's Slack and GitHub payload templates (hub chart
+// iter8-0.13.7) render what they rendered in the original: .Report has the
+// original's keys and the experiment (spec and result), which GitHub
+// workflows read from client_payload.
+func TestOriginalNotifyPayloads(t *testing.T) {
+	t.Parallel()
+	target := startTarget(t)
+	var (
+		mu       sync.Mutex
+		received = map[string][]byte{}
+	)
+	tpl := "hub-iter8-0.13.7/charts/iter8/templates/"
+	templates := map[string][]byte{
+		"/github.tpl": originalFile(t, tpl+"_payload-github.tpl"),
+		"/slack.tpl":  originalFile(t, tpl+"_payload-slack.tpl"),
+	}
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b, ok := templates[r.URL.Path]; ok && r.Method == http.MethodGet {
+			_, _ = w.Write(b)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		received[r.URL.Path] = b
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+
+	doc := string(originalFile(t, "v0.13.0/assertinputs/experiment.yaml"))
+	doc = strings.Replace(doc, "url: https://httpbin.org/get", "url: "+target.URL()+"/get", 1)
+	doc = strings.Replace(doc, "duration: 2s", "duration: 1s", 1)
+	// The original's Slack template escapes quotes but not backslashes, so a
+	// string holding a quote (these scripts) made invalid JSON in the
+	// original as it does here: the scripts lose their quotes.
+	doc = strings.ReplaceAll(doc, `echo "SLOs satisfied"`, "echo SLOs satisfied")
+	doc = strings.ReplaceAll(doc, `echo "SLOs not satisfied"`, "echo SLOs not satisfied")
+	// the tasks the original chart's github and slack wrappers wrote
+	doc = strings.Replace(doc, "result:", `  - task: notify
+    with:
+      url: `+recv.URL+`/repos/o/r/dispatches
+      method: POST
+      headers:
+        Accept: application/vnd.github+json
+      payloadTemplateURL: `+recv.URL+`/github.tpl
+      softFailure: false
+  - task: notify
+    with:
+      url: `+recv.URL+`/slack
+      method: POST
+      payloadTemplateURL: `+recv.URL+`/slack.tpl
+      softFailure: false
+result:`, 1)
+	dir := t.TempDir()
+	writeExperiment(t, dir, doc)
+	if r := iter8(t, dir, "run"); r.code != 0 {
+		t.Fatalf("run exited %d:\n%s", r.code, r.stderr)
+	}
+
+	type report struct {
+		TimeStamp         string `json:"timeStamp"`
+		Completed         *bool  `json:"completed"`
+		NoTaskFailures    *bool  `json:"noTaskFailures"`
+		NumTasks          int    `json:"numTasks"`
+		NumCompletedTasks int    `json:"numCompletedTasks"`
+		NumLoops          int    `json:"numLoops"`
+		Experiment        struct {
+			Spec   []map[string]any `json:"spec"`
+			Result struct {
+				NumCompletedTasks int `json:"numCompletedTasks"`
+				Insights          struct {
+					NumVersions         int                    `json:"numVersions"`
+					NonHistMetricValues []map[string][]float64 `json:"nonHistMetricValues"`
+					SLOsSatisfied       struct {
+						Upper [][]bool `json:"upper"`
+					} `json:"SLOsSatisfied"`
+				} `json:"insights"`
+			} `json:"result"`
+		} `json:"experiment"`
+	}
+	check := func(name string, raw []byte, notifyTask int) {
+		t.Helper()
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &top); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, raw)
+		}
+		for _, k := range []string{"timeStamp", "completed", "noTaskFailures", "numTasks", "numCompletedTasks", "numLoops", "experiment"} {
+			if _, ok := top[k]; !ok {
+				t.Errorf("%s lacks the original's field %s", name, k)
+			}
+		}
+		if len(top) > 10 {
+			t.Errorf("%s has %d top-level properties; a GitHub client_payload may have 10", name, len(top))
+		}
+		var rep report
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			t.Fatal(err)
+		}
+		// the notification is sent by task notifyTask, before it completes
+		if rep.TimeStamp == "" || rep.Completed == nil || *rep.Completed || rep.NoTaskFailures == nil || !*rep.NoTaskFailures ||
+			rep.NumTasks != 6 || rep.NumCompletedTasks != notifyTask-1 || rep.NumLoops != 1 {
+			t.Errorf("%s: %s", name, raw)
+		}
+		e := rep.Experiment
+		if len(e.Spec) != 6 || e.Spec[0]["task"] != "http" || e.Result.NumCompletedTasks != notifyTask-1 || e.Result.Insights.NumVersions != 1 ||
+			len(e.Result.Insights.SLOsSatisfied.Upper) != 6 || len(e.Result.Insights.NonHistMetricValues) != 1 ||
+			len(e.Result.Insights.NonHistMetricValues[0]["http/request-count"]) == 0 {
+			t.Errorf("%s: experiment %s", name, top["experiment"])
+		}
+		for i, s := range e.Result.Insights.SLOsSatisfied.Upper {
+			if len(s) != 1 || !s[0] {
+				t.Errorf("%s: SLO %d satisfied %v", name, i, s)
+			}
+		}
+	}
+
+	var dispatch struct {
+		EventType     string          `json:"event_type"`
+		ClientPayload json.RawMessage `json:"client_payload"`
+	}
+	if err := json.Unmarshal(received["/repos/o/r/dispatches"], &dispatch); err != nil || dispatch.EventType != "iter8" {
+		t.Fatalf("github dispatch: %v: %s", err, received["/repos/o/r/dispatches"])
+	}
+	check("client_payload", dispatch.ClientPayload, 5)
+
+	var slack struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(received["/slack"], &slack); err != nil {
+		t.Fatalf("slack: %v: %s", err, received["/slack"])
+	}
+	text, ok := strings.CutPrefix(slack.Text, "Your Iter8 report is ready: ")
+	if !ok {
+		t.Fatalf("slack text: %q", slack.Text)
+	}
+	check("slack report", []byte(text), 6)
 }
