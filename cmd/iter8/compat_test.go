@@ -240,3 +240,106 @@ result:`, 1)
 	}
 	check("slack report", []byte(text), 6)
 }
+
+// requestCount is http/request-count of the experiment in dir.
+func requestCount(t *testing.T, dir string) float64 {
+	t.Helper()
+	exp := loadExperiment(t, dir)
+	if exp.Result == nil || exp.Result.Insights == nil {
+		t.Fatalf("no insights in %s", dir)
+	}
+	v, _ := exp.Result.Insights.Value("http/request-count", 0)
+	return v
+}
+
+// The original's chart commands: v0.11's launch with --chartsParentDir and
+// --noDownload (space-separated, as its tests gave them) on its own chart
+// folder, v0.12+'s --localChart on the hub chart, and hub, which now writes
+// the built-in chart for editing.
+func TestOriginalChartCommands(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t)
+	url := srv.URL() + "/get"
+	abs := func(p string) string {
+		a, err := filepath.Abs(filepath.Join("..", "..", "testdata", "original", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	run := func(dir string, want int, args ...string) result {
+		t.Helper()
+		r := iter8(t, dir, args...)
+		if r.code != want {
+			t.Fatalf("iter8 %s exited %d, want %d:\n%s", strings.Join(args, " "), r.code, want, r.stderr)
+		}
+		return r
+	}
+	completed := func(dir string, tasks int) {
+		t.Helper()
+		exp := loadExperiment(t, dir)
+		if !exp.Completed() || !exp.NoFailure() || len(exp.Spec) != tasks {
+			t.Errorf("%s: completed %v, failure %v, %d tasks (want %d)", dir, exp.Completed(), !exp.NoFailure(), len(exp.Spec), tasks)
+		}
+	}
+
+	// iter8 v0.11.16 cmd/launch_test.go, its chart at the repository root
+	v011 := abs("v0.11.16")
+	dir := t.TempDir()
+	run(dir, 0, "launch", "-c", "iter8", "--chartsParentDir", v011, "--noDownload", "--set", "tasks={http}", "--set", "http.url="+url, "--set", "http.duration=2s")
+	completed(dir, 1)
+	if n := requestCount(t, dir); n < 1 {
+		t.Errorf("request count %v", n)
+	}
+	dir = t.TempDir()
+	run(dir, 0, "launch", "-c", "iter8", "--chartsParentDir", v011, "--noDownload", "--set", "tasks={http,assess}", "--set", "http.duration=2s",
+		"-f", abs("v0.13.0/config.yaml"), "--set", "http.url="+url)
+	completed(dir, 2)
+	run(dir, 0, "assert", "-c", "completed", "-c", "nofailure", "-c", "slos")
+
+	// iter8 v0.13.0 cmd/launch_test.go, on the hub chart 0.13.7
+	hubChart := abs("hub-iter8-0.13.7/charts/iter8")
+	dir = t.TempDir()
+	run(dir, 0, "launch", "-c", hubChart, "--localChart", "--set", "tasks={http,assess}", "--set", "http.duration=2s", "-f", abs("v0.13.0/config.yaml"), "--set", "http.url="+url)
+	completed(dir, 2)
+	if r := run(dir, 0, "report"); !strings.Contains(r.stdout, "  http/latency-mean (msec) <= 500 | true\n") {
+		t.Errorf("report of the hub chart's experiment:\n%s", r.stdout)
+	}
+	run(dir, 0, "k", "launch", "--dry", "-c", hubChart, "--localChart", "--set", "tasks={http}", "--set", "http.url="+url, "--set", "runner=job")
+	if b, err := os.ReadFile(filepath.Join(dir, "manifest.yaml")); err != nil || !strings.Contains(string(b), "kind: Job") || !strings.Contains(string(b), "image: iter8/iter8:0.13") {
+		t.Errorf("k launch --dry of the hub chart: %v\n%s", err, b)
+	}
+
+	// iter8 v0.11.16 cmd/hub_test.go: hub writes the chart for editing
+	parent := t.TempDir()
+	run(parent, 0, "hub", "--remoteFolderURL", "github.com/iter8-tools/iter8.git//charts")
+	values := filepath.Join(parent, "charts", "iter8", "values.yaml")
+	b, err := os.ReadFile(values)
+	if err != nil || !strings.Contains(string(b), "\nhttp: {}\n") {
+		t.Fatalf("hub wrote no chart: %v", err)
+	}
+	run(parent, 2, "hub") // never overwrites
+	if err := os.WriteFile(values, []byte(strings.Replace(string(b), "\nhttp: {}\n", "\nhttp: {numRequests: 7}\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--chartsParentDir=" + parent, "--noDownload"}, // the = form is no longer ignored
+		{"--chartsParentDir", parent, "--noDownload=true"},
+		{"--localChart", "-c", filepath.Join(parent, "charts", "iter8")},
+	} {
+		dir := t.TempDir()
+		run(dir, 0, append([]string{"launch", "--set", "tasks={http}", "--set", "http.url=" + url}, args...)...)
+		if n := requestCount(t, dir); n != 7 {
+			t.Errorf("launch %v: %v requests, want the edited chart's 7", args, n)
+		}
+	}
+	// without --noDownload, a charts folder is refused as the original did;
+	// with none, the built-in chart stands in for the remote folder
+	run(t.TempDir(), 2, "launch", "--dry", "--chartsParentDir", parent, "--set", "tasks={http}", "--set", "http.url="+url)
+	dir = t.TempDir()
+	run(dir, 0, "launch", "--remoteFolderURL", "github.com/iter8-tools/iter8.git?ref=v0.11.16//charts", "--chartsParentDir", t.TempDir(),
+		"--set", "tasks={http}", "--set", "http.url="+url, "--set", "http.numRequests=3")
+	if n := requestCount(t, dir); n != 3 {
+		t.Errorf("launch with --remoteFolderURL: %v requests, want 3", n)
+	}
+}
