@@ -208,3 +208,32 @@ result:`), 1), '\n')
 		t.Errorf("files left in the run directory: %v, want only experiment.yaml", names)
 	}
 }
+
+// A result written before numLoops existed (the original's
+// testdata/assertinputs) is completed when every task completed, as in the
+// original; the chart's fresh result (no task, no loop) has not started.
+func TestCompletedWithoutNumLoops(t *testing.T) {
+	t.Parallel()
+	exp, err := experiment.Decode(original(t, "v0.13.0/assertinputs/experiment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp.Result.NumLoops != 0 || !exp.Completed() {
+		t.Fatalf("numLoops %d, completed %v", exp.Result.NumLoops, exp.Completed())
+	}
+	if got := exp.Check([]experiment.Assertion{experiment.AssertCompleted, experiment.AssertNoFailure, experiment.AssertSLOs}); len(got) != 0 {
+		t.Errorf("the original's finished result fails: %q", got)
+	}
+	for _, tt := range []struct {
+		done int
+		want string
+	}{
+		{0, "completed: the experiment has not started"},
+		{2, "completed: 2 of 4 tasks have completed"},
+	} {
+		exp.Result.NumCompletedTasks = tt.done
+		if got := exp.Check([]experiment.Assertion{experiment.AssertCompleted}); exp.Completed() || len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%d of 4 tasks without numLoops: completed %v, %q, want %q", tt.done, exp.Completed(), got, tt.want)
+		}
+	}
+}
