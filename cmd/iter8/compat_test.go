@@ -337,8 +337,11 @@ func TestOriginalChartCommands(t *testing.T) {
 	// with none, the built-in chart stands in for the remote folder
 	run(t.TempDir(), 2, "launch", "--dry", "--chartsParentDir", parent, "--set", "tasks={http}", "--set", "http.url="+url)
 	dir = t.TempDir()
-	run(dir, 0, "launch", "--remoteFolderURL", "github.com/iter8-tools/iter8.git?ref=v0.11.16//charts", "--chartsParentDir", t.TempDir(),
+	r := run(dir, 0, "launch", "--remoteFolderURL", "github.com/iter8-tools/iter8.git?ref=v0.11.16//charts", "--chartsParentDir", t.TempDir(),
 		"--set", "tasks={http}", "--set", "http.url="+url, "--set", "http.numRequests=3")
+	if !strings.Contains(r.stderr, "the built-in chart stands in for the remote charts folder") {
+		t.Errorf("launch --remoteFolderURL does not say the built-in chart stands in:\n%s", r.stderr)
+	}
 	if n := requestCount(t, dir); n != 3 {
 		t.Errorf("launch with --remoteFolderURL: %v requests, want 3", n)
 	}

@@ -28,6 +28,9 @@ type genOptions struct {
 	// downloads nothing: the built-in chart stands in for the remote folder.
 	chartsParentDir, remoteFolderURL string
 	noDownload                       bool
+	// app's logger says when the built-in chart stands in for a remote
+	// folder; nil logs nothing.
+	app *app
 }
 
 func (o *genOptions) addFlags(fs *pflag.FlagSet) {
@@ -93,6 +96,9 @@ func (o *genOptions) v011Chart() (*chart.Chart, error) {
 	}
 	if o.chartName != "iter8" {
 		return nil, usagef("--chartName %q: the remote charts folder stands for the built-in chart iter8; use --chartsParentDir with --noDownload, or --localChart, to render a chart folder", o.chartName)
+	}
+	if o.remoteFolderURL != "" && o.app != nil && o.app.logger != nil {
+		o.app.logger.Info("iter8 downloads nothing: the built-in chart stands in for the remote charts folder", "remoteFolderURL", o.remoteFolderURL)
 	}
 	return chart.Embedded()
 }
@@ -174,7 +180,7 @@ func (o *genOptions) write(_ context.Context) (experiment.Store, func(), error) 
 }
 
 func newGenCmd(a *app) *cobra.Command {
-	o := &genOptions{}
+	o := &genOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "gen",
 		Short: "Generate experiment.yaml from values, without running it",
