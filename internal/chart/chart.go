@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -170,8 +171,12 @@ type Rendered struct {
 func (c *Chart) Release(vals map[string]any, rel common.ReleaseOptions) (*Rendered, error) {
 	ch := c.c
 	if !c.hasTemplate(experimentTemplate) {
+		name, err := c.experimentDefine()
+		if err != nil {
+			return nil, err
+		}
 		withDoc := *c.c
-		withDoc.Templates = append(append([]*common.File{}, c.c.Templates...), &common.File{Name: experimentTemplate, Data: []byte(`{{ include "iter8.experiment" . }}`)})
+		withDoc.Templates = append(append([]*common.File{}, c.c.Templates...), &common.File{Name: experimentTemplate, Data: []byte(`{{ include "` + name + `" . }}`)})
 		ch = &withDoc
 	}
 	out, err := (&Chart{c: ch}).Render(vals, rel)
@@ -185,6 +190,28 @@ func (c *Chart) Release(vals map[string]any, rel common.ReleaseOptions) (*Render
 	}
 	delete(out, key)
 	return &Rendered{Experiment: []byte(strings.TrimSpace(doc) + "\n"), Manifests: out}, nil
+}
+
+// defineRE finds the names of a chart's named templates.
+var defineRE = regexp.MustCompile(`\{\{-?\s*define\s+"([^"]+)"`)
+
+// experimentDefine is the named template holding the experiment document:
+// iter8.experiment in this iter8's chart, experiment in the original's
+// charts (iter8 v0.11 charts/iter8, hub charts/iter8 0.11-0.13), which its
+// gen rendered with {{ include "experiment" . }}.
+func (c *Chart) experimentDefine() (string, error) {
+	defined := map[string]bool{}
+	for _, t := range c.c.Templates {
+		for _, m := range defineRE.FindAllSubmatch(t.Data, -1) {
+			defined[string(m[1])] = true
+		}
+	}
+	for _, name := range []string{"iter8.experiment", "experiment"} {
+		if defined[name] {
+			return name, nil
+		}
+	}
+	return "", inputs.Invalidf("chart %s has no experiment: it has no %s and defines neither iter8.experiment nor experiment (the original's name)", c.c.Name(), experimentTemplate)
 }
 
 func (c *Chart) hasTemplate(name string) bool {
@@ -212,4 +239,37 @@ func templateError(err error) string {
 		}
 	}
 	return s
+}
+
+// WriteEmbedded writes the built-in chart's files into dir, a new folder,
+// for editing and rendering with --localChart (what Iter8 v0.11's hub
+// command downloaded). It never overwrites: an existing dir is an error.
+func WriteEmbedded(dir string) error {
+	if _, err := os.Lstat(dir); err == nil {
+		return inputs.Invalidf("%s exists: iter8 hub does not overwrite a chart folder (remove it, or edit and render it with --localChart -c %s)", dir, dir)
+	}
+	sub, err := fs.Sub(charts.FS, "iter8")
+	if err != nil {
+		return fmt.Errorf("reading embedded chart: %w", err)
+	}
+	return fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return fmt.Errorf("writing chart: %w", err)
+			}
+			return nil
+		}
+		b, err := fs.ReadFile(sub, p)
+		if err != nil {
+			return fmt.Errorf("reading embedded chart: %w", err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			return fmt.Errorf("writing chart: %w", err)
+		}
+		return nil
+	})
 }

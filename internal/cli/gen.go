@@ -23,8 +23,14 @@ type genOptions struct {
 	localChart bool
 	chartName  string
 	allowRun   bool
-	// accepted for compatibility with v0.11 scripts; the chart is built in
-	noDownload, chartsParentDir, remoteFolderURL string
+	// Iter8 v0.11's chart flags: the chart is chartsParentDir/charts/
+	// chartName, downloaded from remoteFolderURL unless noDownload. iter8
+	// downloads nothing: the built-in chart stands in for the remote folder.
+	chartsParentDir, remoteFolderURL string
+	noDownload                       bool
+	// app's logger says when the built-in chart stands in for a remote
+	// folder; nil logs nothing.
+	app *app
 }
 
 func (o *genOptions) addFlags(fs *pflag.FlagSet) {
@@ -36,23 +42,63 @@ func (o *genOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.allowRun, "allow-run", false, "allow run tasks (shell scripts) from values fetched from a URL")
 	fs.BoolVar(&o.localChart, "localChart", false, "render a chart from the local folder given by --chartName instead of the built-in chart")
 	fs.StringVarP(&o.chartName, "chartName", "c", "iter8", "chart to render: iter8 (built in) or, with --localChart, a chart folder")
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"noDownload", &o.noDownload}, {"chartsParentDir", &o.chartsParentDir}, {"remoteFolderURL", &o.remoteFolderURL}} {
-		fs.StringVar(f.dst, f.name, "", "ignored: the chart is built into iter8")
-		fs.Lookup(f.name).NoOptDefVal = "true"
-		_ = fs.MarkHidden(f.name)
-	}
+	addV011ChartFlags(fs, &o.chartsParentDir, &o.remoteFolderURL)
+	fs.BoolVar(&o.noDownload, "noDownload", false, "(Iter8 v0.11) render the chart folder <chartsParentDir>/charts/<chartName> instead of the built-in chart")
+	fs.Lookup("noDownload").NoOptDefVal = "true"
+	_ = fs.MarkHidden("noDownload")
 }
 
-// loadChart loads the built-in chart, or the --localChart folder.
+// addV011ChartFlags adds Iter8 v0.11's --chartsParentDir and
+// --remoteFolderURL, hidden: --localChart is the current way to render a
+// chart folder.
+func addV011ChartFlags(fs *pflag.FlagSet, parent, remote *string) {
+	fs.StringVar(parent, "chartsParentDir", "", "(Iter8 v0.11) folder holding the charts folder (default \".\")")
+	fs.StringVar(remote, "remoteFolderURL", "", "(Iter8 v0.11) where the charts folder was downloaded from; iter8 downloads nothing: the built-in chart stands in for it")
+	_ = fs.MarkHidden("chartsParentDir")
+	_ = fs.MarkHidden("remoteFolderURL")
+}
+
+// loadChart loads the built-in chart, the --localChart folder, or, with
+// Iter8 v0.11's flags, the chart folder under --chartsParentDir.
 func (o *genOptions) loadChart() (*chart.Chart, error) {
 	if o.localChart {
 		return chart.Local(o.chartName)
 	}
+	if o.noDownload || o.chartsParentDir != "" || o.remoteFolderURL != "" {
+		return o.v011Chart()
+	}
 	if o.chartName != "iter8" {
 		return nil, usagef("--chartName %q: the built-in chart is iter8; use --localChart to render a chart folder", o.chartName)
+	}
+	return chart.Embedded()
+}
+
+// v011Chart resolves the chart as Iter8 v0.11 did: with --noDownload, the
+// folder <chartsParentDir>/charts/<chartName>; without it, the chart of
+// the remote charts folder, which the built-in chart stands in for (the
+// original refused to download over an existing charts folder, and so does
+// this).
+func (o *genOptions) v011Chart() (*chart.Chart, error) {
+	parent := o.chartsParentDir
+	if parent == "" {
+		parent = "."
+	}
+	charts := filepath.Join(parent, "charts")
+	if o.noDownload {
+		dir := filepath.Join(charts, o.chartName)
+		if _, err := os.Stat(dir); err != nil {
+			return nil, usagef("--noDownload: no chart folder %s (iter8 hub writes the built-in chart there for editing)", dir)
+		}
+		return chart.Local(dir)
+	}
+	if _, err := os.Stat(charts); err == nil {
+		return nil, usagef("'charts' folder found in %s; --noDownload is required to render its chart %s (without it, the built-in chart stands in for the remote charts folder)", parent, o.chartName)
+	}
+	if o.chartName != "iter8" {
+		return nil, usagef("--chartName %q: the remote charts folder stands for the built-in chart iter8; use --chartsParentDir with --noDownload, or --localChart, to render a chart folder", o.chartName)
+	}
+	if o.remoteFolderURL != "" && o.app != nil && o.app.logger != nil {
+		o.app.logger.Info("iter8 downloads nothing: the built-in chart stands in for the remote charts folder", "remoteFolderURL", o.remoteFolderURL)
 	}
 	return chart.Embedded()
 }
@@ -134,7 +180,7 @@ func (o *genOptions) write(_ context.Context) (experiment.Store, func(), error) 
 }
 
 func newGenCmd(a *app) *cobra.Command {
-	o := &genOptions{}
+	o := &genOptions{app: a}
 	cmd := &cobra.Command{
 		Use:   "gen",
 		Short: "Generate experiment.yaml from values, without running it",

@@ -77,7 +77,7 @@ iter8 k run. k report, k assert, k log and k delete work on the group.`,
 }
 
 func newKLaunchCmd(a *app, k *kOptions) *cobra.Command {
-	o := &genOptions{}
+	o := &genOptions{app: a}
 	var dry bool
 	cmd := &cobra.Command{
 		Use:   "launch",

@@ -10,7 +10,7 @@ import (
 )
 
 func newLaunchCmd(a *app) *cobra.Command {
-	o := &genOptions{}
+	o := &genOptions{app: a}
 	var (
 		dry   bool
 		loops loopOptions

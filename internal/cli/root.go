@@ -102,6 +102,7 @@ into an exit code that gates a CI/CD pipeline.`,
 		newReportCmd(a),
 		newAssertCmd(a),
 		newVersionCmd(a),
+		newHubCmd(a),
 		newDemoCmd(a),
 		newKCmd(a),
 	)

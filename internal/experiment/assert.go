@@ -51,8 +51,10 @@ func (e *Experiment) Check(as []Assertion) []string {
 		switch a {
 		case AssertCompleted:
 			switch {
-			case r == nil || r.NumLoops == 0:
+			case !e.Started():
 				out = append(out, "completed: the experiment has not started")
+			case !e.Completed() && r.NumLoops == 0:
+				out = append(out, fmt.Sprintf("completed: %d of %d tasks have completed", r.NumCompletedTasks, len(e.Spec)))
 			case !e.Completed():
 				out = append(out, fmt.Sprintf("completed: %d of %d tasks have completed in loop %d", r.NumCompletedTasks, len(e.Spec), r.NumLoops))
 			}
@@ -80,7 +82,7 @@ func (e *Experiment) Check(as []Assertion) []string {
 // experiment that declares no SLO: there is nothing the gate checked.
 func (e *Experiment) checkSLOs() []string {
 	r := e.Result
-	if r == nil || r.NumLoops == 0 {
+	if !e.Started() {
 		return []string{"slos: the experiment has not started: its SLOs are not judged yet"}
 	}
 	in := r.Insights
@@ -178,4 +180,23 @@ func (in *Insights) VersionLabel(i int) string {
 		}
 	}
 	return fmt.Sprintf("version %d", i)
+}
+
+// TrackVersionStr is VersionLabel under the original's name, so if:
+// expressions written for the original (Result.Insights.TrackVersionStr(0))
+// keep working.
+func (in *Insights) TrackVersionStr(i int) string { return in.VersionLabel(i) }
+
+// ScalarMetricValue returns the value of metric m for version i, or nil
+// when there is none: the original's accessor, kept for if: expressions
+// such as Result.Insights.ScalarMetricValue(0, "http/latency-mean") < 100.
+func (in *Insights) ScalarMetricValue(i int, m string) *float64 {
+	if in == nil {
+		return nil
+	}
+	v, ok := in.Value(m, i)
+	if !ok {
+		return nil
+	}
+	return &v
 }

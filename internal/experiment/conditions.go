@@ -10,10 +10,12 @@ import (
 )
 
 // Condition is a compiled if: expression. Expressions are written in
-// expr-lang (https://expr-lang.org) and see what the original's saw:
-// Result (with Go field names, e.g. Result.NumLoops), SLOs(), Completed() and
-// NoFailure(); plus lower-case aliases result.numLoops, slos(), completed()
-// and noFailure().
+// expr-lang (https://expr-lang.org) and see what the original's saw (its
+// environment was the experiment itself): Spec (the task list, so len(Spec)
+// works), Result with Go field names (Result.NumLoops,
+// Result.Insights.NumVersions, Result.Insights.ScalarMetricValue(0, "m")...),
+// SLOs(), Completed() and NoFailure(); plus lower-case aliases
+// result.numLoops, spec, slos(), completed() and noFailure().
 type Condition struct {
 	src  string
 	prog *vm.Program
@@ -58,6 +60,8 @@ func conditionEnv(exp *Experiment) map[string]any {
 	r := exp.Result
 	slos, completed, noFailure := exp.SLOs, exp.Completed, exp.NoFailure
 	return map[string]any{
+		"Spec":      exp.Spec,
+		"spec":      exp.Spec,
 		"Result":    r,
 		"result":    resultView{NumLoops: r.NumLoops, NumCompletedTasks: r.NumCompletedTasks, Failure: r.Failure, StartTime: r.StartTime},
 		"SLOs":      slos,

@@ -112,7 +112,19 @@ type TaskStatus struct {
 // Completed reports whether every task of the latest loop has completed
 // (a skipped task counts as completed, as in the original).
 func (e *Experiment) Completed() bool {
-	return e.Result != nil && e.Result.NumLoops > 0 && e.Result.NumCompletedTasks == len(e.Spec)
+	r := e.Result
+	// A result written before numLoops existed (v0.10-v0.11, the original's
+	// testdata/assertinputs) has none: as in the original, completed then
+	// means every task completed. Zero completed tasks in zero loops is an
+	// experiment that has not started.
+	return e.Started() && r.NumCompletedTasks == len(e.Spec)
+}
+
+// Started reports whether a loop has started. A result written before
+// numLoops existed (v0.10-v0.11) has started when a task completed.
+func (e *Experiment) Started() bool {
+	r := e.Result
+	return r != nil && (r.NumLoops > 0 || r.NumCompletedTasks > 0)
 }
 
 // NoFailure reports whether no task has failed.

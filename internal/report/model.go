@@ -40,6 +40,9 @@ type Report struct {
 	// taskStates is set when the result keeps each task's state (files
 	// written by the original keep none).
 	taskStates bool
+	// verdicts is set when the SLOs were judged by this iter8 (values and
+	// outcomes), not only recorded as true or false by the original.
+	verdicts bool
 }
 
 // Status is the experiment's overall state.
@@ -270,6 +273,7 @@ func New(exp *experiment.Experiment) *Report {
 		r.Versions = append(r.Versions, in.VersionLabel(i))
 	}
 	r.SLOs = slos(in, r.Versions)
+	r.verdicts = len(in.SLOVerdicts) > 0
 	r.Metrics = metricList(in, n)
 	r.Latency = latencies(in, r.Versions)
 	r.Load = loads(in)

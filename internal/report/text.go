@@ -11,61 +11,102 @@ import (
 	"iter8.tools/iter8/internal/slo"
 )
 
+// writeText prints the original's report first, section for section and
+// cell for cell as the original Iter8 (v0.13.4+) printed it, so scripts
+// that grep it keep working; iter8's additions follow in their own
+// sections.
 func writeText(w io.Writer, r *Report, o Options) error {
 	p := &printer{w: w, o: o}
-	p.summary(r)
-	if !r.Status.Insights {
-		p.blank()
-		p.line("Insights not found in experiment results. You may need to retry this report at a later time.")
-		return p.err
-	}
-	if len(r.SLOs) > 0 {
-		p.section("Whether or not service level objectives (SLOs) are satisfied")
-		p.table(sloRows(r))
-		if len(r.Loops) > 1 {
-			p.section("SLO outcomes over loops")
-			p.table(trendRows(r, p))
-			p.blank()
-			p.trendLegend(r)
-		}
-	}
-	if len(r.Load) > 0 {
-		p.section("Load generation")
-		p.table(loadRows(r))
-		p.blank()
-		p.loadNotes(r)
-	}
-	if rows := latencyRows(r); len(rows) > 1 {
-		p.section("Latency percentiles (msec)")
-		p.table(rows)
-	}
-	p.section("Latest observed values for metrics")
-	p.table(metricRows(r))
+	p.original(r)
+	p.additions(r)
 	return p.err
 }
 
-// summary prints the experiment's state and, while a loop is unfinished,
-// where its tasks are.
-func (p *printer) summary(r *Report) {
+// original prints the original's sections: the summary, the SLO table
+// (true or false per version) and the metrics table (%0.2f or
+// "unavailable"), or the original's words when there are no insights.
+func (p *printer) original(r *Report) {
 	s := r.Status
-	p.section("Experiment summary")
-	p.line("Experiment completed: %s", p.paint(strconv.FormatBool(s.Completed), boolStyle(s.Completed, yellow)))
-	p.line("No task failures: %s", p.paint(strconv.FormatBool(!s.Failure), boolStyle(!s.Failure, red)))
-	p.line("Total number of tasks: %d", s.Tasks)
-	p.line("Number of completed tasks: %d", s.CompletedTasks)
-	p.line("Number of completed loops: %d", s.Loops)
-	if s.Aborted {
-		p.line("Experiment aborted: %s", p.paint("true", red))
+	p.printf("\n%s\n*******************\n\n", p.paint("Experiment summary:", bold))
+	p.printf("  Experiment completed: %s\n", p.paint(strconv.FormatBool(s.Completed), boolStyle(s.Completed, yellow)))
+	p.printf("  No task failures: %s\n", p.paint(strconv.FormatBool(!s.Failure), boolStyle(!s.Failure, red)))
+	p.printf("  Total number of tasks: %d\n", s.Tasks)
+	p.printf("  Number of completed tasks: %d\n", s.CompletedTasks)
+	p.printf("  Number of completed loops: %d", s.Loops)
+	if !s.Insights {
+		p.printf("\n\n%s\n***********************\n\n", p.paint("Metrics-based Insights:", bold))
+		p.printf("  Insights not found in experiment results. You may need to retry this report at a later time.\n\n")
+		return
 	}
-	if s.FailureReason != "" {
-		p.wrapped("Failure: ", s.FailureReason, red)
+	if len(r.SLOs) > 0 {
+		p.printf("\n\n%s\n%s\n\n", p.paint("Whether or not service level objectives (SLOs) are satisfied:", bold), strings.Repeat("*", 61))
+		p.table(originalSLORows(r), originalRule(r, "--------------", "---------"))
+		p.printf("  ")
 	}
+	p.printf("\n\n%s\n***********************************\n\n", p.paint("Latest observed values for metrics:", bold))
+	p.table(originalMetricRows(r), originalRule(r, "-------", "-----"))
+	p.printf("  \n\n")
+}
+
+// additions prints what this iter8 knows beyond the original, each in its
+// own section after the original's: why the experiment failed or where its
+// tasks are, the values SLOs were judged on, their outcomes over loops,
+// the load generator's health, latency percentiles and why values are
+// missing.
+func (p *printer) additions(r *Report) {
+	s := r.Status
+	var pending []Task
 	if !s.Completed && r.taskStates {
 		for _, t := range r.Tasks {
 			if t.State != string(experiment.Completed) {
-				p.line("Task %d (%s): %s", t.Index, clean(t.Name), p.paint(t.State, taskStyle(t.State)))
+				pending = append(pending, t)
 			}
 		}
+	}
+	if s.Aborted || s.FailureReason != "" || len(pending) > 0 {
+		p.section("Experiment details")
+		if s.Aborted {
+			p.line("Experiment aborted: %s", p.paint("true", red))
+		}
+		if s.FailureReason != "" {
+			p.wrapped("Failure: ", s.FailureReason, red)
+		}
+		for _, t := range pending {
+			p.line("Task %d (%s): %s", t.Index, clean(t.Name), p.paint(t.State, taskStyle(t.State)))
+		}
+		p.blank()
+	}
+	if !s.Insights {
+		return
+	}
+	if len(r.SLOs) > 0 && r.verdicts {
+		p.section("SLO outcomes and the values judged")
+		p.table(sloRows(r), nil)
+		p.blank()
+	}
+	if len(r.SLOs) > 0 && len(r.Loops) > 1 {
+		p.section("SLO outcomes over loops")
+		p.table(trendRows(r, p), nil)
+		p.blank()
+		p.trendLegend(r)
+		p.blank()
+	}
+	if len(r.Load) > 0 {
+		p.section("Load generation")
+		p.table(loadRows(r), nil)
+		p.blank()
+		p.loadNotes(r)
+		p.blank()
+	}
+	if rows := latencyRows(r); len(rows) > 1 {
+		p.section("Latency percentiles (msec)")
+		p.table(rows, nil)
+		p.blank()
+	}
+	if rows := missingRows(r); len(rows) > 1 {
+		p.section("Metrics without a value")
+		p.table(rows, nil)
+		p.blank()
 	}
 }
 
@@ -153,8 +194,10 @@ func (p *printer) paint(s, style string) string {
 	return "\x1b[" + style + "m" + s + "\x1b[0m"
 }
 
+// section starts one of iter8's own sections; the text before it ends
+// with a blank line.
 func (p *printer) section(title string) {
-	p.printf("\n%s\n%s\n\n", p.paint(title+":", bold), strings.Repeat("*", len(title)+1))
+	p.printf("%s\n%s\n\n", p.paint(title+":", bold), strings.Repeat("*", len(title)+1))
 }
 
 func (p *printer) line(format string, args ...any) { p.printf("  "+format+"\n", args...) }
@@ -205,12 +248,20 @@ func wrapLine(s string, width int) []string {
 // " | " between columns. When the table is wider than the terminal, the
 // value columns are split into several tables that each fit, repeating the
 // first column; when even one value column does not fit, each row is
-// printed as a block.
-func (p *printer) table(rows [][]cell) {
+// printed as a block. rule is the line under the header; nil means dashes
+// as long as each header.
+func (p *printer) table(rows [][]cell, rule []cell) {
 	if p.err != nil || len(rows) == 0 {
 		return
 	}
 	cols := len(rows[0])
+	if rule == nil {
+		rule = make([]cell, cols)
+		for j, h := range rows[0] {
+			rule[j] = cell{text: strings.Repeat("-", utf8.RuneCountInString(h.text))}
+		}
+	}
+	rows = append([][]cell{rows[0], rule}, rows[1:]...)
 	widths := make([]int, cols)
 	for _, row := range rows {
 		for j, c := range row {
@@ -263,15 +314,8 @@ func allColumns(n int) []int {
 }
 
 func (p *printer) printTable(rows [][]cell, widths []int, cols []int) {
-	for i, row := range rows {
+	for _, row := range rows {
 		p.printRow(row, widths, cols)
-		if i == 0 {
-			dashes := make([]cell, len(row))
-			for j, h := range row {
-				dashes[j] = cell{text: strings.Repeat("-", utf8.RuneCountInString(h.text))}
-			}
-			p.printRow(dashes, widths, cols)
-		}
 	}
 }
 
@@ -293,7 +337,7 @@ func (p *printer) printRow(row []cell, widths []int, cols []int) {
 // "header: value" line per other column.
 func (p *printer) printBlocks(rows [][]cell) {
 	header := rows[0]
-	for i, row := range rows[1:] {
+	for i, row := range rows[2:] { // after the header and its rule
 		if i > 0 {
 			p.blank()
 		}
@@ -319,6 +363,99 @@ func versionHeaders(r *Report, single string) []string {
 		return []string{single}
 	}
 	return r.Versions
+}
+
+// originalRule is the line under the original's table header: its first
+// dashes, then its dashes per version column (one column unless there are
+// several versions).
+func originalRule(r *Report, first, each string) []cell {
+	rule := []cell{{text: first}}
+	for range max(len(r.Versions), 1) {
+		rule = append(rule, cell{text: each})
+	}
+	return rule
+}
+
+// originalHeaders are the original's value columns: one named single
+// unless there are several versions, then each version's label.
+func originalHeaders(r *Report, single string) []string {
+	if len(r.Versions) > 1 {
+		return r.Versions
+	}
+	return []string{single}
+}
+
+// originalSLORows are the original's SLO table: each condition, its limit
+// printed as the original printed numbers, and true or false per version.
+func originalSLORows(r *Report) [][]cell {
+	rows := [][]cell{texts(append([]string{"SLO Conditions"}, originalHeaders(r, "Satisfied")...)...)}
+	for _, s := range r.SLOs {
+		row := []cell{{text: originalCondition(s)}}
+		for _, res := range s.Results {
+			ok := res.Satisfied()
+			row = append(row, cell{text: strconv.FormatBool(ok), style: boolStyle(ok, red)})
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// originalCondition is the condition as the original wrote it: the limit
+// in Go's %v (1e+07, not 10000000).
+func originalCondition(s SLO) string {
+	m := s.Metric
+	if s.Units != "" {
+		m += " (" + s.Units + ")"
+	}
+	if s.Direction == slo.Lower {
+		return fmt.Sprintf("%v <= %s", s.Limit, m)
+	}
+	return fmt.Sprintf("%s <= %v", m, s.Limit)
+}
+
+// originalMetricRows are the original's metrics table: each value with two
+// decimals, or "unavailable" (why is in iter8's own section).
+func originalMetricRows(r *Report) [][]cell {
+	rows := [][]cell{texts(append([]string{"Metric"}, originalHeaders(r, "value")...)...)}
+	for _, m := range r.Metrics {
+		label := m.Name
+		if m.Units != "" {
+			label += " (" + m.Units + ")"
+		}
+		row := []cell{{text: label}}
+		for _, v := range m.Values {
+			if v == nil {
+				row = append(row, cell{text: "unavailable"})
+				continue
+			}
+			row = append(row, cell{text: fmt.Sprintf("%0.2f", *v)})
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// missingRows say, per metric and version, why a value is missing when a
+// task said why.
+func missingRows(r *Report) [][]cell {
+	rows := [][]cell{texts("Metric", "Version", "Why")}
+	for _, m := range r.Metrics {
+		for i, ms := range m.Missing {
+			if ms == nil || m.Values[i] != nil {
+				continue
+			}
+			why := labelOf(ms.Outcome).name
+			if ms.Reason != "" {
+				why += ": " + ms.Reason
+			}
+			style := ""
+			if ms.Outcome == slo.Error {
+				style = red
+			}
+			rows = append(rows, []cell{{text: m.Name}, {text: versionLabel(r.Versions, i)}, {text: why, style: style}})
+		}
+	}
+	return rows
 }
 
 func sloRows(r *Report) [][]cell {
@@ -439,31 +576,6 @@ func latencyRows(r *Report) [][]cell {
 			row = append(row, cell{text: textValue(v)})
 		}
 		rows = append(rows, append(row, cell{text: textValue(l.Max)}))
-	}
-	return rows
-}
-
-func metricRows(r *Report) [][]cell {
-	rows := [][]cell{texts(append([]string{"Metric"}, versionHeaders(r, "value")...)...)}
-	for _, m := range r.Metrics {
-		label := m.Name
-		if m.Units != "" {
-			label += " (" + m.Units + ")"
-		}
-		row := []cell{{text: label}}
-		for i, v := range m.Values {
-			switch {
-			case v != nil:
-				row = append(row, cell{text: textValue(*v)})
-			case m.Missing != nil && m.Missing[i] != nil && m.Missing[i].Outcome == slo.Error:
-				row = append(row, cell{text: "unavailable (" + labelOf(slo.Error).name + ")", style: red})
-			case m.Missing != nil && m.Missing[i] != nil:
-				row = append(row, cell{text: "unavailable (" + labelOf(m.Missing[i].Outcome).name + ")"})
-			default:
-				row = append(row, cell{text: "unavailable"})
-			}
-		}
-		rows = append(rows, row)
 	}
 	return rows
 }

@@ -3,6 +3,7 @@ package task
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -126,8 +127,8 @@ func parsePayload(text string) (*template.Template, error) {
 
 // Summary is the concise report a notification carries: the experiment's
 // status and each SLO with its value and limit, not the whole experiment.
-// Payload templates see it as . and, for templates written for the original
-// Iter8, as .Report.
+// Payload templates see it as . and, with the experiment, as .Report (see
+// Report).
 type Summary struct {
 	TimeStamp         string            `json:"timeStamp"`
 	Status            string            `json:"status"`
@@ -162,12 +163,60 @@ type VersionResult struct {
 	Reason  string   `json:"reason,omitempty"`
 }
 
-// notifyData is what payload templates see: the summary (also as .Report)
-// and the task's data input (as .Data).
+// notifyData is what payload templates see: the summary (as .), the
+// original's report (as .Report) and the task's data input (as .Data).
 type notifyData struct {
 	Summary
-	Report Summary
+	Report Report
 	Data   map[string]string
+}
+
+// Report is what payload templates written for the original Iter8 see as
+// .Report: the summary's fields (.Report.Status, .Report.SLOs...) and the
+// experiment itself (.Report.Experiment, its spec and result). In JSON
+// (.Report | toJson, the original's Slack and GitHub payloads) it has the
+// original's keys, timeStamp, completed, noTaskFailures, numTasks,
+// numCompletedTasks, numLoops and experiment, plus summary: eight top-level
+// properties, within the ten a GitHub repository_dispatch client_payload
+// may have.
+type Report struct {
+	Summary
+	Experiment *experiment.Experiment
+}
+
+// MarshalJSON encodes the report in the original's shape, with the summary
+// under its own key.
+func (r Report) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		TimeStamp         string                 `json:"timeStamp"`
+		Completed         bool                   `json:"completed"`
+		NoTaskFailures    bool                   `json:"noTaskFailures"`
+		NumTasks          int                    `json:"numTasks"`
+		NumCompletedTasks int                    `json:"numCompletedTasks"`
+		NumLoops          int                    `json:"numLoops"`
+		Experiment        *experiment.Experiment `json:"experiment"`
+		Summary           Summary                `json:"summary"`
+	}{r.TimeStamp, r.Completed, r.NoTaskFailures, r.NumTasks, r.NumCompletedTasks, r.NumLoops, r.Experiment, r.Summary})
+}
+
+// payloadExperiment is the experiment as a payload carries it: spec and
+// result as stored, without what only this iter8 records in bulk (the HDR
+// histograms and the loop history), which the original's payload never had
+// and which would outgrow a GitHub dispatch (64 KB).
+func payloadExperiment(exp *experiment.Experiment) *experiment.Experiment {
+	if exp == nil || exp.Result == nil {
+		return exp
+	}
+	out := *exp
+	res := *exp.Result
+	res.History = nil
+	if res.Insights != nil {
+		in := *res.Insights
+		in.Histograms = nil
+		res.Insights = &in
+	}
+	out.Result = &res
+	return &out
 }
 
 // summarize builds the concise report from the report model every output
@@ -343,7 +392,8 @@ func (t *notifyTask) payload(ctx context.Context, env *experiment.Env) ([]byte, 
 	}
 	s := summarize(env.Experiment, t.in.Links, now())
 	var b bytes.Buffer
-	if err := tmpl.Execute(&b, notifyData{Summary: s, Report: s, Data: t.in.Data}); err != nil {
+	rep := Report{Summary: s, Experiment: payloadExperiment(env.Experiment)}
+	if err := tmpl.Execute(&b, notifyData{Summary: s, Report: rep, Data: t.in.Data}); err != nil {
 		return nil, fmt.Errorf("payload template: %w", err)
 	}
 	if b.Len() > maxPayload {

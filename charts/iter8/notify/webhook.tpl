@@ -1,2 +1,2 @@
 {{- /* The concise report as JSON. */ -}}
-{{ .Report | toPrettyJson }}
+{{ .Report.Summary | toPrettyJson }}
