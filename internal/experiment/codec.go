@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/metrics"
 	"sigs.k8s.io/yaml"
 )
 
@@ -44,6 +45,9 @@ func Decode(data []byte) (*Experiment, error) {
 			exp.Result = &Result{}
 			if err := json.Unmarshal(top[k], exp.Result); err != nil {
 				return nil, invalidf("result: %v", strings.TrimPrefix(err.Error(), "json: "))
+			}
+			if err := checkHistograms(exp.Result); err != nil {
+				return nil, err
 			}
 		default:
 			return nil, invalidf("unknown top-level key %q: expected spec or result", k)
@@ -126,4 +130,31 @@ func cleanYAMLError(err error) string {
 	s := err.Error()
 	s = strings.TrimPrefix(s, "error converting YAML to JSON: ")
 	return strings.TrimPrefix(s, "yaml: ")
+}
+
+// checkHistograms makes sure every stored HDR histogram decodes, so that a
+// corrupt (or hand-edited) result is refused when it is read, naming the
+// histogram, instead of being dropped from a merge later.
+func checkHistograms(r *Result) error {
+	check := func(where string, hs []map[string]string) error {
+		for v, m := range hs {
+			for _, name := range slices.Sorted(maps.Keys(m)) {
+				if _, err := metrics.DecodeHDR(m[name]); err != nil {
+					return invalidf("%s[%d][%q]: not a valid HDR histogram encoding: %v", where, v, name, err)
+				}
+			}
+		}
+		return nil
+	}
+	if r.Insights != nil {
+		if err := check("result.insights.histograms", r.Insights.Histograms); err != nil {
+			return err
+		}
+	}
+	for i, s := range r.History {
+		if err := check(fmt.Sprintf("result.history[%d].histograms", i), s.Histograms); err != nil {
+			return err
+		}
+	}
+	return nil
 }

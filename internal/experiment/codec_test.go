@@ -24,6 +24,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"with not a map", "spec:\n- task: http\n  with: [1]", `task 1 (http): field "with"`},
 		{"task not a string", "spec:\n- task: {a: 1}", `task 1: field "task"`},
 		{"bad result", "spec: []\nresult: {numLoops: many}", "result: cannot unmarshal"},
+		{"corrupt histogram", "spec: []\nresult: {insights: {histograms: [{http/latency: 'not-hdr'}]}}", `result.insights.histograms[0]["http/latency"]: not a valid HDR histogram encoding`},
+		{"corrupt history histogram", "spec: []\nresult: {history: [{loop: 1}, {loop: 2, histograms: [{}, {http/latency: 'AAAA'}]}]}", `result.history[1].histograms[1]["http/latency"]: not a valid HDR histogram encoding`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -126,7 +127,9 @@ func mergeLoops(es []LoopSummary) LoopSummary {
 			for name, enc := range hs {
 				h, err := metrics.DecodeHDR(enc)
 				if err != nil {
-					continue
+					// Decode refuses such a result when it is read; a histogram
+					// made in this process always decodes.
+					panic(fmt.Sprintf("history: loop %d: histogram %q of version %d does not decode: %v", e.Loop, name, v, err))
 				}
 				if hists[v][name] == nil {
 					hists[v][name] = h
