@@ -59,3 +59,7 @@ func Classify(err error) ErrorKind {
 	}
 	return Other
 }
+
+// DeadlineExceeded is the kind of a gRPC call that ended with the status
+// DEADLINE_EXCEEDED: like Timeout, it got no answer within its timeout.
+const DeadlineExceeded ErrorKind = "DeadlineExceeded"
