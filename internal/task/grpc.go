@@ -244,7 +244,7 @@ func (in *grpcInputs) defaults() error {
 	if r := *in.RateTolerance; r <= 0 || r >= 1 || math.IsNaN(r) {
 		return &inputs.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
 	}
-	return nil
+	return checkRanges("rps", in.RPS, map[string]*int{"concurrency": in.Concurrency, "connections": in.Connections}, "total", in.Total, in.Duration)
 }
 
 func (in *grpcInputs) resolveEndpoints() ([]grpcEndpoint, error) {
@@ -599,7 +599,7 @@ func (t *grpcTask) Run(ctx context.Context, env *experiment.Env) error {
 	}
 	opts := loadPlan{
 		name: "grpc", connections: *in.Concurrency, weights: weights, rateTolerance: *in.RateTolerance,
-		rate: rate, uniform: in.Uniform, requests: in.Total, duration: in.Duration, abort: t.abort,
+		rate: rate, uniform: in.Uniform, timeout: in.Timeout.Duration, requests: in.Total, duration: in.Duration, abort: t.abort,
 		isError: func(_ int, o load.Outcome) bool { return o.Code != int(codes.OK) || o.Err != "" },
 	}.options(env)
 	if in.SkipFirst != nil && *in.SkipFirst > 0 {

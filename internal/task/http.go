@@ -175,7 +175,7 @@ func (in *httpInputs) defaults() error {
 	if r := *in.RateTolerance; r <= 0 || r >= 1 || math.IsNaN(r) {
 		return &inputs.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
 	}
-	return nil
+	return checkRanges("qps", in.QPS, map[string]*int{"connections": in.Connections}, "numRequests", in.NumRequests, in.Duration)
 }
 
 // resolveEndpoints returns the endpoints to load: the top-level request alone,
@@ -361,7 +361,7 @@ func (t *httpTask) Run(ctx context.Context, env *experiment.Env) error {
 	}
 	opts := loadPlan{
 		name: "http", connections: *in.Connections, weights: weights, rateTolerance: *in.RateTolerance,
-		rate: rate, uniform: in.Uniform, requests: in.NumRequests, duration: in.Duration, abort: t.abort,
+		rate: rate, uniform: in.Uniform, timeout: in.Timeout.Duration, requests: in.NumRequests, duration: in.Duration, abort: t.abort,
 		isError: func(ep int, o load.Outcome) bool {
 			if o.Err != "" {
 				return true
