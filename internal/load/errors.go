@@ -24,7 +24,14 @@ const (
 	TLS         ErrorKind = "tls"
 	Canceled    ErrorKind = "canceled"
 	Protocol    ErrorKind = "protocol"
-	Other       ErrorKind = "other"
+	// ProtocolStatus: a status line that is not "HTTP/d.d ddd".
+	ProtocolStatus ErrorKind = "protocol-status"
+	// ProtocolLength: an invalid Content-Length, or several that disagree.
+	ProtocolLength ErrorKind = "protocol-length"
+	// ProtocolUnsolicited: bytes that answer no request, such as a second
+	// response to one request.
+	ProtocolUnsolicited ErrorKind = "protocol-unsolicited"
+	Other               ErrorKind = "other"
 )
 
 // Classify maps a transport error to its kind.
