@@ -162,3 +162,26 @@ func TestRangesAndCancel(t *testing.T) {
 		t.Fatal("a cancelled run did not end")
 	}
 }
+
+// The corrected latency charges the target for its service time and for
+// waits for a connection it kept busy, not for the generator's lateness in
+// starting a request while a connection was free.
+func TestCorrectedLatency(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	tests := []struct {
+		s               sample
+		corrected, late time.Duration
+	}{
+		{sample{intended: 10 * ms, sent: 10 * ms, service: ms}, ms, 0},
+		// woke 4 ms late with a connection free: the generator's lateness
+		{sample{intended: 10 * ms, sent: 14 * ms, service: ms}, ms, 4 * ms},
+		// no connection free for 3 ms (the target held them all)
+		{sample{intended: 10 * ms, sent: 13 * ms, service: ms, wait: 3 * ms}, 4 * ms, 3 * ms},
+	}
+	for _, tt := range tests {
+		if c, l := tt.s.corrected(), tt.s.late(); c != tt.corrected || l != tt.late {
+			t.Errorf("%+v: corrected %v late %v, want %v %v", tt.s, c, l, tt.corrected, tt.late)
+		}
+	}
+}
