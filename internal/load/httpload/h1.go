@@ -435,7 +435,7 @@ func parseStatusLine(line []byte, h *head) (major, minor int, err error) {
 		return 0, 0, errStatus
 	}
 	if !isDigit(rest[0]) || !isDigit(rest[1]) || !isDigit(rest[2]) {
-		if rest[0] == '+' && isDigit(rest[1]) && isDigit(rest[2]) {
+		if (rest[0] == '+' || rest[0] == '-') && isDigit(rest[1]) && isDigit(rest[2]) {
 			return 0, 0, errSignedStatus
 		}
 		return 0, 0, errStatus
@@ -462,7 +462,7 @@ func readFields(br *bufio.Reader, first bool, f func(name, value []byte)) error 
 			return errFolded
 		}
 		first = false
-		line = trimSpace(line)
+		line = trimOWS(line)
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
 			return errProtocol
@@ -481,7 +481,7 @@ func readFields(br *bufio.Reader, first bool, f func(name, value []byte)) error 
 				return errProtocol
 			}
 		}
-		f(name, trimSpace(value))
+		f(name, trimOWS(value))
 	}
 }
 
@@ -528,7 +528,18 @@ func validFieldByte(c byte) bool {
 	return c < 0x80 && c > ' ' && c != 0x7f && strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) < 0
 }
 
-// trimSpace trims ASCII space, tab, CR and LF, as textproto does.
+// trimOWS trims spaces and tabs, as textproto trims header lines.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// trimSpace trims ASCII space, tab, CR and LF, as textproto.TrimString does.
 func trimSpace(b []byte) []byte {
 	for len(b) > 0 && isSpace(b[0]) {
 		b = b[1:]
