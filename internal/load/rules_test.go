@@ -70,13 +70,20 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-// slowConn answers after a fixed time, or times out after timeout.
-type slowConn struct{ d, timeout time.Duration }
+// slowConn answers after a fixed time, or times out after timeout with
+// the error kind late (Timeout by default).
+type slowConn struct {
+	d, timeout time.Duration
+	late       ErrorKind
+}
 
 func (c slowConn) Do(ctx context.Context, _ int) Outcome {
 	d, out := c.d, Outcome{Code: 200}
 	if c.timeout > 0 && d > c.timeout {
 		d, out = c.timeout, Outcome{Err: Timeout}
+		if c.late != "" {
+			out = Outcome{Code: 4, Err: c.late}
+		}
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -89,7 +96,10 @@ func (c slowConn) Do(ctx context.Context, _ int) Outcome {
 }
 func (slowConn) Close() error { return nil }
 
-type slowTarget struct{ d, timeout time.Duration }
+type slowTarget struct {
+	d, timeout time.Duration
+	late       ErrorKind
+}
 
 func (s slowTarget) NewConn() Conn { return slowConn(s) }
 
@@ -131,6 +141,17 @@ func TestTimeoutsAreLatency(t *testing.T) {
 	}
 	if p := rep.Total.Latency.PercentileMs(50); p < 30 {
 		t.Errorf("timed-out p50 %.1f ms, want at least the 30 ms timeout", p)
+	}
+	// gRPC calls past their deadline, unary or streams, alike
+	rep, err = Run(context.Background(), slowTarget{d: time.Hour, timeout: 30 * time.Millisecond, late: DeadlineExceeded}, Options{
+		Pacer: Constant{PerSecond: 1000}, Connections: 2, Requests: 4, Timeout: 40 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.TimedOut != 4 || rep.Total.Latency.Count() != 4 || rep.Total.Service.PercentileMs(50) < 40 {
+		t.Errorf("deadline exceeded: timed out %d, samples %d, service p50 %.1f ms: want 4 samples at the 40 ms timeout at least",
+			rep.Total.TimedOut, rep.Total.Latency.Count(), rep.Total.Service.PercentileMs(50))
 	}
 }
 
