@@ -158,7 +158,7 @@ func stdRead(data []byte) (code int, body int64, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		if resp.StatusCode/100 == 1 && resp.StatusCode != 101 {
+		if resp.StatusCode/100 == 1 && resp.StatusCode != http.StatusSwitchingProtocols {
 			continue
 		}
 		return resp.StatusCode, int64(len(data)) - int64(r.Len()) - int64(br.Buffered()), nil
