@@ -281,7 +281,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	if e.limit > 0 && uint64(initial) > e.limit {
 		initial = int(e.limit)
 	}
-	e.maxConns = initial
+	e.initial, e.maxConns = initial, initial
 	if e.open {
 		e.maxConns = max(initial, o.MaxConnections)
 		if e.limit > 0 && uint64(e.maxConns) > e.limit {
@@ -350,6 +350,7 @@ type engine struct {
 	lastTick time.Duration
 
 	wg       sync.WaitGroup
+	initial  int
 	maxConns int
 	// workers is the number of workers started, peak the most at once,
 	// idle those not in a request (each holds the claim of a future
@@ -357,8 +358,11 @@ type engine struct {
 	workers, peak, idle atomic.Int64
 	// capHit is set when a connection was needed beyond maxConns.
 	capHit atomic.Bool
-	// svcEWMA is a moving average of service times (ns), for growth.
-	svcEWMA atomic.Int64
+	// svcMedian estimates the median service time (ns), for growth: a
+	// median, so that the generator's own stalls (which inflate a few
+	// service times) do not open connections.
+	svcMedian atomic.Int64
+	completed atomic.Int64
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
@@ -401,10 +405,12 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 }
 
 // grow starts one more open-loop worker when every worker is busy, the cap
-// allows it, and the service time says the rate needs it (Little's law:
-// rate × service time connections are busy on average; twice that, plus
-// two, absorbs bursts). The governor keeps a generator that is short of CPU
-// from opening connections that would not help: its lateness is its own.
+// allows it, and the median service time says the rate needs it (Little's
+// law: rate × service time connections are busy on average; twice that,
+// plus two, absorbs bursts), or, before minSamples responses came back, up
+// to twice the initial connections. The governor
+// keeps a generator that is short of CPU from opening connections that
+// would not help: its lateness is its own.
 func (e *engine) grow(ctx context.Context) {
 	for {
 		w := e.workers.Load()
@@ -412,11 +418,13 @@ func (e *engine) grow(ctx context.Context) {
 			e.capHit.Store(true)
 			return
 		}
-		if svc := e.svcEWMA.Load(); svc > 0 {
+		if svc := e.svcMedian.Load(); e.completed.Load() >= minSamples {
 			need := e.opts.Pacer.Rate() * time.Duration(svc).Seconds()
 			if float64(w) >= 2*need+2 {
 				return
 			}
+		} else if w >= 2*int64(e.initial) {
+			return // too few responses yet: at most double before they say more
 		}
 		if e.workers.CompareAndSwap(w, w+1) {
 			for {
@@ -501,8 +509,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 		}
 		svc := end - sent
 		if e.open && out.Err == "" {
-			old := e.svcEWMA.Load()
-			e.svcEWMA.Store(old + (int64(svc)-old)/8)
+			e.trackMedian(svc)
 		}
 		timedOut := out.Err == Timeout || out.Err == DeadlineExceeded
 		if timedOut && svc < e.opts.Timeout {
@@ -511,6 +518,26 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 		sh.record(ep, out, e.opts.IsError(ep, out), timedOut, sample{
 			sent: sent, service: svc, intended: intended, wait: wait,
 		})
+	}
+}
+
+// minSamples is how many responses the median service time needs before it
+// governs growth.
+const minSamples = 32
+
+// trackMedian moves the median estimate a step towards svc (a frugal
+// streaming median: up when a sample is above it, down when below, by a
+// sixteenth). Racing updates may lose a step, which does not matter.
+func (e *engine) trackMedian(svc time.Duration) {
+	e.completed.Add(1)
+	m := e.svcMedian.Load()
+	switch {
+	case m == 0:
+		e.svcMedian.Store(max(int64(svc), 1))
+	case int64(svc) > m:
+		e.svcMedian.Store(m + m/16 + 1)
+	case int64(svc) < m:
+		e.svcMedian.Store(max(m-m/16, 1))
 	}
 }
 
