@@ -109,17 +109,18 @@ const (
 	MaxRequestCount = 1 << 40
 )
 
-// LagFloor is the generator lateness that a run is always allowed, however
-// short: scheduling noise on a busy machine (a thread that waits a few
-// milliseconds for a core) is not a shortfall. See Behind.
-const LagFloor = 25 * time.Millisecond
+// LagFloor is the median generator lateness that a run is always allowed
+// (up to a quarter of its span): scheduling noise on a busy CI machine (a
+// process that waits tens of milliseconds for a core) is not a shortfall.
+// The target is not charged for it either (see Report.GeneratorLag).
+const LagFloor = 100 * time.Millisecond
 
 // Behind reports whether a run whose median request started lateness late
 // fell behind a schedule of span (the time from the first due request to
 // the last) with the given rate tolerance. A generator that achieves a
 // fraction 1-s of its rate starts the median request about s*span/2 late,
 // so the rule matches a rate shortfall of tolerance on long runs; on short
-// runs the floor min(LagFloor, span/10) absorbs scheduling noise, so that a
+// runs the floor min(LagFloor, span/4) absorbs scheduling noise, so that a
 // single late request in a 16-request run does not flag it, while a run
 // asked for far more than the generator can send is still late by a large
 // part of its span.
@@ -129,7 +130,7 @@ func Behind(lateness, span time.Duration, tolerance float64) bool {
 
 // Allowed is the median lateness a run of span may have (see Behind).
 func Allowed(span time.Duration, tolerance float64) time.Duration {
-	return max(time.Duration(tolerance*float64(span)/2), min(LagFloor, span/10))
+	return max(time.Duration(tolerance*float64(span)/2), min(LagFloor, span/4))
 }
 
 // Stats are the measurements of one endpoint (or all of them).
