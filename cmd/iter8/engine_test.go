@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func TestSlowServiceIsJudged(t *testing.T) {
 	dir := t.TempDir()
 	r := iter8(t, dir, "launch", "--set", "tasks={http,assess}", "--set", "http.url="+srv.URL(),
 		"--set", "http.numRequests=16", "--set", "assess.SLOs.upper.http/error-count=0",
-		"--set", "assess.SLOs.upper.http/latency-p50=900", "--set", "assess.SLOs.upper.http/latency-p99=600")
+		"--set", "assess.SLOs.upper.http/latency-p50=1400", "--set", "assess.SLOs.upper.http/latency-p99=600")
 	if r.code != 0 {
 		t.Fatalf("launch exited %d: %s", r.code, r.stderr)
 	}
@@ -47,9 +48,14 @@ func TestSlowServiceIsJudged(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("assert exited %d, want 1 (p99 above 600 ms): %s", r.code, r.stderr)
 	}
-	if strings.Contains(r.stderr, "invalid") || strings.Contains(r.stderr, "error-count") || strings.Contains(r.stderr, "latency-p50") ||
-		!strings.Contains(r.stderr, "SLO http/latency-p99 <= 600 is not satisfied by version 0: value 7") {
-		t.Errorf("assert should fail on the p99 alone, judged near 700 ms:\n%s", r.stderr)
+	const judged = "SLO http/latency-p99 <= 600 is not satisfied by version 0: value "
+	i := strings.Index(r.stderr, judged)
+	if strings.Contains(r.stderr, "invalid") || strings.Contains(r.stderr, "error-count") || strings.Contains(r.stderr, "latency-p50") || i < 0 {
+		t.Fatalf("assert should fail on the p99 alone, judged on its value:\n%s", r.stderr)
+	}
+	var p99 float64
+	if _, err := fmt.Sscan(r.stderr[i+len(judged):], &p99); err != nil || p99 < 700 {
+		t.Errorf("p99 %v (%v), want the service's 700 ms at least:\n%s", p99, err, r.stderr)
 	}
 	ls := loadExperiment(t, dir).Result.Insights.Load["http"]
 	if ls.Saturated || ls.Connections <= 4 || ls.MaxConnections < ls.Connections {
