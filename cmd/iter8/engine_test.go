@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,5 +98,40 @@ func TestTimeoutsCountAsLatency(t *testing.T) {
 	r = iter8(t, dir, "report")
 	if !strings.Contains(r.stdout, "requests timed out; they are in the latency at their timeout (lower bounds)") {
 		t.Errorf("report does not say how many samples are lower bounds:\n%s", r.stdout)
+	}
+}
+
+// A signal ends any run at once, however far away the next due time: here
+// the slowest rate, whose second request is due in 1,000 s (issue 13,
+// item 8).
+func TestSignalEndsSlowestRun(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t)
+	dir := t.TempDir()
+	doc := "spec:\n- task: http\n  with:\n    url: " + srv.URL() + "\n    duration: 1h\n    qps: 0.001\n"
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// the probe and the first request, due at once
+	if err := srv.WaitRequests(ctx, 2); err != nil {
+		t.Fatalf("no load reached the server: %v", err)
+	}
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if took := time.Since(signalled); took > 10*time.Second {
+		t.Errorf("the run ended %v after SIGTERM", took)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("exit %v, want code 1 (interrupted)", err)
 	}
 }
