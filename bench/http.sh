@@ -13,6 +13,13 @@
 #   bench/http.sh                      # closed loop, 16 connections, 10 s, 3 rounds
 #   RATE=2000 bench/http.sh            # fixed rate (tools that support one)
 #   CONNS=64 DURATION=20 ROUNDS=5 bench/http.sh
+#   TOOLS="iter8 fortio" RATE=2000 bench/http.sh   # a subset of the tools
+#   BASELINE=/path/to/old/iter8 TOOLS="iter8 baseline fortio" bench/http.sh
+#                                      # compare with another iter8 binary
+#
+# For iter8 (and baseline) the table adds the service time (from the actual
+# send) beside the latency (from the due time), and the ratios of iter8's
+# latency to its service time and to fortio's.
 #
 # Peers are installed by name into $ITER8_BENCH_CACHE (default
 # ~/.cache/iter8-bench): fortio.org/fortio@v1.68.2, github.com/rakyll/hey,
@@ -27,9 +34,13 @@ ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-0}
 
 . bench/lib.sh
-[ -x "$BIN/fortio" ] || GOBIN=$BIN go install fortio.org/fortio@v1.68.2
-[ -x "$BIN/hey" ] || GOBIN=$BIN go install github.com/rakyll/hey@latest
-[ -x "$BIN/vegeta" ] || GOBIN=$BIN go install github.com/tsenart/vegeta/v12@latest
+DEFAULT_TOOLS="iter8 fortio wrk hey vegeta"
+[ "$RATE" != 0 ] && DEFAULT_TOOLS="iter8 fortio hey vegeta" # wrk has no fixed rate
+read -r -a TOOLS <<<"${TOOLS:-$DEFAULT_TOOLS}"
+wants() { [[ " ${TOOLS[*]} " == *" $1 "* ]]; }
+if wants fortio; then [ -x "$BIN/fortio" ] || GOBIN=$BIN go install fortio.org/fortio@v1.68.2; fi
+if wants hey; then [ -x "$BIN/hey" ] || GOBIN=$BIN go install github.com/rakyll/hey@latest; fi
+if wants vegeta; then [ -x "$BIN/vegeta" ] || GOBIN=$BIN go install github.com/tsenart/vegeta/v12@latest; fi
 start_nginx
 
 # measure TOOL CMD...: runs CMD on the generator core and appends a result row:
@@ -44,18 +55,23 @@ measure() {
   echo "$tool $cpu $rss $((after - before - 1))" >>"$WORK/rows"
 }
 
-run_iter8() {
-  rm -rf "$WORK/iter8"
-  local qps=$RATE
-  measure iter8 "$BIN/iter8" launch --runDir "$WORK/iter8" --set "tasks={http}" --set "http.url=$URL" \
-    --set "http.qps=$qps" --set "http.connections=$CONNS" --set "http.duration=${DURATION}s"
-  "$BIN/iter8" report --runDir "$WORK/iter8" -o json | python3 -c '
+# iter8_with NAME BINARY: an iter8 run; its stats add the service time.
+iter8_with() {
+  local name=$1 bin=$2
+  rm -rf "$WORK/$name"
+  measure "$name" "$bin" launch --runDir "$WORK/$name" --set "tasks={http}" --set "http.url=$URL" \
+    --set "http.qps=$RATE" --set "http.connections=$CONNS" --set "http.duration=${DURATION}s"
+  "$BIN/iter8" report --runDir "$WORK/$name" -o json | python3 -c '
 import json,sys
 r=json.load(sys.stdin)
 load=[l for l in r["load"] if l["provider"]=="http"][0]
 vals={m["name"]: m["values"][0] for m in r["metrics"]}
-print(load["achievedRate"], vals["http/latency-p50"], vals["http/latency-p99"])' >"$WORK/iter8.stats"
+svc=lambda p: vals.get("http/service-time-"+p, vals["http/latency-"+p])
+print(load["achievedRate"], vals["http/latency-p50"], vals["http/latency-p99"], svc("p50"), svc("p99"))' >"$WORK/$name.stats"
 }
+
+run_iter8() { iter8_with iter8 "$BIN/iter8"; }
+run_baseline() { iter8_with baseline "$BASELINE"; }
 
 run_fortio() {
   local qps=-1
@@ -104,8 +120,6 @@ import json,sys
 d=json.load(sys.stdin); print(d["throughput"], d["latencies"]["50th"]/1e6, d["latencies"]["99th"]/1e6)' >"$WORK/vegeta.stats"
 }
 
-TOOLS=(iter8 fortio wrk hey vegeta)
-[ "$RATE" != 0 ] && TOOLS=(iter8 fortio hey vegeta) # wrk has no fixed rate
 : >"$WORK/rows"
 : >"$WORK/all"
 for round in $(seq "$ROUNDS"); do
@@ -122,8 +136,11 @@ python3 - "$WORK/all" "$RATE" <<'PY'
 import sys, statistics
 rows = {}
 for line in open(sys.argv[1]):
-    tool, cpu, rss, served, rps, p50, p99 = line.split()
-    rows.setdefault(tool, []).append(dict(cpu=float(cpu), rss=int(rss), served=int(served), rps=float(rps), p50=float(p50), p99=float(p99)))
+    f = line.split()
+    tool, cpu, rss, served, rps, p50, p99 = f[:7]
+    svc50, svc99 = (f[7], f[8]) if len(f) > 7 else (p50, p99)
+    rows.setdefault(tool, []).append(dict(cpu=float(cpu), rss=int(rss), served=int(served), rps=float(rps), p50=float(p50), p99=float(p99),
+                                          s50=float(svc50), s99=float(svc99)))
 def med(tool, k): return statistics.median(r[k] for r in rows[tool])
 def per10k(tool): return statistics.median(r["cpu"] / r["served"] * 10000 for r in rows[tool])
 print()
@@ -134,4 +151,15 @@ for tool in rows:
     ratio = "1.00" if tool == "iter8" else "%.2f" % (base / per10k(tool))
     print("| %s | %.0f | %.3f | %.3f | %.0f | %.3f | %.1f | %s |" % (
         tool, med(tool, "rps"), med(tool, "p50"), med(tool, "p99"), med(tool, "served"), per10k(tool), med(tool, "rss") / 1024, ratio))
+print()
+print("| iter8 run | latency p50 / p99 ms | service time p50 / p99 ms | latency / service time | latency / fortio's |")
+print("|---|---:|---:|---:|---:|")
+for tool in rows:
+    if tool not in ("iter8", "baseline"):
+        continue
+    vs = "–"
+    if "fortio" in rows:
+        vs = "%.2f / %.2f" % (med(tool, "p50") / med("fortio", "p50"), med(tool, "p99") / med("fortio", "p99"))
+    print("| %s | %.3f / %.3f | %.3f / %.3f | %.2f / %.2f | %s |" % (tool, med(tool, "p50"), med(tool, "p99"), med(tool, "s50"), med(tool, "s99"),
+        med(tool, "p50") / med(tool, "s50"), med(tool, "p99") / med(tool, "s99"), vs))
 PY

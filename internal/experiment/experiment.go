@@ -240,8 +240,27 @@ type LoadStats struct {
 	// Unsent counts requests due within the duration that could not start
 	// before it ended.
 	Unsent int64 `json:"unsent,omitempty"`
-	// Saturated is set when the generator could not deliver the intended load;
-	// SLO verdicts judged on this run's metrics are then invalid.
+	// TimedOut counts requests that got no answer within their timeout; they
+	// are in the latency histograms at their timeout at least (lower bounds).
+	TimedOut int64 `json:"timedOut,omitempty"`
+	// Connections is the most connections the run used; in open loop they
+	// grow on demand up to MaxConnections.
+	Connections    int `json:"connections,omitempty"`
+	MaxConnections int `json:"maxConnections,omitempty"`
+	// LatenessMs is the median lateness of request starts (open loop), and
+	// GeneratorLagP99Ms the 99th percentile of the generator's own part of
+	// it (late while a connection was free), which is not charged to the
+	// target's latency.
+	LatenessMs        float64 `json:"latenessMs,omitempty"`
+	GeneratorLagP99Ms float64 `json:"generatorLagP99Ms,omitempty"`
+	// ConnectionBound is set when every connection up to the cap was busy
+	// with a target too slow for the rate: a warning (Warning says why),
+	// the waits are in the latency.
+	ConnectionBound bool   `json:"connectionBound,omitempty"`
+	Warning         string `json:"warning,omitempty"`
+	// Saturated is set when the generator fell behind its schedule while
+	// connections were free; SLO verdicts judged on this run's metrics are
+	// then invalid.
 	Saturated        bool   `json:"saturated,omitempty"`
 	SaturationReason string `json:"saturationReason,omitempty"`
 	// Aborted says why the run stopped early on an abort condition.

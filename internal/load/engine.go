@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,8 +44,19 @@ type Preconnector interface {
 type Options struct {
 	// Pacer sets the open-loop schedule; nil means closed loop.
 	Pacer Pacer
-	// Connections bounds the requests in flight (default 1).
+	// Connections is the number of connections opened before the clock
+	// starts (default 1), never more than the run has requests. In closed
+	// loop it is fixed; in open loop connections grow on demand up to
+	// MaxConnections.
 	Connections int
+	// MaxConnections caps the open-loop growth of connections (default
+	// Connections: no growth). A new connection is opened when every
+	// connection is busy and the measured service time says the rate needs
+	// more; a run that needed more than the cap is connection-bound.
+	MaxConnections int
+	// Timeout is the request timeout: a request that timed out is recorded
+	// in the latency histograms at no less than it (a lower bound).
+	Timeout time.Duration
 	// Requests stops the run after this many requests (0: no limit).
 	Requests uint64
 	// Duration stops starting requests after this long (0: no limit).
@@ -57,7 +67,8 @@ type Options struct {
 	// transport errors.
 	IsError func(endpoint int, o Outcome) bool
 	// RateTolerance is the shortfall of the achieved rate below the intended
-	// rate beyond which an open-loop run is flagged (default 0.01).
+	// rate beyond which an open-loop run is behind schedule (default 0.01).
+	// It is judged in time: see Behind.
 	RateTolerance float64
 	// Progress, when set, is called about once a second with a snapshot.
 	Progress func(Progress)
@@ -85,6 +96,43 @@ type Interval struct {
 // as delayed for want of a free connection.
 const DelayThreshold = time.Millisecond
 
+// Ranges of the options, checked by Run and documented for users.
+const (
+	// MinRate and MaxRate bound an open-loop rate in requests per second.
+	MinRate = 0.001
+	MaxRate = 1e6
+	// MaxConnectionLimit bounds Connections and MaxConnections.
+	MaxConnectionLimit = 10000
+	// MaxRunDuration bounds Duration.
+	MaxRunDuration = 7 * 24 * time.Hour
+	// MaxRequestCount bounds Requests.
+	MaxRequestCount = 1 << 40
+)
+
+// LagFloor is the median generator lateness that a run is always allowed
+// (up to a quarter of its span): scheduling noise on a busy CI machine (a
+// process that waits tens of milliseconds for a core) is not a shortfall.
+// The target is not charged for it either (see Report.GeneratorLag).
+const LagFloor = 100 * time.Millisecond
+
+// Behind reports whether a run whose median request started lateness late
+// fell behind a schedule of span (the time from the first due request to
+// the last) with the given rate tolerance. A generator that achieves a
+// fraction 1-s of its rate starts the median request about s*span/2 late,
+// so the rule matches a rate shortfall of tolerance on long runs; on short
+// runs the floor min(LagFloor, span/4) absorbs scheduling noise, so that a
+// single late request in a 16-request run does not flag it, while a run
+// asked for far more than the generator can send is still late by a large
+// part of its span.
+func Behind(lateness, span time.Duration, tolerance float64) bool {
+	return lateness > Allowed(span, tolerance)
+}
+
+// Allowed is the median lateness a run of span may have (see Behind).
+func Allowed(span time.Duration, tolerance float64) time.Duration {
+	return max(time.Duration(tolerance*float64(span)/2), min(LagFloor, span/4))
+}
+
 // Stats are the measurements of one endpoint (or all of them).
 type Stats struct {
 	Requests int64
@@ -97,6 +145,10 @@ type Stats struct {
 	Service *metrics.HDR
 	// Codes counts outcomes: status codes as "200", errors by kind.
 	Codes map[string]int64
+	// TimedOut counts requests that got no answer within their timeout.
+	// They are in both histograms at their elapsed time, at least the
+	// timeout: these samples are lower bounds.
+	TimedOut int64
 }
 
 // Report is the result of a run.
@@ -106,16 +158,41 @@ type Report struct {
 	Total     Stats
 	Elapsed   time.Duration
 	// Sent is the number of requests started.
-	Sent    int64
+	Sent int64
+	// Delayed counts open-loop requests that waited more than
+	// DelayThreshold for a free connection.
 	Delayed int64
 	// Unsent counts open-loop requests due within the duration that could
-	// not start before it ended (the target kept every connection busy).
+	// not start before it ended. They count as late in Lateness, which
+	// judges the run; they are never silently dropped.
 	Unsent int64
 	// IntendedRate is the pacer's rate (open loop only).
 	IntendedRate float64
 	AchievedRate float64
-	Saturated    bool
-	// SaturationReason explains a flagged run.
+	// Connections is the most connections the run used; in open loop it
+	// grows on demand up to MaxConnections.
+	Connections    int
+	MaxConnections int
+	// Lateness is the median of how late requests started after they were
+	// due (unsent requests count as later than any sent one), whatever the
+	// cause; AllowedLateness is what the run may have (see Behind).
+	Lateness        time.Duration
+	AllowedLateness time.Duration
+	// GeneratorLag is the generator's own lateness: how late requests
+	// started after they were due while a connection was free (timer
+	// wake-ups, CPU). It is not charged to the target's latency.
+	GeneratorLag *metrics.HDR
+	// ConnectionBound is set when the run fell behind because every
+	// connection up to MaxConnections was busy with the target: the target
+	// is too slow for the rate at that cap. Its latency shows it (waits
+	// for a connection are charged to the target); a warning, not an
+	// invalid run. Warning explains it.
+	ConnectionBound bool
+	Warning         string
+	// Saturated is set when the generator fell behind its schedule while
+	// connections were free (its CPU or scheduling): SLO verdicts on the
+	// run are invalid. SaturationReason explains it.
+	Saturated        bool
 	SaturationReason string
 	// CPUUtilization is the process's CPU use over the run as a fraction of
 	// the cores Go may use.
@@ -138,17 +215,39 @@ type Progress struct {
 // ErrNoConnections is returned for Options with a negative connection count.
 var ErrNoConnections = errors.New("load: connections must be at least 1")
 
+// check validates the options against the documented ranges.
+func (o *Options) check() error {
+	switch {
+	case o.Connections < 0:
+		return ErrNoConnections
+	case o.Connections > MaxConnectionLimit:
+		return fmt.Errorf("load: connections %d: expected at most %d", o.Connections, MaxConnectionLimit)
+	case o.MaxConnections < 0 || o.MaxConnections > MaxConnectionLimit:
+		return fmt.Errorf("load: maxConnections %d: expected 0 to %d", o.MaxConnections, MaxConnectionLimit)
+	case o.Requests == 0 && o.Duration == 0:
+		return errors.New("load: a run needs a request count or a duration")
+	case o.Requests > MaxRequestCount:
+		return fmt.Errorf("load: requests %d: expected at most %d", o.Requests, uint64(MaxRequestCount))
+	case o.Duration < 0 || o.Duration > MaxRunDuration:
+		return fmt.Errorf("load: duration %v: expected a positive duration of at most %v", o.Duration, MaxRunDuration)
+	}
+	if o.Pacer != nil {
+		if r := o.Pacer.Rate(); !(r >= MinRate && r <= MaxRate) {
+			return fmt.Errorf("load: rate %g req/s: expected %g to %g", r, MinRate, MaxRate)
+		}
+	}
+	return nil
+}
+
 // Run executes a load run and returns what it measured. Cancelling ctx stops
-// it early; the report then covers the requests that completed.
+// it early, within about one request's send (workers waiting for their due
+// time stop at once); the report then covers the requests that completed.
 func Run(ctx context.Context, target Target, o Options) (*Report, error) {
-	if o.Connections < 0 {
-		return nil, ErrNoConnections
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if o.Connections == 0 {
 		o.Connections = 1
-	}
-	if o.Requests == 0 && o.Duration == 0 {
-		return nil, errors.New("load: a run needs a request count or a duration")
 	}
 	if o.RateTolerance == 0 {
 		o.RateTolerance = 0.01
@@ -172,7 +271,25 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 			e.limit = n
 		}
 	}
-	shards := min(o.Connections, 4*runtime.GOMAXPROCS(0))
+	if e.open && e.limit == 0 {
+		// nothing is due within the duration
+		return &Report{Open: true, IntendedRate: o.Pacer.Rate(), GeneratorLag: metrics.NewHDR(),
+			Total:     Stats{Latency: metrics.NewHDR(), Service: metrics.NewHDR(), Codes: map[string]int64{}},
+			Endpoints: []Stats{{Latency: metrics.NewHDR(), Service: metrics.NewHDR(), Codes: map[string]int64{}}}}, nil
+	}
+	// A run never opens more connections than it has requests.
+	initial := o.Connections
+	if e.limit > 0 && uint64(initial) > e.limit {
+		initial = int(e.limit)
+	}
+	e.initial, e.maxConns = initial, initial
+	if e.open {
+		e.maxConns = max(initial, o.MaxConnections)
+		if e.limit > 0 && uint64(e.maxConns) > e.limit {
+			e.maxConns = int(e.limit)
+		}
+	}
+	shards := min(e.maxConns, 4*runtime.GOMAXPROCS(0))
 	e.shards = make([]*shard, shards)
 	for i := range e.shards {
 		e.shards[i] = newShard(nEP, e.open, o.Monitor != nil)
@@ -180,20 +297,27 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg, ready sync.WaitGroup
+	var ready sync.WaitGroup
 	begin := make(chan struct{})
-	for i := range o.Connections {
-		wg.Add(1)
+	e.workers.Store(int64(initial))
+	e.peak.Store(int64(initial))
+	e.idle.Store(int64(initial))
+	for i := range initial {
+		e.wg.Add(1)
 		ready.Add(1)
 		go func() {
-			defer wg.Done()
+			defer e.wg.Done()
 			conn := e.target.NewConn()
 			defer func() { _ = conn.Close() }()
 			if p, ok := conn.(Preconnector); ok {
 				p.Preconnect(ctx)
 			}
 			ready.Done()
-			<-begin
+			select {
+			case <-begin:
+			case <-ctx.Done():
+				return
+			}
 			e.worker(ctx, conn, e.shards[i%shards])
 		}()
 	}
@@ -202,7 +326,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	e.start = time.Now()
 	close(begin)
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { e.wg.Wait(); close(done) }()
 	e.watch(ctx, done)
 	elapsed := time.Since(e.start)
 	cpu := cpuTime() - cpu0
@@ -225,6 +349,21 @@ type engine struct {
 	shards   []*shard
 	stopped  string
 	lastTick time.Duration
+
+	wg       sync.WaitGroup
+	initial  int
+	maxConns int
+	// workers is the number of workers started, peak the most at once,
+	// idle those not in a request (each holds the claim of a future
+	// request or is about to take one).
+	workers, peak, idle atomic.Int64
+	// capHit is set when a connection was needed beyond maxConns.
+	capHit atomic.Bool
+	// svcMedian estimates the median service time (ns), for growth: a
+	// median, so that the generator's own stalls (which inflate a few
+	// service times) do not open connections.
+	svcMedian atomic.Int64
+	completed atomic.Int64
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
@@ -266,6 +405,52 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 	}
 }
 
+// grow starts one more open-loop worker when every worker is busy, the cap
+// allows it, and the median service time says the rate needs it (Little's
+// law: rate × service time connections are busy on average; twice that,
+// plus two, absorbs bursts), or, before minSamples responses came back, up
+// to twice the initial connections. The governor
+// keeps a generator that is short of CPU from opening connections that
+// would not help: its lateness is its own.
+func (e *engine) grow(ctx context.Context) {
+	for {
+		w := e.workers.Load()
+		if w >= int64(e.maxConns) {
+			e.capHit.Store(true)
+			return
+		}
+		if svc := e.svcMedian.Load(); e.completed.Load() >= minSamples {
+			need := e.opts.Pacer.Rate() * time.Duration(svc).Seconds()
+			if float64(w) >= 2*need+2 {
+				return
+			}
+		} else if w >= 2*int64(e.initial) {
+			return // too few responses yet: at most double before they say more
+		}
+		if e.workers.CompareAndSwap(w, w+1) {
+			for {
+				p := e.peak.Load()
+				if w+1 <= p || e.peak.CompareAndSwap(p, w+1) {
+					break
+				}
+			}
+			break
+		}
+	}
+	e.idle.Add(1)
+	e.wg.Add(1) // the calling worker holds the group open
+	i := int(e.workers.Load())
+	go func() {
+		defer e.wg.Done()
+		conn := e.target.NewConn()
+		defer func() { _ = conn.Close() }()
+		if p, ok := conn.(Preconnector); ok {
+			p.Preconnect(ctx)
+		}
+		e.worker(ctx, conn, e.shards[i%len(e.shards)])
+	}()
+}
+
 func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 	var timer *time.Timer
 	for !e.stop.Load() {
@@ -274,23 +459,23 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 			return
 		}
 		ep := e.sched.Pick(n)
-		now := time.Since(e.start)
-		if e.opts.Duration > 0 && now >= e.opts.Duration {
+		claim := time.Since(e.start)
+		if e.opts.Duration > 0 && claim >= e.opts.Duration {
 			// The run's time is up: requests not yet started are not sent,
-			// however late the target made them (a run never overruns its
-			// duration by more than one request timeout). The report counts
-			// them as unsent.
+			// however late they are (a run never overruns its duration by
+			// more than one request timeout). The report counts them as
+			// unsent, and as late.
 			return
 		}
-		var intended time.Duration
-		delayed := false
+		var intended, wait time.Duration
+		sent := claim
 		if e.open {
 			intended = e.opts.Pacer.At(n)
-			if wait := intended - now; wait > 0 {
+			if d := intended - claim; d > 0 {
 				if timer == nil {
-					timer = time.NewTimer(wait)
+					timer = time.NewTimer(d)
 				} else {
-					timer.Reset(wait)
+					timer.Reset(d)
 				}
 				select {
 				case <-timer.C:
@@ -298,9 +483,14 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 					timer.Stop()
 					return
 				}
-				now = time.Since(e.start)
-			} else if -wait > DelayThreshold {
-				delayed = true
+				sent = time.Since(e.start)
+			} else {
+				// No connection was free when the request was due: the
+				// target held them all; the wait is charged to it.
+				wait = claim - intended
+			}
+			if e.idle.Add(-1) == 0 {
+				e.grow(ctx)
 			}
 		}
 		if e.opts.Monitor != nil {
@@ -311,22 +501,72 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 		if e.opts.Monitor != nil {
 			sh.inflight.Add(-1)
 		}
+		if e.open {
+			e.idle.Add(1)
+		}
 		if e.stop.Load() && out.Err != "" {
 			// Cut short by cancellation: not a measurement of the target.
 			return
 		}
-		sh.record(ep, out, e.opts.IsError(ep, out), now, end, intended, delayed)
+		svc := end - sent
+		if e.open && out.Err == "" {
+			e.trackMedian(svc)
+		}
+		timedOut := out.Err == Timeout || out.Err == DeadlineExceeded
+		if timedOut && svc < e.opts.Timeout {
+			svc = e.opts.Timeout
+		}
+		sh.record(ep, out, e.opts.IsError(ep, out), timedOut, sample{
+			sent: sent, service: svc, intended: intended, wait: wait,
+		})
 	}
 }
+
+// minSamples is how many responses the median service time needs before it
+// governs growth.
+const minSamples = 32
+
+// trackMedian moves the median estimate a step towards svc (a frugal
+// streaming median: up when a sample is above it, down when below, by a
+// sixteenth). Racing updates may lose a step, which does not matter.
+func (e *engine) trackMedian(svc time.Duration) {
+	e.completed.Add(1)
+	m := e.svcMedian.Load()
+	switch {
+	case m == 0:
+		e.svcMedian.Store(max(int64(svc), 1))
+	case int64(svc) > m:
+		e.svcMedian.Store(m + m/16 + 1)
+	case int64(svc) < m:
+		e.svcMedian.Store(max(m-m/16, 1))
+	}
+}
+
+// sample is the timing of one request.
+type sample struct {
+	sent, intended time.Duration
+	// service is from the send to the answer (at least the timeout for a
+	// request that timed out); wait is how long the request waited for a
+	// free connection after it was due (open loop).
+	service, wait time.Duration
+}
+
+// corrected is the latency charged to the target: its service time plus
+// any wait for a connection it kept busy, but not the generator's own
+// lateness in starting a request while a connection was free.
+func (s sample) corrected() time.Duration { return s.service + s.wait }
+
+// late is how late the request started, whatever the cause.
+func (s sample) late() time.Duration { return max(s.sent-s.intended, 0) }
 
 // maxCode bounds the status codes counted in a fixed array; others use a map.
 const maxCode = 600
 
 type epStats struct {
-	requests, errors int64
-	latency, service *metrics.HDR
-	codes            [maxCode]int64
-	other            map[string]int64
+	requests, errors, timedOut int64
+	latency, service           *metrics.HDR
+	codes                      [maxCode]int64
+	other                      map[string]int64
 }
 
 // shard holds the measurements of a few workers. Workers lock their shard
@@ -343,10 +583,11 @@ type shard struct {
 	delayed        int64
 	lastSend       time.Duration
 	lastLag        time.Duration // how late the last-sent request started
+	late, genLag   *metrics.HDR
 }
 
 func newShard(endpoints int, open, monitor bool) *shard {
-	s := &shard{open: open, ep: make([]epStats, endpoints)}
+	s := &shard{open: open, ep: make([]epStats, endpoints), late: metrics.NewHDR(), genLag: metrics.NewHDR()}
 	if monitor {
 		s.win = metrics.NewHDR()
 	}
@@ -361,7 +602,7 @@ func newShard(endpoints int, open, monitor bool) *shard {
 	return s
 }
 
-func (s *shard) record(ep int, out Outcome, isErr bool, sent, end, intended time.Duration, delayed bool) {
+func (s *shard) record(ep int, out Outcome, isErr, timedOut bool, sm sample) {
 	s.mu.Lock()
 	st := &s.ep[ep]
 	st.requests++
@@ -376,17 +617,22 @@ func (s *shard) record(ep int, out Outcome, isErr bool, sent, end, intended time
 	default:
 		st.other[strconv.Itoa(out.Code)]++
 	}
-	if out.Err == "" {
-		// Latency is that of responses; transport failures are counted, not timed.
-		st.service.Record(end - sent)
+	if out.Err == "" || timedOut {
+		// Latency is that of responses, and of requests that got none
+		// within their timeout (at the timeout at least: a lower bound);
+		// other transport failures are counted, not timed.
+		if timedOut {
+			st.timedOut++
+		}
+		st.service.Record(sm.service)
 		if s.open {
-			st.latency.Record(end - intended)
+			st.latency.Record(sm.corrected())
 		}
 		if s.win != nil {
 			if s.open {
-				s.win.Record(end - intended)
+				s.win.Record(sm.corrected())
 			} else {
-				s.win.Record(end - sent)
+				s.win.Record(sm.service)
 			}
 		}
 	}
@@ -397,12 +643,16 @@ func (s *shard) record(ep int, out Outcome, isErr bool, sent, end, intended time
 		}
 	}
 	s.sent++
-	if delayed {
-		s.delayed++
+	if s.open {
+		if sm.wait > DelayThreshold {
+			s.delayed++
+		}
+		s.late.Record(sm.late())
+		s.genLag.Record(max(sm.late()-sm.wait, 0))
 	}
-	if sent > s.lastSend {
-		s.lastSend = sent
-		s.lastLag = sent - intended
+	if sm.sent > s.lastSend {
+		s.lastSend = sm.sent
+		s.lastLag = sm.sent - sm.intended
 	}
 	s.mu.Unlock()
 }
@@ -450,7 +700,7 @@ func (e *engine) interval() Interval {
 }
 
 func (e *engine) report(elapsed, cpu time.Duration) *Report {
-	r := &Report{Open: e.open, Elapsed: elapsed, Endpoints: make([]Stats, e.nEP)}
+	r := &Report{Open: e.open, Elapsed: elapsed, Endpoints: make([]Stats, e.nEP), GeneratorLag: metrics.NewHDR()}
 	var lastSend, lastLag time.Duration
 	for i := range r.Endpoints {
 		st := Stats{Service: metrics.NewHDR(), Codes: map[string]int64{}}
@@ -462,6 +712,7 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 			es := &sh.ep[i]
 			st.Requests += es.requests
 			st.Errors += es.errors
+			st.TimedOut += es.timedOut
 			st.Service.Merge(es.service)
 			if e.open {
 				st.Latency.Merge(es.latency)
@@ -477,14 +728,19 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 		}
 		r.Endpoints[i] = st
 	}
+	late := metrics.NewHDR()
 	for _, sh := range e.shards {
 		r.Sent += sh.sent
 		r.Delayed += sh.delayed
+		late.Merge(sh.late)
+		r.GeneratorLag.Merge(sh.genLag)
 		if sh.lastSend > lastSend {
 			lastSend, lastLag = sh.lastSend, sh.lastLag
 		}
 	}
 	r.Total = mergeStats(r.Endpoints, e.open)
+	r.Connections = int(e.peak.Load())
+	r.MaxConnections = e.maxConns
 	if e.open && e.limit > 0 && !e.stop.Load() {
 		// every request due but not sent, however the workers stopped
 		r.Unsent = max(int64(e.limit)-r.Sent, 0)
@@ -511,31 +767,58 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 		}
 		r.AchievedRate = float64(r.Sent) / window
 	}
-	if r.AchievedRate < r.IntendedRate*(1-e.opts.RateTolerance) {
-		r.Saturated = true
-		r.SaturationReason = saturationReason(r, e.opts.Connections)
+	// Judge the schedule in time: the median lateness against what the
+	// run's span allows. Unsent requests are later than any sent one.
+	planned := r.Sent + r.Unsent
+	if planned == 0 {
+		return r
 	}
+	span := e.opts.Pacer.At(uint64(planned - 1))
+	r.AllowedLateness = Allowed(span, e.opts.RateTolerance)
+	half := (planned + 1) / 2
+	if half > r.Sent {
+		// the median request was never sent: it was late by at least the
+		// time from its due time to the end of the run
+		r.Lateness = max(elapsed-e.opts.Pacer.At(uint64(half-1)), time.Duration(late.MaxMs()*1e6))
+	} else {
+		r.Lateness = time.Duration(late.PercentileMs(100*float64(half)/float64(r.Sent)) * 1e6)
+	}
+	r.judge(e.capHit.Load(), span, e.opts.RateTolerance)
 	return r
 }
 
-func saturationReason(r *Report, conns int) string {
-	why := fmt.Sprintf("achieved %.4g req/s of the intended %.4g req/s", r.AchievedRate, r.IntendedRate)
-	var causes []string
-	if r.Unsent > 0 {
-		causes = append(causes, fmt.Sprintf("%d requests due within the duration could not start before it ended", r.Unsent))
+// judge decides, from the figures of an open-loop run, whether it is
+// connection-bound (a connection was needed beyond the cap and the target's
+// service time explains it: at this rate the cap's connections were mostly
+// busy with the target) and whether it is saturated (behind schedule for
+// any other reason: the generator's own CPU or scheduling). A generator
+// that used most of its CPU is not excused as connection-bound: its own
+// slowness inflates the service times it measures.
+func (r *Report) judge(capHit bool, span time.Duration, tolerance float64) {
+	behind := Behind(r.Lateness, span, tolerance)
+	need := r.IntendedRate * r.Total.Service.MeanMs() / 1000
+	if capHit && r.Delayed > 0 && need >= 0.5*float64(r.MaxConnections) && r.CPUUtilization < 0.8 {
+		r.ConnectionBound = true
+		r.Warning = fmt.Sprintf("connection-bound: %d of %d requests waited for one of the %d connections (the cap): the target's mean service time of %.4g ms at %.4g req/s needs about %.0f; their waits are in the latency",
+			r.Delayed, r.Sent, r.MaxConnections, r.Total.Service.MeanMs(), r.IntendedRate, need)
+		if r.Unsent > 0 {
+			r.Warning += fmt.Sprintf("; %d requests due within the duration could not start before it ended", r.Unsent)
+		}
 	}
-	if r.Sent > 0 && float64(r.Delayed)/float64(r.Sent) > 0.01 {
-		causes = append(causes, fmt.Sprintf("%d of %d requests waited for one of the %d connections (raise connections, or the target is too slow for this rate)", r.Delayed, r.Sent, conns))
+	if behind && !r.ConnectionBound {
+		r.Saturated = true
+		r.SaturationReason = saturationReason(r)
+	}
+}
+
+func saturationReason(r *Report) string {
+	why := fmt.Sprintf("the load generator fell behind its schedule while connections were free: the median request started %s late (allowed %s); achieved %.4g req/s of the intended %.4g req/s",
+		r.Lateness.Round(time.Microsecond), r.AllowedLateness.Round(time.Microsecond), r.AchievedRate, r.IntendedRate)
+	if r.Unsent > 0 {
+		why += fmt.Sprintf("; %d requests due within the duration could not start before it ended", r.Unsent)
 	}
 	if r.CPUUtilization > 0.9 {
-		causes = append(causes, fmt.Sprintf("the load generator used %.0f%% of its CPU", 100*r.CPUUtilization))
-	}
-	if len(causes) == 0 {
-		return why
-	}
-	sort.Strings(causes)
-	for _, c := range causes {
-		why += "; " + c
+		why += fmt.Sprintf("; the load generator used %.0f%% of its CPU", 100*r.CPUUtilization)
 	}
 	return why
 }
@@ -552,6 +835,7 @@ func mergeStats(eps []Stats, open bool) Stats {
 	for _, s := range eps {
 		t.Requests += s.Requests
 		t.Errors += s.Errors
+		t.TimedOut += s.TimedOut
 		t.Service.Merge(s.Service)
 		if open {
 			t.Latency.Merge(s.Latency)

@@ -2,7 +2,6 @@ package load_test
 
 import (
 	"context"
-	"math"
 	"net"
 	"testing"
 	"time"
@@ -74,8 +73,11 @@ func TestRunOpenLoopRate(t *testing.T) {
 	if !rep.Open || rep.Total.Requests != 400 || rep.Sent != 400 {
 		t.Fatalf("requests %d sent %d, want 400", rep.Total.Requests, rep.Sent)
 	}
-	if math.Abs(rep.AchievedRate/rep.IntendedRate-1) > 0.01 || rep.Saturated {
-		t.Errorf("achieved %.2f of %.2f req/s (saturated %v: %s)", rep.AchievedRate, rep.IntendedRate, rep.Saturated, rep.SaturationReason)
+	// How close the achieved rate comes is a wall-clock measurement
+	// (bench/http.sh); here: never faster than asked, and flagged exactly
+	// when the run's own lateness says it fell behind.
+	if rep.AchievedRate > rep.IntendedRate || rep.Saturated != load.Behind(rep.Lateness, 399*2500*time.Microsecond, 0.01) {
+		t.Errorf("achieved %.2f of %.2f req/s, median lateness %v (saturated %v: %s)", rep.AchievedRate, rep.IntendedRate, rep.Lateness, rep.Saturated, rep.SaturationReason)
 	}
 	if rep.Total.Latency == rep.Total.Service || rep.Total.Service.Count() != 400 {
 		t.Error("open loop should record corrected and service latency separately")
@@ -85,9 +87,11 @@ func TestRunOpenLoopRate(t *testing.T) {
 	}
 }
 
-func TestRunOpenLoopSaturated(t *testing.T) {
+func TestRunOpenLoopConnectionBound(t *testing.T) {
 	t.Parallel()
-	// One connection cannot carry 200 req/s of 20 ms requests.
+	// One connection (the cap) cannot carry 200 req/s of 20 ms requests:
+	// the target is too slow for the cap, which the latency shows; a
+	// warning, not an invalid run.
 	srv := startServer(t, testserver.HTTPConfig{Latency: testserver.Fixed(20 * time.Millisecond)})
 	rep, err := load.Run(context.Background(), target(t, srv.URL(), 1), load.Options{
 		Pacer:       load.Constant{PerSecond: 200},
@@ -97,14 +101,16 @@ func TestRunOpenLoopSaturated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Saturated || rep.Delayed == 0 {
-		t.Fatalf("saturated %v delayed %d, want a flagged run", rep.Saturated, rep.Delayed)
+	if rep.Saturated || !rep.ConnectionBound || rep.Delayed == 0 || rep.Warning == "" {
+		t.Fatalf("saturated %v connection-bound %v delayed %d, want a connection-bound run", rep.Saturated, rep.ConnectionBound, rep.Delayed)
 	}
-	// Queueing counts in corrected latency: the last request waited ~39×15 ms.
-	if p99c, p99s := rep.Total.Latency.PercentileMs(99), rep.Total.Service.PercentileMs(99); p99c < 10*p99s {
-		t.Errorf("corrected p99 %.1f ms should dwarf service p99 %.1f ms", p99c, p99s)
+	// Queueing counts in corrected latency: on one connection request k
+	// starts after k × 20 ms but was due at k × 5 ms, so the last one
+	// waited at least 39 × 15 ms, however fast or slow the machine.
+	if maxc := rep.Total.Latency.MaxMs(); maxc < 39*15+20 {
+		t.Errorf("corrected max %.1f ms, want at least %d ms of queueing and service", maxc, 39*15+20)
 	}
-	t.Log(rep.SaturationReason)
+	t.Log(rep.Warning)
 }
 
 func TestRunTransportErrors(t *testing.T) {

@@ -25,7 +25,14 @@ const (
 	TLS         ErrorKind = "tls"
 	Canceled    ErrorKind = "canceled"
 	Protocol    ErrorKind = "protocol"
-	Other       ErrorKind = "other"
+	// ProtocolStatus: a status line that is not "HTTP/d.d ddd".
+	ProtocolStatus ErrorKind = "protocol-status"
+	// ProtocolLength: an invalid Content-Length, or several that disagree.
+	ProtocolLength ErrorKind = "protocol-length"
+	// ProtocolUnsolicited: bytes that answer no request, such as a second
+	// response to one request.
+	ProtocolUnsolicited ErrorKind = "protocol-unsolicited"
+	Other               ErrorKind = "other"
 )
 
 // Classify maps a transport error to its kind.
@@ -73,3 +80,7 @@ func (e *EndpointError) Error() string { return fmt.Sprintf("endpoint %d: %v", e
 
 // Unwrap returns the problem.
 func (e *EndpointError) Unwrap() error { return e.Err }
+
+// DeadlineExceeded is the kind of a gRPC call that ended with the status
+// DEADLINE_EXCEEDED: like Timeout, it got no answer within its timeout.
+const DeadlineExceeded ErrorKind = "DeadlineExceeded"

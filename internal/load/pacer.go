@@ -32,13 +32,22 @@ type Constant struct {
 }
 
 // At returns n / rate, rounded down to the tick.
+// It saturates at the longest Duration (a rate too low to matter).
 func (c Constant) At(n uint64) time.Duration {
-	d := time.Duration(math.Round(float64(n) * 1e9 / c.PerSecond))
+	f := math.Round(float64(n) * 1e9 / c.PerSecond)
+	if !(f < math.MaxInt64) {
+		return math.MaxInt64
+	}
+	d := time.Duration(f)
 	if c.Tick > 0 {
 		d -= d % c.Tick
 	}
 	return d
 }
+
+// MaxCount bounds Count, so that no rate (however absurd) makes it loop
+// without end.
+const MaxCount = 1 << 50
 
 // MaxTick bounds the batching tick chosen by BatchTick.
 const MaxTick = 10 * time.Millisecond
@@ -61,11 +70,15 @@ func BatchTick(rate float64, connections int) time.Duration {
 // Rate returns the fixed rate.
 func (c Constant) Rate() float64 { return c.PerSecond }
 
-// Count returns how many requests a pacer starts before d has elapsed.
+// Count returns how many requests a pacer starts before d has elapsed, at
+// most MaxCount.
 func Count(p Pacer, d time.Duration) uint64 {
 	// Requests at At(n) < d; At is monotonic, so search.
 	lo, hi := uint64(0), uint64(1)
 	for p.At(hi) < d {
+		if hi >= MaxCount {
+			return MaxCount
+		}
 		lo, hi = hi, hi*2
 	}
 	for lo < hi {

@@ -183,17 +183,25 @@ type Percentile struct {
 
 // Load is what one load provider measured besides its metrics.
 type Load struct {
-	Provider         string  `json:"provider"`
-	Endpoint         string  `json:"endpoint,omitempty"`
-	Mode             string  `json:"mode"`
-	Protocol         string  `json:"protocol,omitempty"`
-	Requests         int64   `json:"requests"`
-	Errors           int64   `json:"errors"`
-	DurationSeconds  float64 `json:"durationSeconds"`
-	IntendedRate     float64 `json:"intendedRate,omitempty"`
-	AchievedRate     float64 `json:"achievedRate"`
-	Delayed          int64   `json:"delayed,omitempty"`
-	Unsent           int64   `json:"unsent,omitempty"`
+	Provider        string  `json:"provider"`
+	Endpoint        string  `json:"endpoint,omitempty"`
+	Mode            string  `json:"mode"`
+	Protocol        string  `json:"protocol,omitempty"`
+	Requests        int64   `json:"requests"`
+	Errors          int64   `json:"errors"`
+	DurationSeconds float64 `json:"durationSeconds"`
+	IntendedRate    float64 `json:"intendedRate,omitempty"`
+	AchievedRate    float64 `json:"achievedRate"`
+	Delayed         int64   `json:"delayed,omitempty"`
+	Unsent          int64   `json:"unsent,omitempty"`
+	// TimedOut counts latency samples that are lower bounds: requests
+	// recorded at their timeout because no answer came within it.
+	TimedOut          int64   `json:"timedOut,omitempty"`
+	Connections       int     `json:"connections,omitempty"`
+	MaxConnections    int     `json:"maxConnections,omitempty"`
+	GeneratorLagP99Ms float64 `json:"generatorLagP99Ms,omitempty"`
+	// Warning says why a run was connection-bound (not an invalid run).
+	Warning          string  `json:"warning,omitempty"`
 	Saturated        bool    `json:"saturated"`
 	SaturationReason string  `json:"saturationReason,omitempty"`
 	CPUUtilization   float64 `json:"cpuUtilization,omitempty"`
@@ -583,6 +591,8 @@ func loads(in *experiment.Insights) []Load {
 			Requests: ls.Requests, Errors: ls.Errors, DurationSeconds: ls.DurationSeconds,
 			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed, Unsent: ls.Unsent,
 			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, Aborted: ls.Aborted,
+			TimedOut: ls.TimedOut, Connections: ls.Connections, MaxConnections: ls.MaxConnections,
+			GeneratorLagP99Ms: ls.GeneratorLagP99Ms, Warning: ls.Warning,
 			Codes: codes(p, ls.Codes),
 		}
 		out = append(out, l)

@@ -55,7 +55,7 @@ func TestHTTPFaults(t *testing.T) {
 		{"stall before headers", srv.URL() + "/?delay=1h", "", []string{"timeout"}, false},
 		{"stall mid-body", srv.URL() + "/?fault=stall-body", "", []string{"timeout"}, false},
 		{"5xx storm", srv.URL() + "/?status=503", "", []string{"503"}, false},
-		{"huge bodies", srv.URL() + "/?fault=huge&size=20000000", "    connections: 2\n", []string{"200"}, true},
+		{"huge bodies", srv.URL() + "/?fault=huge&size=2000000", "    connections: 2\n", []string{"200"}, true},
 		{"endless bodies", srv.URL() + "/?fault=endless", "", []string{"timeout"}, false},
 		{"connections closed after each response", srv.URL() + "/?fault=close", "", []string{"200"}, true},
 		{"HTTP/2 GOAWAY after each response", "" /* an h2c server, started in the subtest */, "    http2: true\n", []string{"200"}, true},

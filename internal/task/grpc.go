@@ -135,7 +135,7 @@ func (in *grpcInputs) skeleton() (loadKind[grpcCallInputs], *loadInputs, grpcCal
 	if in.RPS != nil {
 		rate = *in.RPS
 	}
-	return kind, &in.loadInputs, in.grpcCallInputs, loadPlan{connections: *in.Concurrency, rate: rate, requests: in.Total}
+	return kind, &in.loadInputs, in.grpcCallInputs, loadPlan{connections: *in.Concurrency, rate: rate, timeout: in.Timeout.Duration, requests: in.Total}
 }
 
 func (in *grpcInputs) defaults() error {
@@ -178,6 +178,9 @@ func (in *grpcInputs) defaults() error {
 	}
 	if in.SkipFirst != nil && *in.SkipFirst < 0 {
 		return &inputs.FieldError{Field: "skipFirst", Value: *in.SkipFirst, Expected: "a whole number >= 0"}
+	}
+	if err := checkRanges("rps", in.RPS, map[string]*int{"concurrency": in.Concurrency, "connections": in.Connections}, "total", in.Total, in.Duration); err != nil {
+		return err
 	}
 	return in.checkSummary()
 }

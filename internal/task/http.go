@@ -75,7 +75,7 @@ func (in *httpInputs) skeleton() (loadKind[requestInputs], *loadInputs, requestI
 		name: "http", sep: "-", unit: "requests", isError: httpErrors, target: in.target,
 		runLevel: []string{"numRequests", "connections", "timeout", "allowInitialErrors"},
 	}
-	return kind, &in.loadInputs, in.requestInputs, loadPlan{connections: *in.Connections, rate: *in.QPS, requests: in.NumRequests}
+	return kind, &in.loadInputs, in.requestInputs, loadPlan{connections: *in.Connections, rate: *in.QPS, timeout: in.Timeout.Duration, requests: in.NumRequests}
 }
 
 func (in *httpInputs) defaults() error {
@@ -108,6 +108,9 @@ func (in *httpInputs) defaults() error {
 		in.ErrorRanges = []errorRange{{Lower: &lower}}
 	}
 	if err := positiveDuration("timeout", &in.Timeout, defaultTimeout, "a positive duration such as 10s"); err != nil {
+		return err
+	}
+	if err := checkRanges("qps", in.QPS, map[string]*int{"connections": in.Connections}, "numRequests", in.NumRequests, in.Duration); err != nil {
 		return err
 	}
 	return in.checkSummary()

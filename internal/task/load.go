@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -328,6 +329,10 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 		AchievedRate:     round(achieved, 3),
 		Delayed:          rep.Delayed,
 		Unsent:           rep.Unsent,
+		TimedOut:         st.TimedOut,
+		Connections:      rep.Connections,
+		ConnectionBound:  rep.ConnectionBound,
+		Warning:          rep.Warning,
 		Saturated:        rep.Saturated,
 		SaturationReason: rep.SaturationReason,
 		CPUUtilization:   round(rep.CPUUtilization, 3),
@@ -336,6 +341,11 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 	if rep.Open {
 		ls.Mode = "open"
 		ls.IntendedRate = round(intended, 3)
+		ls.MaxConnections = rep.MaxConnections
+		ls.LatenessMs = round(rep.Lateness.Seconds()*1000, 3)
+		if rep.GeneratorLag != nil && rep.GeneratorLag.Count() > 0 {
+			ls.GeneratorLagP99Ms = rep.GeneratorLag.PercentileMs(99)
+		}
 	}
 	if in.Load == nil {
 		in.Load = map[string]*experiment.LoadStats{}
@@ -413,6 +423,9 @@ func finishLoad(ctx context.Context, env *experiment.Env, rep *load.Report) erro
 	if rep.Saturated {
 		env.Logger.Warn("the intended load was not delivered; SLO verdicts on this run are invalid", "reason", rep.SaturationReason)
 	}
+	if rep.ConnectionBound {
+		env.Logger.Warn("the target was too slow for the rate at the connection cap; its latency includes the waits", "reason", rep.Warning)
+	}
 	if rep.Stopped != "" {
 		return fmt.Errorf("%w: %s", experiment.ErrAbort, rep.Stopped)
 	}
@@ -427,6 +440,7 @@ type loadPlan struct {
 	rateTolerance float64
 	rate          float64 // 0: closed loop
 	uniform       bool
+	timeout       time.Duration
 	requests      *int64
 	duration      *inputs.Duration
 	abort         *abortWatch
@@ -438,6 +452,7 @@ func (p loadPlan) options(env *experiment.Env) load.Options {
 	opts := load.Options{
 		Connections:   p.connections,
 		RateTolerance: p.rateTolerance,
+		Timeout:       p.timeout,
 		IsError:       p.isError,
 		Progress:      progressPrinter(env.Progress, p.name),
 	}
@@ -453,13 +468,41 @@ func (p loadPlan) options(env *experiment.Env) load.Options {
 		opts.Duration = p.duration.Duration
 	}
 	if p.rate > 0 {
-		pacer := load.Constant{PerSecond: p.rate}
-		if !p.uniform {
-			pacer.Tick = load.BatchTick(p.rate, p.connections)
-		}
-		opts.Pacer = pacer
+		// Evenly spaced arrivals (uniform is the default and only spacing).
+		opts.Pacer = load.Constant{PerSecond: p.rate}
+		opts.MaxConnections = growthCap(p.rate, p.timeout, p.connections)
 	}
 	return opts
+}
+
+// maxGrowth caps the connections an open-loop run may grow to by default.
+const maxGrowth = 1000
+
+// growthCap is the open-loop connection cap: enough connections for every
+// request of one timeout to be in flight (rate × timeout), at least the
+// configured connections and at most maxGrowth (vegeta's max-workers).
+func growthCap(rate float64, timeout time.Duration, connections int) int {
+	return max(connections, int(min(math.Ceil(rate*timeout.Seconds()), maxGrowth)))
+}
+
+// checkRanges refuses load inputs outside the engine's documented ranges
+// (README "How load is generated"), naming the field.
+func checkRanges(rateField string, rate *float64, conns map[string]*int, requestsField string, requests *int64, duration *inputs.Duration) error {
+	if rate != nil && *rate != 0 && !(*rate >= load.MinRate && *rate <= load.MaxRate) {
+		return &inputs.FieldError{Field: rateField, Value: *rate, Expected: fmt.Sprintf("0 (as fast as responses return) or a rate from %g to %g per second", load.MinRate, load.MaxRate)}
+	}
+	for _, f := range slices.Sorted(maps.Keys(conns)) {
+		if c := conns[f]; c != nil && *c > load.MaxConnectionLimit {
+			return &inputs.FieldError{Field: f, Value: *c, Expected: fmt.Sprintf("a whole number from 1 to %d", load.MaxConnectionLimit)}
+		}
+	}
+	if requests != nil && *requests > load.MaxRequestCount {
+		return &inputs.FieldError{Field: requestsField, Value: *requests, Expected: fmt.Sprintf("a whole number from 1 to %d", int64(load.MaxRequestCount))}
+	}
+	if duration != nil && duration.Duration > load.MaxRunDuration {
+		return &inputs.FieldError{Field: "duration", Value: duration.String(), Expected: "a positive duration of at most 168h"}
+	}
+	return nil
 }
 
 // runLoad runs the engine, ending the progress line.

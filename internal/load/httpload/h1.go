@@ -11,6 +11,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,11 +22,6 @@ import (
 // address and writes a request serialised once up front, then parses just
 // enough of the response (status, Content-Length, Transfer-Encoding,
 // Connection) to find its end. No allocation per request.
-
-var (
-	errProtocol  = errors.New("malformed HTTP response")
-	errCancelled = errors.New("request cancelled")
-)
 
 // buildRequest serialises an HTTP/1.1 request.
 func buildRequest(ep *endpoint) []byte {
@@ -225,14 +221,25 @@ func (c *h1Conn) do(ctx context.Context, req []byte, head bool) load.Outcome {
 	if err := c.nc.SetDeadline(time.Now().Add(c.timeout)); err != nil {
 		return c.fail(ctx, err)
 	}
-	if c.raw != nil && c.br.Buffered() == 0 {
-		c.raw.send(req) // written by the read that waits for the response
+	if c.br.Buffered() > 0 {
+		// bytes that arrived before this request was sent
+		return c.fail(ctx, errUnsolicited)
+	}
+	if c.raw != nil {
+		// written by the read that waits for the response, once the
+		// socket was seen to hold no unsolicited bytes
+		c.raw.send(req)
 	} else if _, err := c.nc.Write(req); err != nil {
 		return c.fail(ctx, err)
 	}
 	code, closeConn, err := readResponse(c.br, head)
 	if err != nil {
 		return c.fail(ctx, err)
+	}
+	if !closeConn && c.br.Buffered() > 0 {
+		// more than one response to one request: which one answers it
+		// is unknown, and the spare would answer the next
+		return c.fail(ctx, errUnsolicited)
 	}
 	if closeConn {
 		c.reset()
@@ -246,157 +253,447 @@ func (c *h1Conn) fail(ctx context.Context, err error) load.Outcome {
 	if ctx.Err() != nil || errors.Is(err, errCancelled) {
 		return load.Outcome{Err: load.Canceled}
 	}
-	if errors.Is(err, errProtocol) {
-		return load.Outcome{Err: load.Protocol}
+	var pe *protoError
+	if errors.As(err, &pe) {
+		return load.Outcome{Err: pe.kind}
 	}
 	return load.Outcome{Err: load.Classify(err)}
 }
 
+// Protocol errors. The fast parser accepts what net/http.ReadResponse
+// accepts, with the same status and body length, and refuses what it
+// refuses (see FuzzReadResponse), except that it is stricter in three
+// documented ways: a folded (obs-fold) header line, a header name with a
+// space, and a status code with a sign are protocol errors here.
+var (
+	errProtocol = &protoError{load.Protocol, "malformed HTTP response"}
+	// errStatus: the status line is not "HTTP/d.d ddd ...".
+	errStatus = &protoError{load.ProtocolStatus, "malformed HTTP status line"}
+	// errLength: an invalid Content-Length, or several that disagree.
+	errLength = &protoError{load.ProtocolLength, "invalid or conflicting Content-Length"}
+	// errUnsolicited: bytes arrived that answer no request (a second
+	// response to one request, or data before a request was sent).
+	errUnsolicited = &protoError{load.ProtocolUnsolicited, "bytes that answer no request"}
+	// stricter than net/http
+	errFolded       = &protoError{load.Protocol, "folded header line"}
+	errSpaceInName  = &protoError{load.Protocol, "space in a header name"}
+	errSignedStatus = &protoError{load.ProtocolStatus, "signed status code"}
+	errCancelled    = errors.New("request cancelled")
+)
+
+// protoError is a response that breaks HTTP/1.1 framing; kind is the key it
+// is counted under.
+type protoError struct {
+	kind load.ErrorKind
+	msg  string
+}
+
+func (e *protoError) Error() string { return e.msg }
+
+// head is what the fast path keeps of a response head.
+type head struct {
+	code      int
+	closeConn bool
+	length    int64 // -1: none
+	chunked   bool
+}
+
 // readResponse reads one response and discards its body. It returns the
-// status code and whether the server will close the connection.
-func readResponse(br *bufio.Reader, head bool) (code int, closeConn bool, err error) {
+// status code and whether the connection must be closed after it. Interim
+// 1xx responses (but 101) are skipped.
+func readResponse(br *bufio.Reader, isHead bool) (code int, closeConn bool, err error) {
 	for {
-		line, err := readLine(br)
+		h, err := readHead(br)
 		if err != nil {
 			return 0, true, err
 		}
-		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-			return 0, true, errProtocol
-		}
-		code = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
-		if code < 100 || code > 999 || line[9] < '0' || line[9] > '9' || line[10] < '0' || line[10] > '9' || line[11] < '0' || line[11] > '9' {
-			return 0, true, errProtocol
-		}
-		closeConn = line[7] == '0' // HTTP/1.0 closes unless told otherwise
-		length := int64(-1)
-		chunked := false
-		for {
-			line, err = readLine(br)
-			if err != nil {
-				return 0, true, err
-			}
-			if len(line) <= 2 {
-				break
-			}
-			switch lower(line[0]) {
-			case 'c':
-				switch {
-				case hasPrefixFold(line, "content-length:"):
-					if length, err = parseLength(line[len("content-length:"):]); err != nil {
-						return 0, true, err
-					}
-				case hasPrefixFold(line, "connection:"):
-					v := line[len("connection:"):]
-					if containsFold(v, "close") {
-						closeConn = true
-					} else if containsFold(v, "keep-alive") {
-						closeConn = false
-					}
-				}
-			case 't':
-				if hasPrefixFold(line, "transfer-encoding:") && containsFold(line[len("transfer-encoding:"):], "chunked") {
-					chunked = true
-				}
-			}
-		}
-		if code < 200 && code != 101 {
+		if h.code/100 == 1 && h.code != 101 {
 			continue // an interim response (100 Continue): the real one follows
 		}
 		switch {
-		case head || code == 204 || code == 304 || code == 101:
-		case chunked:
+		case isHead || h.code/100 == 1 || h.code == 204 || h.code == 304:
+		case h.chunked:
 			err = discardChunked(br)
-		case length >= 0:
-			_, err = br.Discard(int(length))
+		case h.length >= 0:
+			err = discardN(br, uint64(h.length))
 		default:
 			// No length: the body runs to the end of the connection.
 			_, err = io.Copy(io.Discard, br)
-			closeConn = true
+			h.closeConn = true
 		}
 		if err != nil {
 			return 0, true, err
 		}
-		return code, closeConn, nil
+		return h.code, h.closeConn, nil
 	}
 }
 
-// readLine reads one line, however long.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
-	if err == nil {
-		return line, nil
-	}
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		if errors.Is(err, io.EOF) && len(line) > 0 {
-			return nil, io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	// A header longer than the buffer: keep its start, skip the rest.
-	keep := append([]byte(nil), line[:64]...)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		_, err = br.ReadSlice('\n')
-	}
+// readHead parses a status line and headers as net/http does.
+func readHead(br *bufio.Reader) (head, error) {
+	h := head{length: -1}
+	line, err := readLine(br)
 	if err != nil {
-		return nil, err
+		return h, err
 	}
-	return append(keep, '\r', '\n'), nil
-}
-
-// parseLength parses a Content-Length value without allocating.
-func parseLength(v []byte) (int64, error) {
-	return parseInt(bytes.TrimSpace(v), 10)
-}
-
-// parseInt parses a non-negative decimal or hexadecimal number.
-func parseInt(v []byte, base int64) (int64, error) {
-	if len(v) == 0 || len(v) > 15 {
-		return 0, errProtocol
+	major, minor, err := parseStatusLine(line, &h)
+	if err != nil {
+		return h, err
 	}
-	var n int64
-	for _, c := range v {
-		var d int64
+	if major == 0 && minor == 0 {
+		major, minor = 1, 1 // as net/http reads HTTP/0.0
+	}
+	var (
+		cl                 []byte // the first Content-Length, trimmed
+		clSeen, clConflict bool
+		teCount            int
+		teChunked          bool
+		badTrailer         bool
+		keepAlive          bool
+	)
+	err = readFields(br, true, func(name, value []byte) {
 		switch {
-		case '0' <= c && c <= '9':
-			d = int64(c - '0')
-		case base == 16 && 'a' <= lower(c) && lower(c) <= 'f':
-			d = int64(lower(c)-'a') + 10
-		default:
-			return 0, errProtocol
+		case equalFoldBytes(name, "content-length"):
+			if !clSeen {
+				cl, clSeen = append(cl[:0], value...), true
+			} else if !bytes.Equal(cl, value) {
+				clConflict = true
+			}
+		case equalFoldBytes(name, "transfer-encoding"):
+			teCount++
+			teChunked = equalFoldBytes(value, "chunked")
+		case equalFoldBytes(name, "trailer"):
+			for _, k := range bytes.Split(value, []byte(",")) {
+				k = trimSpace(k)
+				if equalFoldBytes(k, "transfer-encoding") || equalFoldBytes(k, "trailer") || equalFoldBytes(k, "content-length") {
+					badTrailer = true
+				}
+			}
+		case equalFoldBytes(name, "connection"):
+			if containsFold(value, "close") {
+				h.closeConn = true
+			} else if containsFold(value, "keep-alive") {
+				keepAlive = true
+			}
 		}
-		n = n*base + d
+	})
+	if err != nil {
+		return h, err
 	}
-	return n, nil
+	if major < 1 || (major == 1 && minor == 0 && !keepAlive) {
+		h.closeConn = true // HTTP/1.0 closes unless told otherwise
+	}
+	if teCount > 0 && (major > 1 || major == 1 && minor >= 1) {
+		if teCount != 1 || !teChunked {
+			return h, errProtocol // only a single "chunked", as net/http
+		}
+		h.chunked = true
+	}
+	if clConflict {
+		return h, errLength
+	}
+	if clSeen {
+		n, ok := parseDecimal(cl)
+		if !ok {
+			return h, errLength
+		}
+		h.length = n
+	}
+	if h.chunked {
+		if badTrailer {
+			return h, errProtocol
+		}
+		h.length = -1
+	}
+	return h, nil
 }
 
-func discardChunked(br *bufio.Reader) error {
+// parseStatusLine parses "HTTP/d.d ddd reason" as net/http does: the
+// version is one digit each, spaces may repeat before the code, and the
+// code is exactly three digits.
+func parseStatusLine(line []byte, h *head) (major, minor int, err error) {
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 0 {
+		return 0, 0, errStatus
+	}
+	proto, rest := line[:sp], line[sp+1:]
+	if len(proto) != len("HTTP/1.1") || string(proto[:5]) != "HTTP/" || proto[6] != '.' || !isDigit(proto[5]) || !isDigit(proto[7]) {
+		return 0, 0, errStatus
+	}
+	for len(rest) > 0 && rest[0] == ' ' {
+		rest = rest[1:]
+	}
+	if i := bytes.IndexByte(rest, ' '); i >= 0 {
+		rest = rest[:i]
+	}
+	if len(rest) != 3 {
+		return 0, 0, errStatus
+	}
+	if !isDigit(rest[0]) || !isDigit(rest[1]) || !isDigit(rest[2]) {
+		if (rest[0] == '+' || rest[0] == '-') && isDigit(rest[1]) && isDigit(rest[2]) {
+			return 0, 0, errSignedStatus
+		}
+		return 0, 0, errStatus
+	}
+	h.code = int(rest[0]-'0')*100 + int(rest[1]-'0')*10 + int(rest[2]-'0')
+	return int(proto[5] - '0'), int(proto[7] - '0'), nil
+}
+
+// readFields reads header (or trailer) lines up to an empty line, checking
+// them as textproto does, and calls f with each name and trimmed value.
+func readFields(br *bufio.Reader, first bool, f func(name, value []byte)) error {
 	for {
 		line, err := readLine(br)
 		if err != nil {
 			return err
 		}
-		line = bytes.TrimSpace(line)
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i]
+		if len(line) == 0 {
+			return nil
 		}
-		size, err := parseInt(line, 16)
-		if err != nil {
-			return err
+		if line[0] == ' ' || line[0] == '\t' {
+			if first {
+				return errProtocol // net/http refuses it as well
+			}
+			return errFolded
 		}
-		if size == 0 {
-			// trailers, up to an empty line
-			for {
-				t, err := readLine(br)
-				if err != nil {
-					return err
+		first = false
+		line = trimOWS(line)
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return errProtocol
+		}
+		name, value := line[:colon], line[colon+1:]
+		for _, c := range name {
+			if !validFieldByte(c) {
+				if c == ' ' {
+					return errSpaceInName
 				}
-				if len(t) <= 2 {
-					return nil
-				}
+				return errProtocol
 			}
 		}
-		if _, err := br.Discard(int(size) + 2); err != nil {
-			return err
+		for _, c := range value {
+			if c < ' ' && c != '\t' || c == 0x7f {
+				return errProtocol
+			}
+		}
+		f(name, trimOWS(value))
+	}
+}
+
+// readLine reads one line without its "\n" and one "\r" before it, as
+// bufio.Reader.ReadLine does; a line longer than the buffer keeps its start.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	switch {
+	case err == nil:
+	case errors.Is(err, bufio.ErrBufferFull):
+		// A line longer than the buffer: keep its start, skip the rest.
+		keep := append([]byte(nil), line[:64]...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = br.ReadSlice('\n')
+		}
+		if err != nil {
+			return nil, eofIsUnexpected(err)
+		}
+		return keep, nil
+	case errors.Is(err, io.EOF) && len(line) > 0:
+		return line, nil // a last line without "\n"
+	default:
+		return nil, eofIsUnexpected(err)
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+func eofIsUnexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// validFieldByte reports whether c may be in a header name (an RFC 7230
+// token character).
+func validFieldByte(c byte) bool {
+	return c < 0x80 && c > ' ' && c != 0x7f && strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) < 0
+}
+
+// trimOWS trims spaces and tabs, as textproto trims header lines.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// trimSpace trims ASCII space, tab, CR and LF, as textproto.TrimString does.
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func equalFoldBytes(b []byte, lowerWord string) bool {
+	return len(b) == len(lowerWord) && hasPrefixFold(b, lowerWord)
+}
+
+// parseDecimal parses a Content-Length: digits only, below 2^63.
+func parseDecimal(v []byte) (int64, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range v {
+		if !isDigit(c) {
+			return 0, false
+		}
+		if n > (1<<63-1)/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+		if n > 1<<63-1 {
+			return 0, false
 		}
 	}
+	return int64(n), true
+}
+
+// discardN discards n bytes; too few is io.ErrUnexpectedEOF.
+func discardN(br *bufio.Reader, n uint64) error {
+	for n > 0 {
+		step := int(min(n, 1<<30))
+		d, err := br.Discard(step)
+		n -= uint64(d)
+		if err != nil {
+			return eofIsUnexpected(err)
+		}
+	}
+	return nil
+}
+
+// maxChunkLine and maxChunkExcess bound chunk-size lines and the non-data
+// bytes of a chunked body, as net/http does.
+const (
+	maxChunkLine   = 4096
+	maxChunkExcess = 16 << 10
+)
+
+// discardChunked discards a chunked body and its trailer, checking it as
+// net/http's chunked reader does.
+func discardChunked(br *bufio.Reader) error {
+	var excess uint64
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return errProtocol
+			}
+			return eofIsUnexpected(err)
+		}
+		if len(line) < 2 || bytes.IndexByte(line, '\r') != len(line)-2 {
+			return errProtocol // a bare LF or a CR inside the line
+		}
+		p := line[:len(line)-2]
+		if len(p) >= maxChunkLine {
+			return errProtocol
+		}
+		excess += uint64(len(p)) + 2
+		for len(p) > 0 && (p[len(p)-1] == ' ' || p[len(p)-1] == '\t') {
+			p = p[:len(p)-1]
+		}
+		if i := bytes.IndexByte(p, ';'); i >= 0 {
+			p = p[:i]
+		}
+		size, ok := parseHex(p)
+		if !ok {
+			return errProtocol
+		}
+		if data := 16 + 2*size; size > 1<<61 || data >= excess {
+			excess = 0
+		} else {
+			excess -= data
+		}
+		if excess > maxChunkExcess {
+			return errProtocol
+		}
+		if size == 0 {
+			return discardTrailer(br)
+		}
+		if err := discardN(br, size); err != nil {
+			return err
+		}
+		crlf, err := br.Peek(2)
+		if err != nil {
+			return eofIsUnexpected(err)
+		}
+		if crlf[0] != '\r' || crlf[1] != '\n' {
+			return errProtocol
+		}
+		_, _ = br.Discard(2)
+	}
+}
+
+// discardTrailer reads the trailer after the last chunk as net/http does:
+// an empty line at once, or fields followed by "\r\n\r\n" within the buffer.
+func discardTrailer(br *bufio.Reader) error {
+	buf, err := br.Peek(2)
+	if len(buf) == 2 && buf[0] == '\r' && buf[1] == '\n' {
+		_, _ = br.Discard(2)
+		return nil
+	}
+	if len(buf) < 2 {
+		return io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return err
+	}
+	found := false
+	for k := 4; ; k++ {
+		buf, err := br.Peek(k)
+		if bytes.HasSuffix(buf, []byte("\r\n\r\n")) {
+			found = true
+			break
+		}
+		if err != nil {
+			break
+		}
+	}
+	if !found {
+		return errProtocol
+	}
+	return readFields(br, true, func(_, _ []byte) {})
+}
+
+// parseHex parses a chunk size: 1 to 16 hexadecimal digits.
+func parseHex(v []byte) (uint64, bool) {
+	if len(v) == 0 || len(v) > 16 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range v {
+		var d byte
+		switch {
+		case isDigit(c):
+			d = c - '0'
+		case 'a' <= lower(c) && lower(c) <= 'f':
+			d = lower(c) - 'a' + 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | uint64(d)
+	}
+	return n, true
 }

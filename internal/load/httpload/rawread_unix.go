@@ -19,6 +19,7 @@ type rawConn struct {
 	rc       syscall.RawConn
 	pending  []byte // request bytes not yet written
 	fallback bool   // the socket could not take the request at once
+	writing  bool   // the socket was checked for unsolicited bytes
 	p        []byte
 	n        int
 	err      error
@@ -40,9 +41,26 @@ func newRawConn(c net.Conn) *rawConn {
 }
 
 // send arranges for req to be written by the next Read.
-func (r *rawConn) send(req []byte) { r.pending = req }
+func (r *rawConn) send(req []byte) { r.pending, r.writing = req, false }
 
 func (r *rawConn) step(fd uintptr) bool {
+	if len(r.pending) > 0 && !r.writing {
+		// Bytes already waiting answer no request: refuse to send.
+		var one [1]byte
+		n, _, err := recvPeek(fd, one[:])
+		switch {
+		case n > 0:
+			r.pending = nil
+			r.err = errUnsolicited
+			return true
+		case err == nil:
+			// the server closed the connection; the write and read report it
+		case !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR):
+			r.err = os.NewSyscallError("recvfrom", err)
+			return true
+		}
+		r.writing = true
+	}
 	if len(r.pending) > 0 {
 		n, err := writeFD(fd, r.pending)
 		switch {
@@ -113,4 +131,9 @@ func (r *rawConn) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return r.n, nil
+}
+
+// recvPeek peeks at the socket without blocking.
+func recvPeek(fd uintptr, p []byte) (int, syscall.Sockaddr, error) {
+	return syscall.Recvfrom(int(fd), p, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 }

@@ -1,0 +1,208 @@
+package load
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/metrics"
+)
+
+func TestBehindRule(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		lateness time.Duration
+		span     time.Duration
+		want     bool
+	}{
+		// 16 requests at 8 req/s span 1.875 s: scheduling noise of a busy
+		// machine is not a shortfall
+		{"short run, noisy scheduler", 60 * time.Millisecond, 1875 * time.Millisecond, false},
+		{"short run, far behind", 300 * time.Millisecond, 1875 * time.Millisecond, true},
+		// 60 s at 1% tolerance: 300 ms allowed
+		{"long run within 1%", 250 * time.Millisecond, 60 * time.Second, false},
+		{"long run 2% short", 600 * time.Millisecond, 60 * time.Second, true},
+		// asked 10x what the generator can send: the median request is
+		// late by almost half the span, whatever the span
+		{"10x overload, 20 ms span", 9 * time.Millisecond, 20 * time.Millisecond, true},
+		{"10x overload, 2 s span", 900 * time.Millisecond, 2 * time.Second, true},
+	}
+	for _, tt := range tests {
+		if got := Behind(tt.lateness, tt.span, 0.01); got != tt.want {
+			t.Errorf("%s: Behind(%v, %v) = %v, want %v (allowed %v)", tt.name, tt.lateness, tt.span, got, tt.want, Allowed(tt.span, 0.01))
+		}
+	}
+}
+
+func hdrOf(ds ...time.Duration) *metrics.HDR {
+	h := metrics.NewHDR()
+	for _, d := range ds {
+		h.Record(d)
+	}
+	return h
+}
+
+func TestJudge(t *testing.T) {
+	t.Parallel()
+	svc := func(d time.Duration) Stats { return Stats{Service: hdrOf(d, d, d, d)} }
+	tests := []struct {
+		name            string
+		r               Report
+		capHit          bool
+		saturated, cbnd bool
+	}{
+		{"on schedule", Report{IntendedRate: 8, Sent: 16, Lateness: 2 * time.Millisecond, MaxConnections: 4, Total: svc(time.Millisecond)}, false, false, false},
+		{"generator behind with free connections", Report{IntendedRate: 1000, Sent: 1000, Lateness: 400 * time.Millisecond, MaxConnections: 100, Total: svc(time.Millisecond)}, false, true, false},
+		// 700 ms at 8 req/s needs 5.6 connections; a cap of 4 cannot carry it
+		{"slow target at the cap", Report{IntendedRate: 8, Sent: 16, Delayed: 10, Lateness: 500 * time.Millisecond, MaxConnections: 4, Total: svc(700 * time.Millisecond)}, true, false, true},
+		// at the cap but the service time cannot explain it: the generator
+		{"cap hit by a starved generator", Report{IntendedRate: 100000, Sent: 1000, Delayed: 900, Lateness: 400 * time.Millisecond, MaxConnections: 1000, Total: svc(100 * time.Microsecond)}, true, true, false},
+		{"cap hit with the CPU exhausted", Report{IntendedRate: 8, Sent: 16, Delayed: 10, Lateness: 500 * time.Millisecond, MaxConnections: 4, CPUUtilization: 0.95, Total: svc(700 * time.Millisecond)}, true, true, false},
+	}
+	for _, tt := range tests {
+		r := tt.r
+		r.judge(tt.capHit, 2*time.Second, 0.01)
+		if r.Saturated != tt.saturated || r.ConnectionBound != tt.cbnd {
+			t.Errorf("%s: saturated %v connection-bound %v, want %v %v (%s%s)", tt.name, r.Saturated, r.ConnectionBound, tt.saturated, tt.cbnd, r.SaturationReason, r.Warning)
+		}
+	}
+}
+
+// slowConn answers after a fixed time, or times out after timeout with
+// the error kind late (Timeout by default).
+type slowConn struct {
+	d, timeout time.Duration
+	late       ErrorKind
+}
+
+func (c slowConn) Do(ctx context.Context, _ int) Outcome {
+	d, out := c.d, Outcome{Code: 200}
+	if c.timeout > 0 && d > c.timeout {
+		d, out = c.timeout, Outcome{Err: Timeout}
+		if c.late != "" {
+			out = Outcome{Code: 4, Err: c.late}
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return out
+	case <-ctx.Done():
+		return Outcome{Err: Canceled}
+	}
+}
+func (slowConn) Close() error { return nil }
+
+type slowTarget struct {
+	d, timeout time.Duration
+	late       ErrorKind
+}
+
+func (s slowTarget) NewConn() Conn { return slowConn(s) }
+
+// The original's default load (8 req/s, 4 connections) against a target
+// that takes about 700 ms (scaled down here by 5): connections grow, the run
+// is judged, and its latency is the target's.
+func TestOpenLoopGrowsConnections(t *testing.T) {
+	t.Parallel()
+	const svc = 140 * time.Millisecond
+	rep, err := Run(context.Background(), slowTarget{d: svc}, Options{
+		Pacer: Constant{PerSecond: 40}, Connections: 4, MaxConnections: 100, Requests: 24,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Saturated || rep.ConnectionBound {
+		t.Fatalf("a slow target below the cap: saturated %v (%s) connection-bound %v (%s)", rep.Saturated, rep.SaturationReason, rep.ConnectionBound, rep.Warning)
+	}
+	if rep.Connections <= 4 || rep.Connections > rep.MaxConnections {
+		t.Errorf("connections %d (cap %d), want growth past 4", rep.Connections, rep.MaxConnections)
+	}
+	if p50 := rep.Total.Latency.PercentileMs(50); p50 < 140 {
+		t.Errorf("corrected p50 %.1f ms below the target's 140 ms", p50)
+	}
+}
+
+// A request that timed out enters both histograms at its timeout, as a
+// lower bound, however short the timeout.
+func TestTimeoutsAreLatency(t *testing.T) {
+	t.Parallel()
+	rep, err := Run(context.Background(), slowTarget{d: time.Hour, timeout: 30 * time.Millisecond}, Options{
+		Connections: 2, Requests: 4, Timeout: 30 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.TimedOut != 4 || rep.Total.Service.Count() != 4 || rep.Total.Codes["timeout"] != 4 {
+		t.Fatalf("timed out %d, service samples %d, codes %v: want 4 lower bounds", rep.Total.TimedOut, rep.Total.Service.Count(), rep.Total.Codes)
+	}
+	if p := rep.Total.Latency.PercentileMs(50); p < 30 {
+		t.Errorf("timed-out p50 %.1f ms, want at least the 30 ms timeout", p)
+	}
+	// gRPC calls past their deadline, unary or streams, alike
+	rep, err = Run(context.Background(), slowTarget{d: time.Hour, timeout: 30 * time.Millisecond, late: DeadlineExceeded}, Options{
+		Pacer: Constant{PerSecond: 1000}, Connections: 2, Requests: 4, Timeout: 40 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.TimedOut != 4 || rep.Total.Latency.Count() != 4 || rep.Total.Service.PercentileMs(50) < 40 {
+		t.Errorf("deadline exceeded: timed out %d, samples %d, service p50 %.1f ms: want 4 samples at the 40 ms timeout at least",
+			rep.Total.TimedOut, rep.Total.Latency.Count(), rep.Total.Service.PercentileMs(50))
+	}
+}
+
+// Absurd inputs are refused with the documented range, and a run with an
+// extreme but valid rate ends when its context does.
+func TestRangesAndCancel(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{
+		{Pacer: Constant{PerSecond: 1e19}, Requests: 1},
+		{Pacer: Constant{PerSecond: 1e-11}, Duration: time.Second},
+		{Connections: 100000000, Requests: 1},
+		{Duration: 1e18},
+	} {
+		if _, err := Run(context.Background(), slowTarget{}, o); err == nil || !strings.Contains(err.Error(), "expected") {
+			t.Errorf("%+v: error %v, want a range", o, err)
+		}
+	}
+	// the slowest rate: the first request is due now, the next in 1000 s
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *Report)
+	go func() {
+		rep, _ := Run(ctx, slowTarget{d: time.Millisecond}, Options{Pacer: Constant{PerSecond: MinRate}, Duration: MaxRunDuration})
+		done <- rep
+	}()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("a cancelled run did not end")
+	}
+}
+
+// The corrected latency charges the target for its service time and for
+// waits for a connection it kept busy, not for the generator's lateness in
+// starting a request while a connection was free.
+func TestCorrectedLatency(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	tests := []struct {
+		s               sample
+		corrected, late time.Duration
+	}{
+		{sample{intended: 10 * ms, sent: 10 * ms, service: ms}, ms, 0},
+		// woke 4 ms late with a connection free: the generator's lateness
+		{sample{intended: 10 * ms, sent: 14 * ms, service: ms}, ms, 4 * ms},
+		// no connection free for 3 ms (the target held them all)
+		{sample{intended: 10 * ms, sent: 13 * ms, service: ms, wait: 3 * ms}, 4 * ms, 3 * ms},
+	}
+	for _, tt := range tests {
+		if c, l := tt.s.corrected(), tt.s.late(); c != tt.corrected || l != tt.late {
+			t.Errorf("%+v: corrected %v late %v, want %v %v", tt.s, c, l, tt.corrected, tt.late)
+		}
+	}
+}
