@@ -1,0 +1,229 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// These tests attack the binary as issue 15 describes: planted links,
+// devices, FIFOs, hostile servers on 127.0.0.1, and hostile content. Each
+// shows the exit code, the one-line reason, and that nothing was read,
+// written, leaked or exhausted.
+
+// ranExperiment returns a run directory holding a completed experiment (one
+// run task, no network).
+func ranExperiment(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	r := iter8(t, dir, "launch", "--set", "tasks={run}", "--set", "run.script=echo hi")
+	if r.code != 0 {
+		t.Fatalf("launch: exit %d: %s", r.code, r.stderr)
+	}
+	return dir
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// --output-file writes through to FIFOs, /dev/stdout and links, replaces
+// only regular files, and never the experiment it reads.
+func TestOutputFileNeverReplacesWhatIsNotARegularFile(t *testing.T) {
+	t.Parallel()
+	dir := ranExperiment(t)
+	exp := filepath.Join(dir, "experiment.yaml")
+	before := mustRead(t, exp)
+
+	t.Run("the experiment itself, by name and through a link", func(t *testing.T) {
+		if err := os.Symlink("experiment.yaml", filepath.Join(dir, "link.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		for _, out := range []string{"experiment.yaml", "./experiment.yaml", "link.yaml", exp} {
+			r := iter8(t, dir, "report", "-o", "yaml", "--output-file", out)
+			if r.code != 2 || !strings.Contains(r.stderr, "--output-file "+out+" is the experiment this command reads") {
+				t.Errorf("%s: exit %d: %s", out, r.code, r.stderr)
+			}
+		}
+		if mustRead(t, exp) != before {
+			t.Error("experiment.yaml changed")
+		}
+		if fi, err := os.Lstat(filepath.Join(dir, "link.yaml")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("the link was replaced: %v %v", fi, err)
+		}
+	})
+
+	t.Run("/dev/stdout prints", func(t *testing.T) {
+		r := iter8(t, dir, "report", "-o", "json", "--output-file", "/dev/stdout")
+		if r.code != 0 || !strings.Contains(r.stdout, `"status"`) {
+			t.Errorf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("a FIFO is written through and stays a FIFO", func(t *testing.T) {
+		fifo := filepath.Join(t.TempDir(), "fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan string, 1)
+		go func() {
+			f, err := os.Open(fifo) // blocks until the writer opens it
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(f)
+			_ = f.Close()
+			got <- string(b)
+		}()
+		r := iter8(t, dir, "report", "-o", "markdown", "--output-file", fifo)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		if s := <-got; !strings.Contains(s, "## ") {
+			t.Errorf("the reader got %q", s)
+		}
+		if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+			t.Errorf("the FIFO was replaced: %v %v", fi, err)
+		}
+	})
+
+	t.Run("a link is written through to its target and kept", func(t *testing.T) {
+		d := t.TempDir()
+		target, link := filepath.Join(d, "target.html"), filepath.Join(d, "report.html")
+		if err := os.WriteFile(target, []byte("old content that is longer than nothing"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		r := iter8(t, dir, "report", "-o", "html", "--output-file", link)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("the link was replaced: %v %v", fi, err)
+		}
+		if s := mustRead(t, target); !strings.HasPrefix(s, "<!DOCTYPE html>") || strings.Contains(s, "old content") {
+			t.Errorf("target: %.60q", s)
+		}
+		dangling := filepath.Join(d, "dangling.html")
+		if err := os.Symlink(filepath.Join(d, "nowhere", "x.html"), dangling); err != nil {
+			t.Fatal(err)
+		}
+		r = iter8(t, dir, "report", "-o", "html", "--output-file", dangling)
+		if r.code != 2 || !strings.Contains(r.stderr, "a symbolic link to a file that cannot be opened") {
+			t.Errorf("dangling link: exit %d: %s", r.code, r.stderr)
+		}
+	})
+
+	t.Run("a directory is refused", func(t *testing.T) {
+		d := t.TempDir()
+		r := iter8(t, dir, "report", "--output-file", d)
+		if r.code != 2 || !strings.Contains(r.stderr, "is a directory") {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+}
+
+// Devices stay devices: /dev/null is written through and /dev/full fails
+// with exit 2 and its reason, both still character devices afterwards. As
+// root the test runs in its own mount namespace with a private /dev, so a
+// regression cannot replace the machine's devices.
+func TestOutputFileDevices(t *testing.T) {
+	t.Parallel()
+	dir := ranExperiment(t)
+	script := `for d in null full; do
+  "$0" report --runDir "$1" --output-file /dev/$d >/dev/stderr 2>&1; echo "$d exit $?"
+  stat -c "$d %F" /dev/$d
+done`
+	var cmd *exec.Cmd
+	if os.Geteuid() == 0 {
+		// A tmpfs /dev in a private mount namespace, holding the two devices.
+		script = `mount --make-rprivate / && mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/full c 1 7 && ln -s /proc/self/fd/2 /dev/stderr || exit 99
+` + script
+		cmd = exec.Command("unshare", "-m", "sh", "-c", script, bin, dir)
+	} else {
+		cmd = exec.Command("sh", "-c", script, bin, dir)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	s := string(out)
+	for _, want := range []string{
+		"null exit 0", "null character special file",
+		"--output-file /dev/full: cannot write to the character device: no space left on device", "full exit 2", "full character special file",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// A planted lock link is refused: the file it points to is not truncated.
+func TestLockFileDoesNotFollowLinks(t *testing.T) {
+	t.Parallel()
+	dir := ranExperiment(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(dir, "experiment.yaml.lock")
+	_ = os.Remove(lock)
+	if err := os.Symlink(victim, lock); err != nil {
+		t.Fatal(err)
+	}
+	r := iter8(t, dir, "run")
+	if r.code != 2 || !strings.Contains(r.stderr, "experiment.yaml.lock is a symbolic link: expected a regular file") {
+		t.Errorf("link: exit %d: %s", r.code, r.stderr)
+	}
+	if s := mustRead(t, victim); s != "precious" {
+		t.Errorf("the link's target was written: %q", s)
+	}
+	// A FIFO at the lock path is refused too, without blocking on it.
+	_ = os.Remove(lock)
+	if err := syscall.Mkfifo(lock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = iter8(t, dir, "run")
+	if r.code != 2 || !strings.Contains(r.stderr, "experiment.yaml.lock is a FIFO: expected a regular file") {
+		t.Errorf("FIFO: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// Output holding characters YAML cannot carry (U+FFFE, DEL) is sanitised:
+// the experiment is saved, its state is final, and the failure is recorded.
+func TestOddCharactersNeverMakeAnExperimentUnsaveable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	values := filepath.Join(dir, "values.yaml")
+	if err := os.WriteFile(values, []byte("tasks: [run]\nrun: {script: 'printf \"odd \\357\\277\\276 \\177 end\"; exit 1'}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := iter8(t, dir, "launch", "-f", values)
+	if r.code != 1 || !strings.Contains(r.stderr, "script exited with code 1") {
+		t.Fatalf("exit %d (want 1: the task fails): %s", r.code, r.stderr)
+	}
+	exp := loadExperiment(t, dir)
+	if exp.Result == nil || exp.Result.NumCompletedTasks != 0 || !exp.Result.Failure {
+		t.Fatalf("result %+v", exp.Result)
+	}
+	s := mustRead(t, filepath.Join(dir, "experiment.yaml"))
+	if !strings.Contains(s, "odd \uFFFD \uFFFD end") {
+		t.Errorf("experiment.yaml lacks the sanitised output:\n%s", s)
+	}
+	// The task's state is final (failed), not stuck at running.
+	if rr := iter8(t, dir, "report", "-o", "json"); rr.code != 0 || !strings.Contains(rr.stdout, `"state": "failed"`) || strings.Contains(rr.stdout, `"state": "running"`) {
+		t.Errorf("report: exit %d: %s%s", rr.code, rr.stdout, rr.stderr)
+	}
+}
