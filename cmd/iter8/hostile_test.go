@@ -227,3 +227,40 @@ func TestOddCharactersNeverMakeAnExperimentUnsaveable(t *testing.T) {
 		t.Errorf("report: exit %d: %s%s", rr.code, rr.stdout, rr.stderr)
 	}
 }
+
+// A missing or malformed kubeconfig is bad input (exit 2) naming the
+// problem, and nothing is contacted (no fallback to localhost:8080).
+func TestKubeconfigProblemsAreBadInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("not: [yaml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noCluster := filepath.Join(dir, "empty")
+	if err := os.WriteFile(noCluster, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"no kubeconfig at all", nil, []string{"k", "report"}, "kubeconfig: no cluster configured"},
+		{"a kubeconfig without clusters", []string{"KUBECONFIG=" + noCluster}, []string{"k", "launch", "--set", "tasks={run}", "--set", "run.script=x"}, "kubeconfig: no cluster configured"},
+		{"--kubeconfig names a missing file", nil, []string{"k", "log", "--kubeconfig", filepath.Join(dir, "missing")}, "kubeconfig: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
+		{"malformed", []string{"KUBECONFIG=" + bad}, []string{"k", "assert", "-c", "completed"}, `kubeconfig: error loading config file "` + bad + `"`},
+		{"unknown context", []string{"KUBECONFIG=" + noCluster}, []string{"k", "delete", "--context", "nope"}, "context was not found for specified context: nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := append([]string{"HOME=" + t.TempDir(), "KUBECONFIG=", "KUBERNETES_SERVICE_HOST="}, tt.env...)
+			r := iter8Env(t, t.TempDir(), env, tt.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "localhost:8080") {
+				t.Errorf("exit %d (want 2), stderr:\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
