@@ -312,6 +312,10 @@ func (t *notifyTask) post(ctx context.Context, target string, headers map[string
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its URL is rebuilt (scheme lower-cased): the caller names the URL, redacted
+		}
 		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPayload))
