@@ -1,13 +1,18 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"iter8.tools/iter8/internal/report"
 )
 
 // These tests attack the binary as issue 15 describes: planted links,
@@ -260,6 +265,120 @@ func TestKubeconfigProblemsAreBadInput(t *testing.T) {
 			r := iter8Env(t, t.TempDir(), env, tt.args...)
 			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "localhost:8080") {
 				t.Errorf("exit %d (want 2), stderr:\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
+
+// leakedPiece returns a piece (8 bytes, any letter case) of secret found in
+// text, or "".
+func leakedPiece(text, secret string) string {
+	lower := strings.ToLower(text)
+	for i := 0; i+8 <= len(secret); i++ {
+		if p := strings.ToLower(secret[i : i+8]); strings.Contains(lower, p) {
+			return secret[i : i+8]
+		}
+	}
+	return ""
+}
+
+// A hostile backend echoes the token JSON-escaped (\/), upper-cased, and so
+// that iter8's snippet cuts it; a notification URL with an upper-case scheme
+// fails. No piece of either secret reaches experiment.yaml, the trace logs,
+// a report or assert's output.
+func TestEchoedSecretsAreRedactedInEveryForm(t *testing.T) {
+	t.Parallel()
+	token := "s3cr3t/" + newSecret(t) // a "/" so that JSON encoders may escape it
+	hookPath := newSecret(t)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		js, _ := json.Marshal(map[string]string{"error": "bad token " + auth})
+		escaped := strings.ReplaceAll(string(js), "/", `\/`)
+		w.WriteHeader(http.StatusUnauthorized)
+		// The token in full, escaped, upper-cased, then placed so that the
+		// 300-byte snippet ends inside it.
+		body := escaped + " " + strings.ToUpper(auth) + " "
+		body += strings.Repeat("x", 300-len(body)-len(auth)/2) + auth
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(api.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // nothing listens: the notification fails with a connection error
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "api.tpl"), []byte(`url: {{ .url }}/api/v1/query
+headers: {Authorization: "Bearer {{ .token }}"}
+metrics:
+- name: ratio
+  type: gauge
+  jqExpression: .v
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hook := "HTTP" + strings.TrimPrefix(closedURL, "http") + "/services/T0/B0/" + hookPath
+	env := []string{"API_TOKEN=" + token, "HOOK_URL=" + hook}
+	r := iter8Env(t, dir, env, "launch", "-l", "trace", "--set", "tasks={custommetrics,webhook}",
+		"--set", "custommetrics.templates.api=api.tpl", "--set", "custommetrics.values.url="+api.URL,
+		"--set", "custommetrics.values.token=${env:API_TOKEN}",
+		"--set", "webhook.url=${env:HOOK_URL}", "--set", "webhook.retries=0", "--set", "webhook.softFailure=false")
+	if r.code != 1 || !strings.Contains(r.stderr, "connection refused") {
+		t.Fatalf("launch: exit %d (want 1: the notification fails):\n%s", r.code, r.stderr)
+	}
+	outputs := map[string]string{"launch logs": r.stdout + r.stderr, "experiment.yaml": mustRead(t, filepath.Join(dir, "experiment.yaml"))}
+	for _, f := range report.FormatNames() {
+		rr := iter8(t, dir, "report", "-o", f, "-l", "trace")
+		outputs["report -o "+f] = rr.stdout + rr.stderr
+	}
+	ra := iter8(t, dir, "assert", "-c", "completed,nofailure,slos", "-l", "trace")
+	outputs["assert"] = ra.stdout + ra.stderr
+	for where, text := range outputs {
+		for _, s := range []string{token, hookPath} {
+			if p := leakedPiece(text, s); p != "" {
+				t.Errorf("%q of a secret reached %s:\n%s", p, where, text)
+			}
+		}
+	}
+	if !strings.Contains(outputs["experiment.yaml"], "HTTP 401 Unauthorized") || !strings.Contains(outputs["experiment.yaml"], "[redacted]") {
+		t.Errorf("experiment.yaml lacks the redacted error:\n%s", outputs["experiment.yaml"])
+	}
+}
+
+// Secrets given as they are, in the forms the first detector missed, are
+// refused (exit 2) before anything is written, and the message names the
+// field without repeating the secret.
+func TestLiteralSecretsInEveryFormRefused(t *testing.T) {
+	t.Parallel()
+	const lit = "hunter2pw"
+	http1 := []string{"--set", "tasks={http}", "--set", "http.url=http://127.0.0.1:1/"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"mixed literal and reference", append(http1, "--set", "http.headers.Authorization=Bearer "+lit+"${env:X}"), `http): field "headers.Authorization"`},
+		{"the $${ escape", append(http1, "--set", "http.headers.Authorization=$${"+lit+"}"), `field "headers.Authorization"`},
+		{"X-Auth", append(http1, "--set", "http.headers.X-Auth="+lit), `field "headers.X-Auth"`},
+		{"Authorisation", append(http1, "--set", "http.headers.Authorisation="+lit), `field "headers.Authorisation"`},
+		{"X-JWT", append(http1, "--set", "http.headers.X-JWT="+lit), `field "headers.X-JWT"`},
+		{"X-Access-Key", append(http1, "--set", "http.headers.X-Access-Key="+lit), `field "headers.X-Access-Key"`},
+		{"a password in a URL", []string{"--set", "tasks={http}", "--set", "http.url=http://user:" + lit + "@127.0.0.1:1/"}, `field "url": invalid value "(hidden)": expected a secret reference such as ${env:NAME} or ${file:/path} for a password inside a URL`},
+		{"a DSN in a script", []string{"--set", "tasks={run}", "--set", "run.script=psql postgres://iter8:" + lit + "@127.0.0.1/orders"}, `field "script"`},
+		{"a MySQL DSN in a template value", []string{"--set", "tasks={custommetrics}", "--set", "custommetrics.templates.db=db.tpl", "--set", "custommetrics.values.db=iter8:" + lit + "@tcp(127.0.0.1:3306)/orders"}, `field "values.db"`},
+		{"a Slack webhook to the webhook wrapper", []string{"--set", "tasks={webhook}", "--set", "webhook.url=https://hooks.slack.com/services/T0/B0/" + lit}, `an incoming webhook URL`},
+		{"an upper-case Slack webhook", []string{"--set", "tasks={webhook}", "--set", "webhook.url=HTTPS://HOOKS.SLACK.COM/services/T0/B0/" + lit}, `an incoming webhook URL`},
+		{"a Slack URL with an escape", []string{"--set", "tasks={slack}", "--set", "slack.url=https://hooks.slack.com/services/T0/B0/" + lit + "$${x}"}, `an incoming webhook URL`},
+		{"a token in a query", []string{"--set", "tasks={webhook}", "--set", "webhook.url=http://127.0.0.1:1/hook?access_token=" + lit}, `the URL query parameter access_token`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			r := iter8(t, dir, append([]string{"launch", "-l", "trace"}, tt.args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stdout+r.stderr, lit) {
+				t.Errorf("exit %d (want 2), stderr:\n%s", r.code, r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "experiment.yaml")); err == nil {
+				t.Error("experiment.yaml was written")
 			}
 		})
 	}
