@@ -383,3 +383,76 @@ func TestLiteralSecretsInEveryFormRefused(t *testing.T) {
 		})
 	}
 }
+
+// iter8Measured runs the binary in dir and also returns its peak memory.
+func iter8Measured(t *testing.T, dir string, args ...string) (result, int64) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("iter8 %v: %v", args, err)
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss << 10 // KiB on Linux
+	}
+	return result{code: code, stdout: out.String(), stderr: errb.String()}, rss
+}
+
+// Expressions and templates built to exhaust memory (nested repeat, a range
+// over 300 million items, a string doubled 64 times, a printf width of a
+// billion) stop with an error naming the expression or template; the
+// process stays small.
+func TestExpressionsAndTemplatesHaveBoundedCost(t *testing.T) {
+	t.Parallel()
+	tpl := func(body string) string {
+		return "url: http://127.0.0.1:1/q\nmetrics:\n- name: m\n  type: gauge\n  jqExpression: .v\n  params: [{name: q, value: '" + body + "'}]\n"
+	}
+	served := map[string]string{
+		"/range.tpl": tpl(`{{ range until 300000000 }}x{{ end }}`),
+		"/int.tpl":   tpl(`{{ range 1000000000000 }}{{ end }}`),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, served[r.URL.Path])
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name   string
+		values string
+		code   int
+		want   string
+	}{
+		{"nested repeat in if:", "tasks: [run]\nrun: {script: echo, if: 'repeat(repeat(\"x\", 100000), 100000) == \"\"'}\n", 2,
+			`field "if": invalid value "repeat(repeat(\"x\", 100000), 100000) == \"\"": expected a boolean expression of bounded cost`},
+		{"a range in if:", "tasks: [run]\nrun: {script: echo, if: 'len(map(1..1000000000, {#})) > 0'}\n", 2, "ranges (a..b) are not allowed"},
+		{"a closure in if:", "tasks: [run]\nrun: {script: echo, if: 'reduce(Result.Insights.VersionNames, #acc + #acc, \"x\") == \"\"'}\n", 2, "closures such as map, filter or reduce are not allowed"},
+		{"until 300000000 in a template from a URL", "tasks: [custommetrics]\ncustommetrics: {templates: {p: " + srv.URL + "/range.tpl}}\n", 1,
+			"template " + srv.URL + "/range.tpl does not render: template: p:6:38: executing \"p\" at <until 300000000>: error calling until: template cost: until would make 300000000 items, more than the 100000 allowed"},
+		{"a range over a huge number", "tasks: [custommetrics]\ncustommetrics: {templates: {p: " + srv.URL + "/int.tpl}}\n", 1, "range 1000000000000 is more than the 100000 iterations allowed"},
+		{"a string doubled 64 times in a payload", "tasks: [webhook]\nwebhook: {url: 'http://127.0.0.1:1/', softFailure: false, retries: 0, payloadTemplate: '{{ $s := \"x\" }}{{ range until 64 }}{{ $s = cat $s $s }}{{ end }}{{ $s }}'}\n", 1,
+			"payload template: template: payload:1:43: executing \"payload\" at <cat $s $s>: error calling cat: template cost: cat returned 2097151 bytes, more than the 1048576 allowed"},
+		{"a printf width of a billion", "tasks: [webhook]\nwebhook: {url: 'http://127.0.0.1:1/', softFailure: false, retries: 0, payloadTemplate: '{{ printf \"%01000000000d\" 1 }}'}\n", 1, "printf width 1000000000 is more than the 1048576 bytes allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "values.yaml"), []byte(tt.values), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, rss := iter8Measured(t, dir, "launch", "-f", "values.yaml")
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d (want %d), stderr lacks %q:\n%s", r.code, tt.code, tt.want, r.stderr)
+			}
+			if rss > 512<<20 {
+				t.Errorf("peak memory %d MiB", rss>>20)
+			}
+		})
+	}
+}
