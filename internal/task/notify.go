@@ -12,7 +12,6 @@ import (
 	"text/template"
 	"time"
 
-
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/report"
