@@ -456,3 +456,50 @@ func TestExpressionsAndTemplatesHaveBoundedCost(t *testing.T) {
 		})
 	}
 }
+
+// A values file with a key given twice is bad input naming the key.
+func TestDuplicateValuesKeysRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "values.yaml"), []byte("tasks: [http]\nhttp:\n  url: http://127.0.0.1:1/\n  qps: 1\n  qps: 200\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := iter8(t, dir, "launch", "--dry", "-f", "values.yaml")
+	if r.code != 2 || !strings.Contains(r.stderr, "values: values.yaml: key http.qps is given twice (lines 4 and 5): expected each key once") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "experiment.yaml")); err == nil {
+		t.Error("experiment.yaml was written")
+	}
+}
+
+// The http task does not follow redirects: a 3xx answer counts as a
+// success, unless errorRanges says otherwise.
+func TestRedirectsCountAsSuccessUnlessErrorRangesSayOtherwise(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tt := range []struct {
+		name   string
+		extra  []string
+		errors float64
+	}{
+		{"default", nil, 0},
+		{"errorRanges from 300", []string{"--set", "http.errorRanges[0].lower=300"}, 5},
+	} {
+		dir := t.TempDir()
+		args := append([]string{"launch", "--set", "tasks={http}", "--set", "http.url=" + srv.URL + "/", "--set", "http.numRequests=5"}, tt.extra...)
+		r := iter8(t, dir, args...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", tt.name, r.code, r.stderr)
+		}
+		exp := loadExperiment(t, dir)
+		n, _ := exp.Result.Insights.Value("http/error-count", 0)
+		total, _ := exp.Result.Insights.Value("http/request-count", 0)
+		if n != tt.errors || total != 5 {
+			t.Errorf("%s: http/error-count %v of %v, want %v of 5", tt.name, n, total, tt.errors)
+		}
+	}
+}
