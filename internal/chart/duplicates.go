@@ -2,9 +2,7 @@ package chart
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -19,12 +17,9 @@ func CheckDuplicateKeys(source string, data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
+		// Not YAML (or the end): Helm reports it with its own message.
+		if dec.Decode(&doc) != nil {
 			return nil
-		}
-		if err != nil {
-			return nil // not YAML: Helm reports it with its own message
 		}
 		if err := duplicates(source, "", &doc); err != nil {
 			return err
