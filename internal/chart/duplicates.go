@@ -15,16 +15,14 @@ import (
 // typo'd override would go unnoticed). source names the document.
 func CheckDuplicateKeys(source string, data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yaml.Node
-		// Not YAML (or the end): Helm reports it with its own message.
-		if dec.Decode(&doc) != nil {
-			return nil
-		}
+	// Until the end, or text that is not YAML: Helm reports that with its
+	// own message.
+	for doc := (yaml.Node{}); dec.Decode(&doc) == nil; doc = yaml.Node{} {
 		if err := duplicates(source, "", &doc); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 func duplicates(source, path string, n *yaml.Node) error {
