@@ -17,12 +17,15 @@ func CheckDuplicateKeys(source string, data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	// Until the end, or text that is not YAML: Helm reports that with its
 	// own message.
-	for doc := (yaml.Node{}); dec.Decode(&doc) == nil; doc = yaml.Node{} {
-		if err := duplicates(source, "", &doc); err != nil {
+	for {
+		doc := new(yaml.Node)
+		if dec.Decode(doc) != nil {
+			return nil
+		}
+		if err := duplicates(source, "", doc); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 func duplicates(source, path string, n *yaml.Node) error {
