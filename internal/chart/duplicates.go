@@ -2,8 +2,11 @@ package chart
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -11,7 +14,7 @@ import (
 )
 
 // CheckDuplicateKeys returns bad input naming the first key given twice in
-// one mapping of a values document (Helm keeps the last silently, so a
+// one mapping of a values document, or saying it is not YAML (Helm keeps the last silently, so a
 // typo'd override would go unnoticed). source names the document.
 func CheckDuplicateKeys(source string, data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -19,8 +22,12 @@ func CheckDuplicateKeys(source string, data []byte) error {
 	// own message.
 	for {
 		doc := new(yaml.Node)
-		if dec.Decode(doc) != nil {
+		err := dec.Decode(doc)
+		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if err != nil {
+			return inputs.Invalidf("values: %s is not valid YAML: %v", source, strings.TrimPrefix(err.Error(), "yaml: "))
 		}
 		if err := duplicates(source, "", doc); err != nil {
 			return err
