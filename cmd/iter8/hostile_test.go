@@ -321,7 +321,7 @@ metrics:
 		"--set", "custommetrics.templates.api=api.tpl", "--set", "custommetrics.values.url="+api.URL,
 		"--set", "custommetrics.values.token=${env:API_TOKEN}",
 		"--set", "webhook.url=${env:HOOK_URL}", "--set", "webhook.retries=0", "--set", "webhook.softFailure=false")
-	if r.code != 1 || !strings.Contains(r.stderr, "connection refused") {
+	if r.code != 1 || !strings.Contains(r.stderr, "notifying http://127.0.0.1:") || !strings.Contains(r.stderr, "/services/hidden: dial tcp") {
 		t.Fatalf("launch: exit %d (want 1: the notification fails):\n%s", r.code, r.stderr)
 	}
 	outputs := map[string]string{"launch logs": r.stdout + r.stderr, "experiment.yaml": mustRead(t, filepath.Join(dir, "experiment.yaml"))}

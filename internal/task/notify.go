@@ -286,7 +286,7 @@ func redactURL(u *url.URL) string {
 	c := *u
 	c.RawQuery, c.User = "", nil
 	if strings.Contains(c.Path, "/services/") { // a Slack webhook's path is its secret
-		c.Path = "/services/..."
+		c.Path = "/services/hidden"
 	}
 	return c.String()
 }
