@@ -99,14 +99,15 @@ func (r *Redactor) remember(v string) {
 		return
 	}
 	r.secrets = append(r.secrets, v)
-	// A URL's password, path and query values are secrets too: a library
-	// may print the URL rebuilt, its scheme and host normalised.
+	// A URL's password, query values and (for a webhook) path are secrets
+	// too: a library may print the URL rebuilt, its scheme and host
+	// normalised.
 	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" {
 		if p, ok := u.User.Password(); ok && len(p) >= minCut {
 			r.add(p)
 		}
-		if len(u.Path) > minCut {
-			r.add(u.Path)
+		if len(u.Path) > minCut && strings.Contains(Literal("", v), "webhook") {
+			r.add(u.Path) // a webhook's path is its secret; other paths are not
 		}
 		for _, vs := range u.Query() {
 			for _, q := range vs {
