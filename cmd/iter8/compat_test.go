@@ -39,6 +39,7 @@ func runDirWith(t *testing.T, path string) string {
 // original's log messages); its failing result fails slos (exit 1); its
 // result without insights is completed but has no SLO verdict.
 func TestOriginalAssert(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	var want []string
 	for _, l := range strings.Split(strings.TrimSpace(string(originalFile(t, "v0.13.0/output/assert-slos.txt"))), "\n") {
@@ -76,6 +77,7 @@ func TestOriginalAssert(t *testing.T) {
 // and the local report of v0.11-v0.13.0 but for the loop count line that
 // v0.13.4 added.
 func TestOriginalReportText(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	dir := runDirWith(t, "v0.13.0/assertinputs/experiment.yaml")
 	r := iter8(t, dir, "report")
@@ -108,6 +110,7 @@ func TestOriginalReportText(t *testing.T) {
 // original's keys and the experiment (spec and result), which GitHub
 // workflows read from client_payload.
 func TestOriginalNotifyPayloads(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	target := startTarget(t)
 	var (
@@ -257,6 +260,7 @@ func requestCount(t *testing.T, dir string) float64 {
 // folder, v0.12+'s --localChart on the hub chart, and hub, which now writes
 // the built-in chart for editing.
 func TestOriginalChartCommands(t *testing.T) {
+	needBinary(t)
 	t.Parallel()
 	srv := startTarget(t)
 	url := srv.URL() + "/get"

@@ -260,7 +260,7 @@ func TestBadInputExits2(t *testing.T) {
 		{"unknown condition", dir, []string{"assert", "-c", "winner"}, []string{`unknown assert condition "winner": expected completed, nofailure or slos`}},
 		{"no condition", dir, []string{"assert"}, []string{"no assert condition given"}},
 		{"unknown report format", dir, []string{"report", "-o", "pdf"}, []string{`unknown report format "pdf": expected one of html, json, junit, markdown, text, yaml`}},
-		{"unwritable report file", reportDir, []string{"report", "-o", "html", "--output-file", "no/such/dir/report.html"}, []string{"--output-file no/such/dir/report.html: cannot write the report"}},
+		{"unwritable report file", reportDir, []string{"report", "-o", "html", "--output-file", "no/such/dir/report.html"}, []string{"--output-file no/such/dir/report.html: cannot write: no such file or directory"}},
 		{"bad log level", "", []string{"version", "-l", "loud"}, []string{`--loglevel "loud"`}},
 		{"no experiment", t.TempDir(), []string{"report"}, []string{"the file does not exist"}},
 	}

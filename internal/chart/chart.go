@@ -105,6 +105,9 @@ func (v Values) Merge() (map[string]any, error) {
 			return nil, inputs.Invalidf("values: %s is %d MiB, larger than the %d MiB iter8 reads", f, fi.Size()>>20, MaxValuesFile>>20)
 		}
 	}
+	if err := checkFileDuplicates(v.Files); err != nil {
+		return nil, err
+	}
 	opts := values.Options{ValueFiles: v.Files, Values: v.Set, StringValues: v.Strings, FileValues: v.FromFile}
 	providers := getter.Providers{{Schemes: []string{"http", "https"}, New: getter.NewHTTPGetter}}
 	m, err := opts.MergeValues(providers)

@@ -2,14 +2,13 @@ package cli
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"iter8.tools/iter8/internal/experiment"
-	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/store"
 )
@@ -67,15 +66,19 @@ Formats (-o):
 			if err := w(&buf, exp, report.Options{}); err != nil {
 				return err
 			}
-			if err := store.WriteAtomic(outputFile, buf.Bytes()); err != nil {
-				return inputs.Invalidf("--output-file %s: cannot write the report: %v", outputFile, errors.Unwrap(err))
+			var protect []string
+			if f, ok := src.(*store.File); ok {
+				protect = append(protect, f.Path, f.Path+".lock")
+			}
+			if err := store.WriteOutput(outputFile, buf.Bytes(), protect...); err != nil {
+				return fmt.Errorf("--output-file %w", err)
 			}
 			a.logger.Info("report written", "file", outputFile, "format", format)
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&format, "outputFormat", "o", "text", "output format: "+joinNames(report.FormatNames()))
-	cmd.Flags().StringVar(&outputFile, "output-file", "", "write the report to this file (replaced atomically) instead of stdout")
+	cmd.Flags().StringVar(&outputFile, "output-file", "", "write the report to this file instead of stdout: a regular file is replaced atomically; a device, FIFO or /dev/stdout is written through; a symbolic link is written through to its target; the experiment itself is refused")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/metrics"
@@ -92,13 +93,62 @@ func decodeSpec(raw json.RawMessage) ([]TaskSpec, error) {
 	return spec, nil
 }
 
-// Encode writes the experiment as YAML.
+// Encode writes the experiment as YAML. Every string is sanitised on the
+// way (Sanitize), so a save never fails on content: a backend's error body
+// or a run task's output may hold any bytes.
 func Encode(exp *Experiment) ([]byte, error) {
-	b, err := yaml.Marshal(exp)
+	js, err := json.Marshal(exp)
+	if err != nil {
+		return nil, fmt.Errorf("encoding experiment: %w", err)
+	}
+	b, err := yaml.JSONToYAML(sanitizeJSON(js))
 	if err != nil {
 		return nil, fmt.Errorf("encoding experiment: %w", err)
 	}
 	return b, nil
+}
+
+// Sanitize returns s with every character a YAML document cannot hold
+// (DEL, C1 controls but NEL, U+FFFE, U+FFFF) and every invalid UTF-8 byte
+// replaced by U+FFFD. Other control characters are kept: the encoder
+// escapes them.
+func Sanitize(s string) string {
+	if !needsSanitizing(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unprintable(r) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func needsSanitizing(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || unprintable(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// unprintable reports whether YAML refuses r even escaped. JSON encoding
+// already escapes C0 controls and replaces invalid UTF-8.
+func unprintable(r rune) bool {
+	return r == 0x7f || (r >= 0x80 && r <= 0x9f && r != 0x85) || r == 0xfffe || r == 0xffff
+}
+
+// sanitizeJSON applies Sanitize to an encoded JSON document: the characters
+// it replaces appear in JSON text as they are (never escaped), and only
+// inside strings.
+func sanitizeJSON(js []byte) []byte {
+	if !needsSanitizing(string(js)) {
+		return js
+	}
+	return []byte(Sanitize(string(js)))
 }
 
 func lookupFold[V any](m map[string]V, key string) (V, bool) {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"iter8.tools/iter8/internal/inputs"
 )
@@ -21,9 +23,19 @@ type Condition struct {
 	prog *vm.Program
 }
 
+// maxConditionNodes bounds an if: expression's size.
+const maxConditionNodes = 1000
+
 // CompileCondition compiles an if: expression, which must yield a boolean.
+// Its cost is bounded: at most maxConditionNodes nodes, and no construct
+// whose cost is not bounded by the expression's size (repeat, closures such
+// as map or reduce, ranges a..b, let), so evaluation time and memory grow at
+// most with the length of the expression and the experiment.
 func CompileCondition(src string) (*Condition, error) {
-	prog, err := expr.Compile(src, expr.Env(conditionEnv(&Experiment{Result: &Result{}})), expr.AsBool())
+	if why := unboundedCost(src); why != "" {
+		return nil, &inputs.FieldError{Field: "if", Value: src, Expected: "a boolean expression of bounded cost, such as SLOs() or Result.NumLoops == 3 (" + why + ")"}
+	}
+	prog, err := expr.Compile(src, expr.Env(conditionEnv(&Experiment{Result: &Result{}})), expr.AsBool(), expr.MaxNodes(maxConditionNodes))
 	if err != nil {
 		return nil, &inputs.FieldError{Field: "if", Value: src, Expected: "a boolean expression such as SLOs(), not SLOs() or Result.NumLoops == 3 (" + err.Error() + ")"}
 	}
@@ -47,6 +59,52 @@ func (c *Condition) Eval(exp *Experiment) (bool, error) {
 		return false, fmt.Errorf("evaluating if: %q: got %T, expected a boolean", c.src, out)
 	}
 	return b, nil
+}
+
+// unboundedCost says why an expression's cost may not be bounded by its
+// size, or "" when it is. It works on the parse tree, before compiling: the
+// compiler folds constants, so compiling repeat("x", 1e12) would allocate.
+func unboundedCost(src string) string {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return "" // the compiler reports it
+	}
+	v := &costCheck{}
+	ast.Walk(&tree.Node, v)
+	if v.nodes > maxConditionNodes {
+		return fmt.Sprintf("more than %d nodes", maxConditionNodes)
+	}
+	return v.why
+}
+
+type costCheck struct {
+	why   string
+	nodes int
+}
+
+func (c *costCheck) Visit(node *ast.Node) {
+	c.nodes++
+	if c.why != "" {
+		return
+	}
+	switch n := (*node).(type) {
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "repeat" {
+			c.why = "repeat is not allowed"
+		}
+	case *ast.BuiltinNode:
+		if n.Name == "repeat" {
+			c.why = "repeat is not allowed"
+		}
+	case *ast.PredicateNode:
+		c.why = "closures such as map, filter or reduce are not allowed"
+	case *ast.VariableDeclaratorNode:
+		c.why = "let is not allowed"
+	case *ast.BinaryNode:
+		if n.Operator == ".." {
+			c.why = "ranges (a..b) are not allowed"
+		}
+	}
 }
 
 type resultView struct {

@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/secret"
 )
 
 // Task is one runnable step of an experiment.
@@ -104,6 +109,9 @@ func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
 			}
 			with = map[string]any{"script": *ts.Run}
 		}
+		if err := checkLiterals("", with); err != nil {
+			return nil, &TaskError{Index: i, Name: name, Err: err}
+		}
 		t, err := build(with)
 		if err != nil {
 			return nil, &TaskError{Index: i, Name: name, Err: err}
@@ -128,6 +136,36 @@ func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
 		return nil, err
 	}
 	return steps, nil
+}
+
+// checkLiterals refuses a secret given as it is anywhere in a task's inputs
+// (secret.Literal's rules on values: passwords in URLs and DSNs, webhook
+// URLs, secret query parameters); names are checked by the tasks, which
+// know which maps hold headers. The error names the field, never the value.
+func checkLiterals(field string, v any) error {
+	switch x := v.(type) {
+	case string:
+		if why := secret.Literal("", x); why != "" {
+			return &inputs.FieldError{Field: field, Value: "(hidden)", Expected: "a secret reference such as ${env:NAME} or ${file:/path} for " + why + ": a secret given as it is would be stored in the experiment"}
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			f := k
+			if field != "" {
+				f = field + "." + k
+			}
+			if err := checkLiterals(f, x[k]); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := checkLiterals(fmt.Sprintf("%s[%d]", field, i), e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func toMap(v any) (map[string]any, error) {

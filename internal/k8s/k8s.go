@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // DefaultGroup is the experiment group used when none is given.
@@ -68,7 +70,7 @@ func (k *Kube) AddFlags(fs *pflag.FlagSet) {
 func (k *Kube) Namespace() (string, error) {
 	ns, _, err := k.Flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
-		return "", fmt.Errorf("kubeconfig: %w", err)
+		return "", badKubeconfig(err)
 	}
 	if ns == "" {
 		ns = "default"
@@ -78,11 +80,37 @@ func (k *Kube) Namespace() (string, error) {
 
 // RESTConfig is the client configuration.
 func (k *Kube) RESTConfig() (*rest.Config, error) {
+	if err := k.Check(); err != nil {
+		return nil, err
+	}
 	cfg, err := k.Flags.ToRESTConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
+		return nil, badKubeconfig(err)
 	}
 	return cfg, nil
+}
+
+// Check reports a missing or malformed kubeconfig as bad input (exit code
+// 2): a file named by --kubeconfig that cannot be read or parsed, or no
+// cluster at all (no kubeconfig, no --server, and not inside a pod), which
+// client-go would otherwise turn into a connection to localhost:8080.
+func (k *Kube) Check() error {
+	raw, err := k.Flags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return badKubeconfig(err)
+	}
+	if len(raw.Clusters) > 0 || (k.Flags.APIServer != nil && *k.Flags.APIServer != "") {
+		return nil
+	}
+	if _, err := rest.InClusterConfig(); err == nil {
+		return nil
+	}
+	return inputs.Invalidf("kubeconfig: no cluster configured: expected a kubeconfig (KUBECONFIG, --kubeconfig or ~/.kube/config) naming a cluster, --server, or to run inside a pod")
+}
+
+// badKubeconfig marks an error loading the kubeconfig as bad input.
+func badKubeconfig(err error) error {
+	return inputs.Invalidf("kubeconfig: %v", err)
 }
 
 // Clientset returns a typed client.

@@ -43,6 +43,9 @@ func (r *Release) timeout() time.Duration {
 }
 
 func (r *Release) config() (*action.Configuration, error) {
+	if err := r.Kube.Check(); err != nil {
+		return nil, err
+	}
 	cfg := action.NewConfiguration()
 	cfg.SetLogger(debugHandler{r.logger().Handler()})
 	if err := cfg.Init(r.Kube.Flags, r.Namespace, "secret"); err != nil {

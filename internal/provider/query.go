@@ -80,7 +80,7 @@ func (c *Client) Collect(ctx context.Context, spec *Spec) ([]Measurement, error)
 		case openErr != nil:
 			meas = failed(openErr)
 		case spec.IsSQL():
-			meas = c.querySQL(ctx, db, m)
+			meas = c.querySQL(ctx, db, m, &r)
 		default:
 			meas = c.queryREST(ctx, spec, m, &r)
 		}
@@ -139,16 +139,16 @@ func (c *Client) queryREST(ctx context.Context, spec *Spec, m *Metric, r *secret
 		return failed(fmt.Errorf("%s: reading the response: %w", desc, err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return failed(fmt.Errorf("%s: HTTP %s: %s", desc, resp.Status, snippet(body)))
+		return failed(fmt.Errorf("%s: HTTP %s: %s", desc, resp.Status, snippet(r, body)))
 	}
 	if len(body) > maxResponse {
 		return failed(fmt.Errorf("%s: the response is larger than %d bytes", desc, maxResponse))
 	}
 	var doc any
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return failed(fmt.Errorf("%s: the response is not JSON (%w): %s", desc, err, snippet(body)))
+		return failed(fmt.Errorf("%s: the response is not JSON (%w): %s", desc, err, snippet(r, body)))
 	}
-	return extract(ctx, m, doc)
+	return extract(ctx, m, doc, r)
 }
 
 // buildRequest resolves secrets and builds the request. desc names it for
@@ -202,12 +202,17 @@ func stripQuery(u string) string {
 	return u
 }
 
-// snippet returns the start of a response body for a message.
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 300 {
-		s = s[:300] + "…"
+// maxSnippet bounds the part of a response body a message keeps.
+const maxSnippet = 300
+
+// snippet returns the start of a response body for a message, redacted
+// before it is cut so that no piece of a secret survives the cut. No more
+// of a body than this is ever kept.
+func snippet(r *secret.Redactor, b []byte) string {
+	if len(b) > 64<<10 {
+		b = b[:64<<10] // whitespace collapsing need not see a whole 16 MiB body
 	}
+	s := r.Truncate(strings.Join(strings.Fields(string(b)), " "), maxSnippet)
 	if s == "" {
 		return "(empty body)"
 	}
@@ -216,7 +221,7 @@ func snippet(b []byte) string {
 
 // extract runs the metric's jq expression on the response and takes the
 // first result as the value.
-func extract(ctx context.Context, m *Metric, doc any) Measurement {
+func extract(ctx context.Context, m *Metric, doc any, r *secret.Redactor) Measurement {
 	iter := m.jq.RunWithContext(ctx, doc)
 	v, ok := iter.Next()
 	if !ok {
@@ -225,12 +230,12 @@ func extract(ctx context.Context, m *Metric, doc any) Measurement {
 	if err, isErr := v.(error); isErr {
 		return failed(fmt.Errorf("jq expression %q failed: %w", m.JQExpression, err))
 	}
-	return number(v, fmt.Sprintf("jq expression %q", m.JQExpression))
+	return number(v, fmt.Sprintf("jq expression %q", m.JQExpression), r)
 }
 
 // number turns a query result into a value: numbers and numeric strings are
 // values; null, NaN and infinities are no data; anything else is an error.
-func number(v any, what string) Measurement {
+func number(v any, what string, r *secret.Redactor) Measurement {
 	var f float64
 	switch x := v.(type) {
 	case nil:
@@ -250,18 +255,18 @@ func number(v any, what string) Measurement {
 	case *big.Int:
 		f, _ = new(big.Float).SetInt(x).Float64()
 	case []byte:
-		return number(string(x), what)
+		return number(string(x), what, r)
 	case string:
 		p, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 		if err != nil {
-			return failed(fmt.Errorf("%s returned the string %q, not a number", what, x))
+			return failed(fmt.Errorf("%s returned the string %q, not a number", what, r.Truncate(x, maxSnippet)))
 		}
 		f = p
 	case bool:
 		return failed(fmt.Errorf("%s returned %t, not a number", what, x))
 	default:
 		b, _ := json.Marshal(x)
-		return failed(fmt.Errorf("%s returned %s, not a number", what, snippet(b)))
+		return failed(fmt.Errorf("%s returned %s, not a number", what, snippet(r, b)))
 	}
 	switch {
 	case math.IsNaN(f):
@@ -303,7 +308,7 @@ func openDB(spec *Spec, r *secret.Redactor) (*sql.DB, error) {
 	return db, nil
 }
 
-func (c *Client) querySQL(ctx context.Context, db *sql.DB, m *Metric) Measurement {
+func (c *Client) querySQL(ctx context.Context, db *sql.DB, m *Metric, r *secret.Redactor) Measurement {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	rows, err := db.QueryContext(ctx, m.Query, m.Args...)
@@ -340,5 +345,5 @@ func (c *Client) querySQL(ctx context.Context, db *sql.DB, m *Metric) Measuremen
 	if v == nil {
 		return noData("the SQL query returned NULL")
 	}
-	return number(v, "the SQL query")
+	return number(v, "the SQL query", r)
 }

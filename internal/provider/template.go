@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,8 +10,8 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/Masterminds/sprig/v3"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/tmpl"
 	"sigs.k8s.io/yaml"
 )
 
@@ -23,16 +22,14 @@ type Template struct {
 	// Source says where the template came from, for messages.
 	Source string
 	text   string
-	tmpl   *template.Template
+	tmpl   *tmpl.Template
 }
 
-// funcs are sprig's functions without env and expandenv (templates stay a
-// pure function of their values; secrets go through ${env:NAME}), plus
-// required.
+// funcs are required and, through package tmpl, sprig's functions without
+// env and expandenv (templates stay a pure function of their values; secrets
+// go through ${env:NAME}) and with bounded cost.
 func funcs() template.FuncMap {
-	f := sprig.TxtFuncMap()
-	delete(f, "env")
-	delete(f, "expandenv")
+	f := template.FuncMap{}
 	f["required"] = func(msg string, v any) (any, error) {
 		if v == nil {
 			return nil, errors.New(msg)
@@ -47,7 +44,7 @@ func funcs() template.FuncMap {
 
 // Parse parses the text of the template for provider name, read from source.
 func Parse(name, source string, text []byte) (*Template, error) {
-	t, err := template.New(name).Funcs(funcs()).Parse(string(text))
+	t, err := tmpl.Parse(name, string(text), tmpl.DefaultLimits(), funcs())
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: template %s does not parse: %w", name, source, err)
 	}
@@ -57,12 +54,12 @@ func Parse(name, source string, text []byte) (*Template, error) {
 // Render renders the template with one version's values and returns the
 // checked spec.
 func (t *Template) Render(vals map[string]any) (*Spec, error) {
-	var b bytes.Buffer
-	if err := t.tmpl.Execute(&b, vals); err != nil {
+	b, err := t.tmpl.Execute(vals)
+	if err != nil {
 		return nil, fmt.Errorf("provider %s: template %s does not render: %w", t.Name, t.Source, cleanExecError(err))
 	}
 	// A missing key prints "<no value>"; treat it as empty, as Helm does.
-	out := strings.ReplaceAll(b.String(), "<no value>", "")
+	out := strings.ReplaceAll(string(b), "<no value>", "")
 	js, err := yaml.YAMLToJSON([]byte(out))
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: template %s renders invalid YAML: %w", t.Name, t.Source, err)

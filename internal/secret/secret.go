@@ -17,12 +17,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"sort"
 	"strings"
 
 	"iter8.tools/iter8/internal/source"
@@ -68,32 +65,6 @@ func ResolveMap(m map[string]string) (map[string]string, error) {
 	return out, nil
 }
 
-// Redactor resolves references like Resolve and remembers the secrets it
-// produced, so that messages which may echo them (a server's error body, a
-// driver's error) can be cleaned with Redact. The zero value is ready to use;
-// it is not safe for concurrent use.
-type Redactor struct {
-	secrets []string
-}
-
-// Redacted replaces a secret in messages cleaned by Redact.
-const Redacted = "[redacted]"
-
-// Redact returns msg with every secret resolved so far, plain or URL-encoded,
-// replaced by Redacted.
-func (r *Redactor) Redact(msg string) string {
-	for _, s := range r.secrets {
-		msg = strings.ReplaceAll(msg, s, Redacted)
-		if q := url.QueryEscape(s); q != s {
-			msg = strings.ReplaceAll(msg, q, Redacted)
-		}
-		if p := url.PathEscape(s); p != s {
-			msg = strings.ReplaceAll(msg, p, Redacted)
-		}
-	}
-	return msg
-}
-
 // Resolve returns s with every reference replaced by the secret it names,
 // and remembers the secrets for Redact.
 func (r *Redactor) Resolve(s string) (string, error) {
@@ -117,15 +88,6 @@ func (r *Redactor) Resolve(s string) (string, error) {
 		return "", firstErr
 	}
 	return out, nil
-}
-
-func (r *Redactor) remember(v string) {
-	if v == "" || slices.Contains(r.secrets, v) {
-		return
-	}
-	r.secrets = append(r.secrets, v)
-	// Longest first, so a secret containing another is replaced whole.
-	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 }
 
 func lookup(kind, arg string) (string, error) {
@@ -159,22 +121,4 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// sensitive matches names that hold secrets: request headers such as
-// Authorization or Cookie, API keys, tokens, passwords, DSNs.
-var sensitive = regexp.MustCompile(`(?i)(authorization|cookie|token|api[-_]?key|secret|passw(or)?d|credential|dsn|private[-_]?key)`)
-
-// Sensitive reports whether a name (a header, a metadata key, a template
-// value) is one whose value is secret. Such values must be references.
-func Sensitive(name string) bool { return sensitive.MatchString(name) }
-
-// CheckLiteral returns an error when name is sensitive and value holds a
-// secret as it is rather than a reference: stored in an experiment, a
-// literal secret would reach files, reports and logs.
-func CheckLiteral(name, value string) error {
-	if !Sensitive(name) || value == "" || Contains(value) {
-		return nil
-	}
-	return fmt.Errorf("%w: %s looks like a secret: give it as a reference, ${env:NAME} or ${file:/path}, resolved when used and never stored", ErrSecret, name)
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // Lock takes an exclusive lock on the experiment (a lock file next to it,
@@ -20,6 +22,10 @@ import (
 // Removing a lock file is safe because it is removed while still locked,
 // and a process that locks a file checks that it is still the one at the
 // path: one that locked a file just removed tries again on the new one.
+//
+// The lock file is opened without following symbolic links and must be a
+// regular file: a planted link or device at the lock path is refused (bad
+// input) before anything is truncated or written.
 func (f *File) Lock() (unlock func(), err error) {
 	path := f.Path + ".lock"
 	for attempt := 0; ; attempt++ {
@@ -46,16 +52,27 @@ func (f *File) Lock() (unlock func(), err error) {
 	}
 }
 
-// lockFile opens (creating) and exclusively locks the lock file at path.
+// lockFile opens (creating, never through a link) and exclusively locks the
+// lock file at path; exp names the experiment in errors.
 func lockFile(exp, path string) (*os.File, error) {
-	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o644)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, inputs.Invalidf("locking %s: %s is a symbolic link: expected a regular file (remove it)", exp, path)
+		}
 		return nil, fmt.Errorf("locking %s: %w", exp, err)
+	}
+	if fi, err := lf.Stat(); err != nil || !fi.Mode().IsRegular() {
+		_ = lf.Close()
+		if err != nil {
+			return nil, fmt.Errorf("locking %s: %w", exp, err)
+		}
+		return nil, inputs.Invalidf("locking %s: %s is a %s: expected a regular file (remove it)", exp, path, kind(fi.Mode()))
 	}
 	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		owner := "another process"
-		if b, rerr := os.ReadFile(path); rerr == nil && strings.TrimSpace(string(b)) != "" {
-			owner = "process " + strings.TrimSpace(string(b))
+		if b, rerr := readOwner(lf); rerr == nil && strings.TrimSpace(b) != "" {
+			owner = "process " + strings.TrimSpace(b)
 		}
 		_ = lf.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -74,4 +91,15 @@ func current(lf *os.File, path string) bool {
 	}
 	named, err := os.Lstat(path)
 	return err == nil && os.SameFile(held, named)
+}
+
+// readOwner reads the owner's process id from the open lock file (not by
+// path: the path may have been replaced since it was opened).
+func readOwner(lf *os.File) (string, error) {
+	b := make([]byte, 32)
+	n, err := lf.ReadAt(b, 0)
+	if n > 0 {
+		return string(b[:n]), nil
+	}
+	return "", err
 }

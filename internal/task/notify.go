@@ -13,14 +13,13 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/Masterminds/sprig/v3"
-
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/secret"
 	"iter8.tools/iter8/internal/slo"
 	"iter8.tools/iter8/internal/source"
+	"iter8.tools/iter8/internal/tmpl"
 )
 
 // notifyInputs are the notify task's inputs (compat section 3.6). The url,
@@ -109,11 +108,10 @@ func firstLine(s string) string {
 	return s
 }
 
-func parsePayload(text string) (*template.Template, error) {
-	funcs := sprig.TxtFuncMap()
-	for _, unsafe := range []string{"env", "expandenv", "getHostByName"} {
-		delete(funcs, unsafe) // templates must not read the environment: secrets live there
-	}
+// parsePayload parses a payload template with bounded cost (package tmpl:
+// sprig without env, expandenv and getHostByName, output at most 1 MiB).
+func parsePayload(text string) (*tmpl.Template, error) {
+	funcs := template.FuncMap{}
 	// mrkdwn escapes text for Slack's mrkdwn, where <, > and & are markup.
 	funcs["mrkdwn"] = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
 	funcs["deref"] = func(f *float64) float64 {
@@ -122,7 +120,7 @@ func parsePayload(text string) (*template.Template, error) {
 		}
 		return *f
 	}
-	return template.New("payload").Funcs(funcs).Option("missingkey=zero").Parse(text)
+	return tmpl.Parse("payload", text, tmpl.DefaultLimits(), funcs, "missingkey=zero")
 }
 
 // Summary is the concise report a notification carries: the experiment's
@@ -335,7 +333,7 @@ func redactURL(u *url.URL) string {
 	c := *u
 	c.RawQuery, c.User = "", nil
 	if strings.Contains(c.Path, "/services/") { // a Slack webhook's path is its secret
-		c.Path = "/services/..."
+		c.Path = "/services/hidden"
 	}
 	return c.String()
 }
@@ -359,6 +357,10 @@ func (t *notifyTask) post(ctx context.Context, target string, headers map[string
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its URL is rebuilt (scheme lower-cased): the caller names the URL, redacted
+		}
 		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPayload))
@@ -382,7 +384,7 @@ func (t *notifyTask) payload(ctx context.Context, env *experiment.Env) ([]byte, 
 		}
 		text = string(b)
 	}
-	tmpl, err := parsePayload(text)
+	pt, err := parsePayload(text)
 	if err != nil {
 		return nil, fmt.Errorf("payload template: %w", err)
 	}
@@ -391,13 +393,13 @@ func (t *notifyTask) payload(ctx context.Context, env *experiment.Env) ([]byte, 
 		now = env.Now
 	}
 	s := summarize(env.Experiment, t.in.Links, now())
-	var b bytes.Buffer
 	rep := Report{Summary: s, Experiment: payloadExperiment(env.Experiment)}
-	if err := tmpl.Execute(&b, notifyData{Summary: s, Report: rep, Data: t.in.Data}); err != nil {
+	b, err := pt.Execute(notifyData{Summary: s, Report: rep, Data: t.in.Data})
+	if err != nil {
 		return nil, fmt.Errorf("payload template: %w", err)
 	}
-	if b.Len() > maxPayload {
+	if len(b) > maxPayload {
 		return nil, errors.New("the rendered payload is larger than 1 MiB")
 	}
-	return b.Bytes(), nil
+	return b, nil
 }

@@ -14,6 +14,16 @@ ${file:/path}), resolved when the notification is sent: never stored.
 {{- if hasKey . "softFailure" }}{{ .softFailure }}{{ else }}true{{ end -}}
 {{- end -}}
 
+{{- /* retries and timeout, passed to the notify task as given. */ -}}
+{{- define "iter8.notifyRetries" -}}
+{{- if hasKey . "retries" }}
+    retries: {{ .retries | toJson }}
+{{- end }}
+{{- if hasKey . "timeout" }}
+    timeout: {{ .timeout | toString | toJson }}
+{{- end }}
+{{- end -}}
+
 {{- define "task.slack" -}}
 {{- $in := .v | default dict }}
 {{- if not $in.url }}
@@ -26,6 +36,7 @@ ${file:/path}), resolved when the notification is sent: never stored.
     url: {{ $in.url | toString | toJson }}
     method: POST
     softFailure: {{ include "iter8.softFailure" $in }}
+    {{- include "iter8.notifyRetries" $in }}
     {{- if $in.payloadTemplateURL }}
     payloadTemplateURL: {{ $in.payloadTemplateURL | toString | toJson }}
     {{- else }}
@@ -53,6 +64,7 @@ ${file:/path}), resolved when the notification is sent: never stored.
       Accept: application/vnd.github+json
       Authorization: {{ printf "token %s" (toString $in.token) | toJson }}
     softFailure: {{ include "iter8.softFailure" $in }}
+    {{- include "iter8.notifyRetries" $in }}
     data:
       eventType: {{ $in.eventType | default "iter8" | toString | toJson }}
     {{- if $in.payloadTemplateURL }}

@@ -1,0 +1,88 @@
+package chart
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"iter8.tools/iter8/internal/inputs"
+)
+
+// CheckDuplicateKeys returns bad input naming the first key given twice in
+// one mapping of a values document, or saying it is not YAML (Helm keeps the last silently, so a
+// typo'd override would go unnoticed). source names the document.
+func CheckDuplicateKeys(source string, data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	// Until the end, or text that is not YAML: Helm reports that with its
+	// own message.
+	for {
+		doc := new(yaml.Node)
+		err := dec.Decode(doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return inputs.Invalidf("values: %s is not valid YAML: %v", source, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if err := duplicates(source, "", doc); err != nil {
+			return err
+		}
+	}
+}
+
+func duplicates(source, path string, n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := path
+			if n.Kind == yaml.SequenceNode {
+				p = fmt.Sprintf("%s[%d]", path, i)
+			}
+			if err := duplicates(source, p, c); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			key := k.Value
+			p := key
+			if path != "" {
+				p = path + "." + key
+			}
+			if line, ok := seen[key]; ok && k.Tag != "!!merge" {
+				return inputs.Invalidf("values: %s: key %s is given twice (lines %d and %d): expected each key once", source, p, line, k.Line)
+			}
+			seen[key] = k.Line
+			if err := duplicates(source, p, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkFileDuplicates applies CheckDuplicateKeys to the values files that
+// are regular local files (URLs and stdin are read once, by Helm).
+func checkFileDuplicates(files []string) error {
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() > MaxValuesFile {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // Helm reports it
+		}
+		if err := CheckDuplicateKeys(f, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
