@@ -1,0 +1,171 @@
+package k8snode
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// sandbox is the network and mount namespace pair the cluster lives in. A
+// holder process (sleep) keeps both alive; every daemon joins them with
+// nsenter. The mount namespace is private: the mounts containerd and the
+// kubelet make (overlay root filesystems, volumes, pod netns files) and the
+// tmpfs over /run, /var/lib, /var/log and /opt never reach the host, and
+// vanish with the last process in the namespace.
+type sandbox struct {
+	holder *exec.Cmd
+	netFD  int // open /proc/<holder>/ns/net, for dialing from the test process
+	pid    int
+}
+
+// hiddenDirs get an empty tmpfs in the cluster's mount namespace: the
+// daemons write there by default (shim sockets, pod netns files, libcni
+// caches, /var/log/containers links, /opt/containerd), and the host must
+// not see any of it.
+var hiddenDirs = []string{"/run", "/var/lib", "/var/log", "/opt"}
+
+func newSandbox(ctx context.Context) (*sandbox, error) {
+	holder := exec.CommandContext(context.WithoutCancel(ctx), "sleep", "infinity")
+	holder.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	if err := holder.Start(); err != nil {
+		return nil, fmt.Errorf("creating the cluster's network namespace: %w", err)
+	}
+	s := &sandbox{holder: holder, pid: holder.Process.Pid, netFD: -1}
+	go func() { _ = holder.Wait() }()
+	fd, err := unix.Open(s.nsPath("net"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		s.kill()
+		return nil, fmt.Errorf("opening the cluster's network namespace: %w", err)
+	}
+	s.netFD = fd
+	script := []string{
+		// Nothing mounted here propagates to the host, nor from it.
+		"mount --make-rprivate /",
+	}
+	for _, d := range hiddenDirs {
+		script = append(script, fmt.Sprintf("mount -t tmpfs -o mode=0755 iter8-node %s", d))
+	}
+	script = append(script,
+		"mkdir -p /run/lock /var/lib/cni /var/log/pods /var/log/containers",
+		"ip link set lo up",
+		// This kernel has no dummy links: a veth pair with both ends inside.
+		"ip link add "+nodeLink+" type veth peer name "+nodeLink+"p",
+		"ip addr add "+NodeIP+"/24 dev "+nodeLink,
+		"ip link set "+nodeLink+" up",
+		"ip link set "+nodeLink+"p up",
+		// Traffic to ClusterIPs from the node itself is DNATed by
+		// kube-proxy in OUTPUT, after a route lookup: give the range one.
+		"ip route add "+ServiceCIDR+" dev "+nodeLink,
+		"sysctl -qw net.ipv4.ip_forward=1",
+		"sysctl -qw net.bridge.bridge-nf-call-iptables=1",
+	)
+	if out, err := s.run(ctx, true, "sh", "-ec", strings.Join(script, "\n")); err != nil {
+		s.kill()
+		return nil, fmt.Errorf("setting up the cluster's namespaces: %w\n%s", err, out)
+	}
+	return s, nil
+}
+
+func (s *sandbox) nsPath(kind string) string { return fmt.Sprintf("/proc/%d/ns/%s", s.pid, kind) }
+
+// command returns a command that runs inside the cluster's network
+// namespace (and its mount namespace too when mount is set).
+func (s *sandbox) command(ctx context.Context, mount bool, name string, args ...string) *exec.Cmd {
+	ns := []string{"--net=" + s.nsPath("net")}
+	if mount {
+		ns = append(ns, "--mount="+s.nsPath("mnt"))
+	}
+	return exec.CommandContext(ctx, "nsenter", append(append(ns, "--", name), args...)...)
+}
+
+func (s *sandbox) run(ctx context.Context, mount bool, name string, args ...string) (string, error) {
+	out, err := s.command(ctx, mount, name, args...).CombinedOutput()
+	return string(out), err
+}
+
+// dial connects from the test process to an address inside the cluster's
+// network namespace: the socket is made on a thread that has entered the
+// namespace, and keeps belonging to it afterwards.
+func (s *sandbox) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("dialing %s in the cluster's namespace: %w", addr, err)}
+			return
+		}
+		defer func() { _ = unix.Close(home) }()
+		if err := unix.Setns(s.netFD, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("dialing %s: entering the cluster's namespace: %w", addr, err)}
+			return
+		}
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if serr := unix.Setns(home, unix.CLONE_NEWNET); serr != nil {
+			// The thread stays locked and ends with this goroutine.
+			if c != nil {
+				_ = c.Close()
+			}
+			ch <- result{err: fmt.Errorf("dialing %s: leaving the cluster's namespace: %w", addr, serr)}
+			return
+		}
+		runtime.UnlockOSThread()
+		ch <- result{c: c, err: err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
+
+func (s *sandbox) kill() {
+	if s.netFD >= 0 {
+		_ = unix.Close(s.netFD)
+		s.netFD = -1
+	}
+	if s.holder != nil && s.holder.Process != nil {
+		_ = s.holder.Process.Kill()
+	}
+}
+
+// members lists the processes in the sandbox's mount namespace, the holder
+// included (containerd's shims are among them).
+func (s *sandbox) members() []int {
+	want, err := os.Readlink(s.nsPath("mnt"))
+	if err != nil {
+		return nil
+	}
+	return processesWithNamespace("mnt", want)
+}
+
+func processesWithNamespace(kind, want string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || fmt.Sprint(pid) != e.Name() {
+			continue
+		}
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind)); err == nil && l == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
