@@ -2,7 +2,8 @@
 # The iter8 image: a static iter8 binary on a small base, run as a non-root
 # user. Experiment pods (iter8 k launch) run `iter8 k run` in it.
 #
-#   docker build -t iter8/iter8:0.14 --build-arg VERSION=v0.14.0 .
+#   docker build -t iter8.tools/iter8:v0.14.0 --build-arg VERSION=v0.14.0 .
+# Without Docker: hack/image writes the same image as a docker archive (README, Kubernetes).
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/iter8:TAG --push .
 ARG GO_VERSION=1.26.8
 ARG ALPINE_VERSION=3.22

@@ -37,6 +37,8 @@ type Runner struct {
 	ReuseResult bool
 	// Version is written to result.iter8Version.
 	Version string
+	// Build, when set, is written to result.iter8Build.
+	Build string
 
 	locked bool // Loops holds the store's lock for all its loops
 }
@@ -77,6 +79,9 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 		exp.Result = res
 	}
 	res.Iter8Version = r.Version
+	if r.Build != "" {
+		res.Iter8Build = r.Build
+	}
 	res.NumLoops++
 	loopStart := now()
 	res.NumCompletedTasks = 0
