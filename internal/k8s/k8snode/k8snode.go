@@ -623,6 +623,13 @@ func (c *Cluster) Command(ctx context.Context, name string, args ...string) *exe
 	return c.sb.command(ctx, false, name, args...)
 }
 
+// Listen listens on an address inside the cluster's network namespace, such
+// as NodeIP+":0": pods reach it, the host does not. It serves test targets
+// from the test process.
+func (c *Cluster) Listen(network, addr string) (net.Listener, error) {
+	return c.sb.listen(network, addr)
+}
+
 // Dial connects to an address inside the cluster's network namespace.
 func (c *Cluster) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	return c.sb.dial(ctx, network, addr)

@@ -2,6 +2,7 @@ package k8snode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -93,43 +94,65 @@ func (s *sandbox) run(ctx context.Context, mount bool, name string, args ...stri
 	return string(out), err
 }
 
-// dial connects from the test process to an address inside the cluster's
-// network namespace: the socket is made on a thread that has entered the
-// namespace, and keeps belonging to it afterwards.
-func (s *sandbox) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
+// inside runs fn on a thread that has entered the cluster's network
+// namespace: sockets fn makes belong to the namespace for their lifetime.
+func (s *sandbox) inside(fn func() error) error {
+	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("dialing %s in the cluster's namespace: %w", addr, err)}
+			ch <- fmt.Errorf("the test's network namespace: %w", err)
 			return
 		}
 		defer func() { _ = unix.Close(home) }()
 		if err := unix.Setns(s.netFD, unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{err: fmt.Errorf("dialing %s: entering the cluster's namespace: %w", addr, err)}
+			ch <- fmt.Errorf("entering the cluster's network namespace: %w", err)
 			return
 		}
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if serr := unix.Setns(home, unix.CLONE_NEWNET); serr != nil {
-			// The thread stays locked and ends with this goroutine.
-			if c != nil {
-				_ = c.Close()
-			}
-			ch <- result{err: fmt.Errorf("dialing %s: leaving the cluster's namespace: %w", addr, serr)}
+		ferr := fn()
+		if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
+			// The thread stays locked, and ends with this goroutine.
+			ch <- errors.Join(ferr, fmt.Errorf("leaving the cluster's network namespace: %w", err))
 			return
 		}
 		runtime.UnlockOSThread()
-		ch <- result{c: c, err: err}
+		ch <- ferr
 	}()
-	r := <-ch
-	return r.c, r.err
+	return <-ch
+}
+
+// dial connects from the test process to an address inside the cluster's
+// network namespace.
+func (s *sandbox) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := s.inside(func() error {
+		var err error
+		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+		return err
+	})
+	if err != nil && c != nil {
+		_ = c.Close()
+		c = nil
+	}
+	return c, err
+}
+
+// listen listens on an address inside the cluster's network namespace.
+func (s *sandbox) listen(network, addr string) (net.Listener, error) {
+	var l net.Listener
+	err := s.inside(func() error {
+		var err error
+		l, err = (&net.ListenConfig{}).Listen(context.Background(), network, addr)
+		return err
+	})
+	if err != nil && l != nil {
+		_ = l.Close()
+		l = nil
+	}
+	return l, err
 }
 
 func (s *sandbox) kill() {
