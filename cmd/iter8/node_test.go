@@ -382,3 +382,117 @@ func TestNodeIsolated(t *testing.T) {
 		t.Errorf("dialing the API server from the host: %v, want no route to host (an unreachable route)", err)
 	}
 }
+
+// waitWithin polls cond every second until it holds or limit passes.
+func waitWithin(t *testing.T, limit time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s (last: %v)", what, limit, err)
+		}
+		<-tick.C
+	}
+}
+
+// The second story: runner=cronjob, three loops started by the real CronJob
+// controller (a minute apart: cron's resolution), each adding to the
+// result; k report shows the loops' history and trends; k delete removes
+// the CronJob, its Jobs and pods, the Secret and the RBAC.
+func TestNodeCronJobStory(t *testing.T) {
+	t.Parallel()
+	n := newOnNode(t)
+	ip := n.demoApp(t, "demo")
+	dir := t.TempDir()
+	n.mustK(t, dir, "launch", "-g", "hourly", "--set", "tasks={ready,http,assess}",
+		"--set", "ready.deploy=demo", "--set", "ready.timeout=180s",
+		"--set", "http.url=http://"+ip+"/demo", "--set", "http.numRequests=50", "--set", "http.qps=50",
+		"--set", "assess.SLOs.upper.http/error-count=0", "--set", "assess.SLOs.upper.http/latency-p99=500",
+		"--set", "runner=cronjob", "--set", "cronjobSchedule=* * * * *")
+	waitWithin(t, 5*time.Minute, "three loops by the CronJob controller", func() (bool, error) {
+		exp := n.experiment(t, "hourly")
+		if exp.Result == nil {
+			return false, fmt.Errorf("no result yet")
+		}
+		return exp.Result.NumLoops >= 3 && exp.Completed(), fmt.Errorf("%d loops, completed %t", exp.Result.NumLoops, exp.Completed())
+	})
+	// Hold the schedule, so that the report and the logs see a settled
+	// number of loops.
+	ctx := ctxT(t)
+	cj, err := n.c.Client.BatchV1().CronJobs(n.ns).Get(ctx, "hourly-1-cronjob", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj.Spec.Suspend = ptrTo(true)
+	if _, err := n.c.Client.BatchV1().CronJobs(n.ns).Update(ctx, cj, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, 3*time.Minute, "no loop running", func() (bool, error) {
+		jobs, err := n.c.Client.BatchV1().Jobs(n.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, j := range jobs.Items {
+			if j.Status.CompletionTime == nil {
+				return false, fmt.Errorf("job %s runs", j.Name)
+			}
+		}
+		return true, nil
+	})
+	loops := n.experiment(t, "hourly").Result.NumLoops
+	n.mustK(t, dir, "assert", "-g", "hourly", "-c", "completed,nofailure,slos")
+	r := n.mustK(t, dir, "report", "-g", "hourly")
+	mustContain(t, "k report", r.stdout, fmt.Sprintf("Number of completed loops: %d", loops), "SLO outcomes over loops", "http/latency-p99 (msec) <= 500")
+	r = n.mustK(t, dir, "log", "-g", "hourly")
+	for loop := 1; loop <= 3; loop++ {
+		mustContain(t, "k log", r.stdout, fmt.Sprintf("===== loop %d: pod hourly-1-cronjob-", loop))
+	}
+
+	n.mustK(t, dir, "delete", "-g", "hourly")
+	waitFor(t, "the CronJob, its Jobs and pods, the Secret and the RBAC are deleted", func() (bool, error) {
+		ctx := ctxT(t)
+		var left []string
+		cjs, err := n.c.Client.BatchV1().CronJobs(n.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, o := range cjs.Items {
+			left = append(left, "cronjob/"+o.Name)
+		}
+		jobs, err := n.c.Client.BatchV1().Jobs(n.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, o := range jobs.Items {
+			left = append(left, "job/"+o.Name)
+		}
+		pods, err := n.c.Client.CoreV1().Pods(n.ns).List(ctx, metav1.ListOptions{LabelSelector: k8s.GroupLabel + "=hourly"})
+		if err != nil {
+			return false, err
+		}
+		for _, o := range pods.Items {
+			left = append(left, "pod/"+o.Name)
+		}
+		secrets, err := n.c.Client.CoreV1().Secrets(n.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, o := range secrets.Items {
+			left = append(left, "secret/"+o.Name)
+		}
+		roles, err := n.c.Client.RbacV1().Roles(n.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, o := range roles.Items {
+			left = append(left, "role/"+o.Name)
+		}
+		return len(left) == 0, fmt.Errorf("left: %v", left)
+	})
+}
