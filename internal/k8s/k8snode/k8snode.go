@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,6 +58,11 @@ import (
 
 // components are the executables hack/kube/build.sh provides.
 var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"}
+
+// ownCgroups are the cgroup trees a node makes at the root of every
+// hierarchy: the kubelet's pods, and containerd's namespace for containers
+// run with ctr.
+var ownCgroups = []string{"kubepods", "k8s.io"}
 
 // hostTools are the programs from Debian packages the node needs.
 var hostTools = map[string]string{
@@ -191,7 +197,7 @@ func refuseLeftovers() error {
 		return err
 	}
 	for _, cg := range cgs {
-		if filepath.Base(cg) == "kubepods" {
+		if slices.Contains(ownCgroups, filepath.Base(cg)) {
 			return fmt.Errorf("the host already has the cgroup %s: another kubelet runs here, or one was killed; remove it (rmdir, deepest first) once no process is in it", cg)
 		}
 	}
@@ -562,7 +568,10 @@ func (c *Cluster) Stop() error {
 		// (in the cluster's mount namespace).
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			pids := append(cgroupProcs("kubepods"), c.sb.members()...)
+			pids := c.sb.members()
+			for _, cg := range ownCgroups {
+				pids = append(pids, cgroupProcs(cg)...)
+			}
 			if len(pids) == 0 {
 				break
 			}
@@ -576,8 +585,10 @@ func (c *Cluster) Stop() error {
 			time.Sleep(50 * time.Millisecond)
 		}
 		c.sb.kill()
-		if err := removeCgroups("kubepods"); err != nil {
-			errs = append(errs, err)
+		for _, cg := range ownCgroups {
+			if err := removeCgroups(cg); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	for _, cidr := range c.routes {
