@@ -71,7 +71,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 		filepath.Join(dir, "containerd", "opt"), PauseImage, filepath.Join(dir, "cni"))
 }
 
-func containerdSocket(dir string) string { return filepath.Join(dir, "containerd.sock") }
+// containerdSocket is containerd's default address, so that ctr and
+// crictl need no flag on the node; /run is the cluster's own tmpfs (see
+// hiddenDirs), so the host's /run/containerd is untouched.
+func containerdSocket(string) string { return "/run/containerd/containerd.sock" }
 
 // cniConfig is a bridge with host-local addresses. Pods get routes to the
 // Services and the node only: nothing else exists in the namespace.
