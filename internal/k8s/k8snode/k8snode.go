@@ -634,6 +634,13 @@ func (c *Cluster) Command(ctx context.Context, name string, args ...string) *exe
 	return c.sb.command(ctx, false, name, args...)
 }
 
+// NodeCommand returns a command that runs name on the node itself: in the
+// cluster's network and mount namespaces, where containerd's default socket
+// (/run/containerd/containerd.sock) is, for ctr.
+func (c *Cluster) NodeCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return c.sb.command(ctx, true, name, args...)
+}
+
 // Listen listens on an address inside the cluster's network namespace, such
 // as NodeIP+":0": pods reach it, the host does not. It serves test targets
 // from the test process.
