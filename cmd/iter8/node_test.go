@@ -15,6 +15,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -181,6 +182,12 @@ func TestNodeJobStory(t *testing.T) {
 	n := newOnNode(t)
 	ip := n.demoApp(t, "demo")
 	dir := t.TempDir()
+	// Every write to the experiment's Secret, for docs/kubernetes-scale.md.
+	w, err := n.c.Client.CoreV1().Secrets(n.ns).Watch(ctxT(t), metav1.ListOptions{FieldSelector: "metadata.name=default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
 
 	n.mustK(t, dir, "launch", "--set", "tasks={ready,http,grpc,assess}",
 		"--set", "ready.deploy=demo", "--set", "ready.service=demo", "--set", "ready.timeout=180s",
@@ -199,6 +206,20 @@ func TestNodeJobStory(t *testing.T) {
 	}
 
 	exp := n.experiment(t, "default")
+	writes := 0
+	for drained := false; !drained; {
+		select {
+		case <-w.ResultChan():
+			writes++
+		default:
+			drained = true
+		}
+	}
+	s, err := n.c.Client.CoreV1().Secrets(n.ns).Get(ctxT(t), "default", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("one Job run of 4 tasks: %d writes to the Secret (its creation included), %d bytes of data", writes, len(s.Data[k8s.ExperimentKey]))
 	if want := version.Get().Short(); exp.Result.Iter8Build != want {
 		t.Errorf("result.iter8Build = %q, want the image's binary %q", exp.Result.Iter8Build, want)
 	}
@@ -495,4 +516,60 @@ func TestNodeCronJobStory(t *testing.T) {
 		}
 		return len(left) == 0, fmt.Errorf("left: %v", left)
 	})
+}
+
+// Pods of one Indexed Job start together closely enough for a shared start
+// time: all four run iter8's image and succeed; the spread of their start
+// times is logged for docs/kubernetes-scale.md.
+func TestNodeIndexedJobStartSkew(t *testing.T) {
+	t.Parallel()
+	n := newOnNode(t)
+	ctx := ctxT(t)
+	const pods = 4
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "skew"},
+		Spec: batchv1.JobSpec{
+			Completions: ptrTo(int32(pods)), Parallelism: ptrTo(int32(pods)),
+			CompletionMode: ptrTo(batchv1.IndexedCompletion),
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{restrictedContainer(corev1.Container{Name: "iter8", Image: n.c.Iter8Image, Args: []string{"version"}})},
+			}},
+		},
+	}
+	if _, err := n.c.Client.BatchV1().Jobs(n.ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, 3*time.Minute, "the Indexed Job completes", func() (bool, error) {
+		j, err := n.c.Client.BatchV1().Jobs(n.ns).Get(ctx, "skew", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if j.Status.Failed > 0 {
+			t.Fatalf("a pod of the Indexed Job failed: %+v", j.Status)
+		}
+		return j.Status.Succeeded == pods, fmt.Errorf("%d of %d succeeded", j.Status.Succeeded, pods)
+	})
+	list, err := n.c.Client.CoreV1().Pods(n.ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=skew"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, last, created time.Time
+	for _, p := range list.Items {
+		if len(p.Status.ContainerStatuses) != 1 || p.Status.ContainerStatuses[0].State.Terminated == nil {
+			t.Fatalf("pod %s has no terminated container: %+v", p.Name, p.Status.ContainerStatuses)
+		}
+		st := p.Status.ContainerStatuses[0].State.Terminated.StartedAt.Time
+		if first.IsZero() || st.Before(first) {
+			first = st
+		}
+		if st.After(last) {
+			last = st
+		}
+		if created.IsZero() || p.CreationTimestamp.Before(&metav1.Time{Time: created}) {
+			created = p.CreationTimestamp.Time
+		}
+	}
+	t.Logf("%d pods of an Indexed Job: first container started %s after the first pod was created, start skew %s (second resolution)",
+		len(list.Items), first.Sub(created), last.Sub(first))
 }
