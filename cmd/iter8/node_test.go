@@ -378,7 +378,9 @@ func hostAddresses(t *testing.T) []string {
 	}
 	var out []string
 	for _, a := range ifs {
-		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() {
+		// Link-local addresses are reachable only on their own link,
+		// which is not in the node's namespace.
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
 			out = append(out, ipn.IP.String())
 		}
 	}

@@ -291,6 +291,7 @@ func (c *Cluster) boot(ctx context.Context, assets, iter8Binary string) error {
 		"--service-account-private-key-file", filepath.Join(dir, "sa.key"),
 		"--root-ca-file", filepath.Join(dir, "ca.crt"),
 		"--use-service-account-credentials=true",
+		"--flex-volume-plugin-dir", filepath.Join(dir, "volume-plugins"),
 		"--profiling=false",
 	); err != nil {
 		return err
