@@ -105,10 +105,14 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
 			httpCfg := knobs.http()
 			var srv *testserver.HTTP
 			if serve {
-				// gRPC calls by full method name, HTTP requests by
-				// "METHOD /path": the service's own count of what it got.
+				// gRPC calls by full method name (registered services)
+				// and by "grpc <method>" (the demo services), HTTP
+				// requests by "METHOD /path": the service's own count.
 				httpCfg.Stats = func() map[string]int64 {
 					m := gsrv.CallCounts()
+					for k, v := range gsrv.MethodCalls() {
+						m["grpc "+k] = v
+					}
 					for k, v := range srv.Counts() {
 						m[k] = v
 					}
