@@ -232,13 +232,15 @@ func cgroupProcs(name string) []int {
 	seen := map[int]bool{}
 	var pids []int
 	for _, h := range hs {
-		_ = filepath.WalkDir(filepath.Join(h, name), func(p string, d os.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return nil
+		// A tree that does not exist, or a cgroup removed while walking,
+		// holds no process: errors are skipped.
+		_ = filepath.WalkDir(filepath.Join(h, name), func(p string, d os.DirEntry, walkErr error) error {
+			if walkErr != nil || !d.IsDir() {
+				return nil //nolint:nilerr // see above
 			}
-			b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-			if err != nil {
-				return nil
+			b, readErr := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+			if readErr != nil {
+				return nil //nolint:nilerr // see above
 			}
 			for _, f := range strings.Fields(string(b)) {
 				var pid int

@@ -593,7 +593,7 @@ func (c *Cluster) Stop() error {
 		}
 	}
 	for _, cidr := range c.routes {
-		if out, err := exec.Command("ip", "route", "del", "unreachable", cidr).CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(context.Background(), "ip", "route", "del", "unreachable", cidr).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("removing host route unreachable %s: %w: %s", cidr, err, out))
 		}
 	}
