@@ -3,8 +3,11 @@
 # user. Experiment pods (iter8 k launch) run `iter8 k run` in it.
 #
 #   docker build -t iter8.tools/iter8:v0.14.0 --build-arg VERSION=v0.14.0 .
-# Without Docker: hack/image writes the same image as a docker archive (README, Kubernetes).
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/iter8:TAG --push .
+#
+# Without Docker, hack/image builds iter8.tools/iter8:<version> (static bash
+# and busybox instead of Alpine) as a docker archive; see the README's
+# Kubernetes section.
 ARG GO_VERSION=1.26.8
 ARG ALPINE_VERSION=3.22
 

@@ -204,6 +204,9 @@ func (n *onNode) demoStats(t *testing.T, clusterIP string) map[string]int64 {
 func TestNodeJobStory(t *testing.T) {
 	t.Parallel()
 	n := newOnNode(t)
+	if n.c.Iter8Image != version.Image() {
+		t.Fatalf("hack/image names the image %s, the chart's default is %s: the pods would not find it", n.c.Iter8Image, version.Image())
+	}
 	ip := n.demoApp(t, "demo")
 	dir := t.TempDir()
 	// Writes to Secrets while the story runs (from the API server's own

@@ -38,7 +38,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,7 +123,7 @@ func Start(ctx context.Context, iter8Binary string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := refuseLeftovers(); err != nil {
+	if err := recoverLeftovers(ctx); err != nil {
 		_ = lock.Close()
 		return nil, err
 	}
@@ -189,19 +188,75 @@ func lockMachine(assets string) (*os.File, error) {
 	return f, nil
 }
 
-// refuseLeftovers fails when kubepods cgroups exist: another node (or a
-// crashed one) owns them, and a stop could not tell its own from theirs.
-func refuseLeftovers() error {
-	cgs, err := topCgroups()
+// recoverLeftovers removes what a node killed with its test binary (kill -9
+// skips Stop) left on the host: its unreachable routes, the containers in
+// its cgroups, containerd's shims (in a mount namespace other than the
+// host's), and the cgroups. The daemons themselves die with the test binary
+// (Pdeathsig). It fails when the host still holds a node's cgroups.
+func recoverLeftovers(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "ip", "route", "show", "type", "unreachable").Output()
+	if err != nil {
+		return fmt.Errorf("reading the host's routes: %w", err)
+	}
+	for _, cidr := range []string{NodeCIDR, PodCIDR, ServiceCIDR} {
+		if strings.Contains(string(out), "unreachable "+cidr) {
+			if b, err := exec.CommandContext(ctx, "ip", "route", "del", "unreachable", cidr).CombinedOutput(); err != nil {
+				return fmt.Errorf("removing a leftover route unreachable %s: %w: %s", cidr, err, b)
+			}
+		}
+	}
+	hostMnt, err := os.Readlink("/proc/self/ns/mnt")
 	if err != nil {
 		return err
 	}
-	for _, cg := range cgs {
-		if slices.Contains(ownCgroups, filepath.Base(cg)) {
-			return fmt.Errorf("the host already has the cgroup %s: another kubelet runs here, or one was killed; remove it (rmdir, deepest first) once no process is in it", cg)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var pids []int
+		for _, cg := range ownCgroups {
+			pids = append(pids, cgroupProcs(cg)...)
+		}
+		pids = append(pids, strayShims(hostMnt)...)
+		if len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes of an earlier node survive SIGKILL: %v", pids)
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, cg := range ownCgroups {
+		if err := removeCgroups(cg); err != nil {
+			return fmt.Errorf("an earlier node's cgroups: %w", err)
 		}
 	}
 	return nil
+}
+
+// strayShims lists containerd shims outside the host's mount namespace:
+// those of a node whose test binary was killed.
+func strayShims(hostMnt string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || fmt.Sprint(pid) != e.Name() {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || !strings.HasPrefix(string(comm), "containerd-shim") {
+			continue
+		}
+		if mnt, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); err == nil && mnt != hostMnt {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func (c *Cluster) boot(ctx context.Context, assets, iter8Binary string) error {
