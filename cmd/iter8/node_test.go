@@ -196,13 +196,41 @@ func (n *onNode) demoStats(t *testing.T, clusterIP string) map[string]int64 {
 	return stats
 }
 
+// TestNode runs the stories that need a real node, in parallel with each
+// other but before the package's other tests (it is not parallel itself), so
+// that the node's load does not slow them; then it stops the node and fails
+// when the host is not as it was before.
+func TestNode(t *testing.T) {
+	k8snode.Shared(t, bin) // skips under -short
+	t.Run("stories", func(t *testing.T) {
+		for _, st := range []struct {
+			name string
+			run  func(*testing.T)
+		}{
+			{"CronJob", nodeCronJobStory},
+			{"Job", nodeJobStory},
+			{"RunAndCustomMetrics", nodeRunAndCustomMetrics},
+			{"DeniedPermission", nodeDeniedPermission},
+			{"IndexedJobStartSkew", nodeIndexedJobStartSkew},
+			{"Isolated", nodeIsolated},
+		} {
+			t.Run(st.name, func(t *testing.T) {
+				t.Parallel()
+				st.run(t)
+			})
+		}
+	})
+	if err := k8snode.StopShared(); err != nil {
+		t.Errorf("stopping the node: %v", err)
+	}
+}
+
 // The first story on a real node: the demo service deployed from
 // iter8's image behind a Service; k launch with ready, http, grpc and assess
 // as a Job whose pod runs iter8's image (in-cluster configuration, projected
 // token, the chart's Role, non-root with a read-only root filesystem); then
 // k assert, k report (text and HTML) and k log, and k delete.
-func TestNodeJobStory(t *testing.T) {
-	t.Parallel()
+func nodeJobStory(t *testing.T) {
 	n := newOnNode(t)
 	if n.c.Iter8Image != version.Image() {
 		t.Fatalf("hack/image names the image %s, the chart's default is %s: the pods would not find it", n.c.Iter8Image, version.Image())
@@ -284,8 +312,7 @@ func TestNodeJobStory(t *testing.T) {
 // A run task and a custommetrics task inside the pod: the script runs with
 // the image's bash as the non-root user on a read-only root filesystem, and
 // the custom metrics come from a real Prometheus in the node's namespace.
-func TestNodeRunAndCustomMetrics(t *testing.T) {
-	t.Parallel()
+func nodeRunAndCustomMetrics(t *testing.T) {
 	n := newOnNode(t)
 	prom := startNodePrometheus(t, n)
 	dir := t.TempDir()
@@ -352,8 +379,7 @@ func startNodePrometheus(t *testing.T, n *onNode) string {
 // A permission the pod lacks: the ready task's Deployment is not readable
 // by the pod's ServiceAccount. The real authorizer refuses, and the pod's
 // log and k report name the verb and the resource.
-func TestNodeDeniedPermission(t *testing.T) {
-	t.Parallel()
+func nodeDeniedPermission(t *testing.T) {
 	n := newOnNode(t)
 	ctx := ctxT(t)
 	n.demoApp(t, "web")
@@ -411,8 +437,7 @@ func hostAddresses(t *testing.T) []string {
 // The node is sealed: from inside its namespace the machine's own
 // addresses are unreachable, and from the host the cluster's ranges fail
 // at once instead of leaving the machine.
-func TestNodeIsolated(t *testing.T) {
-	t.Parallel()
+func nodeIsolated(t *testing.T) {
 	n := newOnNode(t)
 	for _, a := range hostAddresses(t) {
 		r := n.run(t, t.TempDir(), 30*time.Second, "ip", "route", "get", a)
@@ -449,8 +474,7 @@ func waitWithin(t *testing.T, limit time.Duration, what string, cond func() (boo
 // controller (a minute apart: cron's resolution), each adding to the
 // result; k report shows the loops' history and trends; k delete removes
 // the CronJob, its Jobs and pods, the Secret and the RBAC.
-func TestNodeCronJobStory(t *testing.T) {
-	t.Parallel()
+func nodeCronJobStory(t *testing.T) {
 	n := newOnNode(t)
 	ip := n.demoApp(t, "demo")
 	dir := t.TempDir()
@@ -545,8 +569,7 @@ func TestNodeCronJobStory(t *testing.T) {
 // time: all four run iter8's image and print when their container began
 // (bash's EPOCHREALTIME, microseconds); the spread is logged for
 // docs/kubernetes-scale.md.
-func TestNodeIndexedJobStartSkew(t *testing.T) {
-	t.Parallel()
+func nodeIndexedJobStartSkew(t *testing.T) {
 	n := newOnNode(t)
 	ctx := ctxT(t)
 	const pods = 4
