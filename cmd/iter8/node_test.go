@@ -137,6 +137,17 @@ func (n *onNode) demoApp(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A Deployment is Available before kube-proxy routes its Service to the
+	// pod: wait until the Service answers, as a user would before a load test.
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: n.c.Dial}}
+	waitWithin(t, 3*time.Minute, "the Service "+name+" answers", func() (bool, error) {
+		resp, err := hc.Get("http://" + svc.Spec.ClusterIP + "/_iter8/stats")
+		if err != nil {
+			return false, err
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("status %s", resp.Status)
+	})
 	return svc.Spec.ClusterIP
 }
 
