@@ -24,6 +24,7 @@ package k8snode
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -135,6 +136,12 @@ func Start(ctx context.Context, iter8Binary string) (*Cluster, error) {
 	base := ""
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		base = "/dev/shm" // etcd's fsyncs and the images' layers on tmpfs
+	}
+	// A node killed with its test binary left its run folder (the machine
+	// lock says no other node runs).
+	stale, _ := filepath.Glob(filepath.Join(cmp.Or(base, os.TempDir()), "iter8-node-*"))
+	for _, d := range stale {
+		_ = os.RemoveAll(d)
 	}
 	dir, err := os.MkdirTemp(base, "iter8-node-")
 	if err != nil {
