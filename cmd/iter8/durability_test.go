@@ -69,7 +69,7 @@ func TestConcurrentRunsAreLocked(t *testing.T) {
 	for _, args := range [][]string{{"run"}, {"launch", "--set", "tasks={http}", "--set", "http.url=" + srv.URL()}, {"gen", "--set", "tasks={http}", "--set", "http.url=" + srv.URL()}} {
 		r := iter8(t, dir, args...)
 		want := fmt.Sprintf("is in use by process %d (another iter8 run)", first.Process.Pid)
-		if r.code != 2 || !strings.Contains(r.stderr, want) {
+		if r.code != 4 || !strings.Contains(r.stderr, want) {
 			t.Errorf("iter8 %v while another run holds the directory: exit %d, %s", args, r.code, r.stderr)
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/k8s"
 	"iter8.tools/iter8/internal/k8s/k8stest"
+	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/task"
 )
 
@@ -593,7 +594,7 @@ func TestKCronJobLoops(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem := &objectStore{exp: exp}
-	reg := task.Registry()
+	reg := task.Registry(task.Deps{})
 	reg["http"] = func(map[string]any) (experiment.Task, error) { return replayHTTP{}, nil }
 	runner := &experiment.Runner{Store: mem, Registry: reg, ReuseResult: true, Version: "v0.14"}
 	for loop := 4; loop <= 999; loop++ {
@@ -636,16 +637,34 @@ func (s *objectStore) Save(_ context.Context, exp *experiment.Experiment) error 
 	return nil
 }
 
-// replayHTTP stands in for the http task in simulated loops: it records new
-// latency values as if it had measured them.
+// replayHTTP stands in for the http task in simulated loops: it records the
+// previous loop's measurements again (a loop starts without the values of
+// the one before), with new latency values, as if it had measured them.
 type replayHTTP struct{}
 
 func (replayHTTP) Run(_ context.Context, env *experiment.Env) error {
-	in := env.Experiment.Result.Insights
-	n := float64(env.Experiment.Result.NumLoops)
-	for name, vs := range in.NonHistMetricValues[0] {
-		if strings.HasPrefix(name, "http") && strings.Contains(name, "latency") && len(vs) > 0 {
-			vs[len(vs)-1] = 1 + float64(int(n*7919)%1000)/100
+	res := env.Experiment.Result
+	in, err := res.InitInsights(1, nil)
+	if err != nil || len(res.History) == 0 {
+		return err
+	}
+	last := res.History[len(res.History)-1]
+	n := float64(res.NumLoops)
+	for name, v := range last.Values[0] {
+		if strings.HasPrefix(name, "http") && strings.Contains(name, "latency") {
+			v = 1 + float64(int(n*7919)%1000)/100
+		}
+		if err := in.SetValue(name, in.MetricsInfo[name], 0, v); err != nil {
+			return err
+		}
+	}
+	for name, enc := range last.Histograms[0] {
+		h, err := metrics.DecodeHDR(enc)
+		if err != nil {
+			return err
+		}
+		if err := in.SetHistogram(name, in.MetricsInfo[name], 0, h); err != nil {
+			return err
 		}
 	}
 	return nil

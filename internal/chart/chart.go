@@ -23,7 +23,7 @@ import (
 	"helm.sh/helm/v4/pkg/getter"
 
 	"iter8.tools/iter8/charts"
-	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/version"
 )
 
@@ -74,7 +74,7 @@ func Embedded() (*Chart, error) {
 func Local(p string) (*Chart, error) {
 	c, err := loader.Load(p)
 	if err != nil {
-		return nil, experiment.Invalidf("loading chart %s: %v", p, err)
+		return nil, inputs.Invalidf("loading chart %s: %v", p, err)
 	}
 	return &Chart{c: c}, nil
 }
@@ -107,14 +107,14 @@ func (v Values) Remote() string {
 func (v Values) Merge() (map[string]any, error) {
 	for _, f := range append(append([]string{}, v.Files...), fileArgs(v.FromFile)...) {
 		if fi, err := os.Stat(f); err == nil && fi.Size() > MaxValuesFile {
-			return nil, experiment.Invalidf("values: %s is %d MiB, larger than the %d MiB iter8 reads", f, fi.Size()>>20, MaxValuesFile>>20)
+			return nil, inputs.Invalidf("values: %s is %d MiB, larger than the %d MiB iter8 reads", f, fi.Size()>>20, MaxValuesFile>>20)
 		}
 	}
 	opts := values.Options{ValueFiles: v.Files, Values: v.Set, StringValues: v.Strings, FileValues: v.FromFile}
 	providers := getter.Providers{{Schemes: []string{"http", "https"}, New: getter.NewHTTPGetter}}
 	m, err := opts.MergeValues(providers)
 	if err != nil {
-		return nil, experiment.Invalidf("values: %v", err)
+		return nil, inputs.Invalidf("values: %v", err)
 	}
 	return m, nil
 }
@@ -133,40 +133,64 @@ func fileArgs(args []string) []string {
 // Render renders every template of the chart with the given values and
 // release options, returning manifests by template path.
 func (c *Chart) Render(vals map[string]any, rel common.ReleaseOptions) (map[string]string, error) {
+	// Helm validates the values against the chart's values.schema.json:
+	// a misspelt key is an error, not a value silently ignored.
 	rv, err := util.ToRenderValues(c.c, vals, rel, nil)
 	if err != nil {
-		return nil, experiment.Invalidf("values: %v", err)
+		return nil, c.schemaError(err)
 	}
 	out, err := engine.Render(c.c, rv)
 	if err != nil {
-		return nil, experiment.Invalidf("%s", templateError(err))
+		return nil, inputs.Invalidf("%s", templateError(err))
 	}
 	return out, nil
 }
 
-// Experiment renders the experiment defined by the values.
+// Experiment renders the experiment document (experiment.yaml) from vals,
+// for a local run: only the chart's helpers and its experiment template take
+// part, so none of a Kubernetes install's objects are rendered.
 func (c *Chart) Experiment(vals map[string]any) ([]byte, error) {
 	local := *c.c
-	// Only the helpers (and a chart's own experiment.yaml): the manifests
-	// of a Kubernetes install are not part of a local experiment.
 	local.Templates = nil
 	for _, t := range c.c.Templates {
 		if strings.HasPrefix(path.Base(t.Name), "_") || t.Name == experimentTemplate {
 			local.Templates = append(local.Templates, t)
 		}
 	}
-	if !c.hasTemplate(experimentTemplate) {
-		local.Templates = append(local.Templates, &common.File{Name: experimentTemplate, Data: []byte(`{{ include "iter8.experiment" . }}`)})
-	}
-	out, err := (&Chart{c: &local}).Render(vals, common.ReleaseOptions{Name: "default", Namespace: "default"})
+	r, err := (&Chart{c: &local}).Release(vals, common.ReleaseOptions{Name: "default", Namespace: "default"})
 	if err != nil {
 		return nil, err
 	}
-	doc, ok := out[path.Join(c.c.Name(), experimentTemplate)]
-	if !ok {
-		return nil, experiment.Invalidf("chart %s has no %s", c.c.Name(), experimentTemplate)
+	return r.Experiment, nil
+}
+
+// Rendered is a chart rendered once for a release: the experiment document
+// and the release's manifests by template name.
+type Rendered struct {
+	Experiment []byte
+	Manifests  map[string]string
+}
+
+// Release renders every template of the chart once for the release rel: the
+// Kubernetes objects, and the experiment document they carry.
+func (c *Chart) Release(vals map[string]any, rel common.ReleaseOptions) (*Rendered, error) {
+	ch := c.c
+	if !c.hasTemplate(experimentTemplate) {
+		withDoc := *c.c
+		withDoc.Templates = append(append([]*common.File{}, c.c.Templates...), &common.File{Name: experimentTemplate, Data: []byte(`{{ include "iter8.experiment" . }}`)})
+		ch = &withDoc
 	}
-	return []byte(strings.TrimSpace(doc) + "\n"), nil
+	out, err := (&Chart{c: ch}).Render(vals, rel)
+	if err != nil {
+		return nil, err
+	}
+	key := path.Join(c.c.Name(), experimentTemplate)
+	doc, ok := out[key]
+	if !ok {
+		return nil, inputs.Invalidf("chart %s has no %s", c.c.Name(), experimentTemplate)
+	}
+	delete(out, key)
+	return &Rendered{Experiment: []byte(strings.TrimSpace(doc) + "\n"), Manifests: out}, nil
 }
 
 func (c *Chart) hasTemplate(name string) bool {

@@ -9,6 +9,7 @@ import (
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 func render(t *testing.T, v Values) ([]byte, error) {
@@ -119,7 +120,7 @@ func TestRenderErrors(t *testing.T) {
 		{"bad SLO key", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper.p/m.limit=1", "assess.SLOs.upper.p/m.onNodata=ignore"}}, "assess.SLOs.upper.p/m.onNodata is not valid: expected limit or onNoData"},
 		{"missing url", Values{Set: []string{"tasks={http}"}}, "http.url is required"},
 		{"run without script", Values{Set: []string{"tasks={run}"}}, "run.script is required"},
-		{"bad SLO direction", Values{Set: []string{"tasks={assess}", "assess.SLOs.uper.x/y=1"}}, "assess.SLOs.uper is not valid"},
+		{"bad SLO direction", Values{Set: []string{"tasks={assess}", "assess.SLOs.uper.x/y=1"}}, `values: unknown field "assess.SLOs.uper": did you mean "assess.SLOs.upper"? (expected one of lower, upper)`},
 		{"unreadable values file", Values{Files: []string{"/nonexistent/values.yaml"}}, "/nonexistent/values.yaml"},
 		{"bad set syntax", Values{Set: []string{"tasks={http"}}, "failed parsing --set data"},
 		{"unescaped dot", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper.http/latency-p97.5=100"}}, `escape dots in metric names: http/latency-p97\.5=<limit>`},
@@ -131,8 +132,8 @@ func TestRenderErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q (ErrInvalid %v), want it to contain %q", err, errors.Is(err, experiment.ErrInvalid), tt.want)
+			if !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q (ErrInvalid %v), want it to contain %q", err, errors.Is(err, inputs.ErrInvalid), tt.want)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // FuzzSetValues: any --set value renders an experiment or fails with a
@@ -22,14 +23,14 @@ func FuzzSetValues(f *testing.F) {
 	f.Fuzz(func(t *testing.T, set string) {
 		vals, err := Values{Set: []string{"tasks={http,assess}", "http.url=http://127.0.0.1:8080/", set}}.Merge()
 		if err != nil {
-			if !errors.Is(err, experiment.ErrInvalid) {
+			if !errors.Is(err, inputs.ErrInvalid) {
 				t.Fatalf("values error %v is not ErrInvalid", err)
 			}
 			return
 		}
 		doc, err := c.Experiment(vals)
 		if err != nil {
-			if !errors.Is(err, experiment.ErrInvalid) {
+			if !errors.Is(err, inputs.ErrInvalid) {
 				t.Fatalf("render error %v is not ErrInvalid", err)
 			}
 			return

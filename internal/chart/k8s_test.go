@@ -9,8 +9,8 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 
-	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // renderK8s renders the manifests a Kubernetes install of release "g" in
@@ -81,13 +81,13 @@ func TestRenderKubernetesErrors(t *testing.T) {
 		{"unknown runner", []string{"tasks={http}", "http.url=http://x", "runner=pod"}, `runner must be none, job or cronjob; got "pod"`},
 		{"cronjob without schedule", []string{"tasks={http}", "http.url=http://x", "runner=cronjob"}, "cronjobSchedule is required when runner is cronjob"},
 		{"ready without object", []string{"tasks={ready}", "ready.timeout=5s"}, "ready needs an object to check: set ready.service, ready.deploy, ready.ksvc, ready.isvc or ready.chaosengine"},
-		{"unknown ready shortcut", []string{"tasks={ready}", "ready.deployment=web"}, "ready.deployment is not valid: expected one of service, deploy, ksvc, isvc, chaosengine, timeout, namespace"},
+		{"unknown ready shortcut", []string{"tasks={ready}", "ready.deployment=web"}, `values: unknown field "ready.deployment": expected one of chaosengine, deploy, isvc, ksvc, namespace, service, timeout`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := renderK8s(t, tc.set...)
-			if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an invalid-input error containing %q", err, tc.want)
 			}
 		})

@@ -34,7 +34,9 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 			return err
 		}
 		failures := exp.Check(conds)
-		finished := exp.Completed() || (exp.Result != nil && exp.Result.Failure)
+		// Only a loop that has ended can leave an SLO unjudged for good;
+		// until then, --timeout waits for the judgement.
+		finished := exp.Finished()
 		if len(failures) == 0 || finished || o.timeout <= 0 || !time.Now().Before(deadline) {
 			logNotes(a, exp, conds)
 		}

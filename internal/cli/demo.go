@@ -13,6 +13,7 @@ import (
 
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/store"
+	"iter8.tools/iter8/internal/task"
 	"iter8.tools/iter8/internal/testserver"
 )
 
@@ -157,7 +158,7 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
 			if err := loops.check(); err != nil {
 				return err
 			}
-			exp, runErr := loops.run(cmd.Context(), a.runner(st, o.runDir, false))
+			exp, runErr := loops.run(cmd.Context(), a.runner(st, o.runDir, false, task.Deps{}))
 			if exp != nil {
 				_, _ = fmt.Fprintln(a.streams.Out)
 				if err := report.Text(a.streams.Out, exp, a.textOptions()); err != nil {

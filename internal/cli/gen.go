@@ -11,6 +11,7 @@ import (
 
 	"iter8.tools/iter8/internal/chart"
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
 )
@@ -56,21 +57,23 @@ func (o *genOptions) loadChart() (*chart.Chart, error) {
 	return chart.Embedded()
 }
 
-// render turns the values into a validated experiment with task defaults
-// filled in.
-func (o *genOptions) render() (*experiment.Experiment, error) {
+// load loads the chart and merges the values, once: a values URL is
+// fetched once.
+func (o *genOptions) load() (*chart.Chart, map[string]any, error) {
 	c, err := o.loadChart()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	vals, err := o.values.Merge()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	doc, err := c.Experiment(vals)
-	if err != nil {
-		return nil, err
-	}
+	return c, vals, nil
+}
+
+// experiment decodes and validates a rendered experiment document and fills
+// in the task defaults.
+func (o *genOptions) experiment(doc []byte) (*experiment.Experiment, error) {
 	exp, err := experiment.Decode(doc)
 	if err != nil {
 		return nil, fmt.Errorf("the chart rendered an invalid experiment: %w", err)
@@ -82,10 +85,26 @@ func (o *genOptions) render() (*experiment.Experiment, error) {
 			}
 		}
 	}
-	if _, err := experiment.Build(exp, task.Registry()); err != nil {
+	steps, err := experiment.Build(exp.Spec, task.Registry(task.Deps{}))
+	if err != nil {
 		return nil, err
 	}
+	exp.Spec = experiment.Specs(steps)
 	return exp, nil
+}
+
+// render turns the values into a validated experiment with task defaults
+// filled in.
+func (o *genOptions) render() (*experiment.Experiment, error) {
+	c, vals, err := o.load()
+	if err != nil {
+		return nil, err
+	}
+	doc, err := c.Experiment(vals)
+	if err != nil {
+		return nil, err
+	}
+	return o.experiment(doc)
 }
 
 // write renders the experiment into runDir/experiment.yaml. It returns the
@@ -96,7 +115,7 @@ func (o *genOptions) write(_ context.Context) (experiment.Store, func(), error) 
 		return nil, nil, err
 	}
 	if err := os.MkdirAll(o.runDir, 0o755); err != nil {
-		return nil, nil, experiment.Invalidf("--runDir %s: %v", o.runDir, err)
+		return nil, nil, inputs.Invalidf("--runDir %s: %v", o.runDir, err)
 	}
 	b, err := experiment.Encode(exp)
 	if err != nil {
@@ -111,8 +130,7 @@ func (o *genOptions) write(_ context.Context) (experiment.Store, func(), error) 
 		unlock()
 		return nil, nil, err
 	}
-	// The caller holds the lock: hide Lock from the runner.
-	return struct{ experiment.Store }{f}, unlock, nil
+	return f, unlock, nil
 }
 
 func newGenCmd(a *app) *cobra.Command {

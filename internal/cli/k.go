@@ -4,16 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
-	"helm.sh/helm/v4/pkg/chart/common"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/k8s"
-	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
 	"iter8.tools/iter8/internal/version"
 )
@@ -113,52 +110,12 @@ experiment with iter8 k run. --dry writes the manifests to manifest.yaml in --ru
   iter8 k launch --dry -f values.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			group, ns, err := k.target()
 			if err != nil {
 				return err
 			}
-			if _, err := o.render(); err != nil { // the experiment itself: inputs validated
-				return err
-			}
-			c, err := o.loadChart()
-			if err != nil {
-				return err
-			}
-			vals, err := o.values.Merge()
-			if err != nil {
-				return err
-			}
-			// The Kubernetes objects: runner, schedule and ready values.
-			if _, err := c.Render(vals, common.ReleaseOptions{Name: group, Namespace: ns, Revision: 1, IsInstall: true}); err != nil {
-				return err
-			}
-			rel := &k8s.Release{Kube: k.kube, Namespace: ns, Group: group, Logger: a.logger}
-			if dry {
-				m, err := rel.Manifest(ctx, c.Helm(), vals)
-				if err != nil {
-					return err
-				}
-				if err := os.MkdirAll(o.runDir, 0o755); err != nil {
-					return experiment.Invalidf("--runDir %s: %v", o.runDir, err)
-				}
-				path := filepath.Join(o.runDir, "manifest.yaml")
-				if err := store.WriteAtomic(path, []byte(m)); err != nil {
-					return err
-				}
-				a.logger.Info("manifests written (dry run: nothing installed)", "file", filepath.Clean(path))
-				return nil
-			}
-			l, err := rel.Launch(ctx, c.Helm(), vals)
-			if err != nil {
-				return err
-			}
-			runner, _ := vals["runner"].(string)
-			if runner == "" {
-				runner = "none"
-			}
-			a.logger.Info("experiment launched. Happy Iter8ing!", "group", group, "namespace", ns, "revision", l.Revision, "runner", runner)
-			return nil
+			l := &kLaunch{gen: o, release: &k8s.Release{Kube: k.kube, Namespace: ns, Group: group, Logger: a.logger}, dry: dry, logger: a.logger}
+			return l.Run(cmd.Context())
 		},
 	}
 	o.addFlags(cmd.Flags())
@@ -186,9 +143,8 @@ a loop is added (CronJob runs).`,
 				return err
 			}
 			st.ForbiddenWait = 30 * time.Second // RBAC made with the release may lag
-			r := a.runner(st, os.TempDir(), reuse)
+			r := a.runner(st, os.TempDir(), reuse, task.Deps{Kube: k.kube})
 			r.Build = version.Get().Short() // which image ran, for k report and k assert
-			r.Registry["ready"] = task.NewReady(k.kube)
 			_, err = r.Run(cmd.Context())
 			return err
 		},

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"iter8.tools/iter8/internal/store"
+	"iter8.tools/iter8/internal/task"
 )
 
 func newLaunchCmd(a *app) *cobra.Command {
@@ -47,7 +48,7 @@ experiment.yaml.`,
 				a.logger.Info("experiment generated (dry run)", "file", filepath.Join(o.runDir, store.FileName))
 				return nil
 			}
-			_, err = loops.run(cmd.Context(), a.runner(st, o.runDir, false))
+			_, err = loops.run(cmd.Context(), a.runner(st, o.runDir, false, task.Deps{})) // write holds the lock
 			return err
 		},
 	}

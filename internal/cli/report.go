@@ -9,6 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/store"
 )
@@ -67,7 +68,7 @@ Formats (-o):
 				return err
 			}
 			if err := store.WriteAtomic(outputFile, buf.Bytes()); err != nil {
-				return experiment.Invalidf("--output-file %s: cannot write the report: %v", outputFile, errors.Unwrap(err))
+				return inputs.Invalidf("--output-file %s: cannot write the report: %v", outputFile, errors.Unwrap(err))
 			}
 			a.logger.Info("report written", "file", outputFile, "format", format)
 			return nil

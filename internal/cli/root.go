@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,8 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
-
-	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/exitcode"
 )
 
 // Streams are the command's standard streams.
@@ -25,16 +23,8 @@ type Streams struct {
 	Err io.Writer
 }
 
-// Exit codes: part of iter8's interface, defined once here.
-const (
-	ExitOK       = 0 // success; all assert conditions hold
-	ExitFailed   = 1 // assert conditions do not hold, or the experiment failed
-	ExitUsage    = 2 // usage error or invalid input
-	ExitInternal = 3 // anything else
-)
-
 // ErrUsage marks a command-line usage error.
-var ErrUsage = errors.New("usage error")
+var ErrUsage = exitcode.New("usage error", exitcode.Usage)
 
 // usageError is a usage error described by its message.
 type usageError struct{ msg string }
@@ -43,25 +33,15 @@ func (e *usageError) Error() string { return e.msg }
 
 func (e *usageError) Is(target error) bool { return target == ErrUsage }
 
+// ExitCode is exitcode.Usage.
+func (e *usageError) ExitCode() exitcode.Code { return exitcode.Usage }
+
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
 // ErrAssert marks assert conditions that do not hold.
-var ErrAssert = errors.New("assert conditions do not hold")
-
-// ExitCode maps an error returned by a command to the process exit code.
-func ExitCode(err error) int {
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.Is(err, ErrUsage), errors.Is(err, experiment.ErrInvalid):
-		return ExitUsage
-	case errors.Is(err, ErrAssert), errors.Is(err, experiment.ErrFailed):
-		return ExitFailed
-	}
-	return ExitInternal
-}
+var ErrAssert = exitcode.New("assert conditions do not hold", exitcode.Failed)
 
 // Main runs iter8 with args and returns the exit code.
 func Main(ctx context.Context, args []string, s Streams) int {
@@ -71,7 +51,7 @@ func Main(ctx context.Context, args []string, s Streams) int {
 	if err != nil {
 		_, _ = fmt.Fprintf(s.Err, "Error: %v\n", err)
 	}
-	return ExitCode(err)
+	return int(exitcode.Of(err))
 }
 
 // app is state shared by the commands.

@@ -50,14 +50,17 @@ func (o *loopOptions) run(ctx context.Context, r *experiment.Runner) (*experimen
 	return r.Loops(ctx, o.loops, o.interval)
 }
 
-func (a *app) runner(st experiment.Store, dir string, reuse bool) *experiment.Runner {
+// runner returns a runner of the experiment in st; dir is the run directory
+// given to tasks, deps what they need. The caller sets Locker when the
+// runner should lock the experiment itself.
+func (a *app) runner(st experiment.Store, dir string, reuse bool, deps task.Deps) *experiment.Runner {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
 	}
 	return &experiment.Runner{
 		Store:       st,
-		Registry:    task.Registry(),
+		Registry:    task.Registry(deps),
 		Logger:      a.logger,
 		Dir:         abs,
 		Progress:    a.progress(),
@@ -70,7 +73,10 @@ func (o *runOptions) Run(ctx context.Context, a *app) error {
 	if err := o.loops.check(); err != nil {
 		return err
 	}
-	_, err := o.loops.run(ctx, a.runner(store.NewFile(o.runDir), o.runDir, o.reuseResult))
+	f := store.NewFile(o.runDir)
+	r := a.runner(f, o.runDir, o.reuseResult, task.Deps{})
+	r.Locker = f
+	_, err := o.loops.run(ctx, r)
 	return err
 }
 

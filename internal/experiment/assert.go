@@ -74,15 +74,25 @@ func (e *Experiment) Check(as []Assertion) []string {
 	return out
 }
 
+// checkSLOs holds only when the latest loop judged every declared SLO for
+// every version and all passed (no data that an SLO ignores aside). An SLO
+// not judged in the latest loop is not satisfied, and neither is an
+// experiment that declares no SLO: there is nothing the gate checked.
 func (e *Experiment) checkSLOs() []string {
 	r := e.Result
-	if r == nil || r.Insights == nil {
-		return []string{"slos: the experiment has no insights yet (no task has recorded metrics or SLOs)"}
+	if r == nil || r.NumLoops == 0 {
+		return []string{"slos: the experiment has not started: its SLOs are not judged yet"}
 	}
 	in := r.Insights
+	if in == nil || (len(in.SLOVerdicts) == 0 && in.SLOsSatisfied == nil) {
+		return []string{"slos: the experiment declares no SLO, so there is nothing to satisfy: add an assess task with SLOs (for example --set assess.SLOs.upper.http/error-count=0)"}
+	}
 	var out []string
 	if len(in.SLOVerdicts) > 0 {
 		for _, v := range in.SLOVerdicts {
+			if len(v.Versions) == 0 {
+				out = append(out, fmt.Sprintf("slos: SLO %s is not judged for any version", v.String()))
+			}
 			for i, res := range v.Versions {
 				if res.Satisfied() {
 					continue
@@ -91,6 +101,8 @@ func (e *Experiment) checkSLOs() []string {
 				switch res.Outcome {
 				case slo.NoData:
 					msg += "no data (" + res.Reason + ")"
+				case slo.NotJudged:
+					msg += "not judged (" + res.Reason + ")"
 				case slo.Error:
 					msg += "its query failed (" + res.Reason + ")"
 				case slo.Invalid:
@@ -107,6 +119,30 @@ func (e *Experiment) checkSLOs() []string {
 		out = append(out, "slos: SLOsSatisfied records an SLO that is not satisfied")
 	}
 	return out
+}
+
+// Finished reports whether the latest loop has ended: every task completed
+// (or was skipped), or a task of the loop failed. A failure of an earlier
+// loop does not finish a later loop that is still running.
+func (e *Experiment) Finished() bool {
+	if e.Completed() {
+		return true
+	}
+	r := e.Result
+	if r == nil || r.NumLoops == 0 {
+		return false
+	}
+	if len(r.Tasks) == 0 {
+		// Written by an iter8 that kept no task states: the original's
+		// sticky failure is all there is.
+		return r.Failure
+	}
+	for _, t := range r.Tasks {
+		if t.State == Failed {
+			return true
+		}
+	}
+	return false
 }
 
 // Notes returns what assert should say about SLOs even when they hold: each

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
+	"iter8.tools/iter8/internal/inputs"
 	"sigs.k8s.io/yaml"
 )
 
@@ -19,6 +21,9 @@ func Decode(data []byte) (*Experiment, error) {
 	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
+		if ferr := nonFinite(data); ferr != nil {
+			return nil, invalidf("the experiment holds a number that is not finite: %w", ferr)
+		}
 		return nil, invalidf("the experiment is not valid YAML: %v", cleanYAMLError(err))
 	}
 	var top map[string]json.RawMessage
@@ -26,7 +31,7 @@ func Decode(data []byte) (*Experiment, error) {
 		return nil, invalidf("the experiment must be a YAML mapping with keys spec and result, not %s", describeJSON(js))
 	}
 	exp := &Experiment{}
-	for _, k := range sortedKeys(top) {
+	for _, k := range slices.Sorted(maps.Keys(top)) {
 		switch strings.ToLower(k) {
 		case "spec":
 			if exp.Spec, err = decodeSpec(top[k]); err != nil {
@@ -57,7 +62,7 @@ func decodeSpec(raw json.RawMessage) ([]TaskSpec, error) {
 	}
 	spec := make([]TaskSpec, len(items))
 	for i, item := range items {
-		for _, k := range sortedKeys(item) {
+		for _, k := range slices.Sorted(maps.Keys(item)) {
 			var err error
 			t := &spec[i]
 			switch strings.ToLower(k) {
@@ -70,13 +75,13 @@ func decodeSpec(raw json.RawMessage) ([]TaskSpec, error) {
 			case "with":
 				err = json.Unmarshal(item[k], &t.With)
 				if err != nil {
-					return nil, &TaskError{Index: i, Name: t.Name(), Err: &FieldError{Field: "with", Value: string(item[k]), Expected: "a mapping of input names to values"}}
+					return nil, &TaskError{Index: i, Name: t.Name(), Err: &inputs.FieldError{Field: "with", Value: string(item[k]), Expected: "a mapping of input names to values"}}
 				}
 			default:
-				return nil, &TaskError{Index: i, Err: &FieldError{Field: k, Unknown: true, Expected: "task, run, if, with"}}
+				return nil, &TaskError{Index: i, Err: &inputs.FieldError{Field: k, Unknown: true, Expected: "task, run, if, with"}}
 			}
 			if err != nil {
-				return nil, &TaskError{Index: i, Err: &FieldError{Field: k, Value: string(item[k]), Expected: "a string"}}
+				return nil, &TaskError{Index: i, Err: &inputs.FieldError{Field: k, Value: string(item[k]), Expected: "a string"}}
 			}
 		}
 	}
@@ -90,15 +95,6 @@ func Encode(exp *Experiment) ([]byte, error) {
 		return nil, fmt.Errorf("encoding experiment: %w", err)
 	}
 	return b, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func lookupFold[V any](m map[string]V, key string) (V, bool) {

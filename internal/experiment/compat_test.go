@@ -71,7 +71,7 @@ func TestCompatFixturesRun(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			r := &experiment.Runner{Store: store.NewFile(dir), Registry: task.Registry(), Dir: dir, Version: "v0.14"}
+			r := &experiment.Runner{Store: store.NewFile(dir), Registry: task.Registry(task.Deps{}), Dir: dir, Version: "v0.14"}
 			exp, err := r.Run(context.Background())
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // Condition is a compiled if: expression. Expressions are written in
@@ -22,7 +23,7 @@ type Condition struct {
 func CompileCondition(src string) (*Condition, error) {
 	prog, err := expr.Compile(src, expr.Env(conditionEnv(&Experiment{Result: &Result{}})), expr.AsBool())
 	if err != nil {
-		return nil, &FieldError{Field: "if", Value: src, Expected: "a boolean expression such as SLOs(), not SLOs() or Result.NumLoops == 3 (" + err.Error() + ")"}
+		return nil, &inputs.FieldError{Field: "if", Value: src, Expected: "a boolean expression such as SLOs(), not SLOs() or Result.NumLoops == 3 (" + err.Error() + ")"}
 	}
 	return &Condition{src: src, prog: prog}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // FuzzDecode: any input decodes or fails with ErrInvalid, never panics; what
@@ -26,7 +28,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		exp, err := Decode(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, inputs.ErrInvalid) {
 				t.Fatalf("error %v is not ErrInvalid", err)
 			}
 			return
@@ -58,7 +60,7 @@ func FuzzCondition(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		c, err := CompileCondition(src)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, inputs.ErrInvalid) {
 				t.Fatalf("error %v is not ErrInvalid", err)
 			}
 			return

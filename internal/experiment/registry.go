@@ -29,8 +29,12 @@ type Inputs interface {
 type Env struct {
 	Experiment *Experiment
 	// Index is the task's zero-based position in the spec.
-	Index  int
-	Logger *slog.Logger
+	Index int
+	// SLOIndex is, for a task that judges SLOs (Judge), the position of its
+	// first SLO in insights.sloVerdicts, after the SLOs of the judging
+	// tasks before it.
+	SLOIndex int
+	Logger   *slog.Logger
 	// Dir is the run directory; relative file inputs are read from it.
 	Dir string
 	// Progress receives live progress lines; nil means no progress output.
@@ -60,15 +64,28 @@ type Step struct {
 	Name string
 	Task Task
 	If   *Condition
+	// Spec is the task's spec with the defaults of its inputs filled in.
+	Spec TaskSpec
 }
 
-// Build validates every task of the spec and returns the steps to run. It
-// reports the first invalid task; nothing runs unless every task is valid.
-// Inputs of tasks that implement Inputs are written back, defaults filled in.
-func Build(exp *Experiment, reg Registry) ([]Step, error) {
-	steps := make([]Step, len(exp.Spec))
-	for i := range exp.Spec {
-		ts := &exp.Spec[i]
+// Specs returns the steps' specs, defaults filled in: what the experiment
+// will run, as written to experiment.yaml.
+func Specs(steps []Step) []TaskSpec {
+	out := make([]TaskSpec, len(steps))
+	for i, s := range steps {
+		out[i] = s.Spec
+	}
+	return out
+}
+
+// Build validates every task of spec and returns the steps to run. It
+// reports the first invalid task; nothing runs unless every task is valid,
+// and no two tasks write the same metric names in a loop.
+// spec is not changed: each step's Spec has the defaults filled in.
+func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
+	steps := make([]Step, len(spec))
+	for i := range spec {
+		ts := spec[i]
 		name := ts.Name()
 		if ts.Task != nil && ts.Run != nil {
 			return nil, &TaskError{Index: i, Name: name, Err: invalidf("both task and run are set: expected one of them")}
@@ -91,7 +108,7 @@ func Build(exp *Experiment, reg Registry) ([]Step, error) {
 		if err != nil {
 			return nil, &TaskError{Index: i, Name: name, Err: err}
 		}
-		steps[i] = Step{Name: name, Task: t}
+		steps[i] = Step{Name: name, Task: t, Spec: ts}
 		if ts.If != nil {
 			c, err := CompileCondition(*ts.If)
 			if err != nil {
@@ -104,8 +121,11 @@ func Build(exp *Experiment, reg Registry) ([]Step, error) {
 			if err != nil {
 				return nil, &TaskError{Index: i, Name: name, Err: err}
 			}
-			ts.With = w
+			steps[i].Spec.With = w
 		}
+	}
+	if err := checkProviders(steps); err != nil {
+		return nil, err
 	}
 	return steps, nil
 }

@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"iter8.tools/iter8/internal/exitcode"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // Store loads and saves an experiment: a file, a Kubernetes Secret, or memory.
@@ -15,8 +18,7 @@ type Store interface {
 	Save(ctx context.Context, exp *Experiment) error
 }
 
-// Locker is implemented by stores that can be locked against another process
-// running the same experiment.
+// Locker locks an experiment against another process running it.
 type Locker interface {
 	Lock() (unlock func(), err error)
 }
@@ -39,8 +41,18 @@ type Runner struct {
 	Version string
 	// Build, when set, is written to result.iter8Build.
 	Build string
+	// Locker, when set, is locked for the whole of Run or Loops so that no
+	// other process runs the experiment meanwhile. Leave it nil when the
+	// caller already holds the lock, or the store needs none.
+	Locker Locker
+}
 
-	locked bool // Loops holds the store's lock for all its loops
+// lock takes the Locker's lock, if there is one.
+func (r *Runner) lock() (unlock func(), err error) {
+	if r.Locker == nil {
+		return func() {}, nil
+	}
+	return r.Locker.Lock()
 }
 
 // Run loads the experiment, validates every task, and runs one loop, saving
@@ -49,13 +61,16 @@ type Runner struct {
 // then matches ErrFailed. Invalid input matches ErrInvalid and changes
 // nothing.
 func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
-	if l, ok := r.Store.(Locker); ok && !r.locked {
-		unlock, err := l.Lock()
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
+	unlock, err := r.lock()
+	if err != nil {
+		return nil, err
 	}
+	defer unlock()
+	return r.loop(ctx, r.ReuseResult)
+}
+
+// loop runs one loop; reuse keeps the stored result.
+func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 	now := r.Now
 	if now == nil {
 		now = time.Now
@@ -68,13 +83,14 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 	if err != nil {
 		return nil, err
 	}
-	steps, err := Build(exp, r.Registry)
+	steps, err := Build(exp.Spec, r.Registry)
 	if err != nil {
 		return exp, err
 	}
+	exp.Spec = Specs(steps) // the stored spec shows the defaults that run
 
 	res := exp.Result
-	if !r.ReuseResult || res == nil {
+	if !reuse || res == nil {
 		res = NewResult(now(), r.Version)
 		exp.Result = res
 	}
@@ -85,6 +101,7 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 	res.NumLoops++
 	loopStart := now()
 	res.NumCompletedTasks = 0
+	res.startLoop(steps)
 	res.Tasks = make([]TaskStatus, len(steps))
 	for i, s := range steps {
 		res.Tasks[i] = TaskStatus{Name: s.Name, State: Pending}
@@ -95,17 +112,18 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 	log.Info("experiment started", "loop", res.NumLoops, "tasks", len(steps))
 
 	for i, s := range steps {
-		env := &Env{Experiment: exp, Index: i, Logger: log.With("task", i+1, "name", s.Name), Dir: r.Dir, Progress: r.Progress, Now: now}
+		env := &Env{Experiment: exp, Index: i, SLOIndex: sloIndex(steps, i), Logger: log.With("task", i+1, "name", s.Name), Dir: r.Dir, Progress: r.Progress, Now: now}
 		st := &res.Tasks[i]
 		if s.If != nil {
 			ok, err := s.If.Eval(exp)
 			if err != nil {
-				return exp, r.fail(ctx, exp, loopStart, i, s.Name, err, 0)
+				return exp, r.fail(ctx, exp, steps, loopStart, i, s.Name, err, 0)
 			}
 			if !ok {
 				log.Info(fmt.Sprintf("task %d: %s: skipped", i+1, s.Name), "if", s.If.String())
 				st.State = Skipped
 				res.NumCompletedTasks++
+				res.notJudged(steps, i, i, fmt.Sprintf("skipped: task %d (%s) did not run in loop %d because its if: condition %q was false", i+1, s.Name, res.NumLoops, s.If.String()))
 				if err := r.Store.Save(ctx, exp); err != nil {
 					return exp, err
 				}
@@ -124,7 +142,7 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 			err = context.Cause(ctx)
 		}
 		if err != nil {
-			return exp, r.fail(ctx, exp, loopStart, i, s.Name, err, took)
+			return exp, r.fail(ctx, exp, steps, loopStart, i, s.Name, err, took)
 		}
 		st.State, st.DurationSeconds = Completed, took.Seconds()
 		res.NumCompletedTasks++
@@ -152,30 +170,22 @@ func (r *Runner) Loops(ctx context.Context, loops int, interval time.Duration) (
 	if now == nil {
 		now = time.Now
 	}
-	if l, ok := r.Store.(Locker); ok {
-		unlock, err := l.Lock()
-		if err != nil {
-			return nil, err
-		}
-		r.locked = true
-		defer func() { r.locked = false; unlock() }()
+	unlock, err := r.lock()
+	if err != nil {
+		return nil, err
 	}
-	reuse := r.ReuseResult
-	defer func() { r.ReuseResult = reuse }()
+	defer unlock()
 	var (
 		exp      *Experiment
 		firstErr error
 	)
 	for i := 0; loops == 0 || i < loops; i++ {
-		if i > 0 {
-			r.ReuseResult = true
-		}
 		start := now()
 		var err error
-		exp, err = r.Run(ctx)
+		exp, err = r.loop(ctx, r.ReuseResult || i > 0)
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrInvalid), errors.Is(err, ErrAbort), ctx.Err() != nil:
+		case errors.Is(err, inputs.ErrInvalid), errors.Is(err, ErrAbort), ctx.Err() != nil:
 			return exp, err
 		case errors.Is(err, ErrFailed):
 			if firstErr == nil {
@@ -201,12 +211,13 @@ func (r *Runner) Loops(ctx context.Context, loops int, interval time.Duration) (
 }
 
 // fail records a task failure and saves, even when ctx was cancelled.
-func (r *Runner) fail(ctx context.Context, exp *Experiment, loopStart time.Time, i int, name string, err error, took time.Duration) error {
+func (r *Runner) fail(ctx context.Context, exp *Experiment, steps []Step, loopStart time.Time, i int, name string, err error, took time.Duration) error {
 	res := exp.Result
 	reason := fmt.Sprintf("task %d (%s) failed: %v", i+1, name, err)
 	if ctx.Err() != nil {
 		reason = fmt.Sprintf("task %d (%s) was interrupted: %v", i+1, name, context.Cause(ctx))
 	}
+	res.notJudged(steps, i, len(steps), fmt.Sprintf("not judged in loop %d: %s", res.NumLoops, reason))
 	res.Failure = true
 	res.FailureReason = reason
 	res.recordLoop(loopStart)
@@ -237,5 +248,8 @@ func (e *FailedError) Error() string { return "experiment failed: " + e.Reason }
 func (e *FailedError) Is(target error) bool {
 	return target == ErrFailed || (e.Abort && target == ErrAbort)
 }
+
+// ExitCode is exitcode.Failed.
+func (e *FailedError) ExitCode() exitcode.Code { return exitcode.Failed }
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }

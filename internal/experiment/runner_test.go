@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/store"
 )
@@ -47,7 +48,7 @@ func registry(started chan<- struct{}) experiment.Registry {
 			var in struct {
 				Value float64 `json:"value"`
 			}
-			if err := experiment.DecodeInputs(with, &in); err != nil {
+			if err := inputs.Decode(with, &in); err != nil {
 				return nil, err
 			}
 			return recordTask{value: in.Value}, nil
@@ -165,8 +166,8 @@ func TestRunnerInvalidChangesNothing(t *testing.T) {
 		before := st.Bytes()
 		r := &experiment.Runner{Store: st, Registry: registry(nil)}
 		_, err := r.Run(context.Background())
-		if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("error %v, want ErrInvalid containing %q", err, tt.want)
+		if !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want inputs.ErrInvalid containing %q", err, tt.want)
 		}
 		if string(st.Bytes()) != string(before) {
 			t.Errorf("invalid experiment was modified")

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -49,7 +50,7 @@ func diff(a, b document) []change {
 	var out []change
 	var walk func(path []string, a, b map[string]any)
 	walk = func(path []string, a, b map[string]any) {
-		for _, k := range sortedKeys(b) {
+		for _, k := range slices.Sorted(maps.Keys(b)) {
 			p := append(append([]string{}, path...), k)
 			av, ok := a[k]
 			switch {
@@ -61,7 +62,7 @@ func diff(a, b document) []change {
 				out = append(out, change{path: p, value: b[k]})
 			}
 		}
-		for _, k := range sortedKeys(a) {
+		for _, k := range slices.Sorted(maps.Keys(a)) {
 			if _, ok := b[k]; !ok {
 				out = append(out, change{path: append(append([]string{}, path...), k), delete: true})
 			}
@@ -195,15 +196,6 @@ func equal(a, b any) bool {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // encodeDocument writes a document as YAML.

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -67,7 +68,7 @@ func (c ReadyCheck) object() string {
 }
 
 // Wait gets the object every interval until it is ready, ctx ends, or the
-// timeout passes (the last attempt is made at the deadline). Errors (the object is missing, RBAC refuses, the API
+// timeout passes. Errors (the object is missing, RBAC refuses, the API
 // server is unreachable) are retried until then: permissions and objects
 // created together with the experiment may take a moment to appear.
 func (c ReadyCheck) Wait(ctx context.Context, client dynamic.Interface) error {
@@ -75,35 +76,34 @@ func (c ReadyCheck) Wait(ctx context.Context, client dynamic.Interface) error {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	deadline := time.Now().Add(c.Timeout)
-	for {
+	var (
+		reason  string
+		lastErr error
+	)
+	err := wait.PollUntilContextTimeout(ctx, interval, c.Timeout, true, func(context.Context) (bool, error) {
+		// Each attempt has its own time limit, not the poll's: the last
+		// attempt is not cut short by the deadline.
 		actx, cancel := context.WithTimeout(ctx, max(interval, 10*time.Second))
-		reason, err := c.check(actx, client)
+		reason, lastErr = c.check(actx, client)
 		cancel()
-		if reason == "" && err == nil {
-			return nil
+		if reason == "" && lastErr == nil {
+			return true, nil
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("waiting for %s: %w", c.object(), context.Cause(ctx))
-		}
-		if err != nil {
-			reason = err.Error()
+		if lastErr != nil {
+			reason = lastErr.Error()
 		}
 		if c.OnAttempt != nil {
 			c.OnAttempt(reason)
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return &NotReadyError{Object: c.object(), Timeout: c.Timeout, Reason: reason, Err: err}
-		}
-		t := time.NewTimer(min(interval, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("waiting for %s: %w", c.object(), context.Cause(ctx))
-		case <-t.C:
-		}
+		return false, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("waiting for %s: %w", c.object(), context.Cause(ctx))
 	}
+	return &NotReadyError{Object: c.object(), Timeout: c.Timeout, Reason: reason, Err: lastErr}
 }
 
 // check returns why the object is not ready, or "" when it is.

@@ -13,8 +13,7 @@ import (
 	"helm.sh/helm/v4/pkg/kube"
 	release "helm.sh/helm/v4/pkg/release"
 	"helm.sh/helm/v4/pkg/storage/driver"
-
-	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // Release is an experiment group installed as a Helm release named after
@@ -154,7 +153,7 @@ func (r *Release) Delete(ctx context.Context) error {
 	un.Description = "iter8 k delete"
 	if _, err := un.Run(r.Group); err != nil {
 		if errors.Is(err, driver.ErrReleaseNotFound) {
-			return experiment.Invalidf("experiment group %q not found in namespace %s: there is no release %s", r.Group, r.Namespace, r.Group)
+			return inputs.Invalidf("experiment group %q not found in namespace %s: there is no release %s", r.Group, r.Namespace, r.Group)
 		}
 		return fmt.Errorf("uninstalling release %s in namespace %s: %w", r.Group, r.Namespace, err)
 	}

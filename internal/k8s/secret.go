@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // MaxSecretBytes is the most data a Secret may hold (the API server's limit).
@@ -116,22 +117,31 @@ func (s *Secret) Retries() int {
 func (s *Secret) Load(ctx context.Context) (*experiment.Experiment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	deadline := time.Now().Add(s.ForbiddenWait)
-	for {
-		exp, doc, err := s.fetch(ctx)
-		if err == nil {
-			s.base = doc
-			return exp, nil
+	var (
+		exp     *experiment.Experiment
+		lastErr error
+	)
+	// A refused read is retried for ForbiddenWait: RBAC made with the
+	// release may reach the authorizer after the pod starts.
+	err := wait.PollUntilContextTimeout(ctx, time.Second, s.ForbiddenWait, true, func(context.Context) (bool, error) {
+		e, doc, err := s.fetch(ctx)
+		switch {
+		case err == nil:
+			exp, s.base = e, doc
+			return true, nil
+		case errors.Is(err, ErrForbidden):
+			lastErr = err
+			return false, nil
 		}
-		if !errors.Is(err, ErrForbidden) || !time.Now().Before(deadline) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(min(time.Second, time.Until(deadline))):
-		}
+		return false, err
+	})
+	if exp != nil {
+		return exp, nil
 	}
+	if lastErr != nil && wait.Interrupted(err) {
+		return nil, lastErr
+	}
+	return nil, err
 }
 
 // fetch reads the Secret into s.obj and s.stored.
@@ -139,13 +149,13 @@ func (s *Secret) fetch(ctx context.Context) (*experiment.Experiment, document, e
 	obj, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil, experiment.Invalidf("experiment group %q not found in namespace %s: there is no Secret %s (launch one with iter8 k launch -g %s, or pass -n)", s.Name, s.Namespace, s.Name, s.Name)
+			return nil, nil, inputs.Invalidf("experiment group %q not found in namespace %s: there is no Secret %s (launch one with iter8 k launch -g %s, or pass -n)", s.Name, s.Namespace, s.Name, s.Name)
 		}
 		return nil, nil, fmt.Errorf("reading experiment from Secret %s: %w", s, access(err, "get", "secrets", s.Namespace, s.Name))
 	}
 	raw, ok := obj.Data[ExperimentKey]
 	if !ok {
-		return nil, nil, experiment.Invalidf("reading experiment from Secret %s: it has no key %s: expected the Secret iter8 k launch creates", s, ExperimentKey)
+		return nil, nil, inputs.Invalidf("reading experiment from Secret %s: it has no key %s: expected the Secret iter8 k launch creates", s, ExperimentKey)
 	}
 	exp, err := experiment.Decode(raw)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/k8s/k8stest"
 )
 
@@ -91,7 +92,7 @@ func TestSecretLoadSave(t *testing.T) {
 	}
 
 	_, err = NewSecret(env.Client, ns, "missing", nil).Load(ctx)
-	if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), `experiment group "missing" not found in namespace `+ns) {
+	if !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), `experiment group "missing" not found in namespace `+ns) {
 		t.Errorf("missing group: %v", err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"sort"
 	"strings"
 
-	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 //go:embed templates/*.tpl
@@ -59,7 +59,7 @@ func Classify(ref string) (RefKind, error) {
 	case strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://"):
 		return URLRef, nil
 	case ref == "":
-		return 0, &experiment.ValueError{Expected: "a built-in template (" + strings.Join(BuiltinNames(), ", ") + "), a file path or an http(s) URL"}
+		return 0, &inputs.ValueError{Expected: "a built-in template (" + strings.Join(BuiltinNames(), ", ") + "), a file path or an http(s) URL"}
 	}
 	if _, ok := Builtin(ref); ok {
 		return BuiltinRef, nil
@@ -67,7 +67,7 @@ func Classify(ref string) (RefKind, error) {
 	if strings.ContainsAny(ref, "/.") {
 		return FileRef, nil
 	}
-	return 0, &experiment.ValueError{Expected: "a built-in template (" + strings.Join(BuiltinNames(), ", ") + "), a file path (./" + ref + ".tpl) or an http(s) URL"}
+	return 0, &inputs.ValueError{Expected: "a built-in template (" + strings.Join(BuiltinNames(), ", ") + "), a file path (./" + ref + ".tpl) or an http(s) URL"}
 }
 
 // Load reads and parses the template named by ref for provider name: a

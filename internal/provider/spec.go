@@ -42,7 +42,7 @@ import (
 
 	"github.com/itchyny/gojq"
 
-	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/secret"
 )
@@ -103,13 +103,13 @@ var metricName = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
 // template's text: SQL queries must appear in it literally.
 func (s *Spec) check(raw string) error {
 	if len(s.Metrics) == 0 {
-		return &experiment.FieldError{Field: "metrics", Missing: true, Expected: "a list of metrics, each with name, type and jqExpression (REST) or query (SQL)"}
+		return &inputs.FieldError{Field: "metrics", Missing: true, Expected: "a list of metrics, each with name, type and jqExpression (REST) or query (SQL)"}
 	}
 	switch {
 	case s.URL != "" && s.Driver != "":
-		return &experiment.FieldError{Field: "driver", Value: s.Driver, Expected: "either url (a REST provider) or driver and dsn (a SQL provider), not both"}
+		return &inputs.FieldError{Field: "driver", Value: s.Driver, Expected: "either url (a REST provider) or driver and dsn (a SQL provider), not both"}
 	case s.URL == "" && s.Driver == "":
-		return &experiment.FieldError{Field: "url", Missing: true, Expected: "the URL to query, such as http://prometheus:9090/api/v1/query (or driver and dsn for a SQL provider)"}
+		return &inputs.FieldError{Field: "url", Missing: true, Expected: "the URL to query, such as http://prometheus:9090/api/v1/query (or driver and dsn for a SQL provider)"}
 	case s.IsSQL():
 		if err := s.checkSQL(); err != nil {
 			return err
@@ -125,15 +125,15 @@ func (s *Spec) check(raw string) error {
 		m := &s.Metrics[i]
 		field := fmt.Sprintf("metrics[%d]", i)
 		if !metricName.MatchString(m.Name) {
-			return &experiment.FieldError{Field: field + ".name", Value: m.Name, Expected: "a name made of letters, digits, '.', '_' and '-' (it becomes <provider>/<name>)"}
+			return &inputs.FieldError{Field: field + ".name", Value: m.Name, Expected: "a name made of letters, digits, '.', '_' and '-' (it becomes <provider>/<name>)"}
 		}
 		field += " (" + m.Name + ")"
 		if seen[m.Name] {
-			return &experiment.FieldError{Field: field + ".name", Value: m.Name, Expected: "a name used once"}
+			return &inputs.FieldError{Field: field + ".name", Value: m.Name, Expected: "a name used once"}
 		}
 		seen[m.Name] = true
 		if !strings.EqualFold(m.Type, "counter") && !strings.EqualFold(m.Type, "gauge") {
-			return &experiment.FieldError{Field: field + ".type", Value: m.Type, Expected: "counter or gauge"}
+			return &inputs.FieldError{Field: field + ".type", Value: m.Type, Expected: "counter or gauge"}
 		}
 		if s.IsSQL() {
 			if err := m.checkSQL(field, norm); err != nil {
@@ -150,12 +150,12 @@ func (s *Spec) check(raw string) error {
 
 func (s *Spec) checkREST() error {
 	if s.DSN != "" {
-		return &experiment.FieldError{Field: "dsn", Value: s.DSN, Expected: "no dsn in a REST provider (set driver for a SQL provider)"}
+		return &inputs.FieldError{Field: "dsn", Value: s.DSN, Expected: "no dsn in a REST provider (set driver for a SQL provider)"}
 	}
 	if !secret.Contains(s.URL) {
 		u, err := url.Parse(s.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return &experiment.FieldError{Field: "url", Value: s.URL, Expected: "an absolute http:// or https:// URL"}
+			return &inputs.FieldError{Field: "url", Value: s.URL, Expected: "an absolute http:// or https:// URL"}
 		}
 	}
 	switch strings.ToUpper(s.Method) {
@@ -164,7 +164,7 @@ func (s *Spec) checkREST() error {
 	case "GET", "POST":
 		s.Method = strings.ToUpper(s.Method)
 	default:
-		return &experiment.FieldError{Field: "method", Value: s.Method, Expected: "GET or POST"}
+		return &inputs.FieldError{Field: "method", Value: s.Method, Expected: "GET or POST"}
 	}
 	return nil
 }
@@ -179,40 +179,40 @@ func (s *Spec) checkSQL() error {
 		valid = valid || d == x
 	}
 	if !valid {
-		return &experiment.FieldError{Field: "driver", Value: s.Driver, Expected: strings.Join(Drivers, " or ")}
+		return &inputs.FieldError{Field: "driver", Value: s.Driver, Expected: strings.Join(Drivers, " or ")}
 	}
 	s.Driver = d
 	if s.DSN == "" {
-		return &experiment.FieldError{Field: "dsn", Missing: true, Expected: "the data source name, best a secret reference such as ${env:ORDERS_DSN} or ${file:/run/secrets/dsn}"}
+		return &inputs.FieldError{Field: "dsn", Missing: true, Expected: "the data source name, best a secret reference such as ${env:ORDERS_DSN} or ${file:/run/secrets/dsn}"}
 	}
 	if s.Method != "" {
-		return &experiment.FieldError{Field: "method", Value: s.Method, Expected: "no method in a SQL provider"}
+		return &inputs.FieldError{Field: "method", Value: s.Method, Expected: "no method in a SQL provider"}
 	}
 	if len(s.Headers) > 0 {
-		return &experiment.FieldError{Field: "headers", Value: "…", Expected: "no headers in a SQL provider"}
+		return &inputs.FieldError{Field: "headers", Value: "…", Expected: "no headers in a SQL provider"}
 	}
 	return nil
 }
 
 func (m *Metric) checkREST(field string) error {
 	if m.Query != "" || len(m.Args) > 0 {
-		return &experiment.FieldError{Field: field + ".query", Value: m.Query, Expected: "no query or args in a REST provider: use params, body and jqExpression (or set driver and dsn for SQL)"}
+		return &inputs.FieldError{Field: field + ".query", Value: m.Query, Expected: "no query or args in a REST provider: use params, body and jqExpression (or set driver and dsn for SQL)"}
 	}
 	if strings.TrimSpace(m.JQExpression) == "" {
-		return &experiment.FieldError{Field: field + ".jqExpression", Missing: true, Expected: "a jq expression that extracts the number from the response, such as .data.result[0].value[1]"}
+		return &inputs.FieldError{Field: field + ".jqExpression", Missing: true, Expected: "a jq expression that extracts the number from the response, such as .data.result[0].value[1]"}
 	}
 	q, err := gojq.Parse(m.JQExpression)
 	if err != nil {
-		return &experiment.FieldError{Field: field + ".jqExpression", Value: m.JQExpression, Expected: "a valid jq expression (" + err.Error() + ")"}
+		return &inputs.FieldError{Field: field + ".jqExpression", Value: m.JQExpression, Expected: "a valid jq expression (" + err.Error() + ")"}
 	}
 	code, err := gojq.Compile(q)
 	if err != nil {
-		return &experiment.FieldError{Field: field + ".jqExpression", Value: m.JQExpression, Expected: "a valid jq expression (" + err.Error() + ")"}
+		return &inputs.FieldError{Field: field + ".jqExpression", Value: m.JQExpression, Expected: "a valid jq expression (" + err.Error() + ")"}
 	}
 	m.jq = code
 	for j, p := range m.Params {
 		if p.Name == "" {
-			return &experiment.FieldError{Field: fmt.Sprintf("%s.params[%d].name", field, j), Missing: true, Expected: "the query parameter's name"}
+			return &inputs.FieldError{Field: fmt.Sprintf("%s.params[%d].name", field, j), Missing: true, Expected: "the query parameter's name"}
 		}
 	}
 	return nil
@@ -220,15 +220,15 @@ func (m *Metric) checkREST(field string) error {
 
 func (m *Metric) checkSQL(field, template string) error {
 	if m.JQExpression != "" || len(m.Params) > 0 || m.Body != "" {
-		return &experiment.FieldError{Field: field + ".jqExpression", Value: m.JQExpression, Expected: "no jqExpression, params or body in a SQL provider: use query and args"}
+		return &inputs.FieldError{Field: field + ".jqExpression", Value: m.JQExpression, Expected: "no jqExpression, params or body in a SQL provider: use query and args"}
 	}
 	if strings.TrimSpace(m.Query) == "" {
-		return &experiment.FieldError{Field: field + ".query", Missing: true, Expected: "a SQL query returning one number, with values passed as bound parameters in args"}
+		return &inputs.FieldError{Field: field + ".query", Missing: true, Expected: "a SQL query returning one number, with values passed as bound parameters in args"}
 	}
 	// Values reach SQL only as bound parameters: a query that the template
 	// built from values does not appear literally in the template's text.
 	if !strings.Contains(template, normalizeSpace(m.Query)) {
-		return &experiment.FieldError{Field: field + ".query", Value: m.Query, Expected: "a query written literally in the template, with values passed as bound parameters in args ($1, $2 … for postgres, ? for mysql), never built from values"}
+		return &inputs.FieldError{Field: field + ".query", Value: m.Query, Expected: "a query written literally in the template, with values passed as bound parameters in args ($1, $2 … for postgres, ? for mysql), never built from values"}
 	}
 	return nil
 }

@@ -12,9 +12,8 @@ import (
 	"time"
 
 	"github.com/Masterminds/sprig/v3"
+	"iter8.tools/iter8/internal/inputs"
 	"sigs.k8s.io/yaml"
-
-	"iter8.tools/iter8/internal/experiment"
 )
 
 // Template is a parsed provider template.
@@ -73,7 +72,7 @@ func (t *Template) Render(vals map[string]any) (*Spec, error) {
 		return nil, fmt.Errorf("provider %s: template %s must render a YAML mapping with url or driver, and metrics", t.Name, t.Source)
 	}
 	spec := &Spec{}
-	if err := experiment.DecodeInputs(m, spec); err != nil {
+	if err := inputs.Decode(m, spec); err != nil {
 		return nil, fmt.Errorf("provider %s: template %s renders an invalid spec: %w", t.Name, t.Source, err)
 	}
 	if err := spec.check(t.text); err != nil {
@@ -104,7 +103,7 @@ func VersionValues(values, over map[string]any, start, now time.Time) (map[strin
 		str, isStr := s.(string)
 		t, err := time.Parse(time.RFC3339, str)
 		if !isStr || err != nil {
-			return nil, &experiment.FieldError{Field: "values.startingTime", Value: s, Expected: "a time in RFC 3339 format, such as 2026-01-02T15:04:05Z"}
+			return nil, &inputs.FieldError{Field: "values.startingTime", Value: s, Expected: "a time in RFC 3339 format, such as 2026-01-02T15:04:05Z"}
 		}
 		start = t
 	}

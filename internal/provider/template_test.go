@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
-	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 var (
@@ -242,7 +242,7 @@ func TestClassifyAndLoad(t *testing.T) {
 			t.Errorf("Load(%q):\n got %v\nwant %s", ref, err, want)
 		}
 	}
-	var ve *experiment.ValueError
+	var ve *inputs.ValueError
 	if _, err := Classify("nope"); !errors.As(err, &ve) {
 		t.Errorf("Classify of an unknown name: %v", err)
 	}

@@ -10,8 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"iter8.tools/iter8/internal/experiment"
-	"iter8.tools/iter8/internal/metrics"
+	"iter8.tools/iter8/internal/slo"
 )
 
 var (
@@ -21,22 +20,11 @@ var (
 	htmlCSS string
 
 	htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-		"num":          num,
-		"outcomeClass": outcomeClass,
-		"outcomeName":  outcomeName,
-		"seconds":      func(s float64) string { return strconv.FormatFloat(s, 'f', 2, 64) + " s" },
-		"resultClass": func(r SLOResult) string {
-			if r.Ignored {
-				return "ignored"
-			}
-			return outcomeClass(r.Outcome)
-		},
-		"resultName": func(r SLOResult) string {
-			if r.Ignored {
-				return "no data (ignored)"
-			}
-			return outcomeName(r.Outcome)
-		},
+		"num":         num,
+		"outcomeName": func(o slo.Outcome) string { return labelOf(o).name },
+		"seconds":     func(s float64) string { return strconv.FormatFloat(s, 'f', 2, 64) + " s" },
+		"resultClass": func(r SLOResult) string { return r.label().class },
+		"resultName":  func(r SLOResult) string { return r.label().name },
 		"missing": func(m Metric, i int) *Missing {
 			if i < len(m.Missing) {
 				return m.Missing[i]
@@ -54,10 +42,8 @@ var (
 	}()
 )
 
-// HTML writes the report as one self-contained HTML page: inline styles,
-// charts drawn as inline SVG, no script and no external resource.
-func HTML(w io.Writer, exp *experiment.Experiment, _ Options) error {
-	page := newPage(New(exp))
+func writeHTML(w io.Writer, r *Report, _ Options) error {
+	page := newPage(r)
 	if err := htmlTemplate.Execute(w, page); err != nil {
 		return fmt.Errorf("writing HTML report: %w", err)
 	}
@@ -114,7 +100,7 @@ type loadView struct {
 
 func newPage(r *Report) *page {
 	p := &page{R: r, CSP: htmlCSP, CSS: template.CSS(htmlCSS)} //nolint:gosec // our own stylesheet
-	p.Verdict, p.VerdictClass = verdict(r)
+	p.Verdict, p.VerdictClass = r.verdict()
 	p.Legend = legend(r.Versions)
 	if len(r.Loops) > 1 {
 		for i, s := range r.SLOs {
@@ -130,31 +116,6 @@ func newPage(r *Report) *page {
 	return p
 }
 
-// verdict is the banner's headline and its colour class.
-func verdict(r *Report) (string, string) {
-	s := r.Status
-	switch {
-	case s.Failure:
-		return "Experiment failed", "bad"
-	case !s.Insights:
-		if s.Loops == 0 {
-			return "Experiment has not run yet", "pending"
-		}
-		return "No results yet", "pending"
-	case len(r.SLOs) > 0 && !s.SLOsSatisfied:
-		return "SLOs not satisfied", "bad"
-	case len(s.Warnings) > 0:
-		return "Invalid run: the load generator fell short", "warn"
-	case len(r.SLOs) > 0 && !s.Completed:
-		return "SLOs satisfied so far; experiment still running", "warn"
-	case len(r.SLOs) > 0:
-		return "All SLOs satisfied", "ok"
-	case s.Completed:
-		return "Experiment completed", "ok"
-	}
-	return "Experiment running", "pending"
-}
-
 // legend shows each version's colour.
 func legend(versions []string) template.HTML {
 	var b strings.Builder
@@ -166,9 +127,8 @@ func legend(versions []string) template.HTML {
 	return template.HTML(b.String()) //nolint:gosec // escaped
 }
 
-// tablePercentiles are the rows of each provider's latency table.
-var tablePercentiles = []float64{50, 75, 90, 95, 99, 99.9, 99.99}
-
+// providerPanel shows a provider's latency: histograms, percentile curves
+// and a table.
 func providerPanel(r *Report, provider string) providerView {
 	ls := r.latencyOf(provider)
 	v := providerView{Title: provider}
@@ -177,8 +137,23 @@ func providerPanel(r *Report, provider string) providerView {
 	} else if len(r.providers()) > 1 {
 		v.Title = "All requests (" + provider + ")"
 	}
-	// shared axes, so latency and service time compare at a glance
-	var xr, yr logRange
+	xr, yr := sharedAxes(ls)
+	for _, l := range ls {
+		v.Histograms = append(v.Histograms, figureView{Caption: "Histogram of " + l.Metric, Chart: histogramChart("histogram of "+l.Metric, l, xr)})
+	}
+	for _, l := range ls {
+		if hasPercentiles(l) {
+			v.Curves = append(v.Curves, figureView{Caption: "Percentiles of " + l.Metric, Chart: percentileChart("percentiles of "+l.Metric, l, yr)})
+		}
+	}
+	v.Columns, v.Rows = latencyTable(r.Versions, ls)
+	return v
+}
+
+// sharedAxes are the ranges of a provider's histogram charts (x) and
+// percentile charts (y), shared so that latency and service time compare at
+// a glance.
+func sharedAxes(ls []Latency) (xr, yr logRange) {
 	for _, l := range ls {
 		for _, lv := range l.Versions {
 			for _, b := range lv.buckets {
@@ -187,61 +162,51 @@ func providerPanel(r *Report, provider string) providerView {
 					xr.add(b.Upper)
 				}
 			}
-			if lv.hdr != nil {
-				yr.add(lv.hdr.PercentileMs(50))
-				yr.add(lv.hdr.PercentileMs(99.99))
+			if len(lv.curve) > 0 {
+				yr.add(lv.curve[0].Value)
+				yr.add(lv.curve[len(lv.curve)-1].Value)
 			}
 		}
 	}
-	xr, yr = xr.padded(), yr.padded()
-	for _, l := range ls {
-		v.Histograms = append(v.Histograms, figureView{Caption: "Histogram of " + l.Metric, Chart: histogramChart("histogram of "+l.Metric, l, xr)})
-	}
-	for _, l := range ls {
-		if hasHDR(l) {
-			v.Curves = append(v.Curves, figureView{Caption: "Percentiles of " + l.Metric, Chart: percentileChart("percentiles of "+l.Metric, l, yr)})
-		}
-	}
-	multi := len(r.Versions) > 1
-	for _, vi := range r.Versions {
+	return xr.padded(), yr.padded()
+}
+
+// latencyTable has a column per version and histogram kind, and a row per
+// statistic: requests, mean, the reported percentiles and max.
+func latencyTable(versions []string, ls []Latency) ([]string, []rowView) {
+	var columns []string
+	for _, vi := range versions {
 		for _, l := range ls {
 			c := l.Kind
-			if multi {
+			if len(versions) > 1 {
 				c = vi + " " + l.Kind
 			}
-			v.Columns = append(v.Columns, c)
+			columns = append(columns, c)
 		}
 	}
-	cell := func(l Latency, version int, get func(LatencyVersion) (float64, bool)) string {
-		if version >= len(l.Versions) {
-			return "–"
-		}
-		if x, ok := get(l.Versions[version]); ok {
-			return num(x)
-		}
-		return "–"
-	}
+	var rows []rowView
 	row := func(name string, get func(LatencyVersion) (float64, bool)) {
 		rv := rowView{Name: name}
-		for vi := range r.Versions {
+		for vi := range versions {
 			for _, l := range ls {
-				rv.Cells = append(rv.Cells, cell(l, vi, get))
+				c := "–"
+				if vi < len(l.Versions) {
+					if x, ok := get(l.Versions[vi]); ok {
+						c = num(x)
+					}
+				}
+				rv.Cells = append(rv.Cells, c)
 			}
 		}
-		v.Rows = append(v.Rows, rv)
+		rows = append(rows, rv)
 	}
 	row("requests", func(lv LatencyVersion) (float64, bool) { return float64(lv.Count), lv.Count > 0 })
 	row("mean", func(lv LatencyVersion) (float64, bool) { return deref(lv.Mean) })
-	for _, p := range tablePercentiles {
-		row("p"+metrics.FormatPercentile(p), func(lv LatencyVersion) (float64, bool) {
-			if lv.hdr == nil {
-				return 0, false
-			}
-			return lv.hdr.PercentileMs(p), true
-		})
+	for _, p := range reportedPercentiles() {
+		row(percentileName(p), func(lv LatencyVersion) (float64, bool) { return lv.percentile(p) })
 	}
 	row("max", func(lv LatencyVersion) (float64, bool) { return deref(lv.Max) })
-	return v
+	return columns, rows
 }
 
 func deref(p *float64) (float64, bool) {
@@ -251,9 +216,9 @@ func deref(p *float64) (float64, bool) {
 	return *p, true
 }
 
-func hasHDR(l Latency) bool {
+func hasPercentiles(l Latency) bool {
 	for _, v := range l.Versions {
-		if v.hdr != nil {
+		if v.hasPercentiles() {
 			return true
 		}
 	}

@@ -11,19 +11,30 @@ import (
 	"iter8.tools/iter8/internal/slo"
 )
 
-// JUnit writes the report as JUnit XML, the shape CI systems (Jenkins,
-// GitLab, GitHub Actions reporters, Azure Pipelines) read natively: a suite
-// "slos" with one test case per SLO and version (a failed SLO or one without
-// data is a failure; one judged on an invalid run, or whose query failed, an
-// error; no data that the SLO ignores is skipped), and a suite "tasks" with
-// one test case per task.
-func JUnit(w io.Writer, exp *experiment.Experiment, _ Options) error {
-	r := New(exp)
+func writeJUnit(w io.Writer, r *Report, _ Options) error {
 	timestamp := ""
 	if r.StartTime != nil {
 		timestamp = r.StartTime.UTC().Format("2006-01-02T15:04:05")
 	}
-	slos := junitSuite{Name: "iter8 SLOs", Timestamp: timestamp, Properties: junitProps(r)}
+	all := junitSuites{Name: "iter8", Suites: []junitSuite{sloSuite(r, timestamp), taskSuite(r, timestamp)}}
+	for _, s := range all.Suites {
+		all.add(s.junitTotals)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(all); err != nil {
+		return fmt.Errorf("writing JUnit report: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// sloSuite has a test case per SLO and version.
+func sloSuite(r *Report, timestamp string) junitSuite {
+	suite := junitSuite{Name: "iter8 SLOs", Timestamp: timestamp, Properties: junitProps(r)}
 	for _, s := range r.SLOs {
 		for _, res := range s.Results {
 			c := junitCase{Name: s.Condition, Classname: "iter8.slos"}
@@ -34,7 +45,7 @@ func JUnit(w io.Writer, exp *experiment.Experiment, _ Options) error {
 			if res.Value != nil {
 				value = "value " + num(*res.Value)
 			}
-			msg := outcomeName(res.Outcome) + ": " + value + ", limit " + num(s.Limit)
+			msg := labelOf(res.Outcome).name + ": " + value + ", limit " + num(s.Limit)
 			if res.Reason != "" {
 				msg += " (" + res.Reason + ")"
 			}
@@ -48,10 +59,15 @@ func JUnit(w io.Writer, exp *experiment.Experiment, _ Options) error {
 			default:
 				c.Failure = &junitResult{Message: msg, Type: string(res.Outcome), Text: s.Description}
 			}
-			slos.add(c)
+			suite.addCase(c)
 		}
 	}
-	tasks := junitSuite{Name: "iter8 tasks", Timestamp: timestamp}
+	return suite
+}
+
+// taskSuite has a test case per task.
+func taskSuite(r *Report, timestamp string) junitSuite {
+	suite := junitSuite{Name: "iter8 tasks", Timestamp: timestamp}
 	for _, t := range r.Tasks {
 		c := junitCase{Name: fmt.Sprintf("task %d: %s", t.Index, t.Name), Classname: "iter8.tasks", Time: junitSeconds(t.DurationSeconds)}
 		switch experiment.TaskState(t.State) {
@@ -63,26 +79,9 @@ func JUnit(w io.Writer, exp *experiment.Experiment, _ Options) error {
 		default:
 			c.Skipped = &junitResult{Message: "did not run: " + t.State}
 		}
-		tasks.add(c)
+		suite.addCase(c)
 	}
-	all := junitSuites{Name: "iter8", Suites: []junitSuite{slos, tasks}}
-	for _, s := range all.Suites {
-		all.Tests += s.Tests
-		all.Failures += s.Failures
-		all.Errors += s.Errors
-		all.Skipped += s.Skipped
-		all.Time += s.Time
-	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(all); err != nil {
-		return fmt.Errorf("writing JUnit report: %w", err)
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return suite
 }
 
 func junitProps(r *Report) *junitProperties {
@@ -108,40 +107,49 @@ func firstLine(s string) string {
 }
 
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     junitSeconds `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	Name    string   `xml:"name,attr"`
+	junitTotals
+	Suites []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name       string           `xml:"name,attr"`
-	Tests      int              `xml:"tests,attr"`
-	Failures   int              `xml:"failures,attr"`
-	Errors     int              `xml:"errors,attr"`
-	Skipped    int              `xml:"skipped,attr"`
-	Time       junitSeconds     `xml:"time,attr"`
+	Name string `xml:"name,attr"`
+	junitTotals
 	Timestamp  string           `xml:"timestamp,attr,omitempty"`
 	Properties *junitProperties `xml:"properties,omitempty"`
 	Cases      []junitCase      `xml:"testcase"`
 }
 
-func (s *junitSuite) add(c junitCase) {
+// junitTotals count the test cases of a suite, or of all suites.
+type junitTotals struct {
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     junitSeconds `xml:"time,attr"`
+}
+
+func (t *junitTotals) add(o junitTotals) {
+	t.Tests += o.Tests
+	t.Failures += o.Failures
+	t.Errors += o.Errors
+	t.Skipped += o.Skipped
+	t.Time += o.Time
+}
+
+func (s *junitSuite) addCase(c junitCase) {
 	s.Cases = append(s.Cases, c)
-	s.Tests++
-	s.Time += c.Time
+	t := junitTotals{Tests: 1, Time: c.Time}
 	switch {
 	case c.Failure != nil:
-		s.Failures++
+		t.Failures = 1
 	case c.Error != nil:
-		s.Errors++
+		t.Errors = 1
 	case c.Skipped != nil:
-		s.Skipped++
+		t.Skipped = 1
 	}
+	s.add(t)
 }
 
 type junitProperties struct {

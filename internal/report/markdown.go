@@ -3,21 +3,43 @@ package report
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
-	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/slo"
 )
 
-// Markdown writes the report as GitHub-flavoured Markdown, for pull request
-// comments and CI job summaries: the verdict, the SLO table with values and
-// limits, load and latency in brief, and every metric in a collapsed block.
-func Markdown(w io.Writer, exp *experiment.Experiment, _ Options) error {
-	r := New(exp)
+func writeMarkdown(w io.Writer, r *Report, _ Options) error {
 	var b strings.Builder
-	head, _ := verdict(r)
-	icon := map[string]string{"ok": "✅", "bad": "❌", "warn": "⚠️", "pending": "⏳"}[func() string { _, c := verdict(r); return c }()]
-	fmt.Fprintf(&b, "## %s iter8: %s\n\n", icon, head)
+	mdHeadline(&b, r)
+	if r.Status.Insights {
+		if len(r.SLOs) > 0 {
+			mdSLOs(&b, r)
+		}
+		if len(r.Load) > 0 {
+			mdLoad(&b, r)
+		}
+		if rows := r.latencyRows(); len(rows) > 0 {
+			mdLatency(&b, rows)
+		}
+		mdMetrics(&b, r)
+	} else {
+		b.WriteString("\nNo results yet: no task has recorded metrics. Retry this report later.\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdVerdictIcon shows the verdict's class.
+func mdVerdictIcon(class string) string {
+	return map[string]string{"ok": "✅", "bad": "❌", "warn": "⚠️", "pending": "⏳"}[class]
+}
+
+// mdHeadline writes the verdict, the experiment's state in one line, and
+// why it failed or is invalid.
+func mdHeadline(b *strings.Builder, r *Report) {
+	head, class := r.verdict()
+	fmt.Fprintf(b, "## %s iter8: %s\n\n", mdVerdictIcon(class), head)
 	s := r.Status
 	facts := []string{
 		map[bool]string{true: "experiment completed", false: "experiment has not completed"}[s.Completed],
@@ -27,74 +49,84 @@ func Markdown(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	}
 	b.WriteString(strings.Join(facts, " · ") + "\n")
 	if s.FailureReason != "" {
-		fmt.Fprintf(&b, "\n**Failure:**\n\n%s\n", mdBlock(s.FailureReason))
+		fmt.Fprintf(b, "\n**Failure:**\n\n%s\n", mdBlock(s.FailureReason))
 	}
 	for _, warn := range s.Warnings {
-		fmt.Fprintf(&b, "\n> **Invalid run:** %s\n", mdText(warn))
+		fmt.Fprintf(b, "\n> **Invalid run:** %s\n", mdText(warn))
 	}
-	if !s.Insights {
-		b.WriteString("\nNo results yet: no task has recorded metrics. Retry this report later.\n")
-		_, err := io.WriteString(w, b.String())
-		return err
-	}
-	if len(r.SLOs) > 0 {
-		b.WriteString("\n### SLOs\n\n")
-		mdRow(&b, append([]string{"SLO"}, mdTexts(r.Versions)...))
-		mdRule(&b, len(r.Versions)+1)
-		for _, o := range r.SLOs {
-			cells := []string{mdCondition(o)}
-			for _, res := range o.Results {
-				cells = append(cells, mdOutcome(res))
-			}
-			mdRow(&b, cells)
+}
+
+// mdSLOs writes the SLO table and, over several loops, how often each SLO
+// passed.
+func mdSLOs(b *strings.Builder, r *Report) {
+	b.WriteString("\n### SLOs\n\n")
+	mdRow(b, append([]string{"SLO"}, mdTexts(r.Versions)...))
+	mdRule(b, len(r.Versions)+1)
+	for _, o := range r.SLOs {
+		cells := []string{mdCondition(o)}
+		for _, res := range o.Results {
+			cells = append(cells, mdOutcome(res))
 		}
-		if len(r.Loops) > 1 {
-			_, total := r.passedLoops(0, 0)
-			fmt.Fprintf(&b, "\nOver %d loops: ", total)
-			var parts []string
-			for i, o := range r.SLOs {
-				for v := range o.Results {
-					passed, total := r.passedLoops(i, v)
-					name := mdCode(o.Metric)
-					if len(r.Versions) > 1 {
-						name += " (" + mdText(r.Versions[v]) + ")"
-					}
-					parts = append(parts, fmt.Sprintf("%s passed in %d of %d", name, passed, total))
-				}
+		mdRow(b, cells)
+	}
+	if len(r.Loops) <= 1 {
+		return
+	}
+	_, total := r.passedLoops(0, 0)
+	fmt.Fprintf(b, "\nOver %d loops: ", total)
+	var parts []string
+	for i, o := range r.SLOs {
+		for v := range o.Results {
+			passed, total := r.passedLoops(i, v)
+			name := mdCode(o.Metric)
+			if len(r.Versions) > 1 {
+				name += " (" + mdText(r.Versions[v]) + ")"
 			}
-			b.WriteString(strings.Join(parts, "; ") + ".\n")
+			parts = append(parts, fmt.Sprintf("%s passed in %d of %d", name, passed, total))
 		}
 	}
-	if len(r.Load) > 0 {
-		b.WriteString("\n### Load\n\n")
-		mdRow(&b, []string{"provider", "mode", "requests", "errors", "rate (intended / achieved)", "responses", "generator"})
-		mdRule(&b, 7, 2, 3)
-		for _, l := range r.Load {
-			intended := "–"
-			if l.IntendedRate > 0 {
-				intended = num(l.IntendedRate)
-			}
-			gen := "ok"
-			if l.Saturated {
-				gen = "⚠️ invalid run"
-			}
-			mdRow(&b, []string{mdCode(l.Provider), mdText(l.Mode), num(float64(l.Requests)), num(float64(l.Errors)),
-				intended + " / " + num(l.AchievedRate) + " req/s", mdText(codeSummary(l)), gen})
+	b.WriteString(strings.Join(parts, "; ") + ".\n")
+}
+
+// mdLoad writes a row per load provider.
+func mdLoad(b *strings.Builder, r *Report) {
+	b.WriteString("\n### Load\n\n")
+	mdRow(b, []string{"provider", "mode", "requests", "errors", "rate (intended / achieved)", "responses", "generator"})
+	mdRule(b, 7, 2, 3)
+	for _, l := range r.Load {
+		intended := "–"
+		if l.IntendedRate > 0 {
+			intended = num(l.IntendedRate)
 		}
-	}
-	if rows := latencyRows(r); len(rows) > 1 {
-		b.WriteString("\n### Latency (msec)\n\n")
-		mdRow(&b, cellTexts(rows[0]))
-		mdRule(&b, len(rows[0]), allFrom(1, len(rows[0]))...)
-		for _, row := range rows[1:] {
-			cells := cellTexts(row)
-			cells[0] = mdCode(cells[0])
-			mdRow(&b, cells)
+		gen := "ok"
+		if l.Saturated {
+			gen = "⚠️ invalid run"
 		}
+		mdRow(b, []string{mdCode(l.Provider), mdText(l.Mode), num(float64(l.Requests)), num(float64(l.Errors)),
+			intended + " / " + num(l.AchievedRate) + " req/s", mdText(codeSummary(l)), gen})
 	}
-	fmt.Fprintf(&b, "\n<details><summary>Latest value of every metric (%d)</summary>\n\n", len(r.Metrics))
-	mdRow(&b, append([]string{"metric"}, mdTexts(r.Versions)...))
-	mdRule(&b, len(r.Versions)+1, allFrom(1, len(r.Versions)+1)...)
+}
+
+// mdLatency writes the brief latency table.
+func mdLatency(b *strings.Builder, rows []latencyRow) {
+	b.WriteString("\n### Latency (msec)\n\n")
+	header := mdTexts(latencyColumns())
+	mdRow(b, header)
+	mdRule(b, len(header), allFrom(1, len(header))...)
+	for _, row := range rows {
+		cells := []string{mdCode(mdText(row.Name)), mdText(strconv.FormatInt(row.Count, 10))}
+		for _, v := range row.Values {
+			cells = append(cells, mdText(textValue(v)))
+		}
+		mdRow(b, append(cells, mdText(textValue(row.Max))))
+	}
+}
+
+// mdMetrics writes every metric's latest value in a collapsed block.
+func mdMetrics(b *strings.Builder, r *Report) {
+	fmt.Fprintf(b, "\n<details><summary>Latest value of every metric (%d)</summary>\n\n", len(r.Metrics))
+	mdRow(b, append([]string{"metric"}, mdTexts(r.Versions)...))
+	mdRule(b, len(r.Versions)+1, allFrom(1, len(r.Versions)+1)...)
 	for _, m := range r.Metrics {
 		name := mdCode(m.Name)
 		if m.Units != "" {
@@ -108,19 +140,9 @@ func Markdown(w io.Writer, exp *experiment.Experiment, _ Options) error {
 				cells = append(cells, num(*v))
 			}
 		}
-		mdRow(&b, cells)
+		mdRow(b, cells)
 	}
 	b.WriteString("\n</details>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func cellTexts(row []cell) []string {
-	out := make([]string, len(row))
-	for i, c := range row {
-		out[i] = mdText(c.text)
-	}
-	return out
 }
 
 func mdTexts(s []string) []string {
@@ -169,12 +191,8 @@ func mdCondition(s SLO) string {
 }
 
 func mdOutcome(r SLOResult) string {
-	icon := map[slo.Outcome]string{slo.Passed: "✅", slo.Failed: "❌", slo.NoData: "⚠️", slo.Invalid: "⚠️", slo.Error: "❌"}[r.Outcome]
-	name := outcomeName(r.Outcome)
-	if r.Ignored {
-		icon, name = "➖", "no data (ignored)"
-	}
-	out := icon + " " + name
+	l := r.label()
+	out := l.icon + " " + l.name
 	if r.Value != nil {
 		out += " (" + num(*r.Value) + ")"
 	}

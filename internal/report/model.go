@@ -2,7 +2,9 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +36,10 @@ type Report struct {
 	Latency  []Latency `json:"latency"`
 	Load     []Load    `json:"load"`
 	Loops    []Loop    `json:"loops"`
+
+	// taskStates is set when the result keeps each task's state (files
+	// written by the original keep none).
+	taskStates bool
 }
 
 // Status is the experiment's overall state.
@@ -145,8 +151,25 @@ type LatencyVersion struct {
 	Max         *float64     `json:"max,omitempty"`
 	Percentiles []Percentile `json:"percentiles,omitempty"`
 
-	hdr     *metrics.HDR
+	// buckets are the histogram's bands, for the histogram charts.
 	buckets []metrics.Bucket
+	// curve is the latency from p50 to p99.99 at curvePercentiles, for the
+	// percentile charts.
+	curve []Percentile
+}
+
+// hasPercentiles reports whether the version's percentiles are known: it
+// has an HDR histogram, not only the buckets the original wrote.
+func (lv LatencyVersion) hasPercentiles() bool { return len(lv.Percentiles) > 0 }
+
+// percentile is the latency at one of the reportedPercentiles.
+func (lv LatencyVersion) percentile(p float64) (float64, bool) {
+	for _, q := range lv.Percentiles {
+		if q.Percentile == p {
+			return q.Value, true
+		}
+	}
+	return 0, false
 }
 
 // Percentile is a latency percentile in milliseconds.
@@ -237,6 +260,7 @@ func New(exp *experiment.Experiment) *Report {
 		SLOsSatisfied:  exp.SLOs(),
 	}
 	r.Tasks = tasks(exp)
+	r.taskStates = len(res.Tasks) > 0
 	in := res.Insights
 	if in == nil {
 		return r
@@ -286,7 +310,7 @@ func targets(s experiment.TaskSpec) []string {
 		out = append(out, u)
 	}
 	if eps, ok := s.With["endpoints"].(map[string]any); ok {
-		for _, id := range sortedKeys(eps) {
+		for _, id := range slices.Sorted(maps.Keys(eps)) {
 			if ep, ok := eps[id].(map[string]any); ok {
 				if u, ok := ep["url"].(string); ok && u != "" {
 					out = append(out, id+": "+u)
@@ -315,7 +339,7 @@ func slos(in *experiment.Insights, versions []string) []SLO {
 	for _, v := range in.SLOVerdicts {
 		results := make([]SLOResult, len(v.Versions))
 		for i, vr := range v.Versions {
-			results[i] = SLOResult{Version: label(versions, i), Value: vr.Value, Outcome: vr.Outcome, Reason: vr.Reason, Ignored: vr.Ignored}
+			results[i] = SLOResult{Version: versionLabel(versions, i), Value: vr.Value, Outcome: vr.Outcome, Reason: vr.Reason, Ignored: vr.Ignored}
 		}
 		add(v.Objective, results)
 	}
@@ -354,7 +378,15 @@ func slos(in *experiment.Insights, versions []string) []SLO {
 	return out
 }
 
-func label(versions []string, i int) string {
+// oneUnnamedVersion reports whether the experiment has a single version
+// without a name: reports then show no version columns.
+func (r *Report) oneUnnamedVersion() bool {
+	return len(r.Versions) == 1 && r.Versions[0] == versionLabel(nil, 0)
+}
+
+// versionLabel is version i's label, or "version i" (as
+// experiment.Insights.VersionLabel names a version without a name).
+func versionLabel(versions []string, i int) string {
 	if i < len(versions) {
 		return versions[i]
 	}
@@ -385,7 +417,7 @@ func metricList(in *experiment.Insights, n int) []Metric {
 		}
 	}
 	out := make([]Metric, 0, len(names))
-	for _, name := range sortedKeys(names) {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		meta, _ := in.MetaOf(name)
 		m := Metric{Name: name, Description: meta.Description, Units: meta.Units, Type: string(meta.Type), Values: make([]*float64, n)}
 		for i := range n {
@@ -406,8 +438,36 @@ func metricList(in *experiment.Insights, n int) []Metric {
 	return out
 }
 
-// reportedPercentiles are the percentiles listed for every histogram.
-var reportedPercentiles = []float64{50, 75, 90, 95, 99, 99.9, 99.99}
+// reportedPercentiles are listed for every HDR histogram: in JSON and in
+// the HTML latency tables.
+func reportedPercentiles() []float64 { return []float64{50, 75, 90, 95, 99, 99.9, 99.99} }
+
+// landmarkPercentiles, the median and the nines, are marked on the
+// percentile curves.
+func landmarkPercentiles() []float64 { return []float64{50, 90, 99, 99.9, 99.99} }
+
+// briefPercentiles are the columns of the brief latency tables (text and
+// Markdown): the landmarks up to p99.9.
+func briefPercentiles() []float64 {
+	l := landmarkPercentiles()
+	return l[:len(l)-1]
+}
+
+// curvePercentiles are the points of a percentile curve, p50 to p99.99:
+// every 5 up to 90, then ten steps in each of the nines.
+func curvePercentiles() []float64 {
+	var out []float64
+	for p := 50.0; p < 90; p += 5 {
+		out = append(out, p)
+	}
+	for _, base := range []float64{90, 99, 99.9} {
+		step := (100 - base) / 10
+		for k := 0; k < 10; k++ {
+			out = append(out, math.Round((base+float64(k)*step)*1000)/1000)
+		}
+	}
+	return append(out, 99.99)
+}
 
 func latencies(in *experiment.Insights, versions []string) []Latency {
 	names := map[string]bool{}
@@ -421,7 +481,7 @@ func latencies(in *experiment.Insights, versions []string) []Latency {
 			names[name] = true
 		}
 	}
-	sorted := sortedKeys(names)
+	sorted := slices.Sorted(maps.Keys(names))
 	sort.SliceStable(sorted, func(i, j int) bool {
 		pi, ki := splitMetric(sorted[i])
 		pj, kj := splitMetric(sorted[j])
@@ -437,28 +497,41 @@ func latencies(in *experiment.Insights, versions []string) []Latency {
 		l := Latency{Provider: provider, Endpoint: endpointOf(provider), Metric: name, Kind: kind, Description: meta.Description}
 		any := false
 		for i, v := range versions {
-			lv := LatencyVersion{Version: v}
-			if h, ok := in.Histogram(name, i); ok && h.Count() > 0 {
-				lv.hdr = h
-				lv.buckets = h.Buckets()
-				lv.Count = h.Count()
-				lv.Mean, lv.StdDev, lv.Min, lv.Max = ptr(h.MeanMs()), ptr(h.StdDevMs()), ptr(h.MinMs()), ptr(h.MaxMs())
-				for _, p := range reportedPercentiles {
-					lv.Percentiles = append(lv.Percentiles, Percentile{Percentile: p, Value: h.PercentileMs(p)})
-				}
-			} else if i < len(in.HistMetricValues) && len(in.HistMetricValues[i][name]) > 0 {
-				// written by the original: buckets only
-				lv.buckets = in.HistMetricValues[i][name]
-				for _, b := range lv.buckets {
-					lv.Count += b.Count
-				}
-			}
+			lv := latencyVersion(in, name, i, v)
 			any = any || lv.Count > 0
 			l.Versions = append(l.Versions, lv)
 		}
 		if any {
 			out = append(out, l)
 		}
+	}
+	return out
+}
+
+// latencyVersion summarises one version's histogram: from its HDR
+// histogram, or from the buckets the original wrote.
+func latencyVersion(in *experiment.Insights, name string, i int, version string) LatencyVersion {
+	lv := LatencyVersion{Version: version}
+	if h, ok := in.Histogram(name, i); ok && h.Count() > 0 {
+		lv.buckets = h.Buckets()
+		lv.Count = h.Count()
+		lv.Mean, lv.StdDev, lv.Min, lv.Max = ptr(h.MeanMs()), ptr(h.StdDevMs()), ptr(h.MinMs()), ptr(h.MaxMs())
+		lv.Percentiles = percentilesOf(h, reportedPercentiles())
+		lv.curve = percentilesOf(h, curvePercentiles())
+	} else if i < len(in.HistMetricValues) && len(in.HistMetricValues[i][name]) > 0 {
+		// written by the original: buckets only
+		lv.buckets = in.HistMetricValues[i][name]
+		for _, b := range lv.buckets {
+			lv.Count += b.Count
+		}
+	}
+	return lv
+}
+
+func percentilesOf(h *metrics.HDR, ps []float64) []Percentile {
+	out := make([]Percentile, len(ps))
+	for i, p := range ps {
+		out[i] = Percentile{Percentile: p, Value: h.PercentileMs(p)}
 	}
 	return out
 }
@@ -496,7 +569,7 @@ func endpointOf(provider string) string {
 
 func loads(in *experiment.Insights) []Load {
 	out := []Load{}
-	for _, p := range sortedKeys(in.Load) {
+	for _, p := range slices.Sorted(maps.Keys(in.Load)) {
 		ls := in.Load[p]
 		if ls == nil {
 			continue
@@ -530,7 +603,7 @@ func codes(provider string, m map[string]int64) []Code {
 			c.Kind = "grpc-code"
 		case err == nil:
 			c.Kind = "http-status"
-		case isGRPCName(code):
+		case slices.Contains(grpcCodes, code):
 			c.Kind = "grpc-code"
 		}
 		out = append(out, c)
@@ -548,35 +621,6 @@ func codes(provider string, m map[string]int64) []Code {
 		return a.Code < b.Code
 	})
 	return out
-}
-
-func isGRPCName(s string) bool {
-	for _, n := range grpcCodes {
-		if n == s {
-			return true
-		}
-	}
-	return false
-}
-
-// name is the code as shown: a gRPC code number with its name
-// ("14 Unavailable"), anything else as it is.
-func (c Code) name() string {
-	if c.Kind == "grpc-code" {
-		if n, err := strconv.Atoi(c.Code); err == nil && n >= 0 && n < len(grpcCodes) {
-			return c.Code + " " + grpcCodes[n]
-		}
-	}
-	return c.Code
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // latencyOf returns a provider's histograms (latency, then service time).
@@ -623,4 +667,91 @@ func (r *Report) passedLoops(sloIndex, version int) (passed, total int) {
 		}
 	}
 	return passed, total
+}
+
+// notJudged reports whether an SLO is not judged for some version.
+func (r *Report) notJudged() bool {
+	for _, s := range r.SLOs {
+		for _, res := range s.Results {
+			if res.Outcome == slo.NotJudged {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// loopNotJudged reports whether a loop of the history did not judge an SLO.
+func (r *Report) loopNotJudged() bool {
+	for _, l := range r.Loops {
+		for _, row := range l.Outcomes {
+			for _, o := range row {
+				if o == slo.NotJudged {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// verdict is the report's headline and how it reads: "ok", "bad", "warn"
+// or "pending".
+func (r *Report) verdict() (headline, class string) {
+	s := r.Status
+	switch {
+	case s.Failure:
+		return "Experiment failed", "bad"
+	case !s.Insights:
+		if s.Loops == 0 {
+			return "Experiment has not run yet", "pending"
+		}
+		return "No results yet", "pending"
+	case len(r.SLOs) > 0 && !s.SLOsSatisfied && !s.Completed && r.notJudged():
+		return "SLOs not judged yet; experiment still running", "pending"
+	case len(r.SLOs) > 0 && !s.SLOsSatisfied:
+		return "SLOs not satisfied", "bad"
+	case len(s.Warnings) > 0:
+		return "Invalid run: the load generator fell short", "warn"
+	case len(r.SLOs) > 0 && !s.Completed:
+		return "SLOs satisfied so far; experiment still running", "warn"
+	case len(r.SLOs) > 0:
+		return "All SLOs satisfied", "ok"
+	case s.Completed:
+		return "Experiment completed", "ok"
+	}
+	return "Experiment running", "pending"
+}
+
+// latencyRow is one line of the brief latency tables (text and Markdown):
+// one version's HDR histogram.
+type latencyRow struct {
+	// Name is the metric, with " [version]" when there are several.
+	Name  string
+	Count int64
+	// Values are at briefPercentiles.
+	Values []float64
+	Max    float64
+}
+
+// latencyRows are the brief latency tables' rows, under latencyColumns.
+func (r *Report) latencyRows() []latencyRow {
+	var out []latencyRow
+	for _, l := range r.Latency {
+		for _, v := range l.Versions {
+			if !v.hasPercentiles() {
+				continue
+			}
+			row := latencyRow{Name: l.Metric, Count: v.Count, Max: *v.Max}
+			if len(r.Versions) > 1 {
+				row.Name += " [" + v.Version + "]"
+			}
+			for _, p := range briefPercentiles() {
+				val, _ := v.percentile(p)
+				row.Values = append(row.Values, val)
+			}
+			out = append(out, row)
+		}
+	}
+	return out
 }

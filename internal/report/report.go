@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // Options tune the output for where it goes.
@@ -52,20 +53,41 @@ func FormatNames() []string {
 func Lookup(name string) (Writer, error) {
 	w, ok := Formats()[strings.ToLower(name)]
 	if !ok {
-		return nil, experiment.Invalidf("unknown report format %q: expected one of %s", name, strings.Join(FormatNames(), ", "))
+		return nil, inputs.Invalidf("unknown report format %q: expected one of %s", name, strings.Join(FormatNames(), ", "))
 	}
 	return w, nil
 }
 
+// Text writes the report the original printed (an experiment summary, the
+// SLO table and the latest value of every metric) with what this iter8
+// adds: each SLO's value, "no data" and "invalid run" markers, SLO outcomes
+// over loops, load generator health, responses by status code, and latency
+// percentiles.
+func Text(w io.Writer, exp *experiment.Experiment, o Options) error { return writeText(w, New(exp), o) }
+
+// HTML writes the report as one self-contained HTML page: inline styles,
+// charts drawn as inline SVG, no script and no external resource.
+func HTML(w io.Writer, exp *experiment.Experiment, o Options) error { return writeHTML(w, New(exp), o) }
+
 // JSON writes the report in the stable schema documented in
 // docs/report-json.md.
-func JSON(w io.Writer, exp *experiment.Experiment, _ Options) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(New(exp)); err != nil {
-		return fmt.Errorf("writing JSON report: %w", err)
-	}
-	return nil
+func JSON(w io.Writer, exp *experiment.Experiment, o Options) error { return writeJSON(w, New(exp), o) }
+
+// JUnit writes the report as JUnit XML, the shape CI systems (Jenkins,
+// GitLab, GitHub Actions reporters, Azure Pipelines) read natively: a suite
+// "slos" with one test case per SLO and version (a failed SLO or one without
+// data is a failure; one judged on an invalid run, or whose query failed, an
+// error; no data that the SLO ignores is skipped), and a suite "tasks" with
+// one test case per task.
+func JUnit(w io.Writer, exp *experiment.Experiment, o Options) error {
+	return writeJUnit(w, New(exp), o)
+}
+
+// Markdown writes the report as GitHub-flavoured Markdown, for pull request
+// comments and CI job summaries: the verdict, the SLO table with values and
+// limits, load and latency in brief, and every metric in a collapsed block.
+func Markdown(w io.Writer, exp *experiment.Experiment, o Options) error {
+	return writeMarkdown(w, New(exp), o)
 }
 
 // YAML writes the experiment itself, spec and result, as iter8 stores it.
@@ -76,4 +98,13 @@ func YAML(w io.Writer, exp *experiment.Experiment, _ Options) error {
 	}
 	_, err = w.Write(b)
 	return err
+}
+
+func writeJSON(w io.Writer, r *Report, _ Options) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("writing JSON report: %w", err)
+	}
+	return nil
 }

@@ -25,6 +25,7 @@ var fixtures = []string{
 	"multi-loop",
 	"no-data",
 	"failed",
+	"outage",
 	"no-insights",
 	"hostile",
 }

@@ -40,10 +40,12 @@ type svgDoc struct {
 	w, h   float64
 	x0, x1 float64 // plot area, in pixels
 	y0, y1 float64 // y0 is the bottom
+	// xTitleY is the baseline of the x axis title.
+	xTitleY float64
 }
 
 func newSVG(title string, h float64) *svgDoc {
-	d := &svgDoc{w: chartW, h: h, x0: padLeft, x1: chartW - padRight, y0: h - padBottom, y1: padTop}
+	d := &svgDoc{w: chartW, h: h, x0: padLeft, x1: chartW - padRight, y0: h - padBottom, y1: padTop, xTitleY: h - 6}
 	fmt.Fprintf(&d.b, `<svg class="chart" viewBox="0 0 %s %s" role="img" aria-label="%s" xmlns="http://www.w3.org/2000/svg"><title>%s</title>`,
 		f(d.w), f(h), esc(title), esc(title))
 	return d
@@ -59,7 +61,7 @@ func (d *svgDoc) add(format string, args ...any) { fmt.Fprintf(&d.b, format, arg
 // frame draws the plot area's border and the axis titles.
 func (d *svgDoc) frame(xTitle, yTitle string) {
 	d.add(`<rect class="frame" x="%s" y="%s" width="%s" height="%s"/>`, f(d.x0), f(d.y1), f(d.x1-d.x0), f(d.y0-d.y1))
-	d.add(`<text class="axis-title" x="%s" y="%s" text-anchor="middle">%s</text>`, f((d.x0+d.x1)/2), f(d.h-6), esc(xTitle))
+	d.add(`<text class="axis-title" x="%s" y="%s" text-anchor="middle">%s</text>`, f((d.x0+d.x1)/2), f(d.xTitleY), esc(xTitle))
 	d.add(`<text class="axis-title" transform="translate(13 %s) rotate(-90)" text-anchor="middle">%s</text>`, f((d.y0+d.y1)/2), esc(yTitle))
 }
 
@@ -260,24 +262,6 @@ func histogramChart(title string, l Latency, xr logRange) template.HTML {
 	return d.html()
 }
 
-// curvePercentiles are the points of a percentile curve, p50 to p99.99.
-var curvePercentiles = func() []float64 {
-	var out []float64
-	for p := 50.0; p < 90; p += 5 {
-		out = append(out, p)
-	}
-	for _, base := range []float64{90, 99, 99.9} {
-		step := (100 - base) / 10
-		for k := 0; k < 10; k++ {
-			out = append(out, math.Round((base+float64(k)*step)*1000)/1000)
-		}
-	}
-	return append(out, 99.99)
-}()
-
-// markedPercentiles get a dot with a tooltip on the curve.
-var markedPercentiles = map[float64]bool{50: true, 90: true, 99: true, 99.9: true, 99.99: true}
-
 // nines maps a percentile to its position on the "number of nines" axis:
 // p90 → 1, p99 → 2, p99.9 → 3.
 func nines(p float64) float64 { return -math.Log10(1 - p/100) }
@@ -286,32 +270,34 @@ func nines(p float64) float64 { return -math.Log10(1 - p/100) }
 // version, both axes logarithmic.
 func percentileChart(title string, l Latency, yr logRange) template.HTML {
 	d := newSVG(title, chartH)
-	xs := scale{lo: nines(50), hi: nines(99.99), pLo: d.x0, pHi: d.x1}
+	marks := landmarkPercentiles()
+	xs := scale{lo: nines(marks[0]), hi: nines(marks[len(marks)-1]), pLo: d.x0, pHi: d.x1}
 	ys := scale{lo: yr.lo, hi: yr.hi, log: true, pLo: d.y0, pHi: d.y1}
-	for _, p := range []float64{50, 90, 99, 99.9, 99.99} {
-		d.xTick(xs.px(nines(p)), "p"+metrics.FormatPercentile(p))
+	landmarks := map[float64]bool{}
+	for _, p := range marks {
+		landmarks[p] = true
+		d.xTick(xs.px(nines(p)), percentileName(p))
 	}
 	for _, t := range logTicks(yr.lo, yr.hi) {
 		d.yTick(ys.px(t), tickLabel(t))
 	}
 	d.frame("percentile", l.Kind+" (msec, log scale)")
 	for i, v := range l.Versions {
-		if v.hdr == nil {
+		if !v.hasPercentiles() {
 			continue
 		}
 		c := i % palette
 		var pts, dots strings.Builder
-		for k, p := range curvePercentiles {
-			val := v.hdr.PercentileMs(p)
-			x, y := xs.px(nines(p)), ys.px(val)
+		for k, pt := range v.curve {
+			x, y := xs.px(nines(pt.Percentile)), ys.px(pt.Value)
 			if k == 0 {
 				fmt.Fprintf(&pts, "M%s %s", f(x), f(y))
 			} else {
 				fmt.Fprintf(&pts, "L%s %s", f(x), f(y))
 			}
-			if markedPercentiles[p] {
+			if landmarks[pt.Percentile] {
 				fmt.Fprintf(&dots, `<circle class="dot c%d" cx="%s" cy="%s" r="3"><title>%s</title></circle>`,
-					c, f(x), f(y), esc(fmt.Sprintf("%s p%s: %s msec", v.Version, metrics.FormatPercentile(p), num(val))))
+					c, f(x), f(y), esc(fmt.Sprintf("%s %s: %s msec", v.Version, percentileName(pt.Percentile), num(pt.Value))))
 			}
 		}
 		d.add(`<path class="line c%d" d="%s"/>%s`, c, pts.String(), dots.String())
@@ -319,139 +305,169 @@ func percentileChart(title string, l Latency, yr logRange) template.HTML {
 	return d.html()
 }
 
-// outcomeClass names the stylesheet class of an SLO outcome.
-func outcomeClass(o slo.Outcome) string {
-	switch o {
-	case slo.Passed:
-		return "passed"
-	case slo.Failed:
-		return "failed"
-	case slo.NoData:
-		return "nodata"
-	case slo.Invalid:
-		return "invalid"
-	case slo.Error:
-		return "error"
-	}
-	return "unknown"
-}
-
 // trendChart draws one SLO's metric over loops for every version, the limit
 // as a dashed line, and below the plot one strip per version with each
 // loop's outcome.
 func trendChart(r *Report, idx int) template.HTML {
 	s := r.SLOs[idx]
-	nv := len(s.Results)
-	stripH := 12.0
-	h := chartH + stripH*float64(nv) + 6
-	d := newSVG("trend of "+s.Condition, h)
+	t := newTrend(r, idx)
+	t.axes()
+	t.limit()
+	for v := range s.Results {
+		t.series(v)
+	}
+	for v := range s.Results {
+		t.strip(v)
+	}
+	return t.d.html()
+}
+
+// stripH is the height of one outcome strip under a trend chart.
+const stripH = 12.0
+
+// trend is one trend chart being drawn.
+type trend struct {
+	r      *Report
+	idx    int // the SLO's index
+	s      SLO
+	d      *svgDoc
+	xs, ys scale
+	// first and last are the loops on the x axis.
+	first, last float64
+	// ticks are the y axis ticks; any is set when some loop recorded a
+	// value of the metric.
+	ticks []float64
+	any   bool
+}
+
+// newTrend sizes the chart: the loops on x, and on y the metric's values
+// and the limit (and zero).
+func newTrend(r *Report, idx int) *trend {
+	s := r.SLOs[idx]
+	d := newSVG("trend of "+s.Condition, chartH+stripH*float64(len(s.Results))+6)
 	// the plot ends above the outcome strips
 	d.y0 = chartH - padBottom
-	first, last := float64(r.Loops[0].first()), float64(r.Loops[len(r.Loops)-1].Loop)
-	if last == first {
-		last = first + 1
+	d.xTitleY = d.y0 + 32
+	t := &trend{r: r, idx: idx, s: s, d: d}
+	t.first, t.last = float64(r.Loops[0].first()), float64(r.Loops[len(r.Loops)-1].Loop)
+	if t.last == t.first {
+		t.last = t.first + 1
 	}
-	xs := scale{lo: first, hi: last, pLo: d.x0 + 6, pHi: d.x1 - 6}
+	t.xs = scale{lo: t.first, hi: t.last, pLo: d.x0 + 6, pHi: d.x1 - 6}
 	lo, hi := math.Min(0, s.Limit), s.Limit
-	any := false
 	for _, l := range r.Loops {
-		for v := range nv {
-			if v < len(l.Values) {
-				if val, ok := l.Values[v][s.Metric]; ok && !math.IsNaN(val) && !math.IsInf(val, 0) {
-					lo, hi, any = math.Min(lo, val), math.Max(hi, val), true
-				}
+		for v := range s.Results {
+			if val, ok := t.value(l, v); ok {
+				lo, hi, t.any = math.Min(lo, val), math.Max(hi, val), true
 			}
 		}
 	}
 	if hi == lo {
 		hi = lo + 1
 	}
-	ticks := linTicks(lo, hi+(hi-lo)*0.08, 4)
-	ys := scale{lo: math.Min(lo, ticks[0]), hi: math.Max(hi+(hi-lo)*0.08, ticks[len(ticks)-1]), pLo: d.y0, pHi: d.y1}
-	for _, t := range ticks {
-		d.yTick(ys.px(t), tickLabel(t))
+	t.ticks = linTicks(lo, hi+(hi-lo)*0.08, 4)
+	t.ys = scale{lo: math.Min(lo, t.ticks[0]), hi: math.Max(hi+(hi-lo)*0.08, t.ticks[len(t.ticks)-1]), pLo: d.y0, pHi: d.y1}
+	return t
+}
+
+// value is the SLO metric's value for a version at the end of a loop.
+func (t *trend) value(l Loop, version int) (float64, bool) {
+	if version >= len(l.Values) {
+		return 0, false
 	}
-	for _, t := range linTicks(first, last, 6) {
-		if t == math.Trunc(t) {
-			d.xTick(xs.px(t), strconv.FormatFloat(t, 'f', 0, 64))
+	val, ok := l.Values[version][t.s.Metric]
+	return val, ok && !math.IsNaN(val) && !math.IsInf(val, 0)
+}
+
+// axes draws the ticks, the frame and the axis titles.
+func (t *trend) axes() {
+	d := t.d
+	for _, tick := range t.ticks {
+		d.yTick(t.ys.px(tick), tickLabel(tick))
+	}
+	for _, tick := range linTicks(t.first, t.last, 6) {
+		if tick == math.Trunc(tick) {
+			d.xTick(t.xs.px(tick), strconv.FormatFloat(tick, 'f', 0, 64))
 		}
 	}
-	yTitle := s.Metric
-	if s.Units != "" {
-		yTitle += " (" + s.Units + ")"
+	yTitle := t.s.Metric
+	if t.s.Units != "" {
+		yTitle += " (" + t.s.Units + ")"
 	}
-	d.add(`<rect class="frame" x="%s" y="%s" width="%s" height="%s"/>`, f(d.x0), f(d.y1), f(d.x1-d.x0), f(d.y0-d.y1))
-	d.add(`<text class="axis-title" x="%s" y="%s" text-anchor="middle">loop</text>`, f((d.x0+d.x1)/2), f(d.y0+32))
-	d.add(`<text class="axis-title" transform="translate(13 %s) rotate(-90)" text-anchor="middle">%s</text>`, f((d.y0+d.y1)/2), esc(yTitle))
-	ly := ys.px(s.Limit)
+	d.frame("loop", yTitle)
+}
+
+// limit draws the limit as a dashed line, and says so when there is no
+// value to draw.
+func (t *trend) limit() {
+	d, s := t.d, t.s
+	ly := t.ys.px(s.Limit)
 	d.add(`<line class="limit" x1="%s" y1="%s" x2="%s" y2="%s"><title>%s</title></line>`, f(d.x0), f(ly), f(d.x1), f(ly), esc("limit "+num(s.Limit)))
 	d.add(`<text class="limit-label" x="%s" y="%s" text-anchor="end">limit %s</text>`, f(d.x1-4), f(ly-4), esc(num(s.Limit)))
-	if !any {
+	if !t.any {
 		d.add(`<text class="note" x="%s" y="%s" text-anchor="middle">no per-loop values recorded for this metric</text>`, f((d.x0+d.x1)/2), f((d.y0+d.y1)/2))
 	}
-	// many loops: dots only where an SLO did not pass, and smaller
-	dense, radius := len(r.Loops) > 30, "3"
+}
+
+// series draws a version's line and a dot per loop; with many loops, dots
+// only where the SLO did not pass, and smaller.
+func (t *trend) series(v int) {
+	dense, radius := len(t.r.Loops) > 30, "3"
 	if dense {
 		radius = "2"
 	}
-	for v := range nv {
-		c := v % palette
-		var path, dots strings.Builder
-		pen := "M"
-		for _, l := range r.Loops {
-			val, ok := 0.0, false
-			if v < len(l.Values) {
-				val, ok = l.Values[v][s.Metric]
-			}
-			if !ok || math.IsNaN(val) || math.IsInf(val, 0) {
-				pen = "M"
-				continue
-			}
-			// a merged entry's mean sits in the middle of its loops
-			x, y := xs.px(float64(l.first()+l.Loop)/2), ys.px(val)
-			fmt.Fprintf(&path, "%s%s %s", pen, f(x), f(y))
-			pen = "L"
-			o := r.trendOutcome(l, idx, v)
-			if dense && o == slo.Passed {
-				continue
-			}
-			fmt.Fprintf(&dots, `<circle class="dot c%d o-%s" cx="%s" cy="%s" r="%s"><title>%s</title></circle>`, c, outcomeClass(o), f(x), f(y), radius,
-				esc(fmt.Sprintf("%s, %s: %s (%s)", label(r.Versions, v), loopSpan(l), num(val), outcomeName(o))))
+	c := v % palette
+	var path, dots strings.Builder
+	pen := "M"
+	for _, l := range t.r.Loops {
+		val, ok := t.value(l, v)
+		if !ok {
+			pen = "M"
+			continue
 		}
-		if path.Len() > 0 {
-			d.add(`<path class="line c%d" d="%s"/>`, c, path.String())
+		// a merged entry's mean sits in the middle of its loops
+		x, y := t.xs.px(float64(l.first()+l.Loop)/2), t.ys.px(val)
+		fmt.Fprintf(&path, "%s%s %s", pen, f(x), f(y))
+		pen = "L"
+		o := t.r.trendOutcome(l, t.idx, v)
+		if dense && o == slo.Passed {
+			continue
 		}
-		d.b.WriteString(dots.String())
+		fmt.Fprintf(&dots, `<circle class="dot c%d o-%s" cx="%s" cy="%s" r="%s"><title>%s</title></circle>`, c, labelOf(o).class, f(x), f(y), radius,
+			esc(fmt.Sprintf("%s, %s: %s (%s)", versionLabel(t.r.Versions, v), loopSpan(l), num(val), labelOf(o).name)))
 	}
-	// outcome strips; a merged entry spans its loops
-	step := (xs.pHi - xs.pLo) / math.Max(last-first, 1)
-	for v := range nv {
-		y := chartH + stripH*float64(v) - 2
-		name := "outcome"
-		if nv > 1 {
-			name = short(label(r.Versions, v), 9)
-		}
-		d.add(`<text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`, f(d.x0-5), f(y+9), esc(name))
-		for _, l := range r.Loops {
-			o := r.trendOutcome(l, idx, v)
-			cw := math.Max(math.Min(step, 24), 1.5) + step*float64(l.covers()-1)
-			x := xs.px(float64(l.Loop)) - math.Max(math.Min(step, 24), 1.5)/2 - step*float64(l.covers()-1)
-			class := outcomeClass(o)
-			if o == slo.NoData && s.OnNoData == slo.IgnoreNoData {
-				class = "ignored"
-			}
-			what := outcomeName(o)
-			if idx < len(l.Passed) && v < len(l.Passed[idx]) && l.covers() > 1 {
-				what = fmt.Sprintf("passed in %d of %d loops; the last %s", l.Passed[idx][v], l.covers(), what)
-				if l.Passed[idx][v] < l.covers() && o == slo.Passed {
-					class = "mixed"
-				}
-			}
-			d.add(`<rect class="strip %s" x="%s" y="%s" width="%s" height="%s"><title>%s</title></rect>`, class, f(x), f(y), f(math.Max(cw-1, 1)), f(stripH-2),
-				esc(fmt.Sprintf("%s, %s: %s", label(r.Versions, v), loopSpan(l), what)))
-		}
+	if path.Len() > 0 {
+		t.d.add(`<path class="line c%d" d="%s"/>`, c, path.String())
 	}
-	return d.html()
+	t.d.b.WriteString(dots.String())
+}
+
+// strip draws a version's outcome per loop under the plot; a merged entry
+// spans its loops.
+func (t *trend) strip(v int) {
+	d, idx := t.d, t.idx
+	step := (t.xs.pHi - t.xs.pLo) / math.Max(t.last-t.first, 1)
+	y := chartH + stripH*float64(v) - 2
+	name := "outcome"
+	if len(t.s.Results) > 1 {
+		name = short(versionLabel(t.r.Versions, v), 9)
+	}
+	d.add(`<text class="tick" x="%s" y="%s" text-anchor="end">%s</text>`, f(d.x0-5), f(y+9), esc(name))
+	for _, l := range t.r.Loops {
+		o := t.r.trendOutcome(l, idx, v)
+		cw := math.Max(math.Min(step, 24), 1.5) + step*float64(l.covers()-1)
+		x := t.xs.px(float64(l.Loop)) - math.Max(math.Min(step, 24), 1.5)/2 - step*float64(l.covers()-1)
+		class := t.s.loopLabel(o).class
+		what := labelOf(o).name
+		if idx < len(l.Passed) && v < len(l.Passed[idx]) && l.covers() > 1 {
+			what = fmt.Sprintf("passed in %d of %d loops; the last %s", l.Passed[idx][v], l.covers(), what)
+			if l.Passed[idx][v] < l.covers() && o == slo.Passed {
+				class = "mixed"
+			}
+		}
+		d.add(`<rect class="strip %s" x="%s" y="%s" width="%s" height="%s"><title>%s</title></rect>`, class, f(x), f(y), f(math.Max(cw-1, 1)), f(stripH-2),
+			esc(fmt.Sprintf("%s, %s: %s", versionLabel(t.r.Versions, v), loopSpan(l), what)))
+	}
 }
 
 // short truncates a label for a narrow place.
@@ -463,46 +479,11 @@ func short(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// outcomeName is an outcome in words.
-func outcomeName(o slo.Outcome) string {
-	switch o {
-	case slo.Passed:
-		return "passed"
-	case slo.Failed:
-		return "failed"
-	case slo.NoData:
-		return "no data"
-	case slo.Invalid:
-		return "invalid run"
-	case slo.Error:
-		return "query error"
-	case "":
-		return "not judged"
-	}
-	return string(o)
-}
-
 // barSVG is a small horizontal bar for a share between 0 and 1.
 func barSVG(share float64, class string) template.HTML {
 	w := math.Max(0, math.Min(1, share)) * 100
 	return template.HTML(fmt.Sprintf(`<svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true"><rect class="bar-bg" width="100" height="10"/><rect class="%s" width="%s" height="10"/></svg>`, //nolint:gosec // no text from the experiment
 		esc(class), f(w)))
-}
-
-// num formats a value for people: integers as integers, otherwise two
-// decimals, or three significant digits for small values.
-func num(v float64) string {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case v == math.Trunc(v) && math.Abs(v) < 1e15:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case math.Abs(v) >= 1000:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	case math.Abs(v) >= 1:
-		return strconv.FormatFloat(v, 'f', 2, 64)
-	}
-	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
 // loopSpan names the loops an entry covers: "loop 7" or "loops 1-6".

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -12,14 +11,42 @@ import (
 	"iter8.tools/iter8/internal/slo"
 )
 
-// Text writes the report the original printed (an experiment summary, the
-// SLO table and the latest value of every metric) with what this iter8
-// adds: each SLO's value, "no data" and "invalid run" markers, SLO outcomes
-// over loops, load generator health, responses by status code, and latency
-// percentiles.
-func Text(w io.Writer, exp *experiment.Experiment, o Options) error {
+func writeText(w io.Writer, r *Report, o Options) error {
 	p := &printer{w: w, o: o}
-	r := New(exp)
+	p.summary(r)
+	if !r.Status.Insights {
+		p.blank()
+		p.line("Insights not found in experiment results. You may need to retry this report at a later time.")
+		return p.err
+	}
+	if len(r.SLOs) > 0 {
+		p.section("Whether or not service level objectives (SLOs) are satisfied")
+		p.table(sloRows(r))
+		if len(r.Loops) > 1 {
+			p.section("SLO outcomes over loops")
+			p.table(trendRows(r, p))
+			p.blank()
+			p.trendLegend(r)
+		}
+	}
+	if len(r.Load) > 0 {
+		p.section("Load generation")
+		p.table(loadRows(r))
+		p.blank()
+		p.loadNotes(r)
+	}
+	if rows := latencyRows(r); len(rows) > 1 {
+		p.section("Latency percentiles (msec)")
+		p.table(rows)
+	}
+	p.section("Latest observed values for metrics")
+	p.table(metricRows(r))
+	return p.err
+}
+
+// summary prints the experiment's state and, while a loop is unfinished,
+// where its tasks are.
+func (p *printer) summary(r *Report) {
 	s := r.Status
 	p.section("Experiment summary")
 	p.line("Experiment completed: %s", p.paint(strconv.FormatBool(s.Completed), boolStyle(s.Completed, yellow)))
@@ -33,67 +60,46 @@ func Text(w io.Writer, exp *experiment.Experiment, o Options) error {
 	if s.FailureReason != "" {
 		p.wrapped("Failure: ", s.FailureReason, red)
 	}
-	if !s.Completed && exp.Result != nil && len(exp.Result.Tasks) > 0 {
-		// where a running or failed loop is (files written by the original
-		// keep no task states)
+	if !s.Completed && r.taskStates {
 		for _, t := range r.Tasks {
 			if t.State != string(experiment.Completed) {
 				p.line("Task %d (%s): %s", t.Index, clean(t.Name), p.paint(t.State, taskStyle(t.State)))
 			}
 		}
 	}
-	if !s.Insights {
-		p.blank()
-		p.line("Insights not found in experiment results. You may need to retry this report at a later time.")
-		return p.err
-	}
-	if len(r.SLOs) > 0 {
-		p.section("Whether or not service level objectives (SLOs) are satisfied")
-		p.table(sloRows(r))
-		if len(r.Loops) > 1 {
-			p.section("SLO outcomes over loops")
-			p.table(trendRows(r, p))
-			p.blank()
-			p.line("%s passed  %s failed  %s no data  %s no data (ignored)  %s query error  %s invalid run; oldest loop first",
-				p.paint("+", green), p.paint("x", red), p.paint("?", yellow), p.paint("-", plain), p.paint("E", red), p.paint("!", yellow))
-		}
-	}
-	if len(r.Load) > 0 {
-		p.section("Load generation")
-		p.table(loadRows(r))
-		p.blank()
-		for _, l := range r.Load {
-			p.wrapped(l.Provider+" responses: ", codeSummary(l), plain)
-		}
-		for _, w := range r.Status.Warnings {
-			p.wrapped("INVALID RUN: ", w, yellow)
-		}
-		for _, l := range r.Load {
-			if l.Aborted != "" {
-				p.wrapped("ABORTED: ", l.Provider+": "+l.Aborted, red)
-			}
-			if l.Unsent > 0 && !l.Saturated { // a saturated run's reason says so
-				p.wrapped("UNSENT: ", fmt.Sprintf("%s: %d requests due within the duration could not start before it ended", l.Provider, l.Unsent), yellow)
-			}
-		}
-	}
-	if rows := latencyRows(r); len(rows) > 1 {
-		p.section("Latency percentiles (msec)")
-		p.table(rows)
-	}
-	p.section("Latest observed values for metrics")
-	p.table(metricRows(r))
-	return p.err
 }
 
-// ANSI styles.
-const (
-	plain  = ""
-	bold   = "1"
-	red    = "31"
-	green  = "32"
-	yellow = "33"
-)
+// trendLegend explains the marks of the loops table.
+func (p *printer) trendLegend(r *Report) {
+	var parts []string
+	labels := []outcomeLabel{labelOf(slo.Passed), labelOf(slo.Failed), labelOf(slo.NoData), ignoredLabel(), labelOf(slo.Error), labelOf(slo.Invalid)}
+	if r.loopNotJudged() {
+		labels = append(labels, labelOf(slo.NotJudged))
+	}
+	for _, l := range labels {
+		parts = append(parts, p.paint(l.mark, l.style)+" "+l.name)
+	}
+	p.line("%s; oldest loop first", strings.Join(parts, "  "))
+}
+
+// loadNotes prints each load's responses and what made a run invalid,
+// aborted or short.
+func (p *printer) loadNotes(r *Report) {
+	for _, l := range r.Load {
+		p.wrapped(l.Provider+" responses: ", codeSummary(l), plain)
+	}
+	for _, w := range r.Status.Warnings {
+		p.wrapped("INVALID RUN: ", w, yellow)
+	}
+	for _, l := range r.Load {
+		if l.Aborted != "" {
+			p.wrapped("ABORTED: ", l.Provider+": "+l.Aborted, red)
+		}
+		if l.Unsent > 0 && !l.Saturated { // a saturated run's reason says so
+			p.wrapped("UNSENT: ", fmt.Sprintf("%s: %d requests due within the duration could not start before it ended", l.Provider, l.Unsent), yellow)
+		}
+	}
+}
 
 func taskStyle(state string) string {
 	switch experiment.TaskState(state) {
@@ -137,17 +143,6 @@ func (p *printer) paintCell(c cell) string {
 		return c.painted
 	}
 	return p.paint(clean(c.text), c.style)
-}
-
-// clean replaces control characters in text from the experiment, so that a
-// name or message cannot move the cursor, retitle or clear the terminal.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
 }
 
 // paint wraps s in an ANSI style when colour is on.
@@ -320,7 +315,7 @@ func texts(s ...string) []cell {
 // versionHeaders are the value columns: one per version, or a single column
 // named single for a one-version experiment without version names.
 func versionHeaders(r *Report, single string) []string {
-	if len(r.Versions) == 1 && r.Versions[0] == "version 0" {
+	if r.oneUnnamedVersion() {
 		return []string{single}
 	}
 	return r.Versions
@@ -345,23 +340,24 @@ func outcomeCell(r SLOResult) cell {
 	if r.Value != nil {
 		v = textValue(*r.Value)
 	}
+	l := labelOf(r.Outcome)
 	switch r.Outcome {
 	case slo.Passed:
-		return cell{text: withValue("true", v), style: green}
+		return cell{text: withValue("true", v), style: l.style}
 	case slo.Failed:
-		return cell{text: withValue("false", v), style: red}
+		return cell{text: withValue("false", v), style: l.style}
 	case slo.NoData:
 		if r.Ignored {
 			return cell{text: "ignored (no data)"}
 		}
-		return cell{text: "false (no data)", style: yellow}
-	case slo.Error:
-		return cell{text: "false (query error)", style: red}
+		return cell{text: "false (" + l.name + ")", style: l.style}
+	case slo.Error, slo.NotJudged:
+		return cell{text: "false (" + l.name + ")", style: l.style}
 	case slo.Invalid:
 		if v != "" {
-			return cell{text: "false (invalid run: " + v + ")", style: yellow}
+			return cell{text: "false (" + l.name + ": " + v + ")", style: l.style}
 		}
-		return cell{text: "false (invalid run)", style: yellow}
+		return cell{text: "false (" + l.name + ")", style: l.style}
 	}
 	return cell{text: string(r.Outcome)}
 }
@@ -373,18 +369,6 @@ func withValue(s, v string) string {
 	return s + " (" + v + ")"
 }
 
-// outcomeMarks are the one-character outcomes in the loops table.
-var outcomeMarks = map[slo.Outcome]cell{
-	slo.Passed:  {text: "+", style: green},
-	slo.Failed:  {text: "x", style: red},
-	slo.NoData:  {text: "?", style: yellow},
-	slo.Invalid: {text: "!", style: yellow},
-	slo.Error:   {text: "E", style: red},
-}
-
-// ignoredMark is a no-data outcome that its SLO ignores.
-var ignoredMark = cell{text: "-"}
-
 func trendRows(r *Report, p *printer) [][]cell {
 	loops := r.Loops
 	if p.o.Width > 0 {
@@ -395,7 +379,7 @@ func trendRows(r *Report, p *printer) [][]cell {
 	}
 	span := fmt.Sprintf("Loops %d-%d", loops[0].Loop, loops[len(loops)-1].Loop)
 	headers := []string{span}
-	if len(r.Versions) > 1 || r.Versions[0] != "version 0" {
+	if !r.oneUnnamedVersion() {
 		headers = nil
 		for _, v := range r.Versions {
 			headers = append(headers, v+", "+span)
@@ -409,16 +393,9 @@ func trendRows(r *Report, p *printer) [][]cell {
 			// and padded by its visible length
 			var text, painted strings.Builder
 			for _, l := range loops {
-				o := r.trendOutcome(l, i, v)
-				m, ok := outcomeMarks[o]
-				if !ok {
-					m = cell{text: " "}
-				}
-				if o == slo.NoData && s.OnNoData == slo.IgnoreNoData {
-					m = ignoredMark
-				}
-				text.WriteString(m.text)
-				painted.WriteString(p.paint(m.text, m.style))
+				m := s.loopLabel(r.trendOutcome(l, i, v))
+				text.WriteString(m.mark)
+				painted.WriteString(p.paint(m.mark, m.style))
 			}
 			row = append(row, cell{text: text.String(), painted: painted.String()})
 		}
@@ -454,42 +431,14 @@ func dash(s string) string {
 	return s
 }
 
-func codeSummary(l Load) string {
-	if len(l.Codes) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(l.Codes))
-	for i, c := range l.Codes {
-		parts[i] = fmt.Sprintf("%s × %d", c.name(), c.Count)
-	}
-	return strings.Join(parts, ", ")
-}
-
-// textPercentiles are the latency columns of the text report.
-var textPercentiles = []float64{50, 90, 99, 99.9}
-
 func latencyRows(r *Report) [][]cell {
-	header := []string{"Histogram", "count"}
-	for _, p := range textPercentiles {
-		header = append(header, "p"+strconv.FormatFloat(p, 'f', -1, 64))
-	}
-	rows := [][]cell{texts(append(header, "max")...)}
-	multi := len(r.Versions) > 1
-	for _, l := range r.Latency {
-		for _, v := range l.Versions {
-			if v.hdr == nil {
-				continue
-			}
-			name := l.Metric
-			if multi {
-				name += " [" + v.Version + "]"
-			}
-			row := texts(name, strconv.FormatInt(v.Count, 10))
-			for _, p := range textPercentiles {
-				row = append(row, cell{text: textValue(v.hdr.PercentileMs(p))})
-			}
-			rows = append(rows, append(row, cell{text: textValue(*v.Max)}))
+	rows := [][]cell{texts(latencyColumns()...)}
+	for _, l := range r.latencyRows() {
+		row := texts(l.Name, strconv.FormatInt(l.Count, 10))
+		for _, v := range l.Values {
+			row = append(row, cell{text: textValue(v)})
 		}
+		rows = append(rows, append(row, cell{text: textValue(l.Max)}))
 	}
 	return rows
 }
@@ -507,9 +456,9 @@ func metricRows(r *Report) [][]cell {
 			case v != nil:
 				row = append(row, cell{text: textValue(*v)})
 			case m.Missing != nil && m.Missing[i] != nil && m.Missing[i].Outcome == slo.Error:
-				row = append(row, cell{text: "unavailable (query error)", style: red})
+				row = append(row, cell{text: "unavailable (" + labelOf(slo.Error).name + ")", style: red})
 			case m.Missing != nil && m.Missing[i] != nil:
-				row = append(row, cell{text: "unavailable (no data)"})
+				row = append(row, cell{text: "unavailable (" + labelOf(m.Missing[i].Outcome).name + ")"})
 			default:
 				row = append(row, cell{text: "unavailable"})
 			}
@@ -517,13 +466,4 @@ func metricRows(r *Report) [][]cell {
 		rows = append(rows, row)
 	}
 	return rows
-}
-
-// textValue formats a value as the original did (two decimals), with three
-// significant digits for small values that two decimals would show as 0.
-func textValue(v float64) string {
-	if v != 0 && math.Abs(v) < 0.01 {
-		return strconv.FormatFloat(v, 'g', 3, 64)
-	}
-	return fmt.Sprintf("%0.2f", v)
 }

@@ -29,6 +29,11 @@ const (
 	// Error means the value could not be obtained: its query failed. Unlike
 	// no data, it is never ignored.
 	Error Outcome = "error"
+	// NotJudged means the objective was not judged in the latest loop: the
+	// task judging it was skipped by its if: condition, a task before it
+	// failed, or it has not run yet. It is never satisfied and never
+	// ignored; the reason says why.
+	NotJudged Outcome = "notJudged"
 )
 
 // NoDataPolicy says what an objective without data means.
@@ -151,10 +156,31 @@ func judge(o Objective, version int, src Source) Result {
 	return r
 }
 
+// NotJudgedVerdicts returns a NotJudged verdict, with the reason, for every
+// objective and versions 0..versions-1 (at least one).
+func NotJudgedVerdicts(objectives []Objective, versions int, reason string) []Verdict {
+	out := make([]Verdict, 0, len(objectives))
+	for _, o := range objectives {
+		v := Verdict{Objective: o, Versions: make([]Result, max(versions, 1))}
+		for i := range v.Versions {
+			v.Versions[i] = Result{Outcome: NotJudged, Reason: reason}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 // Satisfied reports whether every objective passed for every version, no
-// data that an objective ignores aside.
+// data that an objective ignores aside. No objective at all is not
+// satisfied: there is nothing a gate could have checked.
 func Satisfied(verdicts []Verdict) bool {
+	if len(verdicts) == 0 {
+		return false
+	}
 	for _, v := range verdicts {
+		if len(v.Versions) == 0 {
+			return false
+		}
 		for _, r := range v.Versions {
 			if !r.Satisfied() {
 				return false

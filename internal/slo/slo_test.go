@@ -59,7 +59,7 @@ func TestEvaluate(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Evaluate (-want +got):\n%s", diff)
 	}
-	if Satisfied(got) || !Satisfied(got[:0]) || Satisfied(got[:1]) {
+	if Satisfied(got) || Satisfied(got[:0]) || Satisfied(got[:1]) || Satisfied([]Verdict{{Objective: objs[0]}}) {
 		t.Error("Satisfied is wrong")
 	}
 	if !Satisfied(Evaluate(objs[:1], 1, src)) {

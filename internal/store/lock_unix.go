@@ -9,12 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"iter8.tools/iter8/internal/experiment"
 )
-
-// ErrLocked is returned (wrapped) when another process runs the experiment.
-var ErrLocked = errors.New("store: experiment in use")
 
 // Lock takes an exclusive lock on the experiment (a lock file next to it,
 // holding the owner's process id) so that two runs on the same directory do
@@ -33,7 +28,7 @@ func (f *File) Lock() (unlock func(), err error) {
 		}
 		_ = lf.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &experiment.InvalidError{Msg: fmt.Sprintf("%s is in use by %s (another iter8 run): wait for it to finish or use another --runDir", f.Path, owner), Err: ErrLocked}
+			return nil, &LockedError{Path: f.Path, Owner: owner}
 		}
 		return nil, fmt.Errorf("locking %s: %w", f.Path, err)
 	}

@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"sync"
 
+	"iter8.tools/iter8/internal/exitcode"
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // FileName is the experiment's file name inside a run directory.
@@ -38,9 +40,9 @@ func (f *File) Load(_ context.Context) (*experiment.Experiment, error) {
 	b, err := os.ReadFile(f.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, experiment.Invalidf("reading experiment %s: the file does not exist (create it with iter8 gen or iter8 launch, or pass --runDir)", f.Path)
+			return nil, inputs.Invalidf("reading experiment %s: the file does not exist (create it with iter8 gen or iter8 launch, or pass --runDir)", f.Path)
 		}
-		return nil, experiment.Invalidf("reading experiment %s: %v", f.Path, err)
+		return nil, inputs.Invalidf("reading experiment %s: %v", f.Path, err)
 	}
 	exp, err := experiment.Decode(b)
 	if err != nil {
@@ -137,3 +139,22 @@ func (m *Memory) Bytes() []byte {
 	defer m.mu.Unlock()
 	return append([]byte(nil), m.data...)
 }
+
+// ErrLocked matches a LockedError: another process runs the experiment.
+var ErrLocked = exitcode.New("store: experiment in use", exitcode.Locked)
+
+// LockedError says that another iter8 process holds the experiment's lock.
+type LockedError struct {
+	Path  string
+	Owner string // "process <pid>", or "another process" when unknown
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%s is in use by %s (another iter8 run): wait for it to finish or use another --runDir", e.Path, e.Owner)
+}
+
+// Is makes a LockedError match ErrLocked.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// ExitCode is exitcode.Locked: the input is fine, the experiment is busy.
+func (e *LockedError) ExitCode() exitcode.Code { return exitcode.Locked }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 func TestFileRoundTrip(t *testing.T) {
@@ -37,14 +38,14 @@ func TestFileLoadErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	_, err := NewFile(dir).Load(context.Background())
-	if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), "does not exist") {
+	if !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing file: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, FileName), []byte("spec: {"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err = NewFile(dir).Load(context.Background())
-	if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), "not valid YAML") {
+	if !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), "not valid YAML") {
 		t.Errorf("bad file: %v", err)
 	}
 }

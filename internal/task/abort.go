@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/metrics"
 )
@@ -14,9 +14,9 @@ import (
 // measured over each second, stays above a limit for a sustained time: for
 // example http/latency-p99 above 200 (ms) for 10s.
 type abortCondition struct {
-	Metric string              `json:"metric"`
-	Limit  float64             `json:"limit"`
-	For    experiment.Duration `json:"for"`
+	Metric string          `json:"metric"`
+	Limit  float64         `json:"limit"`
+	For    inputs.Duration `json:"for"`
 }
 
 // abortWatch follows abort conditions over a run.
@@ -53,13 +53,13 @@ func compileAborts(provider string, list []abortCondition) (*abortWatch, error) 
 			}
 		}
 		if !ok {
-			return nil, &experiment.FieldError{Field: field + ".metric", Value: c.Metric, Expected: fmt.Sprintf("%s/error-rate, a %s latency percentile or the %s latency mean (e.g. %s)", provider, provider, provider, examplePercentile(provider))}
+			return nil, &inputs.FieldError{Field: field + ".metric", Value: c.Metric, Expected: fmt.Sprintf("%s/error-rate, a %s latency percentile or the %s latency mean (e.g. %s)", provider, provider, provider, examplePercentile(provider))}
 		}
 		if math.IsNaN(c.Limit) || math.IsInf(c.Limit, 0) {
-			return nil, &experiment.FieldError{Field: field + ".limit", Value: c.Limit, Expected: "a finite number"}
+			return nil, &inputs.FieldError{Field: field + ".limit", Value: c.Limit, Expected: "a finite number"}
 		}
 		if c.For.Duration < time.Second {
-			return nil, &experiment.FieldError{Field: field + ".for", Value: c.For.String(), Expected: "a duration of at least 1s (metrics are checked every second)"}
+			return nil, &inputs.FieldError{Field: field + ".for", Value: c.For.String(), Expected: "a duration of at least 1s (metrics are checked every second)"}
 		}
 		w.conds = append(w.conds, ca)
 	}

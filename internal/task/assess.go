@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
 )
@@ -29,29 +30,29 @@ type assessTask struct {
 
 func newAssess(with map[string]any) (experiment.Task, error) {
 	t := &assessTask{}
-	if err := experiment.DecodeInputs(with, &t.in); err != nil {
+	if err := inputs.Decode(with, &t.in); err != nil {
 		return nil, err
 	}
 	if t.in.Window != nil && *t.in.Window < 1 {
-		return nil, &experiment.FieldError{Field: "window", Value: *t.in.Window, Expected: "a number of loops, at least 1"}
+		return nil, &inputs.FieldError{Field: "window", Value: *t.in.Window, Expected: "a number of loops, at least 1"}
 	}
-	if t.in.SLOs == nil {
-		return t, nil
+	if t.in.SLOs == nil || len(t.in.SLOs.Upper)+len(t.in.SLOs.Lower) == 0 {
+		return nil, &inputs.FieldError{Field: "SLOs", Missing: true, Expected: "at least one SLO, for example SLOs: {upper: [{metric: http/latency-mean, limit: 50}]} (--set assess.SLOs.upper.http/latency-mean=50): an assess task without SLOs judges nothing"}
 	}
 	for dir, list := range map[slo.Direction][]experiment.SLO{slo.Upper: t.in.SLOs.Upper, slo.Lower: t.in.SLOs.Lower} {
 		for i, s := range list {
 			field := fmt.Sprintf("SLOs.%s[%d]", dir, i)
 			n, err := metrics.ParseName(s.Metric)
 			if err != nil {
-				return nil, &experiment.FieldError{Field: field + ".metric", Value: s.Metric, Expected: "a metric name such as http/latency-mean or http/latency-p99"}
+				return nil, &inputs.FieldError{Field: field + ".metric", Value: s.Metric, Expected: "a metric name such as http/latency-mean or http/latency-p99"}
 			}
 			if math.IsNaN(s.Limit) || math.IsInf(s.Limit, 0) {
-				return nil, &experiment.FieldError{Field: field + ".limit", Value: s.Limit, Expected: "a finite number"}
+				return nil, &inputs.FieldError{Field: field + ".limit", Value: s.Limit, Expected: "a finite number"}
 			}
 			switch s.OnNoData {
 			case "", slo.FailOnNoData, slo.IgnoreNoData:
 			default:
-				return nil, &experiment.FieldError{Field: field + ".onNoData", Value: string(s.OnNoData), Expected: "fail (the default: no data fails the SLO) or ignore (no data is reported but does not fail the experiment)"}
+				return nil, &inputs.FieldError{Field: field + ".onNoData", Value: string(s.OnNoData), Expected: "fail (the default: no data fails the SLO) or ignore (no data is reported but does not fail the experiment)"}
 			}
 			list[i].Metric = n.String()
 		}
@@ -67,8 +68,14 @@ func newAssess(with map[string]any) (experiment.Task, error) {
 
 func (t *assessTask) Inputs() any { return t.in }
 
-// Run judges every SLO for every version and records the verdicts, both in
-// the original's SLOsSatisfied matrix and as typed verdicts with values.
+// Objectives are the SLOs the task judges: upper ones first, then lower.
+func (t *assessTask) Objectives() []slo.Objective { return t.objectives }
+
+var _ experiment.Judge = (*assessTask)(nil)
+
+// Run judges every SLO for every version on this loop's values and records
+// the verdicts at the task's place among the spec's SLOs, both as typed
+// verdicts with values and in the original's SLOs and SLOsSatisfied.
 func (t *assessTask) Run(_ context.Context, env *experiment.Env) error {
 	res := env.Experiment.Result
 	n := 1
@@ -79,24 +86,13 @@ func (t *assessTask) Run(_ context.Context, env *experiment.Env) error {
 	if err != nil {
 		return err
 	}
-	if len(t.objectives) == 0 {
-		env.Logger.Warn("assess has no SLOs to check")
-		in.SLOs, in.SLOsSatisfied, in.SLOVerdicts = nil, nil, nil
-		return nil
-	}
 	verdicts := slo.Evaluate(t.objectives, in.NumVersions, in)
 	if t.in.Window != nil && *t.in.Window > 1 {
-		applyWindow(verdicts, res.History, *t.in.Window-1)
+		applyWindow(verdicts, env.SLOIndex, res.History, *t.in.Window-1)
 	}
-	in.SLOs = t.in.SLOs
-	in.SLOVerdicts = verdicts
-	sat := &experiment.SLOResults{}
+	in.SetVerdicts(env.SLOIndex, verdicts)
 	for _, v := range verdicts {
-		row := make([]bool, len(v.Versions))
 		for i, r := range v.Versions {
-			// The original's matrix says whether the SLO holds against the
-			// experiment; ignored no data does, and the verdict says no data.
-			row[i] = r.Satisfied()
 			switch {
 			case r.Outcome == slo.Passed:
 			case r.Satisfied():
@@ -105,13 +101,7 @@ func (t *assessTask) Run(_ context.Context, env *experiment.Env) error {
 				env.Logger.Info("SLO not satisfied", "slo", v.String(), "version", i, "outcome", string(r.Outcome), "reason", r.Reason)
 			}
 		}
-		if v.Direction == slo.Upper {
-			sat.Upper = append(sat.Upper, row)
-		} else {
-			sat.Lower = append(sat.Lower, row)
-		}
 	}
-	in.SLOsSatisfied = sat
 	if t.in.AbortOnFailure && !slo.Satisfied(verdicts) {
 		return fmt.Errorf("%w: an SLO is not satisfied and abortOnFailure is set (%s)", experiment.ErrAbort, firstUnmet(verdicts, in))
 	}
@@ -130,9 +120,14 @@ func firstUnmet(verdicts []slo.Verdict, in *experiment.Insights) string {
 }
 
 // applyWindow fails a passing verdict that did not hold in each of the
-// previous loops of the window, judged on the values kept in the history
-// (a merged history entry counts as one loop, with the mean of its loops).
-func applyWindow(verdicts []slo.Verdict, history []experiment.LoopSummary, previous int) {
+// previous loops of the window. A past loop holds an SLO only when it judged
+// the SLO (its recorded outcome is not notJudged: a failed loop, or one
+// that skipped the assess task, never counts as passed) and the SLO passes
+// on the values that loop measured (a merged history entry counts as one
+// loop, with the mean of its loops, and must have judged it in every loop
+// it covers). first is the position of the task's first SLO in the
+// recorded outcomes.
+func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSummary, previous int) {
 	start := max(len(history)-previous, 0)
 	recent := history[start:]
 	for vi := range verdicts {
@@ -143,8 +138,13 @@ func applyWindow(verdicts []slo.Verdict, history []experiment.LoopSummary, previ
 				continue
 			}
 			for k := len(recent) - 1; k >= 0; k-- {
-				src := recent[k].Insights()
-				past := slo.Evaluate([]slo.Objective{v.Objective}, ver+1, src)[0].Versions[ver]
+				e := recent[k]
+				if why := unjudged(e, first+vi, ver); why != "" {
+					r.Outcome = slo.Failed
+					r.Reason = fmt.Sprintf("%s, in the window of %d loops", why, previous+1)
+					break
+				}
+				past := slo.Evaluate([]slo.Objective{v.Objective}, ver+1, e.Insights())[0].Versions[ver]
 				if past.Outcome == slo.Passed {
 					continue
 				}
@@ -152,9 +152,29 @@ func applyWindow(verdicts []slo.Verdict, history []experiment.LoopSummary, previ
 				if past.Outcome == slo.NoData {
 					r.Outcome = slo.NoData
 				}
-				r.Reason = fmt.Sprintf("not satisfied in loop %d of the window of %d loops: %s", recent[k].Loop, previous+1, past.Reason)
+				r.Reason = fmt.Sprintf("not satisfied in loop %d of the window of %d loops: %s", e.Loop, previous+1, past.Reason)
 				break
 			}
 		}
 	}
+}
+
+// unjudged says why a history entry does not count as having judged SLO i
+// as passed for a version in every loop it covers, or returns "".
+func unjudged(e experiment.LoopSummary, i, version int) string {
+	if e.Covers() > 1 && e.SLOsPassed != nil {
+		// A merged entry keeps how many of its loops passed.
+		n := 0
+		if i < len(e.SLOsPassed) && version < len(e.SLOsPassed[i]) {
+			n = e.SLOsPassed[i][version]
+		}
+		if n < e.Covers() {
+			return fmt.Sprintf("passed in %d of the %d loops ending at loop %d", n, e.Covers(), e.Loop)
+		}
+		return ""
+	}
+	if i >= len(e.SLOs) || version >= len(e.SLOs[i]) || e.SLOs[i][version] == slo.NotJudged || e.SLOs[i][version] == "" {
+		return fmt.Sprintf("not judged in loop %d (no data): a loop without a fresh judgement does not count as passed", e.Loop)
+	}
+	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/provider"
 	"iter8.tools/iter8/internal/slo"
@@ -29,7 +30,7 @@ type customMetricsInputs struct {
 	// versionValues.versionName, if set).
 	VersionNames []string `json:"versionNames,omitempty"`
 	// Timeout bounds each query and each template download.
-	Timeout *experiment.Duration `json:"timeout,omitempty"`
+	Timeout *inputs.Duration `json:"timeout,omitempty"`
 }
 
 type customMetricsTask struct {
@@ -39,19 +40,19 @@ type customMetricsTask struct {
 
 func newCustomMetrics(with map[string]any) (experiment.Task, error) {
 	t := &customMetricsTask{}
-	if err := experiment.DecodeInputs(with, &t.in); err != nil {
+	if err := inputs.Decode(with, &t.in); err != nil {
 		return nil, err
 	}
 	in := &t.in
 	if len(in.Templates) == 0 {
-		return nil, &experiment.FieldError{Field: "templates", Missing: true, Expected: "a map from provider name to template: a built-in name (" + strings.Join(provider.BuiltinNames(), ", ") + "), a file path or an http(s) URL, such as {prom: prometheus}"}
+		return nil, &inputs.FieldError{Field: "templates", Missing: true, Expected: "a map from provider name to template: a built-in name (" + strings.Join(provider.BuiltinNames(), ", ") + "), a file path or an http(s) URL, such as {prom: prometheus}"}
 	}
 	for name, ref := range in.Templates {
 		if _, err := metrics.ParseName(name + "/x"); err != nil || strings.Contains(name, "/") {
-			return nil, &experiment.FieldError{Field: "templates", Value: name, Expected: "provider names made of letters, digits, '.', '_' and '-' (they become metric names <provider>/<metric>)"}
+			return nil, &inputs.FieldError{Field: "templates", Value: name, Expected: "provider names made of letters, digits, '.', '_' and '-' (they become metric names <provider>/<metric>)"}
 		}
 		if _, err := provider.Classify(ref); err != nil {
-			fe := &experiment.FieldError{Field: "templates." + name, Value: ref, Expected: strings.TrimPrefix(err.Error(), "expected ")}
+			fe := &inputs.FieldError{Field: "templates." + name, Value: ref, Expected: strings.TrimPrefix(err.Error(), "expected ")}
 			if s := closestBuiltin(ref); s != "" {
 				fe.Expected = fmt.Sprintf("%s; did you mean %q?", fe.Expected, s)
 			}
@@ -61,7 +62,7 @@ func newCustomMetrics(with map[string]any) (experiment.Task, error) {
 	}
 	sort.Strings(t.names)
 	if len(in.VersionNames) > 0 && len(in.VersionNames) != t.versions() {
-		return nil, &experiment.FieldError{Field: "versionNames", Value: in.VersionNames, Expected: fmt.Sprintf("one name per version: %d (the length of versionValues)", t.versions())}
+		return nil, &inputs.FieldError{Field: "versionNames", Value: in.VersionNames, Expected: fmt.Sprintf("one name per version: %d (the length of versionValues)", t.versions())}
 	}
 	if err := checkSecretValues("values", in.Values); err != nil {
 		return nil, err
@@ -77,20 +78,20 @@ func newCustomMetrics(with map[string]any) (experiment.Task, error) {
 	}
 	for i, vv := range in.VersionValues {
 		if _, err := provider.VersionValues(vv, nil, now, now); err != nil {
-			return nil, &experiment.FieldError{Field: fmt.Sprintf("versionValues[%d].startingTime", i), Value: vv["startingTime"], Expected: "a time in RFC 3339 format, such as 2026-01-02T15:04:05Z"}
+			return nil, &inputs.FieldError{Field: fmt.Sprintf("versionValues[%d].startingTime", i), Value: vv["startingTime"], Expected: "a time in RFC 3339 format, such as 2026-01-02T15:04:05Z"}
 		}
 	}
 	if in.Timeout == nil {
-		in.Timeout = &experiment.Duration{Duration: provider.DefaultTimeout}
+		in.Timeout = &inputs.Duration{Duration: provider.DefaultTimeout}
 	}
 	if in.Timeout.Duration <= 0 {
-		return nil, &experiment.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration such as 30s"}
+		return nil, &inputs.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration such as 30s"}
 	}
 	return t, nil
 }
 
 func closestBuiltin(ref string) string {
-	return experiment.Closest(ref, provider.BuiltinNames())
+	return inputs.Closest(ref, provider.BuiltinNames())
 }
 
 func (t *customMetricsTask) Inputs() any { return t.in }

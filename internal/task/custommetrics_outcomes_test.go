@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/slo"
 )
 
@@ -34,7 +35,7 @@ func TestCustomMetricsInputErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := newCustomMetrics(tt.with)
-			if err == nil || !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			if err == nil || !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v\nwant ErrInvalid containing %s", err, tt.want)
 			}
 		})
@@ -112,7 +113,7 @@ func TestCustomMetricsOutcomes(t *testing.T) {
 			exp, logs, err := runExperiment(t, dir, spec)
 			switch {
 			case tt.invalid:
-				if !errors.Is(err, experiment.ErrInvalid) || err.Error() != tt.failure {
+				if !errors.Is(err, inputs.ErrInvalid) || err.Error() != tt.failure {
 					t.Fatalf("error %v\nwant ErrInvalid: %s", err, tt.failure)
 				}
 				return
@@ -146,7 +147,7 @@ func TestAssessOnNoDataInput(t *testing.T) {
 	t.Parallel()
 	_, err := newAssess(map[string]any{"SLOs": map[string]any{"lower": []any{map[string]any{"metric": "p/m", "limit": 1.0, "onNoData": "skip"}}}})
 	want := `field "SLOs.lower[0].onNoData": invalid value "skip": expected fail (the default: no data fails the SLO) or ignore (no data is reported but does not fail the experiment)`
-	if err == nil || !errors.Is(err, experiment.ErrInvalid) || err.Error() != want {
+	if err == nil || !errors.Is(err, inputs.ErrInvalid) || err.Error() != want {
 		t.Errorf("error %v\nwant %s", err, want)
 	}
 }

@@ -59,7 +59,7 @@ func runExperiment(t *testing.T, dir string, spec string) (*experiment.Experimen
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	r := &experiment.Runner{Store: st, Registry: Registry(), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Dir: dir, Version: "v0.14"}
+	r := &experiment.Runner{Store: st, Registry: Registry(Deps{}), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Dir: dir, Version: "v0.14"}
 	out, err := r.Run(context.Background())
 	return out, logs.String(), err
 }

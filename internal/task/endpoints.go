@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"sort"
 
-	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 var endpointID = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
@@ -33,16 +33,16 @@ func decodeEndpoints[T any](raw map[string]map[string]any, provider string, runL
 	for _, id := range ids {
 		prefix := "endpoints." + id + "."
 		if !endpointID.MatchString(id) {
-			return nil, &experiment.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names " + provider + "-<name>/...)"}
+			return nil, &inputs.FieldError{Field: "endpoints", Value: id, Expected: "endpoint names made of letters, digits, '.', '_' and '-' (they become metric names " + provider + "-<name>/...)"}
 		}
 		for _, k := range runLevel {
 			if v, ok := raw[id][k]; ok {
-				return nil, &experiment.FieldError{Field: prefix + k, Value: v, Expected: "no value here: endpoints run together under the task's " + k + " (set it at the top level; use weight to share the load)"}
+				return nil, &inputs.FieldError{Field: prefix + k, Value: v, Expected: "no value here: endpoints run together under the task's " + k + " (set it at the top level; use weight to share the load)"}
 			}
 		}
 		var e T
-		if err := experiment.DecodeInputs(raw[id], &e); err != nil {
-			var fe *experiment.FieldError
+		if err := inputs.Decode(raw[id], &e); err != nil {
+			var fe *inputs.FieldError
 			if errors.As(err, &fe) {
 				fe.Field = prefix + fe.Field
 			}
@@ -53,7 +53,7 @@ func decodeEndpoints[T any](raw map[string]map[string]any, provider string, runL
 			w = *p
 		}
 		if w <= 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-			return nil, &experiment.FieldError{Field: prefix + "weight", Value: w, Expected: "a positive number"}
+			return nil, &inputs.FieldError{Field: prefix + "weight", Value: w, Expected: "a positive number"}
 		}
 		out = append(out, mixEndpoint[T]{id: id, in: e, weight: w})
 	}

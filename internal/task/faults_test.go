@@ -173,7 +173,7 @@ func runFaultExperiment(t *testing.T, doc string, bound time.Duration) (*experim
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got, err := (&experiment.Runner{Store: st, Registry: Registry()}).Run(context.Background())
+	got, err := (&experiment.Runner{Store: st, Registry: Registry(Deps{})}).Run(context.Background())
 	took := time.Since(start)
 	if err != nil {
 		t.Fatalf("the experiment failed: %v", err)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/load/grpcload"
 	"iter8.tools/iter8/internal/metrics"
@@ -46,11 +47,11 @@ func (b *ByteSize) UnmarshalJSON(data []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(data, &s); err != nil {
-		return &experiment.ValueError{Expected: "a size such as 4MB, 512KiB or a number of bytes"}
+		return &inputs.ValueError{Expected: "a size such as 4MB, 512KiB or a number of bytes"}
 	}
 	v, ok := parseSize(s)
 	if !ok {
-		return &experiment.ValueError{Expected: "a size such as 4MB, 512KiB or a number of bytes"}
+		return &inputs.ValueError{Expected: "a size such as 4MB, 512KiB or a number of bytes"}
 	}
 	*b = ByteSize(v)
 	return nil
@@ -78,31 +79,31 @@ func parseSize(s string) (int64, bool) {
 
 // grpcCallInputs describe the calls made; endpoints inherit them.
 type grpcCallInputs struct {
-	Host               string               `json:"host,omitempty"`
-	Call               string               `json:"call,omitempty"`
-	Proto              string               `json:"proto,omitempty"`
-	ProtoURL           string               `json:"protoURL,omitempty"`
-	Protoset           string               `json:"protoset,omitempty"`
-	ImportPaths        []string             `json:"import-paths,omitempty"`
-	Data               any                  `json:"data,omitempty"`
-	DataFile           string               `json:"data-file,omitempty"`
-	DataURL            string               `json:"dataURL,omitempty"`
-	BinaryFile         string               `json:"binary-file,omitempty"`
-	BinaryDataURL      string               `json:"binaryDataURL,omitempty"`
-	Metadata           map[string]string    `json:"metadata,omitempty"`
-	MetadataFile       string               `json:"metadata-file,omitempty"`
-	MetadataURL        string               `json:"metadataURL,omitempty"`
-	ReflectMetadata    map[string]string    `json:"reflect-metadata,omitempty"`
-	Authority          string               `json:"authority,omitempty"`
-	Insecure           *bool                `json:"insecure,omitempty"`
-	SkipTLS            *bool                `json:"skipTLS,omitempty"`
-	CACert             string               `json:"cacert,omitempty"`
-	Cert               string               `json:"cert,omitempty"`
-	Key                string               `json:"key,omitempty"`
-	CName              string               `json:"cname,omitempty"`
-	StreamInterval     *experiment.Duration `json:"stream-interval,omitempty"`
-	StreamCallDuration *experiment.Duration `json:"stream-call-duration,omitempty"`
-	StreamCallCount    *int                 `json:"stream-call-count,omitempty"`
+	Host               string            `json:"host,omitempty"`
+	Call               string            `json:"call,omitempty"`
+	Proto              string            `json:"proto,omitempty"`
+	ProtoURL           string            `json:"protoURL,omitempty"`
+	Protoset           string            `json:"protoset,omitempty"`
+	ImportPaths        []string          `json:"import-paths,omitempty"`
+	Data               any               `json:"data,omitempty"`
+	DataFile           string            `json:"data-file,omitempty"`
+	DataURL            string            `json:"dataURL,omitempty"`
+	BinaryFile         string            `json:"binary-file,omitempty"`
+	BinaryDataURL      string            `json:"binaryDataURL,omitempty"`
+	Metadata           map[string]string `json:"metadata,omitempty"`
+	MetadataFile       string            `json:"metadata-file,omitempty"`
+	MetadataURL        string            `json:"metadataURL,omitempty"`
+	ReflectMetadata    map[string]string `json:"reflect-metadata,omitempty"`
+	Authority          string            `json:"authority,omitempty"`
+	Insecure           *bool             `json:"insecure,omitempty"`
+	SkipTLS            *bool             `json:"skipTLS,omitempty"`
+	CACert             string            `json:"cacert,omitempty"`
+	Cert               string            `json:"cert,omitempty"`
+	Key                string            `json:"key,omitempty"`
+	CName              string            `json:"cname,omitempty"`
+	StreamInterval     *inputs.Duration  `json:"stream-interval,omitempty"`
+	StreamCallDuration *inputs.Duration  `json:"stream-call-duration,omitempty"`
+	StreamCallCount    *int              `json:"stream-call-count,omitempty"`
 }
 
 // grpcEndpointInputs are one endpoint of a mix.
@@ -119,12 +120,12 @@ type grpcEndpointInputs struct {
 type grpcInputs struct {
 	grpcCallInputs
 	Total              *int64                    `json:"total,omitempty"`
-	Duration           *experiment.Duration      `json:"duration,omitempty"`
+	Duration           *inputs.Duration          `json:"duration,omitempty"`
 	RPS                *float64                  `json:"rps,omitempty"`
 	Concurrency        *int                      `json:"concurrency,omitempty"`
 	Connections        *int                      `json:"connections,omitempty"`
-	Timeout            *experiment.Duration      `json:"timeout,omitempty"`
-	ConnectTimeout     *experiment.Duration      `json:"connect-timeout,omitempty"`
+	Timeout            *inputs.Duration          `json:"timeout,omitempty"`
+	ConnectTimeout     *inputs.Duration          `json:"connect-timeout,omitempty"`
 	SkipFirst          *int64                    `json:"skipFirst,omitempty"`
 	EnableCompression  bool                      `json:"enable-compression,omitempty"`
 	MaxRecvMessageSize *ByteSize                 `json:"max-recv-message-size,omitempty"`
@@ -151,7 +152,7 @@ type grpcTask struct {
 
 func newGRPC(with map[string]any) (experiment.Task, error) {
 	t := &grpcTask{}
-	if err := experiment.DecodeInputs(with, &t.in); err != nil {
+	if err := inputs.Decode(with, &t.in); err != nil {
 		return nil, err
 	}
 	if err := t.in.defaults(); err != nil {
@@ -172,23 +173,23 @@ func (t *grpcTask) Inputs() any { return t.in }
 
 func positive(field string, v *int) error {
 	if v != nil && *v < 1 {
-		return &experiment.FieldError{Field: field, Value: *v, Expected: "a whole number of at least 1"}
+		return &inputs.FieldError{Field: field, Value: *v, Expected: "a whole number of at least 1"}
 	}
 	return nil
 }
 
 func (in *grpcInputs) defaults() error {
 	if in.Host == "" && len(in.Endpoints) == 0 {
-		return &experiment.FieldError{Field: "host", Missing: true, Expected: "the server address host:port, such as 127.0.0.1:50051 (or endpoints)"}
+		return &inputs.FieldError{Field: "host", Missing: true, Expected: "the server address host:port, such as 127.0.0.1:50051 (or endpoints)"}
 	}
 	if in.Call == "" && len(in.Endpoints) == 0 {
-		return &experiment.FieldError{Field: "call", Missing: true, Expected: "the method to call, such as helloworld.Greeter.SayHello"}
+		return &inputs.FieldError{Field: "call", Missing: true, Expected: "the method to call, such as helloworld.Greeter.SayHello"}
 	}
 	if in.Total != nil && *in.Total < 1 {
-		return &experiment.FieldError{Field: "total", Value: *in.Total, Expected: "a whole number of at least 1"}
+		return &inputs.FieldError{Field: "total", Value: *in.Total, Expected: "a whole number of at least 1"}
 	}
 	if in.Duration != nil && in.Duration.Duration <= 0 {
-		return &experiment.FieldError{Field: "duration", Value: in.Duration.String(), Expected: "a positive duration such as 30s"}
+		return &inputs.FieldError{Field: "duration", Value: in.Duration.String(), Expected: "a positive duration such as 30s"}
 	}
 	if in.Duration != nil {
 		in.Total = nil // as ghz: a duration wins over total
@@ -198,7 +199,7 @@ func (in *grpcInputs) defaults() error {
 	}
 	if in.RPS != nil {
 		if r := *in.RPS; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
-			return &experiment.FieldError{Field: "rps", Value: r, Expected: "calls per second >= 0 (0 calls as fast as responses return)"}
+			return &inputs.FieldError{Field: "rps", Value: r, Expected: "calls per second >= 0 (0 calls as fast as responses return)"}
 		}
 	}
 	setInt := func(p **int, v int) {
@@ -214,25 +215,25 @@ func (in *grpcInputs) defaults() error {
 	if err := positive("connections", in.Connections); err != nil {
 		return err
 	}
-	setDur := func(p **experiment.Duration, d time.Duration) {
+	setDur := func(p **inputs.Duration, d time.Duration) {
 		if *p == nil {
-			*p = &experiment.Duration{Duration: d}
+			*p = &inputs.Duration{Duration: d}
 		}
 	}
 	setDur(&in.Timeout, defaultGRPCTimeout)
 	setDur(&in.ConnectTimeout, defaultConnectTimeout)
 	if in.Timeout.Duration <= 0 {
-		return &experiment.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration such as 20s"}
+		return &inputs.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration such as 20s"}
 	}
 	if in.ConnectTimeout.Duration <= 0 {
-		return &experiment.FieldError{Field: "connect-timeout", Value: in.ConnectTimeout.String(), Expected: "a positive duration such as 10s"}
+		return &inputs.FieldError{Field: "connect-timeout", Value: in.ConnectTimeout.String(), Expected: "a positive duration such as 10s"}
 	}
 	if in.SkipFirst != nil && *in.SkipFirst < 0 {
-		return &experiment.FieldError{Field: "skipFirst", Value: *in.SkipFirst, Expected: "a whole number >= 0"}
+		return &inputs.FieldError{Field: "skipFirst", Value: *in.SkipFirst, Expected: "a whole number >= 0"}
 	}
 	for _, p := range in.Percentiles {
 		if p <= 0 || p > 100 || math.IsNaN(p) {
-			return &experiment.FieldError{Field: "percentiles", Value: p, Expected: "percentiles greater than 0 and at most 100"}
+			return &inputs.FieldError{Field: "percentiles", Value: p, Expected: "percentiles greater than 0 and at most 100"}
 		}
 	}
 	in.Percentiles = mergePercentiles(in.Percentiles)
@@ -241,7 +242,7 @@ func (in *grpcInputs) defaults() error {
 		in.RateTolerance = &r
 	}
 	if r := *in.RateTolerance; r <= 0 || r >= 1 || math.IsNaN(r) {
-		return &experiment.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
+		return &inputs.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
 	}
 	return nil
 }
@@ -330,29 +331,29 @@ func mergeMaps(a, b map[string]string) map[string]string {
 
 func (c *grpcCallInputs) check(prefix string) error {
 	if c.Host == "" {
-		return &experiment.FieldError{Field: prefix + "host", Missing: true, Expected: "the server address host:port"}
+		return &inputs.FieldError{Field: prefix + "host", Missing: true, Expected: "the server address host:port"}
 	}
 	if strings.Contains(c.Host, "://") {
-		return &experiment.FieldError{Field: prefix + "host", Value: c.Host, Expected: "host:port without a scheme, such as 127.0.0.1:50051"}
+		return &inputs.FieldError{Field: prefix + "host", Value: c.Host, Expected: "host:port without a scheme, such as 127.0.0.1:50051"}
 	}
 	if c.Call == "" {
-		return &experiment.FieldError{Field: prefix + "call", Missing: true, Expected: "the method to call, such as helloworld.Greeter.SayHello"}
+		return &inputs.FieldError{Field: prefix + "call", Missing: true, Expected: "the method to call, such as helloworld.Greeter.SayHello"}
 	}
 	if _, _, err := grpcload.ParseCall(c.Call); err != nil {
-		return &experiment.FieldError{Field: prefix + "call", Value: c.Call, Expected: "package.Service.Method or package.Service/Method"}
+		return &inputs.FieldError{Field: prefix + "call", Value: c.Call, Expected: "package.Service.Method or package.Service/Method"}
 	}
 	if n := countSet(c.Proto, c.ProtoURL, c.Protoset); n > 1 {
-		return &experiment.FieldError{Field: prefix + "proto", Value: c.Proto, Expected: "at most one of proto, protoURL and protoset"}
+		return &inputs.FieldError{Field: prefix + "proto", Value: c.Proto, Expected: "at most one of proto, protoURL and protoset"}
 	}
 	var dataSet int
 	if c.Data != nil {
 		dataSet++
 	}
 	if dataSet+countSet(c.DataFile, c.DataURL, c.BinaryFile, c.BinaryDataURL) > 1 {
-		return &experiment.FieldError{Field: prefix + "data", Value: "more than one", Expected: "at most one of data, data-file, dataURL, binary-file and binaryDataURL"}
+		return &inputs.FieldError{Field: prefix + "data", Value: "more than one", Expected: "at most one of data, data-file, dataURL, binary-file and binaryDataURL"}
 	}
 	if countSet(c.MetadataFile, c.MetadataURL) > 1 {
-		return &experiment.FieldError{Field: prefix + "metadata-file", Value: c.MetadataFile, Expected: "at most one of metadata-file and metadataURL"}
+		return &inputs.FieldError{Field: prefix + "metadata-file", Value: c.MetadataFile, Expected: "at most one of metadata-file and metadataURL"}
 	}
 	for _, u := range []struct{ field, v string }{{"protoURL", c.ProtoURL}, {"dataURL", c.DataURL}, {"binaryDataURL", c.BinaryDataURL}, {"metadataURL", c.MetadataURL}} {
 		if u.v != "" {
@@ -362,13 +363,13 @@ func (c *grpcCallInputs) check(prefix string) error {
 		}
 	}
 	if (c.Cert == "") != (c.Key == "") {
-		return &experiment.FieldError{Field: prefix + "cert", Value: c.Cert, Expected: "cert and key together (a client certificate and its key)"}
+		return &inputs.FieldError{Field: prefix + "cert", Value: c.Cert, Expected: "cert and key together (a client certificate and its key)"}
 	}
 	if c.Insecure != nil && *c.Insecure && c.tlsRequested() {
-		return &experiment.FieldError{Field: prefix + "insecure", Value: true, Expected: "false when TLS options (cacert, cert, key, cname, skipTLS) are given"}
+		return &inputs.FieldError{Field: prefix + "insecure", Value: true, Expected: "false when TLS options (cacert, cert, key, cname, skipTLS) are given"}
 	}
 	if c.StreamCallCount != nil && *c.StreamCallCount < 1 {
-		return &experiment.FieldError{Field: prefix + "stream-call-count", Value: *c.StreamCallCount, Expected: "a whole number of at least 1"}
+		return &inputs.FieldError{Field: prefix + "stream-call-count", Value: *c.StreamCallCount, Expected: "a whole number of at least 1"}
 	}
 	if err := checkSecrets(prefix+"metadata", c.Metadata); err != nil {
 		return err

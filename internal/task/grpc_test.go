@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/testserver"
 )
 
@@ -210,7 +211,7 @@ func TestGRPCInputErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := newGRPC(tt.with)
-		if err == nil || !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+		if err == nil || !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want ErrInvalid containing %q", tt.with, err, tt.want)
 		}
 	}

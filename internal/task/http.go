@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/load/httpload"
 	"iter8.tools/iter8/internal/secret"
@@ -76,13 +77,13 @@ type endpointInputs struct {
 type httpInputs struct {
 	requestInputs
 	NumRequests        *int64                    `json:"numRequests,omitempty"`
-	Duration           *experiment.Duration      `json:"duration,omitempty"`
+	Duration           *inputs.Duration          `json:"duration,omitempty"`
 	QPS                *float64                  `json:"qps,omitempty"`
 	Connections        *int                      `json:"connections,omitempty"`
 	Percentiles        []float64                 `json:"percentiles,omitempty"`
 	Warmup             *bool                     `json:"warmup,omitempty"`
 	AllowInitialErrors bool                      `json:"allowInitialErrors,omitempty"`
-	Timeout            *experiment.Duration      `json:"timeout,omitempty"`
+	Timeout            *inputs.Duration          `json:"timeout,omitempty"`
 	RateTolerance      *float64                  `json:"rateTolerance,omitempty"`
 	Uniform            bool                      `json:"uniform,omitempty"`
 	Abort              []abortCondition          `json:"abort,omitempty"`
@@ -104,7 +105,7 @@ type httpTask struct {
 
 func newHTTP(with map[string]any) (experiment.Task, error) {
 	t := &httpTask{}
-	if err := experiment.DecodeInputs(with, &t.in); err != nil {
+	if err := inputs.Decode(with, &t.in); err != nil {
 		return nil, err
 	}
 	if err := t.in.defaults(); err != nil {
@@ -125,13 +126,13 @@ func (t *httpTask) Inputs() any { return t.in }
 
 func (in *httpInputs) defaults() error {
 	if in.URL == "" && len(in.Endpoints) == 0 {
-		return &experiment.FieldError{Field: "url", Missing: true, Expected: "the URL to send requests to, such as http://127.0.0.1:8080/get (or endpoints)"}
+		return &inputs.FieldError{Field: "url", Missing: true, Expected: "the URL to send requests to, such as http://127.0.0.1:8080/get (or endpoints)"}
 	}
 	if in.NumRequests != nil && *in.NumRequests < 1 {
-		return &experiment.FieldError{Field: "numRequests", Value: *in.NumRequests, Expected: "a whole number of at least 1"}
+		return &inputs.FieldError{Field: "numRequests", Value: *in.NumRequests, Expected: "a whole number of at least 1"}
 	}
 	if in.Duration != nil && in.Duration.Duration <= 0 {
-		return &experiment.FieldError{Field: "duration", Value: in.Duration.String(), Expected: "a positive duration such as 30s"}
+		return &inputs.FieldError{Field: "duration", Value: in.Duration.String(), Expected: "a positive duration such as 30s"}
 	}
 	if in.NumRequests == nil && in.Duration == nil {
 		n := int64(defaultNumRequests)
@@ -142,14 +143,14 @@ func (in *httpInputs) defaults() error {
 		in.QPS = &q
 	}
 	if q := *in.QPS; q < 0 || math.IsNaN(q) || math.IsInf(q, 0) {
-		return &experiment.FieldError{Field: "qps", Value: q, Expected: "a number of requests per second >= 0 (0 sends as fast as responses return)"}
+		return &inputs.FieldError{Field: "qps", Value: q, Expected: "a number of requests per second >= 0 (0 sends as fast as responses return)"}
 	}
 	if in.Connections == nil {
 		c := defaultConnections
 		in.Connections = &c
 	}
 	if *in.Connections < 1 {
-		return &experiment.FieldError{Field: "connections", Value: *in.Connections, Expected: "a whole number of at least 1"}
+		return &inputs.FieldError{Field: "connections", Value: *in.Connections, Expected: "a whole number of at least 1"}
 	}
 	if len(in.ErrorRanges) == 0 {
 		lower := 400
@@ -157,22 +158,22 @@ func (in *httpInputs) defaults() error {
 	}
 	for _, p := range in.Percentiles {
 		if p <= 0 || p > 100 || math.IsNaN(p) {
-			return &experiment.FieldError{Field: "percentiles", Value: p, Expected: "percentiles greater than 0 and at most 100"}
+			return &inputs.FieldError{Field: "percentiles", Value: p, Expected: "percentiles greater than 0 and at most 100"}
 		}
 	}
 	in.Percentiles = mergePercentiles(in.Percentiles)
 	if in.Timeout == nil {
-		in.Timeout = &experiment.Duration{Duration: defaultTimeout}
+		in.Timeout = &inputs.Duration{Duration: defaultTimeout}
 	}
 	if in.Timeout.Duration <= 0 {
-		return &experiment.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration such as 10s"}
+		return &inputs.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration such as 10s"}
 	}
 	if in.RateTolerance == nil {
 		r := defaultRateTolerance
 		in.RateTolerance = &r
 	}
 	if r := *in.RateTolerance; r <= 0 || r >= 1 || math.IsNaN(r) {
-		return &experiment.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
+		return &inputs.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
 	}
 	return nil
 }
@@ -248,7 +249,7 @@ func inherit(top, ep requestInputs) requestInputs {
 // check validates resolved request inputs; prefix names the endpoint.
 func (r *requestInputs) check(prefix string) error {
 	if r.URL == "" {
-		return &experiment.FieldError{Field: prefix + "url", Missing: true, Expected: "the URL to send requests to"}
+		return &inputs.FieldError{Field: prefix + "url", Missing: true, Expected: "the URL to send requests to"}
 	}
 	if err := checkURL(prefix+"url", r.URL); err != nil {
 		return err
@@ -260,7 +261,7 @@ func (r *requestInputs) check(prefix string) error {
 		}
 	}
 	if set > 1 {
-		return &experiment.FieldError{Field: prefix + "payloadStr", Value: "more than one payload", Expected: "at most one of payloadStr, payloadFile and payloadURL"}
+		return &inputs.FieldError{Field: prefix + "payloadStr", Value: "more than one payload", Expected: "at most one of payloadStr, payloadFile and payloadURL"}
 	}
 	if r.PayloadURL != "" {
 		if err := checkURL(prefix+"payloadURL", r.PayloadURL); err != nil {
@@ -269,11 +270,11 @@ func (r *requestInputs) check(prefix string) error {
 	}
 	for i, er := range r.ErrorRanges {
 		if er.Lower != nil && er.Upper != nil && *er.Lower > *er.Upper {
-			return &experiment.FieldError{Field: fmt.Sprintf("%serrorRanges[%d]", prefix, i), Value: map[string]int{"lower": *er.Lower, "upper": *er.Upper}, Expected: "lower <= upper"}
+			return &inputs.FieldError{Field: fmt.Sprintf("%serrorRanges[%d]", prefix, i), Value: map[string]int{"lower": *er.Lower, "upper": *er.Upper}, Expected: "lower <= upper"}
 		}
 	}
 	if (r.CertFile == "") != (r.KeyFile == "") {
-		return &experiment.FieldError{Field: prefix + "certFile", Value: r.CertFile, Expected: "certFile and keyFile together (a client certificate and its key)"}
+		return &inputs.FieldError{Field: prefix + "certFile", Value: r.CertFile, Expected: "certFile and keyFile together (a client certificate and its key)"}
 	}
 	return checkSecrets(prefix+"headers", r.Headers)
 }
@@ -283,7 +284,7 @@ func (r *requestInputs) check(prefix string) error {
 func checkSecrets(field string, m map[string]string) error {
 	for _, k := range sortedMapKeys(m) {
 		if secret.CheckLiteral(k, m[k]) != nil {
-			return &experiment.FieldError{Field: field + "." + k, Value: "(hidden)", Expected: "a secret reference such as ${env:NAME} or ${file:/path}: a secret given as it is would be stored in the experiment"}
+			return &inputs.FieldError{Field: field + "." + k, Value: "(hidden)", Expected: "a secret reference such as ${env:NAME} or ${file:/path}: a secret given as it is would be stored in the experiment"}
 		}
 	}
 	return nil
@@ -301,7 +302,7 @@ func sortedMapKeys(m map[string]string) []string {
 func checkURL(field, s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &experiment.FieldError{Field: field, Value: s, Expected: "an absolute http:// or https:// URL"}
+		return &inputs.FieldError{Field: field, Value: s, Expected: "an absolute http:// or https:// URL"}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/metrics"
 )
@@ -169,7 +170,7 @@ type loadPlan struct {
 	rate          float64 // 0: closed loop
 	uniform       bool
 	requests      *int64
-	duration      *experiment.Duration
+	duration      *inputs.Duration
 	abort         *abortWatch
 	isError       func(endpoint int, o load.Outcome) bool
 }

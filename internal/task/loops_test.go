@@ -39,7 +39,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &experiment.Runner{Store: st, Registry: Registry()}
+	r := &experiment.Runner{Store: st, Registry: Registry(Deps{})}
 	got, err := r.Loops(context.Background(), 3, 0)
 	if !errors.Is(err, experiment.ErrAbort) {
 		t.Fatalf("error %v, want ErrAbort", err)
@@ -80,9 +80,9 @@ func TestAbortInputErrors(t *testing.T) {
 func TestAssessWindowAndAbort(t *testing.T) {
 	t.Parallel()
 	history := []experiment.LoopSummary{
-		{Loop: 1, Values: []map[string]float64{{"app/latency": 50}}},
-		{Loop: 2, Values: []map[string]float64{{"app/latency": 500}}},
-		{Loop: 3, Values: []map[string]float64{{"app/latency": 60}}},
+		{Loop: 1, Values: []map[string]float64{{"app/latency": 50}}, SLOs: [][]slo.Outcome{{slo.Passed}}},
+		{Loop: 2, Values: []map[string]float64{{"app/latency": 500}}, SLOs: [][]slo.Outcome{{slo.Failed}}},
+		{Loop: 3, Values: []map[string]float64{{"app/latency": 60}}, SLOs: [][]slo.Outcome{{slo.Passed}}},
 	}
 	for _, tt := range []struct {
 		window  float64

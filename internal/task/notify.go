@@ -15,6 +15,7 @@ import (
 	"github.com/Masterminds/sprig/v3"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/secret"
 	"iter8.tools/iter8/internal/slo"
@@ -24,17 +25,17 @@ import (
 // headers and params may hold secret references (${env:NAME}, ${file:/path}),
 // resolved only when the request is sent.
 type notifyInputs struct {
-	URL                string               `json:"url,omitempty"`
-	Method             string               `json:"method,omitempty"`
-	Headers            map[string]string    `json:"headers,omitempty"`
-	Params             map[string]string    `json:"params,omitempty"`
-	PayloadTemplate    string               `json:"payloadTemplate,omitempty"`
-	PayloadTemplateURL string               `json:"payloadTemplateURL,omitempty"`
-	SoftFailure        bool                 `json:"softFailure,omitempty"`
-	Links              map[string]string    `json:"links,omitempty"`
-	Data               map[string]string    `json:"data,omitempty"`
-	Retries            *int                 `json:"retries,omitempty"`
-	Timeout            *experiment.Duration `json:"timeout,omitempty"`
+	URL                string            `json:"url,omitempty"`
+	Method             string            `json:"method,omitempty"`
+	Headers            map[string]string `json:"headers,omitempty"`
+	Params             map[string]string `json:"params,omitempty"`
+	PayloadTemplate    string            `json:"payloadTemplate,omitempty"`
+	PayloadTemplateURL string            `json:"payloadTemplateURL,omitempty"`
+	SoftFailure        bool              `json:"softFailure,omitempty"`
+	Links              map[string]string `json:"links,omitempty"`
+	Data               map[string]string `json:"data,omitempty"`
+	Retries            *int              `json:"retries,omitempty"`
+	Timeout            *inputs.Duration  `json:"timeout,omitempty"`
 }
 
 type notifyTask struct {
@@ -51,12 +52,12 @@ const (
 
 func newNotify(with map[string]any) (experiment.Task, error) {
 	t := &notifyTask{retryDelay: 500 * time.Millisecond}
-	if err := experiment.DecodeInputs(with, &t.in); err != nil {
+	if err := inputs.Decode(with, &t.in); err != nil {
 		return nil, err
 	}
 	in := &t.in
 	if in.URL == "" {
-		return nil, &experiment.FieldError{Field: "url", Missing: true, Expected: "the URL to notify, such as ${env:SLACK_WEBHOOK_URL}"}
+		return nil, &inputs.FieldError{Field: "url", Missing: true, Expected: "the URL to notify, such as ${env:SLACK_WEBHOOK_URL}"}
 	}
 	if !secret.Contains(in.URL) {
 		if err := checkURL("url", in.URL); err != nil {
@@ -64,11 +65,11 @@ func newNotify(with map[string]any) (experiment.Task, error) {
 		}
 	}
 	if in.PayloadTemplate != "" && in.PayloadTemplateURL != "" {
-		return nil, &experiment.FieldError{Field: "payloadTemplate", Value: "both", Expected: "at most one of payloadTemplate and payloadTemplateURL"}
+		return nil, &inputs.FieldError{Field: "payloadTemplate", Value: "both", Expected: "at most one of payloadTemplate and payloadTemplateURL"}
 	}
 	if in.PayloadTemplate != "" {
 		if _, err := parsePayload(in.PayloadTemplate); err != nil {
-			return nil, &experiment.FieldError{Field: "payloadTemplate", Value: firstLine(in.PayloadTemplate), Expected: "a Go template (" + err.Error() + ")"}
+			return nil, &inputs.FieldError{Field: "payloadTemplate", Value: firstLine(in.PayloadTemplate), Expected: "a Go template (" + err.Error() + ")"}
 		}
 	}
 	if err := checkSecrets("headers", in.Headers); err != nil {
@@ -89,13 +90,13 @@ func newNotify(with map[string]any) (experiment.Task, error) {
 		in.Retries = &r
 	}
 	if *in.Retries < 0 || *in.Retries > 10 {
-		return nil, &experiment.FieldError{Field: "retries", Value: *in.Retries, Expected: "a number of retries from 0 to 10"}
+		return nil, &inputs.FieldError{Field: "retries", Value: *in.Retries, Expected: "a number of retries from 0 to 10"}
 	}
 	if in.Timeout == nil {
-		in.Timeout = &experiment.Duration{Duration: defaultNotifyTimeout}
+		in.Timeout = &inputs.Duration{Duration: defaultNotifyTimeout}
 	}
 	if in.Timeout.Duration <= 0 {
-		return nil, &experiment.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration"}
+		return nil, &inputs.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration"}
 	}
 	return t, nil
 }

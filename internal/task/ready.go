@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/k8s"
 )
 
@@ -26,8 +27,8 @@ type readyInputs struct {
 	// --namespace), or the kubeconfig context's when run locally.
 	Namespace string `json:"namespace,omitempty"`
 	// Condition, when set, must have status True.
-	Condition string               `json:"condition,omitempty"`
-	Timeout   *experiment.Duration `json:"timeout,omitempty"`
+	Condition string           `json:"condition,omitempty"`
+	Timeout   *inputs.Duration `json:"timeout,omitempty"`
 }
 
 type readyTask struct {
@@ -41,27 +42,27 @@ type readyTask struct {
 func NewReady(kube *k8s.Kube) experiment.Builder {
 	return func(with map[string]any) (experiment.Task, error) {
 		t := &readyTask{kube: kube}
-		if err := experiment.DecodeInputs(with, &t.in); err != nil {
+		if err := inputs.Decode(with, &t.in); err != nil {
 			return nil, err
 		}
 		in := &t.in
 		if strings.TrimSpace(in.Name) == "" {
-			return nil, &experiment.FieldError{Field: "name", Missing: true, Expected: "the name of the object to check, such as httpbin"}
+			return nil, &inputs.FieldError{Field: "name", Missing: true, Expected: "the name of the object to check, such as httpbin"}
 		}
 		if strings.TrimSpace(in.Resource) == "" {
-			return nil, &experiment.FieldError{Field: "resource", Missing: true, Expected: "a plural resource name such as deployments or services"}
+			return nil, &inputs.FieldError{Field: "resource", Missing: true, Expected: "a plural resource name such as deployments or services"}
 		}
 		if in.Resource != strings.ToLower(in.Resource) {
-			return nil, &experiment.FieldError{Field: "resource", Value: in.Resource, Expected: "a lower-case plural resource name such as deployments or services"}
+			return nil, &inputs.FieldError{Field: "resource", Value: in.Resource, Expected: "a lower-case plural resource name such as deployments or services"}
 		}
 		if in.Version == "" {
 			in.Version = "v1"
 		}
 		if in.Timeout == nil {
-			in.Timeout = &experiment.Duration{Duration: defaultReadyTimeout}
+			in.Timeout = &inputs.Duration{Duration: defaultReadyTimeout}
 		}
 		if in.Timeout.Duration <= 0 {
-			return nil, &experiment.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration such as 60s"}
+			return nil, &inputs.FieldError{Field: "timeout", Value: in.Timeout.String(), Expected: "a positive duration such as 60s"}
 		}
 		return t, nil
 	}

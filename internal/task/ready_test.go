@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // The ready task's checks against a real API server are in internal/k8s and
@@ -43,7 +44,7 @@ func TestReadyInputs(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want ErrInvalid containing %q", err, tt.want)
 			}
 		})

@@ -2,17 +2,27 @@
 // registry that maps their names to builders.
 package task
 
-import "iter8.tools/iter8/internal/experiment"
+import (
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/k8s"
+)
 
-// Registry returns every task iter8 knows, by name.
-func Registry() experiment.Registry {
+// Deps are what tasks need from their environment.
+type Deps struct {
+	// Kube is the cluster the ready task checks; nil outside Kubernetes,
+	// where ready uses the default kubeconfig when it runs.
+	Kube *k8s.Kube
+}
+
+// Registry returns every task iter8 knows, by name, built with deps.
+func Registry(deps Deps) experiment.Registry {
 	return experiment.Registry{
 		"assess":        newAssess,
 		"custommetrics": newCustomMetrics,
 		"grpc":          newGRPC,
 		"http":          newHTTP,
 		"notify":        newNotify,
-		"ready":         NewReady(nil),
+		"ready":         NewReady(deps.Kube),
 		"run":           newRun,
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 )
 
 // runInputs hold a run task's script. The run task executes trusted input
@@ -26,11 +27,11 @@ type runTask struct {
 
 func newRun(with map[string]any) (experiment.Task, error) {
 	t := &runTask{}
-	if err := experiment.DecodeInputs(with, &t.in); err != nil {
+	if err := inputs.Decode(with, &t.in); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(t.in.Script) == "" {
-		return nil, &experiment.FieldError{Field: "run", Value: t.in.Script, Expected: "a non-empty shell script"}
+		return nil, &inputs.FieldError{Field: "run", Value: t.in.Script, Expected: "a non-empty shell script"}
 	}
 	return t, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
@@ -47,7 +48,7 @@ func TestHTTPInputErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := newHTTP(tt.with)
-			if err == nil || !errors.Is(err, experiment.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			if err == nil || !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want ErrInvalid containing %q", err, tt.want)
 			}
 		})

@@ -1,8 +1,9 @@
 {{/*
 iter8.toNumbers converts, in the dict .m, the values at .keys that are
 numeric strings into numbers. Helm's --set leaves decimals such as 97.5 as
-strings; tasks need numbers. Non-numeric strings are left for the task to
-reject with a message naming the field.
+strings; tasks need numbers. Non-numeric strings, and decimals a float64
+cannot hold, are left for the task to reject with a message naming the
+field.
 */}}
 {{- define "iter8.toNumbers" -}}
 {{- $m := .m -}}
@@ -10,7 +11,11 @@ reject with a message naming the field.
 {{- $v := get $m . -}}
 {{- if kindIs "string" $v -}}
 {{- if regexMatch "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$" (trim $v) -}}
-{{- $_ := set $m . (float64 (trim $v)) -}}
+{{- $f := float64 (trim $v) -}}
+{{- /* float64 gives 0 for what it cannot convert (1e400): keep such a string for the task to reject by name. */ -}}
+{{- if or (ne $f 0.0) (regexMatch "^[-+]?(0+[.]?0*|[.]0+)([eE][-+]?[0-9]+)?$" (trim $v)) -}}
+{{- $_ := set $m . $f -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

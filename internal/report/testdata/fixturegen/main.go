@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -289,6 +290,37 @@ metrics:
 		return err
 	}
 
+	// outage: three loops; in the third the target is down, so the http
+	// task fails and its SLOs are not judged (never passed on the values
+	// of the loop before)
+	outage, err := runLoops(ctx, 3, func(loop int) string {
+		url := demo.URL() + "/get"
+		if loop == 2 {
+			url = "http://127.0.0.1:1/get"
+		}
+		return `spec:
+- task: http
+  with:
+    url: ` + url + `
+    numRequests: 16
+    qps: 16
+    connections: 4
+- task: assess
+  with:
+    window: 2
+    SLOs:
+      upper:
+      - {metric: http/latency-mean, limit: 100}
+      - {metric: http/error-rate, limit: 0.5}
+`
+	})
+	if err == nil || outage == nil || outage.Result.NumLoops != 3 {
+		return fmt.Errorf("the outage experiment did not fail in its third loop as expected: %v", err)
+	}
+	if err := save("outage.yaml", outage); err != nil {
+		return err
+	}
+
 	// no insights yet: the first task is still running
 	start := time.Date(2026, 11, 27, 13, 20, 0, 0, time.UTC)
 	pending := &experiment.Experiment{
@@ -413,9 +445,9 @@ func runLoops(ctx context.Context, n int, spec func(loop int) string, files ...s
 		if err := os.WriteFile(filepath.Join(dir, store.FileName), []byte(doc), 0o644); err != nil {
 			return nil, err
 		}
-		r := &experiment.Runner{Store: store.NewFile(dir), Registry: task.Registry(), Dir: dir, Version: "v0.14.0", ReuseResult: loop > 0}
+		r := &experiment.Runner{Store: store.NewFile(dir), Registry: task.Registry(task.Deps{}), Dir: dir, Version: "v0.14.0", ReuseResult: loop > 0}
 		exp, err = r.Run(ctx)
-		if err != nil {
+		if err != nil && (loop == n-1 || !errors.Is(err, experiment.ErrFailed)) {
 			return exp, err
 		}
 	}

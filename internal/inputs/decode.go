@@ -1,4 +1,10 @@
-package experiment
+// Package inputs decodes user-supplied task inputs strictly, field by field,
+// into typed structs, and defines the vocabulary of bad input: FieldError
+// names the field, the value and what was expected; ErrInvalid matches every
+// such error, and they all exit with exitcode.Usage. It is a leaf package:
+// anything that reads user input can use it without importing the
+// experiment document.
+package inputs
 
 import (
 	"bytes"
@@ -11,15 +17,18 @@ import (
 	"time"
 )
 
-// DecodeInputs decodes a task's with: map into dst, a pointer to a struct with
+// Decode decodes a task's with: map into dst, a pointer to a struct with
 // JSON tags. It works field by field so that every error names its field:
 // unknown keys are rejected with the list of valid ones, and values of the
 // wrong type name the value and the type expected. Keys match JSON tags
-// exactly or, as the original accepted, case-insensitively.
-func DecodeInputs(with map[string]any, dst any) error {
+// exactly or, as the original accepted, case-insensitively. A number field
+// takes a number or a decimal written as a string (as Helm's --set leaves
+// 0.05); null, NaN, infinities and decimals beyond a float64 are errors
+// naming the field, never a silent 0.
+func Decode(with map[string]any, dst any) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("DecodeInputs: dst must be a pointer to a struct, got %T", dst)
+		return fmt.Errorf("inputs.Decode: dst must be a pointer to a struct, got %T", dst)
 	}
 	fields := inputFields(rv.Elem())
 	keys := make([]string, 0, len(with))
@@ -32,7 +41,11 @@ func DecodeInputs(with map[string]any, dst any) error {
 		if !ok {
 			return &FieldError{Field: k, Unknown: true, Expected: strings.Join(fields.names, ", "), Suggest: Closest(k, fields.names)}
 		}
-		if err := decodeField(k, with[k], f); err != nil {
+		val, err := numbers(k, with[k], f.Type())
+		if err != nil {
+			return err
+		}
+		if err := decodeField(k, val, f); err != nil {
 			return err
 		}
 	}
@@ -159,7 +172,7 @@ func describeType(t reflect.Type) string {
 }
 
 // ValueError is returned by input types' UnmarshalJSON to say what was
-// expected; DecodeInputs turns it into a FieldError naming the field.
+// expected; Decode turns it into a FieldError naming the field.
 type ValueError struct {
 	Expected string
 }
@@ -189,37 +202,4 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(d.String())
-}
-
-// Closest returns the name nearest to s if it is a likely typo (edit distance
-// of at most 2, case-insensitive), or "": for "did you mean" messages.
-func Closest(s string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := distance(strings.ToLower(s), strings.ToLower(n)); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

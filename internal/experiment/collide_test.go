@@ -1,0 +1,48 @@
+package experiment_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
+)
+
+// providersRegistry accepts http, grpc and custommetrics tasks with any
+// inputs, so the rule is tested on specs alone.
+func providersRegistry() experiment.Registry {
+	accept := func(map[string]any) (experiment.Task, error) { return failTask{}, nil }
+	return experiment.Registry{"http": accept, "grpc": accept, "custommetrics": accept, "assess": accept}
+}
+
+// Two tasks that write the same metric names in one loop are refused,
+// naming both; warmups and separate names are fine.
+func TestLoadTasksMustNotShareMetrics(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, spec, want string
+	}{
+		{"two http", "- task: http\n  with: {url: http://a}\n- task: assess\n- task: http\n  with: {url: http://b}\n",
+			"task 1 (http) and task 3 (http) both write the metrics http/… in one loop"},
+		{"two grpc", "- task: grpc\n- task: grpc\n", "task 1 (grpc) and task 2 (grpc) both write the metrics grpc/…"},
+		{"same endpoint ids", "- task: http\n  with: {warmup: false, endpoints: {a: {}}}\n- task: http\n  with: {endpoints: {a: {}}}\n", "task 1 (http) and task 2 (http) both write the metrics http/…"},
+		{"same provider", "- task: custommetrics\n  with: {templates: {prom: prometheus}}\n- task: custommetrics\n  with: {templates: {prom: istio-prom, other: x}}\n",
+			"task 1 (custommetrics) and task 2 (custommetrics) both write the metrics prom/…"},
+		{"warmup first", "- task: http\n  with: {warmup: true}\n- task: http\n", ""},
+		{"http and grpc", "- task: http\n- task: grpc\n", ""},
+		{"different providers", "- task: custommetrics\n  with: {templates: {a: prometheus}}\n- task: custommetrics\n  with: {templates: {b: prometheus}}\n", ""},
+	} {
+		exp, err := experiment.Decode([]byte("spec:\n" + tt.spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = experiment.Build(exp.Spec, providersRegistry())
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, inputs.ErrInvalid)):
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}

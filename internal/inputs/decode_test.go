@@ -1,0 +1,65 @@
+package inputs_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"iter8.tools/iter8/internal/exitcode"
+	"iter8.tools/iter8/internal/inputs"
+)
+
+type sampleInputs struct {
+	URL      string            `json:"url,omitempty"`
+	QPS      *float64          `json:"qps,omitempty"`
+	N        int               `json:"numRequests,omitempty"`
+	Duration *inputs.Duration  `json:"duration,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Ranges   []struct {
+		Lower *int `json:"lower,omitempty"`
+	} `json:"errorRanges,omitempty"`
+	Flag bool `json:"warmup,omitempty"`
+}
+
+func TestDecodeInputs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		with map[string]any
+		want string // "" means success
+	}{
+		{"ok", map[string]any{"url": "http://x", "qps": 2.5, "numRequests": 10.0, "duration": "1m", "headers": map[string]any{"a": "b"}}, ""},
+		{"case-insensitive key", map[string]any{"NUMREQUESTS": 3.0}, ""},
+		{"unknown field", map[string]any{"qsp": 1.0}, `unknown field "qsp": did you mean "qps"? (expected one of duration, errorRanges, headers, numRequests, qps, url, warmup)`},
+		{"malformed duration", map[string]any{"duration": "10 parsecs"}, `field "duration": invalid value "10 parsecs": expected a duration such as 30s, 1m or 500ms`},
+		{"duration as number", map[string]any{"duration": 10.0}, `field "duration": invalid value 10: expected a duration`},
+		{"string for number", map[string]any{"qps": "fast"}, `field "qps": invalid value "fast": expected a number`},
+		{"fraction for whole number", map[string]any{"numRequests": 2.5}, `field "numRequests": invalid value 2.5: expected a whole number`},
+		{"list for string", map[string]any{"url": []any{"a"}}, `field "url": invalid value ["a"]: expected a string`},
+		{"bool", map[string]any{"warmup": "yes"}, `field "warmup": invalid value "yes": expected true or false`},
+		{"nested unknown", map[string]any{"errorRanges": []any{map[string]any{"lowr": 400.0}}}, `field "errorRanges"`},
+		{"map value type", map[string]any{"headers": map[string]any{"a": 1.0}}, `field "headers": invalid value {"a":1}: expected a map of string values (found a number where a string was expected)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var in sampleInputs
+			err := inputs.Decode(tt.with, &in)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !errors.Is(err, inputs.ErrInvalid) || exitcode.Of(err) != exitcode.Usage {
+				t.Errorf("%v does not match ErrInvalid with exit code %d", err, exitcode.Usage)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}

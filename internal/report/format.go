@@ -1,0 +1,148 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"iter8.tools/iter8/internal/metrics"
+	"iter8.tools/iter8/internal/slo"
+)
+
+// The formatting every format shares: numbers, outcome labels, status
+// codes and text from the experiment. A format that needs a value reads it
+// from the model; it formats it with these.
+
+// num formats a value for people: integers as integers, otherwise two
+// decimals, or three significant digits for small values.
+func num(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case math.Abs(v) >= 1000:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case math.Abs(v) >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// textValue formats a value as the original's text report did (two
+// decimals), with three significant digits for small values that two
+// decimals would show as 0.
+func textValue(v float64) string {
+	if v != 0 && math.Abs(v) < 0.01 {
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	return fmt.Sprintf("%0.2f", v)
+}
+
+// percentileName is a percentile as a column or tick label: "p99.9".
+func percentileName(p float64) string { return "p" + metrics.FormatPercentile(p) }
+
+// ANSI styles of text output; the outcome labels carry them too.
+const (
+	plain  = ""
+	bold   = "1"
+	red    = "31"
+	green  = "32"
+	yellow = "33"
+)
+
+// outcomeLabel is how the formats show an SLO outcome.
+type outcomeLabel struct {
+	name  string // in words: "no data"
+	class string // the stylesheet class (HTML, charts): "nodata"
+	mark  string // the one-character mark of the text loops table: "?"
+	style string // the ANSI colour of text output
+	icon  string // the Markdown emoji
+}
+
+// labelOf is the one place that names the outcomes.
+func labelOf(o slo.Outcome) outcomeLabel {
+	switch o {
+	case slo.Passed:
+		return outcomeLabel{name: "passed", class: "passed", mark: "+", style: green, icon: "✅"}
+	case slo.Failed:
+		return outcomeLabel{name: "failed", class: "failed", mark: "x", style: red, icon: "❌"}
+	case slo.NoData:
+		return outcomeLabel{name: "no data", class: "nodata", mark: "?", style: yellow, icon: "⚠️"}
+	case slo.Invalid:
+		return outcomeLabel{name: "invalid run", class: "invalid", mark: "!", style: yellow, icon: "⚠️"}
+	case slo.Error:
+		return outcomeLabel{name: "query error", class: "error", mark: "E", style: red, icon: "❌"}
+	case slo.NotJudged:
+		return outcomeLabel{name: "not judged", class: "nodata", mark: ".", style: yellow, icon: "⚠️"}
+	case "":
+		return outcomeLabel{name: "not judged", class: "unknown", mark: " "}
+	}
+	return outcomeLabel{name: string(o), class: "unknown", mark: " "}
+}
+
+// ignoredLabel is a no-data outcome that its SLO ignores (onNoData: ignore).
+func ignoredLabel() outcomeLabel {
+	return outcomeLabel{name: "no data (ignored)", class: "ignored", mark: "-", icon: "➖"}
+}
+
+// label shows a result, ignored or not.
+func (r SLOResult) label() outcomeLabel {
+	if r.Ignored {
+		return ignoredLabel()
+	}
+	return labelOf(r.Outcome)
+}
+
+// loopLabel shows the outcome of an SLO in one loop of the history.
+func (s SLO) loopLabel(o slo.Outcome) outcomeLabel {
+	if o == slo.NoData && s.OnNoData == slo.IgnoreNoData {
+		return ignoredLabel()
+	}
+	return labelOf(o)
+}
+
+// name is the code as shown: a gRPC code number with its name
+// ("14 Unavailable"), anything else as it is.
+func (c Code) name() string {
+	if c.Kind == "grpc-code" {
+		if n, err := strconv.Atoi(c.Code); err == nil && n >= 0 && n < len(grpcCodes) {
+			return c.Code + " " + grpcCodes[n]
+		}
+	}
+	return c.Code
+}
+
+// codeSummary lists a load's responses by code: "200 × 98, 503 × 2".
+func codeSummary(l Load) string {
+	if len(l.Codes) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(l.Codes))
+	for i, c := range l.Codes {
+		parts[i] = fmt.Sprintf("%s × %d", c.name(), c.Count)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// latencyColumns are the headers of the brief latency tables (text,
+// Markdown), whose rows are Report.latencyRows.
+func latencyColumns() []string {
+	out := []string{"Histogram", "count"}
+	for _, p := range briefPercentiles() {
+		out = append(out, percentileName(p))
+	}
+	return append(out, "max")
+}
+
+// clean replaces control characters in text from the experiment, so that a
+// name or message cannot move the cursor, retitle or clear the terminal.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
