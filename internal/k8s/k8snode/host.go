@@ -34,7 +34,7 @@ var kernelSettings = []string{
 // write by default. The cluster's mount namespace hides them, and the stop
 // checks that none appeared.
 var watchedPaths = []string{
-	"/run/containerd", "/run/netns", "/var/run/netns", "/var/lib/cni", "/var/lib/kubelet", "/var/lib/containerd",
+	"/run/containerd", "/run/mount", "/run/netns", "/var/run/netns", "/var/lib/cni", "/var/lib/kubelet", "/var/lib/containerd",
 	"/var/log/pods", "/var/log/containers", "/opt/containerd", "/opt/cni", "/etc/cni", "/etc/kubernetes",
 	"/usr/libexec/kubernetes",
 }

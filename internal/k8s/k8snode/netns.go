@@ -50,11 +50,13 @@ func newSandbox(ctx context.Context) (*sandbox, error) {
 	}
 	s.netFD = fd
 	script := []string{
-		// Nothing mounted here propagates to the host, nor from it.
-		"mount --make-rprivate /",
+		// Nothing mounted here propagates to the host, nor from it. -n:
+		// util-linux would otherwise make the host's /run/mount for its
+		// utab before /run is hidden.
+		"mount -n --make-rprivate /",
 	}
 	for _, d := range hiddenDirs {
-		script = append(script, fmt.Sprintf("mount -t tmpfs -o mode=0755 iter8-node %s", d))
+		script = append(script, fmt.Sprintf("mount -n -t tmpfs -o mode=0755 iter8-node %s", d))
 	}
 	script = append(script,
 		"mkdir -p /run/lock /var/lib/cni /var/log/pods /var/log/containers",
