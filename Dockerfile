@@ -2,8 +2,12 @@
 # The iter8 image: a static iter8 binary on a small base, run as a non-root
 # user. Experiment pods (iter8 k launch) run `iter8 k run` in it.
 #
-#   docker build -t iter8/iter8:0.14 --build-arg VERSION=v0.14.0 .
+#   docker build -t iter8.tools/iter8:v0.14.0 --build-arg VERSION=v0.14.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/iter8:TAG --push .
+#
+# Without Docker, hack/image builds iter8.tools/iter8:<version> (static bash
+# and busybox instead of Alpine) as a docker archive; see the README's
+# Kubernetes section.
 ARG GO_VERSION=1.26.8
 ARG ALPINE_VERSION=3.22
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/k8s/k8snode"
 	"iter8.tools/iter8/internal/k8s/k8stest"
 	"iter8.tools/iter8/internal/testserver"
 )
@@ -47,6 +48,11 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if err := k8stest.StopShared(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping the Kubernetes control plane:", err)
+	}
+	// The real node must leave the host as it was: a difference fails the run.
+	if err := k8snode.StopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the Kubernetes node:", err)
+		code = max(code, 1)
 	}
 	_ = os.RemoveAll(dir)
 	os.Exit(code)

@@ -25,6 +25,7 @@ import (
 
 	"iter8.tools/iter8/charts"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/version"
 )
 
 // Chart is a loaded experiment chart.
@@ -61,6 +62,11 @@ func Embedded() (*Chart, error) {
 	c, err := loader.LoadFiles(files)
 	if err != nil {
 		return nil, fmt.Errorf("loading embedded chart: %w", err)
+	}
+	// The pods run this binary's own version unless iter8Image says
+	// otherwise.
+	if img, _ := c.Values["iter8Image"].(string); img == "" {
+		c.Values["iter8Image"] = version.Image()
 	}
 	return &Chart{c: c}, nil
 }

@@ -104,8 +104,21 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
 				defer func() { _ = gsrv.Close() }()
 			}
 			httpCfg := knobs.http()
+			var srv *testserver.HTTP
 			if serve {
-				httpCfg.Stats = gsrv.CallCounts
+				// gRPC calls by full method name (registered services)
+				// and by "grpc <method>" (the demo services), HTTP
+				// requests by "METHOD /path": the service's own count.
+				httpCfg.Stats = func() map[string]int64 {
+					m := gsrv.CallCounts()
+					for k, v := range gsrv.MethodCalls() {
+						m["grpc "+k] = v
+					}
+					for k, v := range srv.Counts() {
+						m[k] = v
+					}
+					return m
+				}
 			}
 			srv, err := testserver.StartHTTP(httpCfg, addr)
 			if err != nil {

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/k8s"
 	"iter8.tools/iter8/internal/task"
+	"iter8.tools/iter8/internal/version"
 )
 
 // kOptions are the flags every k command shares: the group and the kube
@@ -141,6 +144,7 @@ a loop is added (CronJob runs).`,
 			}
 			st.ForbiddenWait = 30 * time.Second // RBAC made with the release may lag
 			r := a.runner(st, os.TempDir(), reuse, task.Deps{Kube: k.kube})
+			r.Build = version.Get().Short() // which image ran, for k report and k assert
 			_, err = r.Run(cmd.Context())
 			return err
 		},
@@ -169,7 +173,7 @@ experiment finishes, or the timeout passes.`,
 			if err != nil {
 				return err
 			}
-			return o.Run(cmd.Context(), a, st)
+			return o.Run(cmd.Context(), a, &versionCheck{Store: st, logger: a.logger})
 		},
 	}
 	cmd.Flags().StringSliceVarP(&o.conditions, "condition", "c", nil, "condition to check: completed, nofailure or slos (repeatable or comma-separated)")
@@ -180,7 +184,13 @@ experiment finishes, or the timeout passes.`,
 }
 
 func newKReportCmd(a *app, k *kOptions) *cobra.Command {
-	cmd := reportCmd(a, func() (experiment.Store, error) { return k.secret(a) })
+	cmd := reportCmd(a, func() (experiment.Store, error) {
+		st, err := k.secret(a)
+		if err != nil {
+			return nil, err
+		}
+		return &versionCheck{Store: st, logger: a.logger}, nil
+	})
 	cmd.Short = "Show the results of the group's experiment"
 	cmd.Long = `k report prints the experiment in the group's Secret, exactly as iter8 report does for a
 file. It works while the experiment runs, and right after launch (before any result).`
@@ -243,4 +253,27 @@ the ServiceAccount, Roles and RoleBindings, and the Job or CronJob with their po
 			return nil
 		},
 	}
+}
+
+// versionCheck warns, once, when the experiment's latest loop ran in a pod
+// with another iter8 release than this CLI: the pod's image and the CLI
+// should match (iter8Image defaults to the CLI's own version).
+type versionCheck struct {
+	experiment.Store
+	logger *slog.Logger
+	warned bool
+}
+
+// Load loads the experiment and compares the versions.
+func (v *versionCheck) Load(ctx context.Context) (*experiment.Experiment, error) {
+	exp, err := v.Store.Load(ctx)
+	if err != nil || exp.Result == nil || exp.Result.Iter8Build == "" || v.warned {
+		return exp, err
+	}
+	if pod := exp.Result.Iter8Build; version.Release(pod) != version.Version {
+		v.warned = true
+		v.logger.Warn("the experiment's pod ran another iter8 than this one: results may differ in meaning; set iter8Image to "+version.Image()+" or use the iter8 of the pod",
+			"pod", pod, "cli", version.Get().Short())
+	}
+	return exp, nil
 }

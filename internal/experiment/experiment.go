@@ -57,6 +57,10 @@ type Result struct {
 	// trend charts need, bounded in size however many loops run.
 	History      []LoopSummary `json:"history,omitempty"`
 	Iter8Version string        `json:"iter8Version"`
+	// Iter8Build is the full version of the iter8 that ran the latest loop
+	// in a Kubernetes pod (new), such as v0.14.0+g1234567: k report and
+	// k assert warn when it is not the CLI's version.
+	Iter8Build string `json:"iter8Build,omitempty"`
 }
 
 // LoopSummary is the compact record of one loop or, for older loops, of a

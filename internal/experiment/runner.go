@@ -39,6 +39,8 @@ type Runner struct {
 	ReuseResult bool
 	// Version is written to result.iter8Version.
 	Version string
+	// Build, when set, is written to result.iter8Build.
+	Build string
 	// Locker, when set, is locked for the whole of Run or Loops so that no
 	// other process runs the experiment meanwhile. Leave it nil when the
 	// caller already holds the lock, or the store needs none.
@@ -93,6 +95,9 @@ func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 		exp.Result = res
 	}
 	res.Iter8Version = r.Version
+	if r.Build != "" {
+		res.Iter8Build = r.Build
+	}
 	res.NumLoops++
 	loopStart := now()
 	res.NumCompletedTasks = 0

@@ -258,6 +258,18 @@ func (s *GRPC) Calls(method string) int64 {
 	return s.calls[method]
 }
 
+// MethodCalls returns the calls the demo services received by method name
+// (such as "SayHello"), as Calls counts them.
+func (s *GRPC) MethodCalls() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	return out
+}
+
 func (s *GRPC) countMethod(m string) {
 	s.mu.Lock()
 	s.methods[m]++

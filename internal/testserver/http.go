@@ -203,6 +203,17 @@ func (s *HTTP) Count(method, path string) int64 {
 	return s.counts[method+" "+path]
 }
 
+// Counts returns request counts by "METHOD /path".
+func (s *HTTP) Counts() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.counts))
+	for k, v := range s.counts {
+		out[k] = v
+	}
+	return out
+}
+
 // Protocols returns request counts by protocol (HTTP/1.1, HTTP/2.0).
 func (s *HTTP) Protocols() map[string]int64 {
 	s.mu.Lock()

@@ -3,6 +3,7 @@ package version
 
 import (
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -43,6 +44,25 @@ func (i Info) Short() string {
 		return i.Version + "+g" + i.GitCommit[:7]
 	}
 	return i.Version
+}
+
+// ImageRepository is the name of iter8's container image, without its tag.
+const ImageRepository = "iter8.tools/iter8"
+
+var tagUnsafe = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+// Image returns the name of the image of this binary's version, the
+// default image of experiment pods: iter8.tools/iter8:v0.14.0. hack/image
+// builds it (see the README's Kubernetes section).
+func Image() string {
+	return ImageRepository + ":" + tagUnsafe.ReplaceAllString(Version, "-")
+}
+
+// Release returns the release part of a version as Info.Short writes it
+// (v0.14.0 for v0.14.0+g1234567).
+func Release(short string) string {
+	r, _, _ := strings.Cut(short, "+")
+	return r
 }
 
 // MajorMinor returns the major.minor part, as stored in result.iter8Version.

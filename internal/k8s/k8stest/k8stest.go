@@ -75,8 +75,15 @@ type proc struct {
 // named by ITER8_KUBE_ASSETS, or the one hack/kube/build.sh prints (building
 // them if needed, which takes minutes the first time on a machine).
 func Assets() (string, error) {
-	if dir := os.Getenv(AssetsEnv); dir != "" {
-		return dir, checkAssets(dir)
+	return RequireAssets("etcd", "kube-apiserver", "kube-controller-manager")
+}
+
+// RequireAssets returns the folder holding the named executables, as Assets
+// does; it runs hack/kube/build.sh when ITER8_KUBE_ASSETS is unset or lacks
+// one of them.
+func RequireAssets(names ...string) (string, error) {
+	if dir := os.Getenv(AssetsEnv); dir != "" && checkAssets(dir, names) == nil {
+		return dir, nil
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -88,16 +95,16 @@ func Assets() (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "kube", "build.sh"))
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building the control plane with hack/kube/build.sh: %w\n%s", err, tailString(stderr.String(), 2000))
+		return "", fmt.Errorf("building the Kubernetes components with hack/kube/build.sh: %w\n%s", err, tailString(stderr.String(), 2000))
 	}
 	dir := strings.TrimSpace(out.String())
-	return dir, checkAssets(dir)
+	return dir, checkAssets(dir, names)
 }
 
-func checkAssets(dir string) error {
-	for _, n := range []string{"etcd", "kube-apiserver", "kube-controller-manager"} {
+func checkAssets(dir string, names []string) error {
+	for _, n := range names {
 		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
-			return fmt.Errorf("control plane assets in %s: %w (run hack/kube/build.sh and set %s to the folder it prints)", dir, err, AssetsEnv)
+			return fmt.Errorf("the Kubernetes assets in %s: %w (run hack/kube/build.sh and set %s to the folder it prints)", dir, err, AssetsEnv)
 		}
 	}
 	return nil
