@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"iter8.tools/iter8/internal/testserver"
+	"iter8.tools/iter8/internal/demo"
 )
 
 // Absurd load inputs are refused before anything runs, naming the field and
@@ -39,7 +39,7 @@ func TestAbsurdLoadInputsExit2(t *testing.T) {
 func TestSlowServiceIsJudged(t *testing.T) {
 	needBinary(t)
 	t.Parallel()
-	srv, err := testserver.StartHTTP(testserver.HTTPConfig{Latency: testserver.Fixed(700 * time.Millisecond)}, "")
+	srv, err := demo.StartHTTP(demo.HTTPConfig{Latency: demo.Fixed(700 * time.Millisecond)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestTimeoutsCountAsLatency(t *testing.T) {
 		}
 		return 5 * time.Millisecond
 	}
-	srv, err := testserver.StartHTTP(testserver.HTTPConfig{Latency: slow}, "")
+	srv, err := demo.StartHTTP(demo.HTTPConfig{Latency: slow}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

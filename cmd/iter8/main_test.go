@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/k8s/k8snode"
 	"iter8.tools/iter8/internal/k8s/k8stest"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 // bin is the iter8 binary built once for these tests.
@@ -92,9 +92,9 @@ func iter8(t *testing.T, dir string, args ...string) result {
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
-func startTarget(t *testing.T) *testserver.HTTP {
+func startTarget(t *testing.T) *demo.HTTP {
 	t.Helper()
-	srv, err := testserver.StartHTTP(testserver.HTTPConfig{}, "")
+	srv, err := demo.StartHTTP(demo.HTTPConfig{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,13 +466,13 @@ func TestReportOnATerminal(t *testing.T) {
 func TestLaunchGRPC(t *testing.T) {
 	needBinary(t)
 	t.Parallel()
-	srv, err := testserver.StartGRPC(testserver.GRPCConfig{}, "")
+	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	protoDir := t.TempDir()
-	if _, err := testserver.WriteDemoProtos(protoDir); err != nil {
+	if _, err := demo.WriteDemoProtos(protoDir); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(protoDir, "data.json"), []byte(`{"name": "from a URL"}`), 0o644); err != nil {

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/report"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 func newSecret(t *testing.T) string {
@@ -52,7 +52,7 @@ func TestSecretsNeverLeakFromLoadAndNotify(t *testing.T) {
 		}
 	}))
 	t.Cleanup(web.Close)
-	g, err := testserver.StartGRPC(testserver.GRPCConfig{}, "")
+	g, err := demo.StartGRPC(demo.GRPCConfig{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

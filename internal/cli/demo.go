@@ -11,10 +11,10 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 
+	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 // demoKnobs tune the demo services: by default log-normal latency with a
@@ -25,19 +25,19 @@ type demoKnobs struct {
 	errorRate   float64
 }
 
-func (k demoKnobs) latency() testserver.Latency {
+func (k demoKnobs) latency() demo.Latency {
 	if k.median <= 0 {
 		return nil
 	}
-	return testserver.LogNormal(k.median, max(k.p99, k.median))
+	return demo.LogNormal(k.median, max(k.p99, k.median))
 }
 
-func (k demoKnobs) http() testserver.HTTPConfig {
-	return testserver.HTTPConfig{Latency: k.latency(), ErrorRate: k.errorRate, ErrorCode: 503}
+func (k demoKnobs) http() demo.HTTPConfig {
+	return demo.HTTPConfig{Latency: k.latency(), ErrorRate: k.errorRate, ErrorCode: 503}
 }
 
-func (k demoKnobs) grpc() testserver.GRPCConfig {
-	return testserver.GRPCConfig{Latency: k.latency(), ErrorRate: k.errorRate, ErrorCode: codes.Unavailable}
+func (k demoKnobs) grpc() demo.GRPCConfig {
+	return demo.GRPCConfig{Latency: k.latency(), ErrorRate: k.errorRate, ErrorCode: codes.Unavailable}
 }
 
 // demoGRPCValues are the gRPC experiment the demo runs.
@@ -95,16 +95,16 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
   iter8 demo --serve --addr 127.0.0.1:8080 --grpc-addr 127.0.0.1:50051   # just the services`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var gsrv *testserver.GRPC
+			var gsrv *demo.GRPC
 			if serve || useGRPC {
 				var err error
-				if gsrv, err = testserver.StartGRPC(knobs.grpc(), grpcAddr); err != nil {
+				if gsrv, err = demo.StartGRPC(knobs.grpc(), grpcAddr); err != nil {
 					return err
 				}
 				defer func() { _ = gsrv.Close() }()
 			}
 			httpCfg := knobs.http()
-			var srv *testserver.HTTP
+			var srv *demo.HTTP
 			if serve {
 				// gRPC calls by full method name (registered services)
 				// and by "grpc <method>" (the demo services), HTTP
@@ -120,7 +120,7 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
 					return m
 				}
 			}
-			srv, err := testserver.StartHTTP(httpCfg, addr)
+			srv, err := demo.StartHTTP(httpCfg, addr)
 			if err != nil {
 				return err
 			}
@@ -143,11 +143,11 @@ one also serves iter8.demo.v1.Demo (unary and all three stream kinds), health an
 				}
 				o.runDir = dir
 			}
-			demo := demoValues(srv.URL() + "/demo")
+			set := demoValues(srv.URL() + "/demo")
 			if useGRPC {
-				demo = demoGRPCValues(gsrv.Addr())
+				set = demoGRPCValues(gsrv.Addr())
 			}
-			o.values.Set = append(demo, o.values.Set...)
+			o.values.Set = append(set, o.values.Set...)
 			st, unlock, err := o.write(cmd.Context())
 			if err != nil {
 				return err

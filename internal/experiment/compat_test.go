@@ -9,12 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 // Experiment files written by the original iter8 (v0.11-v0.13) load and
@@ -50,7 +50,7 @@ func TestCompatFixturesRun(t *testing.T) {
 		t.Skip("runs the original's run tasks with /bin/bash; runs without -short")
 	}
 	t.Parallel()
-	srv, err := testserver.StartHTTP(testserver.HTTPConfig{}, "")
+	srv, err := demo.StartHTTP(demo.HTTPConfig{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestOriginalConditionEnvironment(t *testing.T) {
 // original's would, and leaves nothing but experiment.yaml behind. Not
 // parallel: this package's other load tests then run after it, not beside it.
 func TestOriginalExperimentRuns(t *testing.T) {
-	srv, err := testserver.StartHTTP(testserver.HTTPConfig{}, "")
+	srv, err := demo.StartHTTP(demo.HTTPConfig{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

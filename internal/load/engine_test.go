@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/load/httpload"
-	"iter8.tools/iter8/internal/testserver"
 )
 
-func startServer(t *testing.T, cfg testserver.HTTPConfig) *testserver.HTTP {
+func startServer(t *testing.T, cfg demo.HTTPConfig) *demo.HTTP {
 	t.Helper()
-	s, err := testserver.StartHTTP(cfg, "")
+	s, err := demo.StartHTTP(cfg, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func target(t *testing.T, url string, conns int) *httpload.Target {
 
 func TestRunClosedLoop(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, testserver.HTTPConfig{ErrorRate: 0.1, ErrorCode: 503})
+	srv := startServer(t, demo.HTTPConfig{ErrorRate: 0.1, ErrorCode: 503})
 	rep, err := load.Run(context.Background(), target(t, srv.URL()+"/closed", 4), load.Options{
 		Connections: 4,
 		Requests:    500,
@@ -61,7 +61,7 @@ func TestRunOpenLoopRate(t *testing.T) {
 		t.Skip("measures the achieved rate of a 1 s run to 1% (wall clock); runs without -short")
 	}
 	t.Parallel()
-	srv := startServer(t, testserver.HTTPConfig{})
+	srv := startServer(t, demo.HTTPConfig{})
 	rep, err := load.Run(context.Background(), target(t, srv.URL(), 4), load.Options{
 		Pacer:       load.Constant{PerSecond: 400},
 		Connections: 4,
@@ -92,7 +92,7 @@ func TestRunOpenLoopConnectionBound(t *testing.T) {
 	// One connection (the cap) cannot carry 200 req/s of 20 ms requests:
 	// the target is too slow for the cap, which the latency shows; a
 	// warning, not an invalid run.
-	srv := startServer(t, testserver.HTTPConfig{Latency: testserver.Fixed(20 * time.Millisecond)})
+	srv := startServer(t, demo.HTTPConfig{Latency: demo.Fixed(20 * time.Millisecond)})
 	rep, err := load.Run(context.Background(), target(t, srv.URL(), 1), load.Options{
 		Pacer:       load.Constant{PerSecond: 200},
 		Connections: 1,
@@ -132,7 +132,7 @@ func TestRunTransportErrors(t *testing.T) {
 
 func TestRunCancel(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, testserver.HTTPConfig{})
+	srv := startServer(t, demo.HTTPConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var progressed bool
 	rep, err := load.Run(ctx, target(t, srv.URL(), 2), load.Options{

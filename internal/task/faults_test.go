@@ -11,8 +11,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"iter8.tools/iter8/internal/demo"
+	"iter8.tools/iter8/internal/demo/demotest"
 	"iter8.tools/iter8/internal/experiment"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 // A release gate must not pass a broken release because the tool
@@ -25,12 +26,12 @@ func TestHTTPFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("injects faults into seconds-long load runs (wall clock); runs without -short")
 	}
-	srv, err := testserver.StartHTTP(testserver.HTTPConfig{BodySize: 4096}, "")
+	srv, err := demo.StartHTTP(demo.HTTPConfig{BodySize: 4096}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = srv.Close() }()
-	ca, err := testserver.NewCA()
+	ca, err := demotest.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestHTTPFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "HTTP/2 GOAWAY after each response" {
-				h2, err := testserver.StartHTTP(testserver.HTTPConfig{H2C: true}, "")
+				h2, err := demo.StartHTTP(demo.HTTPConfig{H2C: true}, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -107,7 +108,7 @@ func TestGRPCFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("injects faults into seconds-long load runs (wall clock); runs without -short")
 	}
-	srv, err := testserver.StartGRPC(testserver.GRPCConfig{}, "")
+	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/inputs"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 // The same unary call works from .proto files with imports, a protoset and
@@ -20,11 +20,11 @@ import (
 func TestGRPCDescriptorSources(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	protoFile, err := testserver.WriteDemoProtos(filepath.Join(dir, "protos"))
+	protoFile, err := demo.WriteDemoProtos(filepath.Join(dir, "protos"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := testserver.DemoProtoset(context.Background())
+	set, err := demo.DemoProtoset(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestGRPCDescriptorSources(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := startGRPC(t, testserver.GRPCConfig{})
+			srv := startGRPC(t, demo.GRPCConfig{})
 			with := map[string]any{
 				"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 50.0, "concurrency": 4.0,
 				"data":     map[string]any{"name": "from " + tt.name, "options": map[string]any{"delayMs": 1}},
@@ -91,7 +91,7 @@ func TestGRPCStreams(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.method, func(t *testing.T) {
 			t.Parallel()
-			srv := startGRPC(t, testserver.GRPCConfig{})
+			srv := startGRPC(t, demo.GRPCConfig{})
 			with := map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo." + tt.method, "total": 40.0, "concurrency": 4.0}
 			for k, v := range tt.with {
 				with[k] = v
@@ -128,9 +128,9 @@ func TestGRPCStreams(t *testing.T) {
 // Bad input gives a clear error naming the thing that is wrong.
 func TestGRPCErrors(t *testing.T) {
 	t.Parallel()
-	srv := startGRPC(t, testserver.GRPCConfig{})
+	srv := startGRPC(t, demo.GRPCConfig{})
 	dir := t.TempDir()
-	protoFile, err := testserver.WriteDemoProtos(filepath.Join(dir, "protos"))
+	protoFile, err := demo.WriteDemoProtos(filepath.Join(dir, "protos"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestGRPCInputErrors(t *testing.T) {
 // templates vary per call.
 func TestGRPCStatusCodesAndTemplates(t *testing.T) {
 	t.Parallel()
-	srv := startGRPC(t, testserver.GRPCConfig{ErrorRate: 0.1, ErrorCode: codes.ResourceExhausted})
+	srv := startGRPC(t, demo.GRPCConfig{ErrorRate: 0.1, ErrorCode: codes.ResourceExhausted})
 	exp, err := runTemp(t, newGRPC, map[string]any{
 		"total": 100.0, "concurrency": 5.0, "endpoints": map[string]any{
 			"ok":       map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "data": `{"name": "call-{{.RequestNumber}}", "sent": "{{.Timestamp}}"}`, "weight": 3.0},
@@ -241,7 +241,7 @@ func TestGRPCTLS(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t)
 	caFile, certFile, keyFile := ca.caFile, ca.certFile, ca.keyFile
-	srv := startGRPC(t, testserver.GRPCConfig{TLS: ca.server(t, "grpc.iter8.test", true)})
+	srv := startGRPC(t, demo.GRPCConfig{TLS: ca.server(t, "grpc.iter8.test", true)})
 	exp, err := runTemp(t, newGRPC, map[string]any{
 		"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 20.0, "concurrency": 2.0,
 		"cacert": caFile, "cert": certFile, "key": keyFile, "cname": "grpc.iter8.test",
@@ -259,8 +259,8 @@ func TestGRPCTLS(t *testing.T) {
 }
 
 // startGRPC starts the in-process gRPC demo server.
-func startGRPC(t *testing.T, cfg testserver.GRPCConfig) *testserver.GRPC {
+func startGRPC(t *testing.T, cfg demo.GRPCConfig) *demo.GRPC {
 	t.Helper()
-	s, err := testserver.StartGRPC(cfg, "")
+	s, err := demo.StartGRPC(cfg, "")
 	return started(t, s, err)
 }

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"testing"
 
+	"iter8.tools/iter8/internal/demo/demotest"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/store"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 // inputCase is a task input that must be refused, and a part of the message.
@@ -119,13 +119,13 @@ func newReceiver(t *testing.T) (*receiver, *httptest.Server) {
 // testCA is a certificate authority for a test, with its certificate and
 // a client certificate and key it issued written to files.
 type testCA struct {
-	*testserver.CA
+	*demotest.CA
 	caFile, certFile, keyFile string
 }
 
 func newTestCA(t *testing.T) testCA {
 	t.Helper()
-	ca, err := testserver.NewCA()
+	ca, err := demotest.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}

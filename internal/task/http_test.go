@@ -12,16 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"iter8.tools/iter8/internal/demo"
+	"iter8.tools/iter8/internal/demo/demotest"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/report"
-	"iter8.tools/iter8/internal/testserver"
 )
 
-func startHTTP(t *testing.T, cfg testserver.HTTPConfig) *testserver.HTTP {
+func startHTTP(t *testing.T, cfg demo.HTTPConfig) *demo.HTTP {
 	t.Helper()
-	s, err := testserver.StartHTTP(cfg, "")
+	s, err := demo.StartHTTP(cfg, "")
 	return started(t, s, err)
 }
 
@@ -64,18 +65,18 @@ func TestHTTPProtocols(t *testing.T) {
 	serverTLS, mutualTLS := ca.server(t, "iter8.test", false), ca.server(t, "iter8.test", true)
 	tests := []struct {
 		name        string
-		cfg         testserver.HTTPConfig
+		cfg         demo.HTTPConfig
 		with        map[string]any
 		proto       string
 		clientCerts bool
 	}{
-		{"HTTP/1.1", testserver.HTTPConfig{}, nil, "HTTP/1.1", false},
-		{"HTTP/1.1 over TLS", testserver.HTTPConfig{TLS: serverTLS}, map[string]any{"caCertFile": caFile}, "HTTP/1.1", false},
-		{"HTTP/2 over TLS", testserver.HTTPConfig{TLS: serverTLS}, map[string]any{"caCertFile": caFile, "http2": true}, "HTTP/2.0", false},
-		{"h2c", testserver.HTTPConfig{H2C: true}, map[string]any{"http2": true}, "HTTP/2.0", false},
-		{"mTLS HTTP/1.1", testserver.HTTPConfig{TLS: mutualTLS}, map[string]any{"caCertFile": caFile, "certFile": certFile, "keyFile": keyFile}, "HTTP/1.1", true},
-		{"mTLS HTTP/2", testserver.HTTPConfig{TLS: mutualTLS}, map[string]any{"caCertFile": caFile, "certFile": certFile, "keyFile": keyFile, "http2": true}, "HTTP/2.0", true},
-		{"server name and skip verify", testserver.HTTPConfig{TLS: serverTLS}, map[string]any{"insecureSkipVerify": true, "serverName": "iter8.test"}, "HTTP/1.1", false},
+		{"HTTP/1.1", demo.HTTPConfig{}, nil, "HTTP/1.1", false},
+		{"HTTP/1.1 over TLS", demo.HTTPConfig{TLS: serverTLS}, map[string]any{"caCertFile": caFile}, "HTTP/1.1", false},
+		{"HTTP/2 over TLS", demo.HTTPConfig{TLS: serverTLS}, map[string]any{"caCertFile": caFile, "http2": true}, "HTTP/2.0", false},
+		{"h2c", demo.HTTPConfig{H2C: true}, map[string]any{"http2": true}, "HTTP/2.0", false},
+		{"mTLS HTTP/1.1", demo.HTTPConfig{TLS: mutualTLS}, map[string]any{"caCertFile": caFile, "certFile": certFile, "keyFile": keyFile}, "HTTP/1.1", true},
+		{"mTLS HTTP/2", demo.HTTPConfig{TLS: mutualTLS}, map[string]any{"caCertFile": caFile, "certFile": certFile, "keyFile": keyFile, "http2": true}, "HTTP/2.0", true},
+		{"server name and skip verify", demo.HTTPConfig{TLS: serverTLS}, map[string]any{"insecureSkipVerify": true, "serverName": "iter8.test"}, "HTTP/1.1", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,7 +107,7 @@ func TestHTTPProtocols(t *testing.T) {
 	}
 	t.Run("mTLS without a client certificate fails clearly", func(t *testing.T) {
 		t.Parallel()
-		srv := startHTTP(t, testserver.HTTPConfig{TLS: mutualTLS})
+		srv := startHTTP(t, demo.HTTPConfig{TLS: mutualTLS})
 		_, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "numRequests": 5.0, "caCertFile": caFile})
 		if err == nil || !strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), "certificate") {
 			t.Errorf("error %v", err)
@@ -114,7 +115,7 @@ func TestHTTPProtocols(t *testing.T) {
 	})
 	t.Run("untrusted server certificate", func(t *testing.T) {
 		t.Parallel()
-		srv := startHTTP(t, testserver.HTTPConfig{TLS: serverTLS})
+		srv := startHTTP(t, demo.HTTPConfig{TLS: serverTLS})
 		_, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "numRequests": 5.0})
 		if err == nil || !strings.Contains(err.Error(), "certificate") {
 			t.Errorf("error %v", err)
@@ -125,7 +126,7 @@ func TestHTTPProtocols(t *testing.T) {
 // A weighted mix runs concurrently under one rate with per-endpoint metrics.
 func TestHTTPWeightedMix(t *testing.T) {
 	t.Parallel()
-	srv := startHTTP(t, testserver.HTTPConfig{})
+	srv := startHTTP(t, demo.HTTPConfig{})
 	exp, err := runTemp(t, newHTTP, map[string]any{
 		"numRequests": 4000.0, "qps": 0.0, "connections": 8.0,
 		"headers": map[string]any{"X-Common": "1"},
@@ -166,7 +167,7 @@ func TestHTTPErrorKinds(t *testing.T) {
 		t.Skip("times requests out against a stalling server (wall clock); runs without -short")
 	}
 	t.Parallel()
-	srv := startHTTP(t, testserver.HTTPConfig{})
+	srv := startHTTP(t, demo.HTTPConfig{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +208,7 @@ func TestCoordinatedOmission(t *testing.T) {
 		t.Skip("a 10 s run against a stalling server (wall clock); runs without -short")
 	}
 	t.Parallel()
-	srv := startHTTP(t, testserver.HTTPConfig{Stalls: []testserver.Stall{{After: 3000, For: 500 * time.Millisecond}}})
+	srv := startHTTP(t, demo.HTTPConfig{Stalls: []demo.Stall{{After: 3000, For: 500 * time.Millisecond}}})
 	exp, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "qps": 1000.0, "duration": "10s", "connections": 16.0})
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +242,7 @@ func TestLatencyAccuracy(t *testing.T) {
 		t.Skip("compares measured latency with the server's over seconds of wall clock; runs without -short")
 	}
 	const n = 2000
-	srv := startHTTP(t, testserver.HTTPConfig{Latency: testserver.Uniform(400*time.Millisecond, 1200*time.Millisecond), RecordTimes: true})
+	srv := startHTTP(t, demo.HTTPConfig{Latency: demo.Uniform(400*time.Millisecond, 1200*time.Millisecond), RecordTimes: true})
 	noise := measureNoise()
 	exp, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "numRequests": float64(n), "qps": 0.0, "connections": 250.0, "allowInitialErrors": true})
 	if err != nil {
@@ -300,7 +301,7 @@ func TestRateAccuracy(t *testing.T) {
 		t.Skip("measures achieved rates over seconds of wall clock; runs without -short")
 	}
 	t.Parallel()
-	raw, err := testserver.StartRaw()
+	raw, err := demotest.StartRaw()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +332,7 @@ func TestEndpointRates(t *testing.T) {
 		t.Skip("measures achieved rates per endpoint over wall clock; runs without -short")
 	}
 	t.Parallel()
-	srv := startHTTP(t, testserver.HTTPConfig{})
+	srv := startHTTP(t, demo.HTTPConfig{})
 	exp, err := runTemp(t, newHTTP, map[string]any{"qps": 100.0, "duration": "1s", "connections": 4.0, "endpoints": map[string]any{
 		"a": map[string]any{"url": srv.URL() + "/a", "weight": 3.0},
 		"b": map[string]any{"url": srv.URL() + "/b"},

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/slo"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 // An SLO breached for the configured window aborts the load task early, and
@@ -19,7 +19,7 @@ func TestAbortOnSustainedBreach(t *testing.T) {
 		t.Skip("waits for a breach sustained over seconds of wall clock; runs without -short")
 	}
 	t.Parallel()
-	srv := startHTTP(t, testserver.HTTPConfig{Latency: testserver.Fixed(300 * time.Millisecond)})
+	srv := startHTTP(t, demo.HTTPConfig{Latency: demo.Fixed(300 * time.Millisecond)})
 	doc := `
 spec:
 - task: http

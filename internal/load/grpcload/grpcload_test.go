@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"iter8.tools/iter8/internal/testserver"
+	"iter8.tools/iter8/internal/demo"
 )
 
 func TestParseCall(t *testing.T) {
@@ -32,7 +32,7 @@ func TestParseCall(t *testing.T) {
 
 func TestBuildMessages(t *testing.T) {
 	t.Parallel()
-	files, err := testserver.DemoFiles(context.Background())
+	files, err := demo.DemoFiles(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestBuildMessages(t *testing.T) {
 // in-process demo server's health service (a cheap server side), with
 // allocations: client and server share the process, so both count.
 func BenchmarkUnaryCall(b *testing.B) {
-	srv, err := testserver.StartGRPC(testserver.GRPCConfig{}, "")
+	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"iter8.tools/iter8/internal/demo"
+	"iter8.tools/iter8/internal/demo/demotest"
 	"iter8.tools/iter8/internal/load"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 func TestReadResponse(t *testing.T) {
@@ -89,7 +90,7 @@ func TestBuildRequest(t *testing.T) {
 
 func TestConnCancel(t *testing.T) {
 	t.Parallel()
-	srv, err := testserver.StartHTTP(testserver.HTTPConfig{Latency: testserver.Fixed(time.Hour)}, "")
+	srv, err := demo.StartHTTP(demo.HTTPConfig{Latency: demo.Fixed(time.Hour)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestConnCancel(t *testing.T) {
 // BenchmarkH1RoundTrip measures one request on the fast HTTP/1.1 path
 // against a minimal local responder; it must not allocate.
 func BenchmarkH1RoundTrip(b *testing.B) {
-	srv, err := testserver.StartRaw()
+	srv, err := demotest.StartRaw()
 	if err != nil {
 		b.Fatal(err)
 	}

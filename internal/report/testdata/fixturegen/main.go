@@ -21,11 +21,11 @@ import (
 	"strings"
 	"time"
 
+	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/slo"
 	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
-	"iter8.tools/iter8/internal/testserver"
 )
 
 func main() {
@@ -40,18 +40,18 @@ func main() {
 }
 
 func run(ctx context.Context, out string) error {
-	demo, err := testserver.StartHTTP(testserver.HTTPConfig{
-		Latency:   testserver.LogNormal(5*time.Millisecond, 25*time.Millisecond),
+	demo, err := demo.StartHTTP(demo.HTTPConfig{
+		Latency:   demo.LogNormal(5*time.Millisecond, 25*time.Millisecond),
 		ErrorRate: 0.01,
 		ErrorCode: 503,
-		Stalls:    []testserver.Stall{{After: 120, For: 150 * time.Millisecond}},
+		Stalls:    []demo.Stall{{After: 120, For: 150 * time.Millisecond}},
 	}, "")
 	if err != nil {
 		return err
 	}
 	defer demo.Close()
-	slow, err := testserver.StartHTTP(testserver.HTTPConfig{
-		Latency:   testserver.LogNormal(9*time.Millisecond, 60*time.Millisecond),
+	slow, err := demo.StartHTTP(demo.HTTPConfig{
+		Latency:   demo.LogNormal(9*time.Millisecond, 60*time.Millisecond),
 		ErrorRate: 0.03,
 		ErrorCode: 503,
 	}, "")
@@ -147,8 +147,8 @@ func run(ctx context.Context, out string) error {
 	}
 
 	// gRPC: unary calls through server reflection, 2% of them Unavailable
-	gsrv, err := testserver.StartGRPC(testserver.GRPCConfig{
-		Latency:   testserver.LogNormal(4*time.Millisecond, 20*time.Millisecond),
+	gsrv, err := demo.StartGRPC(demo.GRPCConfig{
+		Latency:   demo.LogNormal(4*time.Millisecond, 20*time.Millisecond),
 		ErrorRate: 0.02,
 	}, "")
 	if err != nil {

@@ -1,4 +1,4 @@
-package testserver
+package demotest
 
 import (
 	"bufio"
@@ -29,7 +29,7 @@ var rawResponse = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent
 func StartRaw() (*Raw, error) {
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("testserver: %w", err)
+		return nil, fmt.Errorf("demotest: %w", err)
 	}
 	r := &Raw{ln: ln, conns: map[net.Conn]struct{}{}}
 	r.wg.Add(1)

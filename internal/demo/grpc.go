@@ -1,4 +1,4 @@
-package testserver
+package demo
 
 import (
 	"context"
@@ -204,7 +204,7 @@ func StartGRPC(cfg GRPCConfig, addr string) (*GRPC, error) {
 
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("testserver: listening on %s: %w", addr, err)
+		return nil, fmt.Errorf("demo: listening on %s: %w", addr, err)
 	}
 	s.ln = ln
 	go func() {

@@ -1,7 +1,9 @@
-// Package testserver provides in-process targets for tests, benchmarks and
-// iter8 demo: an HTTP service with a tunable latency distribution, error rate
-// and stalls, listening on 127.0.0.1.
-package testserver
+// Package demo is the built-in demo target of iter8 demo (and of the tests
+// and benchmarks): an HTTP service with a tunable latency distribution, error
+// rate and stalls, and a gRPC service with unary and streaming methods, both
+// in process. Test-only helpers (a throwaway CA, a minimal raw responder)
+// live in demotest.
+package demo
 
 import (
 	"bytes"
@@ -129,7 +131,7 @@ func StartHTTP(cfg HTTPConfig, addr string) (*HTTP, error) {
 	}
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("testserver: listening on %s: %w", addr, err)
+		return nil, fmt.Errorf("demo: listening on %s: %w", addr, err)
 	}
 	s := &HTTP{
 		cfg:    cfg,

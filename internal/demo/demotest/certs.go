@@ -1,4 +1,6 @@
-package testserver
+// Package demotest holds test-only helpers for targets of the load tests:
+// a throwaway certificate authority and a minimal raw HTTP/1.1 responder.
+package demotest
 
 import (
 	"crypto/ecdsa"
