@@ -63,21 +63,18 @@ type outcomeLabel struct {
 
 // labelOf is the one place that names the outcomes.
 func labelOf(o slo.Outcome) outcomeLabel {
-	switch o {
-	case slo.Passed:
-		return outcomeLabel{name: "passed", class: "passed", mark: "+", style: green, icon: "✅"}
-	case slo.Failed:
-		return outcomeLabel{name: "failed", class: "failed", mark: "x", style: red, icon: "❌"}
-	case slo.NoData:
-		return outcomeLabel{name: "no data", class: "nodata", mark: "?", style: yellow, icon: "⚠️"}
-	case slo.Invalid:
-		return outcomeLabel{name: "invalid run", class: "invalid", mark: "!", style: yellow, icon: "⚠️"}
-	case slo.Error:
-		return outcomeLabel{name: "query error", class: "error", mark: "E", style: red, icon: "❌"}
-	case slo.NotJudged:
-		return outcomeLabel{name: "not judged", class: "nodata", mark: ".", style: yellow, icon: "⚠️"}
-	case "":
-		return outcomeLabel{name: "not judged", class: "unknown", mark: " "}
+	// name, CSS class, text mark, ANSI colour, Markdown icon
+	labels := map[slo.Outcome]outcomeLabel{
+		slo.Passed:    {"passed", "passed", "+", green, "✅"},
+		slo.Failed:    {"failed", "failed", "x", red, "❌"},
+		slo.NoData:    {"no data", "nodata", "?", yellow, "⚠️"},
+		slo.Invalid:   {"invalid run", "invalid", "!", yellow, "⚠️"},
+		slo.Error:     {"query error", "error", "E", red, "❌"},
+		slo.NotJudged: {"not judged", "nodata", ".", yellow, "⚠️"},
+		"":            {"not judged", "unknown", " ", "", ""},
+	}
+	if l, ok := labels[o]; ok {
+		return l
 	}
 	return outcomeLabel{name: string(o), class: "unknown", mark: " "}
 }

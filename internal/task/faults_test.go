@@ -23,9 +23,7 @@ import (
 // right (never "SLOs satisfied" when the requests failed). These subtests do
 // not run in parallel, so that goroutine checks see only their own.
 func TestHTTPFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("injects faults into seconds-long load runs (wall clock); runs without -short")
-	}
+	skipInShortMode(t, "injects faults into seconds-long load runs (wall clock); runs without -short")
 	srv, err := demo.StartHTTP(demo.HTTPConfig{BodySize: 4096}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -105,9 +103,7 @@ func TestHTTPFaults(t *testing.T) {
 // broken streams are failures of their calls, unreachable or stalled servers
 // end within the duration plus the call timeout, and nothing leaks.
 func TestGRPCFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("injects faults into seconds-long load runs (wall clock); runs without -short")
-	}
+	skipInShortMode(t, "injects faults into seconds-long load runs (wall clock); runs without -short")
 	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
 	if err != nil {
 		t.Fatal(err)

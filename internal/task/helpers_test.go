@@ -146,3 +146,12 @@ func (c testCA) server(t *testing.T, name string, mutual bool) *tls.Config {
 	}
 	return conf
 }
+
+// skipInShortMode skips a test that needs seconds of wall clock or an
+// external process under go test -short; why says what it needs.
+func skipInShortMode(t *testing.T, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("short mode: " + why)
+	}
+}

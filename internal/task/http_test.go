@@ -163,9 +163,7 @@ func TestHTTPWeightedMix(t *testing.T) {
 
 // Transport failures are counted by kind and never stop the run.
 func TestHTTPErrorKinds(t *testing.T) {
-	if testing.Short() {
-		t.Skip("times requests out against a stalling server (wall clock); runs without -short")
-	}
+	skipInShortMode(t, "times requests out against a stalling server (wall clock); runs without -short")
 	t.Parallel()
 	srv := startHTTP(t, demo.HTTPConfig{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -204,9 +202,7 @@ func TestHTTPErrorKinds(t *testing.T) {
 // A server that stalls once shows up in the corrected latency but not in
 // the service time (coordinated omission).
 func TestCoordinatedOmission(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 10 s run against a stalling server (wall clock); runs without -short")
-	}
+	skipInShortMode(t, "a 10 s run against a stalling server (wall clock); runs without -short")
 	t.Parallel()
 	srv := startHTTP(t, demo.HTTPConfig{Stalls: []demo.Stall{{After: 3000, For: 500 * time.Millisecond}}})
 	exp, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "qps": 1000.0, "duration": "10s", "connections": 16.0})
@@ -238,9 +234,7 @@ func TestCoordinatedOmission(t *testing.T) {
 // goroutine that reads each response, which a busy machine delays. The
 // latencies (0.4 s to 1.2 s) keep a quiet machine's noise well within 1%.
 func TestLatencyAccuracy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compares measured latency with the server's over seconds of wall clock; runs without -short")
-	}
+	skipInShortMode(t, "compares measured latency with the server's over seconds of wall clock; runs without -short")
 	const n = 2000
 	srv := startHTTP(t, demo.HTTPConfig{Latency: demo.Uniform(400*time.Millisecond, 1200*time.Millisecond), RecordTimes: true})
 	noise := measureNoise()
@@ -297,9 +291,7 @@ func measureNoise() func() float64 {
 // the achieved rate comes on a quiet machine is measured in bench/http.sh,
 // not here: a busy machine may legitimately fall behind at 20,000 req/s.
 func TestRateAccuracy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures achieved rates over seconds of wall clock; runs without -short")
-	}
+	skipInShortMode(t, "measures achieved rates over seconds of wall clock; runs without -short")
 	t.Parallel()
 	raw, err := demotest.StartRaw()
 	if err != nil {
@@ -328,9 +320,7 @@ func TestRateAccuracy(t *testing.T) {
 }
 
 func TestEndpointRates(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures achieved rates per endpoint over wall clock; runs without -short")
-	}
+	skipInShortMode(t, "measures achieved rates per endpoint over wall clock; runs without -short")
 	t.Parallel()
 	srv := startHTTP(t, demo.HTTPConfig{})
 	exp, err := runTemp(t, newHTTP, map[string]any{"qps": 100.0, "duration": "1s", "connections": 4.0, "endpoints": map[string]any{

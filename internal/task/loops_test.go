@@ -15,9 +15,7 @@ import (
 // An SLO breached for the configured window aborts the load task early, and
 // the result says why.
 func TestAbortOnSustainedBreach(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for a breach sustained over seconds of wall clock; runs without -short")
-	}
+	skipInShortMode(t, "waits for a breach sustained over seconds of wall clock; runs without -short")
 	t.Parallel()
 	srv := startHTTP(t, demo.HTTPConfig{Latency: demo.Fixed(300 * time.Millisecond)})
 	doc := `

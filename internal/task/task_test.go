@@ -152,9 +152,7 @@ func TestAssessOutcomes(t *testing.T) {
 }
 
 func TestRunTask(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs scripts with /bin/bash; runs without -short")
-	}
+	skipInShortMode(t, "runs scripts with /bin/bash; runs without -short")
 	t.Parallel()
 	dir := t.TempDir()
 	env := &experiment.Env{Experiment: &experiment.Experiment{}, Logger: discard(), Dir: dir}
