@@ -111,6 +111,9 @@ type TaskStatus struct {
 	State           TaskState `json:"state"`
 	Error           string    `json:"error,omitempty"`
 	DurationSeconds float64   `json:"durationSeconds,omitempty"`
+	// Warnings name the inputs of the experiment file that were ignored
+	// (new): keys no task knows, which the original ignored silently.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Completed reports whether every task of the latest loop has completed

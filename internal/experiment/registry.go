@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -71,6 +72,8 @@ type Step struct {
 	If   *Condition
 	// Spec is the task's spec with the defaults of its inputs filled in.
 	Spec TaskSpec
+	// Warnings name the inputs ignored when building leniently (BuildFile).
+	Warnings []string
 }
 
 // Specs returns the steps' specs, defaults filled in: what the experiment
@@ -88,6 +91,19 @@ func Specs(steps []Step) []TaskSpec {
 // and no two tasks write the same metric names in a loop.
 // spec is not changed: each step's Spec has the defaults filled in.
 func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
+	return build(spec, reg, false)
+}
+
+// BuildFile is Build for an experiment file, as iter8 run and k run read
+// it: as in the original, an input key no task knows is ignored, with a
+// warning on the step naming the key (and the known key it is likely a
+// typo of). Values a human types (gen, launch) go through Build, which
+// refuses such keys.
+func BuildFile(spec []TaskSpec, reg Registry) ([]Step, error) {
+	return build(spec, reg, true)
+}
+
+func build(spec []TaskSpec, reg Registry, lenient bool) ([]Step, error) {
 	steps := make([]Step, len(spec))
 	for i := range spec {
 		ts := spec[i]
@@ -112,11 +128,11 @@ func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
 		if err := checkLiterals("", with); err != nil {
 			return nil, &TaskError{Index: i, Name: name, Err: err}
 		}
-		t, err := build(with)
+		t, warnings, err := buildTask(build, with, lenient)
 		if err != nil {
 			return nil, &TaskError{Index: i, Name: name, Err: err}
 		}
-		steps[i] = Step{Name: name, Task: t, Spec: ts}
+		steps[i] = Step{Name: name, Task: t, Spec: ts, Warnings: warnings}
 		if ts.If != nil {
 			c, err := CompileCondition(*ts.If)
 			if err != nil {
@@ -136,6 +152,54 @@ func Build(spec []TaskSpec, reg Registry) ([]Step, error) {
 		return nil, err
 	}
 	return steps, nil
+}
+
+// buildTask builds one task. When lenient, each unknown input key the
+// builder reports is dropped from a copy of with and the build retried, one
+// warning per key; every other error stands.
+func buildTask(build Builder, with map[string]any, lenient bool) (Task, []string, error) {
+	var warnings []string
+	for {
+		t, err := build(with)
+		var fe *inputs.FieldError
+		if err == nil || !lenient || !errors.As(err, &fe) || !fe.Unknown {
+			return t, warnings, err
+		}
+		rest, ok := withoutKey(with, fe.Field)
+		if !ok {
+			return nil, warnings, err
+		}
+		w := fmt.Sprintf("unknown input %q ignored, as the original did", fe.Field)
+		if fe.Suggest != "" {
+			w += fmt.Sprintf(": did you mean %q?", fe.Suggest)
+		}
+		warnings = append(warnings, w)
+		with = rest
+	}
+}
+
+// withoutKey returns a copy of m without the key at path, a dotted path
+// such as endpoints.a.b.foo where map keys may hold dots themselves; ok is
+// false when no such key exists.
+func withoutKey(m map[string]any, path string) (map[string]any, bool) {
+	if _, ok := m[path]; ok {
+		out := maps.Clone(m)
+		delete(out, path)
+		return out, true
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		rest, found := strings.CutPrefix(path, k+".")
+		sub, isMap := m[k].(map[string]any)
+		if !found || !isMap {
+			continue
+		}
+		if s, ok := withoutKey(sub, rest); ok {
+			out := maps.Clone(m)
+			out[k] = s
+			return out, true
+		}
+	}
+	return nil, false
 }
 
 // checkLiterals refuses a secret given as it is anywhere in a task's inputs

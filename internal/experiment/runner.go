@@ -83,7 +83,7 @@ func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 	if err != nil {
 		return nil, err
 	}
-	steps, err := Build(exp.Spec, r.Registry)
+	steps, err := BuildFile(exp.Spec, r.Registry)
 	if err != nil {
 		return exp, err
 	}
@@ -104,7 +104,10 @@ func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 	res.startLoop(steps)
 	res.Tasks = make([]TaskStatus, len(steps))
 	for i, s := range steps {
-		res.Tasks[i] = TaskStatus{Name: s.Name, State: Pending}
+		res.Tasks[i] = TaskStatus{Name: s.Name, State: Pending, Warnings: s.Warnings}
+		for _, w := range s.Warnings {
+			log.Warn(fmt.Sprintf("task %d: %s: %s", i+1, s.Name, w))
+		}
 	}
 	if err := r.Store.Save(ctx, exp); err != nil {
 		return exp, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,7 +157,7 @@ func TestRunnerInvalidChangesNothing(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ doc, want string }{
 		{"spec:\n- task: record\n  with: {value: 1}\n- task: nope\n", `task 2: unknown task "nope": expected one of block, fail, record`},
-		{"spec:\n- task: record\n  with: {valu: 1}\n", `task 1 (record): unknown field "valu": did you mean "value"? (expected one of value)`},
+		{"spec:\n- task: record\n  with: {value: abc}\n", `task 1 (record): field "value"`},
 		{"spec:\n- task: record\n  if: 'SLOs('\n", `task 1 (record): field "if": invalid value "SLOs("`},
 		{"spec:\n- task: record\n  run: echo\n", "both task and run are set"},
 		{"spec:\n- if: SLOs()\n", "neither task nor run is set"},
@@ -172,6 +173,34 @@ func TestRunnerInvalidChangesNothing(t *testing.T) {
 		if string(st.Bytes()) != string(before) {
 			t.Errorf("invalid experiment was modified")
 		}
+	}
+}
+
+// An experiment file with keys no task knows runs, as in the original, with
+// a warning naming each key on the task's state; Build (values a human
+// typed) still refuses them.
+func TestRunnerIgnoresUnknownKeys(t *testing.T) {
+	t.Parallel()
+	doc := "spec:\n- task: record\n  with: {valu: 1, value: 2, zzz: {a: 1}}\n"
+	st := newStore(t, doc)
+	exp, err := (&experiment.Runner{Store: st, Registry: registry(nil)}).Run(context.Background())
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !exp.Completed() || exp.Result.NumCompletedTasks != 1 {
+		t.Errorf("completed %v, tasks %d, want completed with 1 task", exp.Completed(), exp.Result.NumCompletedTasks)
+	}
+	want := []string{
+		`unknown input "valu" ignored, as the original did: did you mean "value"?`,
+		`unknown input "zzz" ignored, as the original did`,
+	}
+	if got := exp.Result.Tasks[0].Warnings; !slices.Equal(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+	name := "record"
+	spec := []experiment.TaskSpec{{Task: &name, With: map[string]any{"valu": 1}}}
+	if _, err := experiment.Build(spec, registry(nil)); !errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), `did you mean "value"`) {
+		t.Errorf("strict build: error %v, want the unknown key refused", err)
 	}
 }
 

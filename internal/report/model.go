@@ -75,6 +75,8 @@ type Task struct {
 	If              string  `json:"if,omitempty"`
 	// Targets are the URLs a load task sends requests to.
 	Targets []string `json:"targets,omitempty"`
+	// Warnings name the task's inputs that were ignored (unknown keys).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // SLO is one objective and its outcome for every version.
@@ -306,7 +308,7 @@ func tasks(exp *experiment.Experiment) []Task {
 		}
 		if exp.Result != nil && i < len(exp.Result.Tasks) {
 			st := exp.Result.Tasks[i]
-			t.State, t.Error, t.DurationSeconds = string(st.State), st.Error, st.DurationSeconds
+			t.State, t.Error, t.DurationSeconds, t.Warnings = string(st.State), st.Error, st.DurationSeconds, st.Warnings
 		} else if exp.Result != nil && i < exp.Result.NumCompletedTasks {
 			t.State = string(experiment.Completed) // written by the original, which kept no task states
 		}

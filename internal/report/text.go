@@ -63,7 +63,13 @@ func (p *printer) additions(r *Report) {
 			}
 		}
 	}
-	if s.Aborted || s.FailureReason != "" || len(pending) > 0 {
+	var warned []Task
+	for _, t := range r.Tasks {
+		if len(t.Warnings) > 0 {
+			warned = append(warned, t)
+		}
+	}
+	if s.Aborted || s.FailureReason != "" || len(pending) > 0 || len(warned) > 0 {
 		p.section("Experiment details")
 		if s.Aborted {
 			p.line("Experiment aborted: %s", p.paint("true", red))
@@ -73,6 +79,11 @@ func (p *printer) additions(r *Report) {
 		}
 		for _, t := range pending {
 			p.line("Task %d (%s): %s", t.Index, clean(t.Name), p.paint(t.State, taskStyle(t.State)))
+		}
+		for _, t := range warned {
+			for _, w := range t.Warnings {
+				p.line("Task %d (%s): warning: %s", t.Index, clean(t.Name), clean(w))
+			}
 		}
 		p.blank()
 	}

@@ -3,10 +3,12 @@ package task
 import (
 	"maps"
 	"net/url"
+	"os"
 	"slices"
 
 	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/secret"
+	"iter8.tools/iter8/internal/source"
 )
 
 // Input checks shared by the tasks.
@@ -41,4 +43,19 @@ func countSet(vals ...string) int {
 		}
 	}
 	return n
+}
+
+// fileOrURL picks the source of an input given both as a file and a URL, as
+// the original's charts wrote them: the chart added a step that downloaded
+// the URL into the file and the task read the file. So the file wins when
+// it exists (relative to dir); when it does not, because no download step
+// ran, the URL is fetched. The result has at most one of the two set.
+func fileOrURL(dir, file, u string) (string, string) {
+	if file == "" || u == "" {
+		return file, u
+	}
+	if _, err := os.Stat(source.Path(dir, file)); err == nil {
+		return file, ""
+	}
+	return "", u
 }

@@ -199,18 +199,15 @@ func (c grpcCallInputs) check(prefix string) error {
 	if _, _, err := grpcload.ParseCall(c.Call); err != nil {
 		return &inputs.FieldError{Field: prefix + "call", Value: c.Call, Expected: "package.Service.Method or package.Service/Method"}
 	}
-	if n := countSet(c.Proto, c.ProtoURL, c.Protoset); n > 1 {
-		return &inputs.FieldError{Field: prefix + "proto", Value: c.Proto, Expected: "at most one of proto, protoURL and protoset"}
+	if n := countSet(c.Proto+c.ProtoURL, c.Protoset); n > 1 {
+		return &inputs.FieldError{Field: prefix + "proto", Value: c.Proto, Expected: "at most one of proto (or protoURL) and protoset"}
 	}
 	var dataSet int
 	if c.Data != nil {
 		dataSet++
 	}
-	if dataSet+countSet(c.DataFile, c.DataURL, c.BinaryFile, c.BinaryDataURL) > 1 {
-		return &inputs.FieldError{Field: prefix + "data", Value: "more than one", Expected: "at most one of data, data-file, dataURL, binary-file and binaryDataURL"}
-	}
-	if countSet(c.MetadataFile, c.MetadataURL) > 1 {
-		return &inputs.FieldError{Field: prefix + "metadata-file", Value: c.MetadataFile, Expected: "at most one of metadata-file and metadataURL"}
+	if dataSet+countSet(c.DataFile+c.DataURL, c.BinaryFile+c.BinaryDataURL) > 1 {
+		return &inputs.FieldError{Field: prefix + "data", Value: "more than one", Expected: "at most one of data, data-file (or dataURL) and binary-file (or binaryDataURL)"}
 	}
 	for _, u := range []struct{ field, v string }{{"protoURL", c.ProtoURL}, {"dataURL", c.DataURL}, {"binaryDataURL", c.BinaryDataURL}, {"metadataURL", c.MetadataURL}} {
 		if u.v != "" {
@@ -245,7 +242,8 @@ func (c grpcCallInputs) tls(dir string) grpcload.TLS {
 // descriptors says where the method's descriptors come from, files relative
 // to dir.
 func (c grpcCallInputs) descriptors(dir string) grpcload.Descriptors {
-	d := grpcload.Descriptors{Proto: source.Path(dir, c.Proto), ProtoURL: c.ProtoURL, Protoset: source.Path(dir, c.Protoset)}
+	proto, protoURL := fileOrURL(dir, c.Proto, c.ProtoURL)
+	d := grpcload.Descriptors{Proto: source.Path(dir, proto), ProtoURL: protoURL, Protoset: source.Path(dir, c.Protoset)}
 	for _, p := range c.ImportPaths {
 		d.ImportPaths = append(d.ImportPaths, source.Path(dir, p))
 	}
@@ -266,6 +264,7 @@ func (c grpcCallInputs) data(ctx context.Context, dir string) (js, bin []byte, e
 	if binary {
 		what, file, url = "binary-file", c.BinaryFile, c.BinaryDataURL
 	}
+	file, url = fileOrURL(dir, file, url)
 	var b []byte
 	switch {
 	case file != "":
@@ -299,7 +298,8 @@ func (c grpcCallInputs) endpoint(ctx context.Context, dir string, tlsConf *tls.C
 	if e.Data, e.Binary, err = c.data(ctx, dir); err != nil {
 		return e, err
 	}
-	md, err := grpcload.ReadMetadata(ctx, source.Path(dir, c.MetadataFile), c.MetadataURL, c.Metadata)
+	mdFile, mdURL := fileOrURL(dir, c.MetadataFile, c.MetadataURL)
+	md, err := grpcload.ReadMetadata(ctx, source.Path(dir, mdFile), mdURL, c.Metadata)
 	if err != nil {
 		return e, err
 	}

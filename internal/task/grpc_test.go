@@ -186,7 +186,7 @@ func TestGRPCInputErrors(t *testing.T) {
 		{map[string]any{"host": "h:1", "call": "a.B.C", "max-recv-message-size": "lots"}, `field "max-recv-message-size": invalid value "lots": expected a size such as 4MB`},
 		{map[string]any{"host": "h:1", "call": "a.B.C", "concurrency-schedule": "line"}, `unknown field "concurrency-schedule"`},
 		{map[string]any{"host": "h:1", "call": "a.B.C", "insecure": true, "cacert": "ca.pem"}, `field "insecure": invalid value true`},
-		{map[string]any{"host": "h:1", "call": "a.B.C", "proto": "a.proto", "protoset": "b"}, "at most one of proto, protoURL and protoset"},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "proto": "a.proto", "protoset": "b"}, "at most one of proto (or protoURL) and protoset"},
 	}
 	for _, tt := range tests {
 		_, err := newGRPC(tt.with)

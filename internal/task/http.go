@@ -124,8 +124,8 @@ func (r requestInputs) check(prefix string) error {
 	if err := checkURL(prefix+"url", r.URL); err != nil {
 		return err
 	}
-	if countSet(r.PayloadStr, r.PayloadFile, r.PayloadURL) > 1 {
-		return &inputs.FieldError{Field: prefix + "payloadStr", Value: "more than one payload", Expected: "at most one of payloadStr, payloadFile and payloadURL"}
+	if countSet(r.PayloadStr, r.PayloadFile+r.PayloadURL) > 1 {
+		return &inputs.FieldError{Field: prefix + "payloadStr", Value: "more than one payload", Expected: "at most one of payloadStr and payloadFile (or payloadURL)"}
 	}
 	if r.PayloadURL != "" {
 		if err := checkURL(prefix+"payloadURL", r.PayloadURL); err != nil {
@@ -217,8 +217,10 @@ func (r requestInputs) endpoint(ctx context.Context, dir string) (httpload.Endpo
 }
 
 // payload returns the request body from payloadStr, payloadFile (relative to
-// the run directory) or payloadURL.
+// the run directory) or payloadURL; with both, as the original's charts
+// wrote them, the file if it exists (see fileOrURL).
 func (r requestInputs) payload(ctx context.Context, dir string) ([]byte, error) {
+	r.PayloadFile, r.PayloadURL = fileOrURL(dir, r.PayloadFile, r.PayloadURL)
 	switch {
 	case r.PayloadStr != "":
 		return []byte(r.PayloadStr), nil

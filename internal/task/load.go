@@ -39,6 +39,12 @@ type loadInputs struct {
 	Uniform       bool                      `json:"uniform,omitempty"`
 	Abort         []abortCondition          `json:"abort,omitempty"`
 	Endpoints     map[string]map[string]any `json:"endpoints,omitempty"`
+	// WarmupNumRequests and WarmupDuration are chart values that the
+	// original's hub chart 0.13.x also left in the main task, where its
+	// task ignored them (the chart's warmup task before it used them).
+	// Accepted and ignored likewise; they are not written back.
+	WarmupNumRequests any `json:"warmupNumRequests,omitempty"`
+	WarmupDuration    any `json:"warmupDuration,omitempty"`
 }
 
 // runLevel lists the inputs of loadInputs: they apply to the whole run and
@@ -92,6 +98,7 @@ func positiveDuration(field string, d **inputs.Duration, def time.Duration, expe
 // checkSummary validates the percentiles (adding the defaults) and the rate
 // tolerance (setting its default).
 func (in *loadInputs) checkSummary() error {
+	in.WarmupNumRequests, in.WarmupDuration = nil, nil
 	for _, p := range in.Percentiles {
 		if p <= 0 || p > 100 || math.IsNaN(p) {
 			return &inputs.FieldError{Field: "percentiles", Value: p, Expected: "percentiles greater than 0 and at most 100"}
