@@ -118,6 +118,9 @@ func (o *genOptions) load() (*chart.Chart, map[string]any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if o.allowLocalSecrets {
+		grantLocalSecrets(vals)
+	}
 	return c, vals, nil
 }
 
@@ -139,9 +142,6 @@ func (o *genOptions) experiment(doc []byte) (*experiment.Experiment, error) {
 		if err := checkRemoteInputs(exp.Spec, remote); err != nil {
 			return nil, err
 		}
-	}
-	if o.allowLocalSecrets {
-		grantLocalSecrets(exp.Spec)
 	}
 	steps, err := experiment.Build(exp.Spec, task.Registry(task.Deps{}))
 	if err != nil {

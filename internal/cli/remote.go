@@ -122,16 +122,11 @@ func remoteRefusal(where, field, value, what, remote string) error {
 		where, field, value, what, remote, allowLocalSecretsFlag)
 }
 
-// grantLocalSecrets sets allowLocalSecrets on every custommetrics task, so
-// that templates fetched from a URL may render secret references.
-func grantLocalSecrets(spec []experiment.TaskSpec) {
-	for i := range spec {
-		if spec[i].Name() != "custommetrics" {
-			continue
-		}
-		if spec[i].With == nil {
-			spec[i].With = map[string]any{}
-		}
-		spec[i].With[allowLocalSecretsInput] = true
+// grantLocalSecrets sets the custommetrics value allowLocalSecrets, so
+// that the task, run here or in a cluster, lets templates fetched from a URL
+// render secret references.
+func grantLocalSecrets(vals map[string]any) {
+	if cm, ok := vals["custommetrics"].(map[string]any); ok && len(cm) > 0 {
+		cm[allowLocalSecretsInput] = true
 	}
 }
