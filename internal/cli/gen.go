@@ -23,6 +23,9 @@ type genOptions struct {
 	localChart bool
 	chartName  string
 	allowRun   bool
+	// allowLocalSecrets lets values and templates fetched from a URL read
+	// local secrets and files.
+	allowLocalSecrets bool
 	// Iter8 v0.11's chart flags: the chart is chartsParentDir/charts/
 	// chartName, downloaded from remoteFolderURL unless noDownload. iter8
 	// downloads nothing: the built-in chart stands in for the remote folder.
@@ -40,6 +43,7 @@ func (o *genOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.values.FromFile, "set-file", nil, "set values from files: key=path (can be repeated)")
 	fs.StringVar(&o.runDir, "runDir", ".", "directory where experiment.yaml is written")
 	fs.BoolVar(&o.allowRun, "allow-run", false, "allow run tasks (shell scripts) from values fetched from a URL")
+	fs.BoolVar(&o.allowLocalSecrets, allowLocalSecretsFlag, false, "allow values and provider templates fetched from a URL to read local secrets (${env:...}, ${file:...}) and files outside the run directory")
 	fs.BoolVar(&o.localChart, "localChart", false, "render a chart from the local folder given by --chartName instead of the built-in chart")
 	fs.StringVarP(&o.chartName, "chartName", "c", "iter8", "chart to render: iter8 (built in) or, with --localChart, a chart folder")
 	addV011ChartFlags(fs, &o.chartsParentDir, &o.remoteFolderURL)
@@ -114,6 +118,9 @@ func (o *genOptions) load() (*chart.Chart, map[string]any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if o.allowLocalSecrets {
+		grantLocalSecrets(vals)
+	}
 	return c, vals, nil
 }
 
@@ -129,6 +136,11 @@ func (o *genOptions) experiment(doc []byte) (*experiment.Experiment, error) {
 			if ts.Run != nil {
 				return nil, usagef("task %d is a run task (a shell script) and the values come from %s: iter8 runs scripts from remote values only with --allow-run", i+1, remote)
 			}
+		}
+	}
+	if remote := o.values.Remote(); remote != "" && !o.allowLocalSecrets {
+		if err := checkRemoteInputs(exp.Spec, remote); err != nil {
+			return nil, err
 		}
 	}
 	steps, err := experiment.Build(exp.Spec, task.Registry(task.Deps{}))

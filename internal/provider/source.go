@@ -87,5 +87,10 @@ func Load(ctx context.Context, name, ref, dir string, client *http.Client) (*Tem
 			return nil, fmt.Errorf("provider %s: %w", name, err)
 		}
 	}
-	return Parse(name, from, text)
+	t, err := Parse(name, from, text)
+	if err != nil {
+		return nil, err
+	}
+	t.remote = kind == URLRef
+	return t, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/secret"
 	"iter8.tools/iter8/internal/tmpl"
 	"sigs.k8s.io/yaml"
 )
@@ -21,8 +22,12 @@ type Template struct {
 	Name string
 	// Source says where the template came from, for messages.
 	Source string
-	text   string
-	tmpl   *tmpl.Template
+	// AllowLocalSecrets lets a template fetched from a URL render secret
+	// references (${env:...}, ${file:...}); without it Render refuses them.
+	AllowLocalSecrets bool
+	remote            bool
+	text              string
+	tmpl              *tmpl.Template
 }
 
 // funcs are required and, through package tmpl, sprig's functions without
@@ -60,6 +65,9 @@ func (t *Template) Render(vals map[string]any) (*Spec, error) {
 	}
 	// A missing key prints "<no value>"; treat it as empty, as Helm does.
 	out := strings.ReplaceAll(string(b), "<no value>", "")
+	if ref := secret.First(out); ref != "" && t.remote && !t.AllowLocalSecrets {
+		return nil, fmt.Errorf("provider %s: template %s came from a URL and renders the secret reference %s: iter8 lets remote templates read local secrets only with --allow-local-secrets (task input allowLocalSecrets)", t.Name, t.Source, ref)
+	}
 	js, err := yaml.YAMLToJSON([]byte(out))
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: template %s renders invalid YAML: %w", t.Name, t.Source, err)

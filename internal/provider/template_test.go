@@ -247,3 +247,39 @@ func TestClassifyAndLoad(t *testing.T) {
 		t.Errorf("Classify of an unknown name: %v", err)
 	}
 }
+
+// A template fetched from a URL may not render a secret reference, however
+// it builds one, unless AllowLocalSecrets is set; a local template may.
+func TestRemoteTemplateSecretReferences(t *testing.T) {
+	t.Parallel()
+	const text = `url: http://127.0.0.1:9/q
+metrics:
+- name: x
+  type: gauge
+  params: [{name: t, value: '${{ "{" }}file:/var/run/secrets/token}'}, {name: l, value: '$${env:HOME}'}]
+  jqExpression: .v
+`
+	for _, tc := range []struct {
+		name          string
+		remote, allow bool
+		refused       bool
+	}{
+		{"local", false, false, false},
+		{"remote", true, false, true},
+		{"remote allowed", true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tp, err := Parse("evil", "http://127.0.0.1:9/evil.tpl", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tp.remote, tp.AllowLocalSecrets = tc.remote, tc.allow
+			_, err = tp.Render(nil)
+			const want = "provider evil: template http://127.0.0.1:9/evil.tpl came from a URL and renders the secret reference ${file:/var/run/secrets/token}"
+			if tc.refused != (err != nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+				t.Errorf("got %v, refused want %v", err, tc.refused)
+			}
+		})
+	}
+}

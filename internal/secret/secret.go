@@ -42,6 +42,16 @@ func Contains(s string) bool {
 	return false
 }
 
+// First returns the first secret reference in s, or "".
+func First(s string) string {
+	for _, m := range ref.FindAllString(s, -1) {
+		if m != "$${" {
+			return m
+		}
+	}
+	return ""
+}
+
 // Resolve returns s with every reference replaced by the secret it names. The
 // error names the reference, never the secret.
 func Resolve(s string) (string, error) {

@@ -113,3 +113,18 @@ func TestCheckLiteral(t *testing.T) {
 		}
 	}
 }
+
+func TestFirst(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":                                 "",
+		"plain":                            "",
+		"$${env:HOME} is literal":          "",
+		"a $${x} then ${file:/t} ${env:B}": "${file:/t}",
+		"Bearer ${env:TOKEN}":              "${env:TOKEN}",
+	} {
+		if got := First(in); got != want {
+			t.Errorf("First(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -33,6 +33,10 @@ type customMetricsInputs struct {
 	VersionNames []string `json:"versionNames,omitempty"`
 	// Timeout bounds each query and each template download.
 	Timeout *inputs.Duration `json:"timeout,omitempty"`
+	// AllowLocalSecrets lets templates fetched from a URL render secret
+	// references; iter8 gen and launch set it only with
+	// --allow-local-secrets.
+	AllowLocalSecrets bool `json:"allowLocalSecrets,omitempty"`
 }
 
 type customMetricsTask struct {
@@ -149,6 +153,7 @@ func (t *customMetricsTask) Run(ctx context.Context, env *experiment.Env) error 
 		if err != nil {
 			return err
 		}
+		tp.AllowLocalSecrets = t.in.AllowLocalSecrets
 		for v := range t.versions() {
 			var over map[string]any
 			if v < len(t.in.VersionValues) {

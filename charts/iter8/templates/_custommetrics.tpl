@@ -1,7 +1,9 @@
 {{/*
 task.custommetrics renders the custommetrics task from .Values.custommetrics:
 templates (provider name to a built-in template name, a file path or an
-http(s) URL), values, versionValues, versionNames, timeout and if. Values are
+http(s) URL), values, versionValues, versionNames, timeout, if and
+allowLocalSecrets (set by --allow-local-secrets: templates from a URL may
+render secret references). Values are
 passed to the task as given; secret references such as ${env:TOKEN} stay
 references in the experiment.
 */}}
