@@ -1,11 +1,14 @@
 package chart
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"iter8.tools/iter8/internal/source"
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
@@ -18,7 +21,7 @@ func render(t *testing.T, v Values) ([]byte, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := v.Merge()
+	vals, err := v.Merge(context.Background(), source.Reader{}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"iter8.tools/iter8/internal/source"
+
 	"iter8.tools/iter8/internal/chart"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
@@ -82,7 +84,7 @@ func notifyFromChart(t *testing.T, set ...string) *notifyTask {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := chart.Values{Set: set}.Merge()
+	vals, err := chart.Values{Set: set}.Merge(context.Background(), source.Reader{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +236,7 @@ func TestNotifyChartErrors(t *testing.T) {
 		{[]string{"tasks={github}", "github.owner=o"}, "github.repo is required"},
 		{[]string{"tasks={webhook}"}, "webhook.url is required"},
 	} {
-		vals, err := chart.Values{Set: tt.set}.Merge()
+		vals, err := chart.Values{Set: tt.set}.Merge(context.Background(), source.Reader{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
