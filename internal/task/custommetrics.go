@@ -14,8 +14,8 @@ import (
 	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/provider"
-	"iter8.tools/iter8/internal/source"
 	"iter8.tools/iter8/internal/slo"
+	"iter8.tools/iter8/internal/source"
 )
 
 // customMetricsInputs are the custommetrics task's inputs (compat section
