@@ -30,7 +30,7 @@ func TestValuesURLStreamingForeverIsCapped(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	r := iter8(t, t.TempDir(), "gen", "-f", srv.URL+"/values.yaml")
-	want := "values: fetching values " + srv.URL + "/values.yaml: larger than 16 MiB"
+	want := "values: fetching " + srv.URL + "/values.yaml: larger than 16 MiB"
 	if r.code != 2 || !strings.Contains(r.stderr, want) {
 		t.Errorf("exit %d (want 2), stderr lacks %q:\n%s", r.code, want, r.stderr)
 	}
@@ -48,7 +48,7 @@ func TestEndlessValuesFilesAreCapped(t *testing.T) {
 		{"-f", "/dev/zero"},
 	} {
 		r := iter8(t, t.TempDir(), append([]string{"gen"}, args...)...)
-		want := "/dev/zero is larger than 16 MiB"
+		want := "values: /dev/zero is larger than 16 MiB"
 		if r.code != 2 || !strings.Contains(r.stderr, want) {
 			t.Errorf("%v: exit %d (want 2), stderr lacks %q:\n%s", args, r.code, want, r.stderr)
 		}
@@ -64,7 +64,7 @@ func TestSilentValuesURLTimesOut(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	r := iter8(t, t.TempDir(), "gen", "--values-timeout", "300ms", "-f", srv.URL+"/values.yaml")
-	want := "values: fetching values " + srv.URL + "/values.yaml: no answer within 300ms"
+	want := "values: fetching " + srv.URL + "/values.yaml: no answer within 300ms"
 	if r.code != 2 || !strings.Contains(r.stderr, want) {
 		t.Errorf("exit %d (want 2), stderr lacks %q:\n%s", r.code, want, r.stderr)
 	}

@@ -119,9 +119,9 @@ func (v Values) Merge(ctx context.Context, r source.Reader, stdin io.Reader) (ma
 			if stdin == nil {
 				return nil, errors.New("no standard input to read values from")
 			}
-			return r.Stream("values", "standard input", stdin)
+			return r.Stream("", "standard input", stdin)
 		}
-		return r.Read(ctx, "values", "", ref)
+		return r.Read(ctx, "", "", ref)
 	}
 	base := map[string]any{}
 	for _, f := range v.Files {
