@@ -30,7 +30,7 @@ func TestValuesURLStreamingForeverIsCapped(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	r := iter8(t, t.TempDir(), "gen", "-f", srv.URL+"/values.yaml")
-	want := "values: fetching " + srv.URL + "/values.yaml: larger than 16 MiB"
+	want := "values: " + srv.URL + "/values.yaml is larger than the 16 MiB iter8 reads"
 	if r.code != 2 || !strings.Contains(r.stderr, want) {
 		t.Errorf("exit %d (want 2), stderr lacks %q:\n%s", r.code, want, r.stderr)
 	}
@@ -48,7 +48,7 @@ func TestEndlessValuesFilesAreCapped(t *testing.T) {
 		{"-f", "/dev/zero"},
 	} {
 		r := iter8(t, t.TempDir(), append([]string{"gen"}, args...)...)
-		want := "values: /dev/zero is larger than 16 MiB"
+		want := "values: /dev/zero is larger than the 16 MiB iter8 reads"
 		if r.code != 2 || !strings.Contains(r.stderr, want) {
 			t.Errorf("%v: exit %d (want 2), stderr lacks %q:\n%s", args, r.code, want, r.stderr)
 		}

@@ -115,19 +115,30 @@ func (v Values) Remote() string {
 func (v Values) Merge(ctx context.Context, r source.Reader, stdin io.Reader) (map[string]any, error) {
 	r.Max = MaxValuesFile
 	read := func(ref string) ([]byte, error) {
-		if strings.TrimSpace(ref) == "-" {
-			if stdin == nil {
-				return nil, errors.New("no standard input to read values from")
-			}
-			return r.Stream("", "standard input", stdin)
+		var b []byte
+		var err error
+		switch {
+		case strings.TrimSpace(ref) != "-":
+			b, err = r.Read(ctx, "", "", ref)
+		case stdin == nil:
+			err = errors.New("no standard input to read values from")
+		default:
+			ref = "standard input"
+			b, err = r.Stream("", ref, stdin)
 		}
-		return r.Read(ctx, "", "", ref)
+		if errors.Is(err, source.ErrTooLarge) {
+			return nil, inputs.Invalidf("values: %s is larger than the %d MiB iter8 reads", ref, MaxValuesFile>>20)
+		}
+		if err != nil {
+			return nil, inputs.Invalidf("values: %v", err)
+		}
+		return b, nil
 	}
 	base := map[string]any{}
 	for _, f := range v.Files {
 		raw, err := read(f)
 		if err != nil {
-			return nil, inputs.Invalidf("values: %v", err)
+			return nil, err
 		}
 		if err := CheckDuplicateKeys(f, raw); err != nil {
 			return nil, err
@@ -151,14 +162,19 @@ func (v Values) Merge(ctx context.Context, r source.Reader, stdin io.Reader) (ma
 		}
 	}
 	for _, a := range v.FromFile {
+		var readErr error
 		reader := func(rs []rune) (any, error) {
 			b, err := read(string(rs))
 			if err != nil {
+				readErr = err
 				return nil, err
 			}
 			return string(b), nil
 		}
 		if err := strvals.ParseIntoFile(a, base, reader); err != nil {
+			if readErr != nil {
+				return nil, readErr
+			}
 			return nil, inputs.Invalidf("values: failed parsing --set-file data: %v", err)
 		}
 	}
