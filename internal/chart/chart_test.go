@@ -8,11 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"iter8.tools/iter8/internal/source"
-
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/source"
 )
 
 func render(t *testing.T, v Values) ([]byte, error) {

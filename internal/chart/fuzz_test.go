@@ -5,10 +5,9 @@ import (
 	"errors"
 	"testing"
 
-	"iter8.tools/iter8/internal/source"
-
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/source"
 )
 
 // FuzzSetValues: any --set value renders an experiment or fails with a

@@ -15,13 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"iter8.tools/iter8/internal/source"
-
 	"iter8.tools/iter8/internal/chart"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
+	"iter8.tools/iter8/internal/source"
 )
 
 // hookReceiver is a local HTTP server that records notifications and answers
