@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -107,5 +109,37 @@ func TestMetricsRedirectToAnotherHostKeepsSecrets(t *testing.T) {
 	want := "refusing a redirect from " + first.URL + " to " + second.URL + ": the request carries X-Api-Key, which must not go to another host"
 	if !strings.Contains(r.stdout+r.stderr, want) {
 		t.Errorf("exit %d, output lacks %q:\nstdout:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
+}
+
+// zeros never ends, like a pipe from yes or /dev/zero.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '#'
+	}
+	return len(p), nil
+}
+
+// Values on a standard input that never ends stop at the cap, given as -f -
+// or as -f /dev/stdin (a pipe: its stat size says nothing).
+func TestEndlessStdinIsCapped(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	for _, tt := range []struct{ arg, want string }{
+		{"-", "values: standard input is larger than the 16 MiB iter8 reads"},
+		{"/dev/stdin", "values: /dev/stdin is larger than the 16 MiB iter8 reads"},
+	} {
+		cmd := exec.Command(bin, "gen", "-f", tt.arg)
+		cmd.Dir = t.TempDir()
+		cmd.Stdin = zeros{}
+		var errb strings.Builder
+		cmd.Stderr = &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(errb.String(), tt.want) {
+			t.Errorf("-f %s: %v, stderr lacks %q:\n%s", tt.arg, err, tt.want, errb.String())
+		}
 	}
 }
