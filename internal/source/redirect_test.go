@@ -5,14 +5,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 )
 
 func TestCheckRedirect(t *testing.T) {
 	t.Parallel()
+	var mu sync.Mutex
 	var seen []string
+	note := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, s)
+	}
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen = append(seen, "other key="+r.Header.Get("X-Api-Key")+" referer="+r.Header.Get("Referer"))
+		note("other key=" + r.Header.Get("X-Api-Key") + " referer=" + r.Header.Get("Referer"))
 	}))
 	t.Cleanup(other.Close)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -22,7 +29,7 @@ func TestCheckRedirect(t *testing.T) {
 		case "/here":
 			http.Redirect(w, r, "/final", http.StatusFound)
 		default:
-			seen = append(seen, "origin key="+r.Header.Get("X-Api-Key")+" referer="+r.Header.Get("Referer"))
+			note("origin key=" + r.Header.Get("X-Api-Key") + " referer=" + r.Header.Get("Referer"))
 		}
 	}))
 	t.Cleanup(origin.Close)
@@ -36,7 +43,9 @@ func TestCheckRedirect(t *testing.T) {
 		{"another host with a key is refused", "/away?token=s3cret", "k", "", true},
 	}
 	for _, tt := range tests {
+		mu.Lock()
 		seen = nil
+		mu.Unlock()
 		req, err := http.NewRequest(http.MethodGet, origin.URL+tt.path, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -49,15 +58,18 @@ func TestCheckRedirect(t *testing.T) {
 		if resp != nil {
 			_ = resp.Body.Close()
 		}
+		mu.Lock()
+		got := seen
+		mu.Unlock()
 		if tt.refused {
 			want := "refusing a redirect from " + origin.URL + " to " + other.URL + ": the request carries X-Api-Key, which must not go to another host"
-			if !errors.Is(err, ErrCrossHostRedirect) || !strings.Contains(err.Error(), want) || len(seen) != 0 {
-				t.Errorf("%s: err %v, seen %v", tt.name, err, seen)
+			if !errors.Is(err, ErrCrossHostRedirect) || !strings.Contains(err.Error(), want) || len(got) != 0 {
+				t.Errorf("%s: err %v, seen %v", tt.name, err, got)
 			}
 			continue
 		}
-		if err != nil || len(seen) != 1 || seen[0] != tt.want {
-			t.Errorf("%s: err %v, seen %v, want [%s]", tt.name, err, seen, tt.want)
+		if err != nil || len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%s: err %v, seen %v, want [%s]", tt.name, err, got, tt.want)
 		}
 	}
 }
