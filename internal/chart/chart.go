@@ -5,7 +5,11 @@
 package chart
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -19,12 +23,12 @@ import (
 	"helm.sh/helm/v4/pkg/chart/loader/archive"
 	helmchart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	"helm.sh/helm/v4/pkg/cli/values"
 	"helm.sh/helm/v4/pkg/engine"
-	"helm.sh/helm/v4/pkg/getter"
+	"helm.sh/helm/v4/pkg/strvals"
 
 	"iter8.tools/iter8/charts"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/source"
 	"iter8.tools/iter8/internal/version"
 )
 
@@ -91,7 +95,7 @@ type Values struct {
 	FromFile []string // --set-file
 }
 
-// MaxValuesFile bounds a local values file.
+// MaxValuesFile bounds each values file, URL, stdin and --set-file file.
 const MaxValuesFile = 16 << 20
 
 // Remote returns the first values file given as an http(s) URL, or "".
@@ -104,34 +108,77 @@ func (v Values) Remote() string {
 	return ""
 }
 
-// Merge combines the values flags, files first, in Helm's order.
-func (v Values) Merge() (map[string]any, error) {
-	for _, f := range append(append([]string{}, v.Files...), fileArgs(v.FromFile)...) {
-		if fi, err := os.Stat(f); err == nil && fi.Size() > MaxValuesFile {
-			return nil, inputs.Invalidf("values: %s is %d MiB, larger than the %d MiB iter8 reads", f, fi.Size()>>20, MaxValuesFile>>20)
+// Merge combines the values flags, files first, in Helm's order and with
+// Helm's semantics (later files win, maps merge deeply). Every values file,
+// URL and --set-file file is read through r, capped at MaxValuesFile and, for
+// URLs, bounded by r's timeout; "-" reads stdin, capped as well.
+func (v Values) Merge(ctx context.Context, r source.Reader, stdin io.Reader) (map[string]any, error) {
+	r.Max = MaxValuesFile
+	read := func(ref string) ([]byte, error) {
+		var b []byte
+		var err error
+		switch {
+		case strings.TrimSpace(ref) != "-":
+			b, err = r.Read(ctx, "", "", ref)
+		case stdin == nil:
+			err = errors.New("no standard input to read values from")
+		default:
+			ref = "standard input"
+			b, err = r.Stream("", ref, stdin)
+		}
+		if errors.Is(err, source.ErrTooLarge) {
+			return nil, inputs.Invalidf("values: %s is larger than the %d MiB iter8 reads", ref, MaxValuesFile>>20)
+		}
+		if err != nil {
+			return nil, inputs.Invalidf("values: %v", err)
+		}
+		return b, nil
+	}
+	base := map[string]any{}
+	for _, f := range v.Files {
+		raw, err := read(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckDuplicateKeys(f, raw); err != nil {
+			return nil, err
+		}
+		m, err := loader.LoadValues(bytes.NewReader(raw))
+		if err != nil {
+			return nil, inputs.Invalidf("values: failed to parse %s: %v", f, err)
+		}
+		base = loader.MergeMaps(base, m)
+	}
+	// --set, --set-string, then --set-file, into the merged files, as Helm
+	// does.
+	for _, a := range v.Set {
+		if err := strvals.ParseInto(a, base); err != nil {
+			return nil, inputs.Invalidf("values: failed parsing --set data: %v", err)
 		}
 	}
-	if err := checkFileDuplicates(v.Files); err != nil {
-		return nil, err
-	}
-	opts := values.Options{ValueFiles: v.Files, Values: v.Set, StringValues: v.Strings, FileValues: v.FromFile}
-	providers := getter.Providers{{Schemes: []string{"http", "https"}, New: getter.NewHTTPGetter}}
-	m, err := opts.MergeValues(providers)
-	if err != nil {
-		return nil, inputs.Invalidf("values: %v", err)
-	}
-	return m, nil
-}
-
-// fileArgs returns the paths of --set-file arguments (key=path).
-func fileArgs(args []string) []string {
-	var out []string
-	for _, a := range args {
-		if _, p, ok := strings.Cut(a, "="); ok {
-			out = append(out, p)
+	for _, a := range v.Strings {
+		if err := strvals.ParseIntoString(a, base); err != nil {
+			return nil, inputs.Invalidf("values: failed parsing --set-string data: %v", err)
 		}
 	}
-	return out
+	for _, a := range v.FromFile {
+		var readErr error
+		reader := func(rs []rune) (any, error) {
+			b, err := read(string(rs))
+			if err != nil {
+				readErr = err
+				return nil, err
+			}
+			return string(b), nil
+		}
+		if err := strvals.ParseIntoFile(a, base, reader); err != nil {
+			if readErr != nil {
+				return nil, readErr
+			}
+			return nil, inputs.Invalidf("values: failed parsing --set-file data: %v", err)
+		}
+	}
+	return base, nil
 }
 
 // Render renders every template of the chart with the given values and

@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/source"
 )
 
 func render(t *testing.T, v Values) ([]byte, error) {
@@ -18,7 +20,7 @@ func render(t *testing.T, v Values) ([]byte, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := v.Merge()
+	vals, err := v.Merge(context.Background(), source.Reader{}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -63,25 +62,6 @@ func duplicates(source, path string, n *yaml.Node) error {
 			if err := duplicates(source, p, n.Content[i+1]); err != nil {
 				return err
 			}
-		}
-	}
-	return nil
-}
-
-// checkFileDuplicates applies CheckDuplicateKeys to the values files that
-// are regular local files (URLs and stdin are read once, by Helm).
-func checkFileDuplicates(files []string) error {
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() > MaxValuesFile {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // Helm reports it
-		}
-		if err := CheckDuplicateKeys(f, b); err != nil {
-			return err
 		}
 	}
 	return nil

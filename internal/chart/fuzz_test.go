@@ -1,11 +1,13 @@
 package chart
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/source"
 )
 
 // FuzzSetValues: any --set value renders an experiment or fails with a
@@ -21,7 +23,7 @@ func FuzzSetValues(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, set string) {
-		vals, err := Values{Set: []string{"tasks={http,assess}", "http.url=http://127.0.0.1:8080/", set}}.Merge()
+		vals, err := Values{Set: []string{"tasks={http,assess}", "http.url=http://127.0.0.1:8080/", set}}.Merge(context.Background(), source.Reader{}, nil)
 		if err != nil {
 			if !errors.Is(err, inputs.ErrInvalid) {
 				t.Fatalf("values error %v is not ErrInvalid", err)

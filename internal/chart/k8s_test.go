@@ -1,11 +1,14 @@
 package chart
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"iter8.tools/iter8/internal/source"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 
@@ -21,7 +24,7 @@ func renderK8s(t *testing.T, set ...string) (string, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := Values{Set: set}.Merge()
+	vals, err := Values{Set: set}.Merge(context.Background(), source.Reader{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

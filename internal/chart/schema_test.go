@@ -1,11 +1,14 @@
 package chart
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"iter8.tools/iter8/internal/source"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 
@@ -109,7 +112,7 @@ github: {owner: o, repo: r, token: "${env:TOKEN}", softFailure: true}
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := Values{Files: []string{f}}.Merge()
+	vals, err := Values{Files: []string{f}}.Merge(context.Background(), source.Reader{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -12,6 +14,7 @@ import (
 	"iter8.tools/iter8/internal/chart"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/source"
 	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
 )
@@ -31,6 +34,8 @@ type genOptions struct {
 	// downloads nothing: the built-in chart stands in for the remote folder.
 	chartsParentDir, remoteFolderURL string
 	noDownload                       bool
+	// valuesTimeout bounds fetching each values URL (hidden; tests shorten it).
+	valuesTimeout time.Duration
 	// app's logger says when the built-in chart stands in for a remote
 	// folder; nil logs nothing.
 	app *app
@@ -50,6 +55,8 @@ func (o *genOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.noDownload, "noDownload", false, "(Iter8 v0.11) render the chart folder <chartsParentDir>/charts/<chartName> instead of the built-in chart")
 	fs.Lookup("noDownload").NoOptDefVal = "true"
 	_ = fs.MarkHidden("noDownload")
+	fs.DurationVar(&o.valuesTimeout, "values-timeout", source.DefaultTimeout, "time allowed to fetch each values URL")
+	_ = fs.MarkHidden("values-timeout")
 }
 
 // addV011ChartFlags adds Iter8 v0.11's --chartsParentDir and
@@ -109,12 +116,16 @@ func (o *genOptions) v011Chart() (*chart.Chart, error) {
 
 // load loads the chart and merges the values, once: a values URL is
 // fetched once.
-func (o *genOptions) load() (*chart.Chart, map[string]any, error) {
+func (o *genOptions) load(ctx context.Context) (*chart.Chart, map[string]any, error) {
 	c, err := o.loadChart()
 	if err != nil {
 		return nil, nil, err
 	}
-	vals, err := o.values.Merge()
+	var stdin io.Reader
+	if o.app != nil {
+		stdin = o.app.streams.In
+	}
+	vals, err := o.values.Merge(ctx, source.Reader{Timeout: o.valuesTimeout}, stdin)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,8 +164,8 @@ func (o *genOptions) experiment(doc []byte) (*experiment.Experiment, error) {
 
 // render turns the values into a validated experiment with task defaults
 // filled in.
-func (o *genOptions) render() (*experiment.Experiment, error) {
-	c, vals, err := o.load()
+func (o *genOptions) render(ctx context.Context) (*experiment.Experiment, error) {
+	c, vals, err := o.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -167,8 +178,8 @@ func (o *genOptions) render() (*experiment.Experiment, error) {
 
 // write renders the experiment into runDir/experiment.yaml. It returns the
 // store, locked against other runs, and the function that unlocks it.
-func (o *genOptions) write(_ context.Context) (experiment.Store, func(), error) {
-	exp, err := o.render()
+func (o *genOptions) write(ctx context.Context) (experiment.Store, func(), error) {
+	exp, err := o.render(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

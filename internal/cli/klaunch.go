@@ -28,7 +28,7 @@ type kLaunch struct {
 // before anything is installed; then it installs the release, or writes its
 // manifests with dry.
 func (l *kLaunch) Run(ctx context.Context) error {
-	c, vals, err := l.gen.load()
+	c, vals, err := l.gen.load(ctx)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"iter8.tools/iter8/internal/secret"
+	"iter8.tools/iter8/internal/source"
 )
 
 // Status says how a metric's query went.
@@ -48,7 +49,8 @@ const DefaultTimeout = 30 * time.Second
 
 // Client sends provider queries.
 type Client struct {
-	// HTTP sends REST queries; nil means http.DefaultClient (each query is
+	// HTTP sends REST queries; nil means source.Client(), which sends no
+	// Referer and refuses cross-host redirects of requests with headers (each query is
 	// bounded by Timeout through its context).
 	HTTP *http.Client
 	// Timeout bounds each query; zero means DefaultTimeout.
@@ -120,7 +122,7 @@ func (c *Client) queryREST(ctx context.Context, spec *Spec, m *Metric, r *secret
 	req = req.WithContext(ctx)
 	hc := c.HTTP
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = source.Client()
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

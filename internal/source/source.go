@@ -50,7 +50,7 @@ func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
 // Reader reads files and URLs with a size cap and, for URLs, a timeout.
 // The zero value is ready to use.
 type Reader struct {
-	// Client fetches URLs; nil means http.DefaultClient.
+	// Client fetches URLs; nil means Client(), which sends no Referer.
 	Client *http.Client
 	// Max is the largest source read, in bytes; 0 means DefaultMax.
 	Max int64
@@ -135,6 +135,20 @@ func (r Reader) File(ctx context.Context, what, path string) ([]byte, error) {
 	return b, nil
 }
 
+// Stream reads rd (such as standard input, named name) to its end, refusing
+// more than the cap.
+func (r Reader) Stream(what, name string, rd io.Reader) ([]byte, error) {
+	b, err := readCapped(rd, r.max())
+	var tl *TooLargeError
+	if errors.As(err, &tl) {
+		tl.Path = name
+	}
+	if err != nil {
+		return nil, &Error{What: what, Source: name, Err: err}
+	}
+	return b, nil
+}
+
 // URL fetches u with a GET, refusing an answer other than 2xx or one larger
 // than the cap, and giving up after the timeout.
 func (r Reader) URL(ctx context.Context, what, u string) ([]byte, error) {
@@ -158,17 +172,28 @@ func (r Reader) fetch(ctx context.Context, u string) ([]byte, error) {
 	}
 	client := r.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = Client()
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return nil, fmt.Errorf("no answer within %s: %w", timeout, err)
+		}
 		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode/100 != 2 {
 		return nil, &StatusError{Status: resp.Status}
 	}
-	return readCapped(resp.Body, r.max())
+	b, err := readCapped(resp.Body, r.max())
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("not complete within %s: %w", timeout, err)
+	}
+	return b, err
 }
 
 // StatusError is an answer other than 2xx to a fetch.

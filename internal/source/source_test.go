@@ -104,3 +104,12 @@ func TestIsURLAndPath(t *testing.T) {
 		}
 	}
 }
+
+// A device that never ends (its stat size is 0) stops at the cap.
+func TestFileDeviceCapped(t *testing.T) {
+	t.Parallel()
+	_, err := Reader{Max: 1 << 20}.File(context.Background(), "data", "/dev/zero")
+	if !errors.Is(err, ErrTooLarge) || err.Error() != "reading data: /dev/zero is larger than 1 MiB" {
+		t.Errorf("File(/dev/zero) = %v", err)
+	}
+}

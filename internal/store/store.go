@@ -15,6 +15,7 @@ import (
 	"iter8.tools/iter8/internal/exitcode"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/source"
 )
 
 // FileName is the experiment's file name inside a run directory.
@@ -35,10 +36,17 @@ func NewFile(dir string) *File {
 	return &File{Path: filepath.Join(dir, FileName)}
 }
 
-// Load reads and decodes the experiment.
-func (f *File) Load(_ context.Context) (*experiment.Experiment, error) {
-	b, err := os.ReadFile(f.Path)
+// MaxFile bounds experiment.yaml, which iter8 holds in memory.
+const MaxFile = source.DefaultMax
+
+// Load reads, through source with the MaxFile cap, and decodes the
+// experiment.
+func (f *File) Load(ctx context.Context) (*experiment.Experiment, error) {
+	b, err := source.Reader{Max: MaxFile}.File(ctx, "", f.Path)
 	if err != nil {
+		if errors.Is(err, source.ErrTooLarge) {
+			return nil, inputs.Invalidf("reading experiment %s: larger than the %d MiB iter8 reads", f.Path, MaxFile>>20)
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, inputs.Invalidf("reading experiment %s: the file does not exist (create it with iter8 gen or iter8 launch, or pass --runDir)", f.Path)
 		}

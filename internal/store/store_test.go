@@ -50,6 +50,25 @@ func TestFileLoadErrors(t *testing.T) {
 	}
 }
 
+// experiment.yaml is read with a cap: a file past MaxFile is bad input
+// naming the path and the cap.
+func TestFileLoadCapped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, MaxFile+1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewFile(dir).Load(context.Background())
+	want := "reading experiment " + path + ": larger than the 64 MiB iter8 reads"
+	if !errors.Is(err, inputs.ErrInvalid) || err == nil || err.Error() != want {
+		t.Errorf("Load = %v, want %s", err, want)
+	}
+}
+
 func TestWriteAtomicKeepsOldFileOnError(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -15,6 +15,7 @@ import (
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/provider"
 	"iter8.tools/iter8/internal/slo"
+	"iter8.tools/iter8/internal/source"
 )
 
 // customMetricsInputs are the custommetrics task's inputs (compat section
@@ -146,7 +147,7 @@ func (t *customMetricsTask) Run(ctx context.Context, env *experiment.Env) error 
 		return err
 	}
 	timeout := t.in.Timeout.Duration
-	fetcher := &http.Client{Timeout: timeout}
+	fetcher := &http.Client{Timeout: timeout, CheckRedirect: source.CheckRedirect}
 	var queries []query
 	for _, name := range t.names {
 		tp, err := provider.Load(ctx, name, t.in.Templates[name], env.Dir, fetcher)

@@ -355,7 +355,7 @@ func (t *notifyTask) post(ctx context.Context, target string, headers map[string
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", "iter8")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := source.Client().Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

@@ -20,6 +20,7 @@ import (
 	"iter8.tools/iter8/internal/golden"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
+	"iter8.tools/iter8/internal/source"
 )
 
 // hookReceiver is a local HTTP server that records notifications and answers
@@ -82,7 +83,7 @@ func notifyFromChart(t *testing.T, set ...string) *notifyTask {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := chart.Values{Set: set}.Merge()
+	vals, err := chart.Values{Set: set}.Merge(context.Background(), source.Reader{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestNotifyChartErrors(t *testing.T) {
 		{[]string{"tasks={github}", "github.owner=o"}, "github.repo is required"},
 		{[]string{"tasks={webhook}"}, "webhook.url is required"},
 	} {
-		vals, err := chart.Values{Set: tt.set}.Merge()
+		vals, err := chart.Values{Set: tt.set}.Merge(context.Background(), source.Reader{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
