@@ -78,8 +78,8 @@ type GRPC struct {
 	metadata map[string]string // last value of each metadata key
 }
 
-// DemoFiles compiles the demo service's embedded .proto files.
-func DemoFiles(ctx context.Context) (*protoregistry.Files, error) {
+// Files compiles the demo service's embedded .proto files.
+func Files(ctx context.Context) (*protoregistry.Files, error) {
 	sub, err := fs.Sub(protoFS, "proto")
 	if err != nil {
 		return nil, err
@@ -135,10 +135,10 @@ func WriteDemoProtos(dir string) (string, error) {
 	return filepath.Join(dir, "iter8", "demo", "v1", "demo.proto"), err
 }
 
-// DemoProtoset returns the demo service's descriptors as a serialised
+// Protoset returns the demo service's descriptors as a serialised
 // FileDescriptorSet (what protoc --descriptor_set_out --include_imports writes).
-func DemoProtoset(ctx context.Context) ([]byte, error) {
-	files, err := DemoFiles(ctx)
+func Protoset(ctx context.Context) ([]byte, error) {
+	files, err := Files(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func StartGRPC(cfg GRPCConfig, addr string) (*GRPC, error) {
 	if cfg.ErrorCode == codes.OK {
 		cfg.ErrorCode = codes.Unavailable
 	}
-	files, err := DemoFiles(context.Background())
+	files, err := Files(context.Background())
 	if err != nil {
 		return nil, err
 	}

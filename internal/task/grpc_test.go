@@ -24,7 +24,7 @@ func TestGRPCDescriptorSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := demo.DemoProtoset(context.Background())
+	set, err := demo.Protoset(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestParseCall(t *testing.T) {
 
 func TestBuildMessages(t *testing.T) {
 	t.Parallel()
-	files, err := demo.DemoFiles(context.Background())
+	files, err := demo.Files(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
