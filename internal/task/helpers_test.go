@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -154,4 +156,51 @@ func skipInShortMode(t *testing.T, why string) {
 	if testing.Short() {
 		t.Skip("short mode: " + why)
 	}
+}
+
+// origin serves what the original's charts download (paths of files) and
+// counts the requests to each path, recording the bodies posted.
+type origin struct {
+	mu     sync.Mutex
+	files  map[string][]byte
+	counts map[string]int
+	bodies []string
+}
+
+func newOrigin(t *testing.T, files map[string][]byte) (*origin, string) {
+	t.Helper()
+	o := &origin{files: files, counts: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		o.mu.Lock()
+		o.counts[r.URL.Path]++
+		if r.Method == http.MethodPost {
+			o.bodies = append(o.bodies, string(b))
+		}
+		f, ok := o.files[r.URL.Path]
+		o.mu.Unlock()
+		if r.Method == http.MethodGet && !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(f)
+	}))
+	t.Cleanup(srv.Close)
+	return o, srv.URL
+}
+
+func (o *origin) count(path string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.counts[path]
+}
+
+// readFile returns the contents of the file at path.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

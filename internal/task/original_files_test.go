@@ -3,14 +3,10 @@ package task
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"iter8.tools/iter8/internal/demo"
@@ -18,43 +14,6 @@ import (
 	"iter8.tools/iter8/internal/report"
 	"iter8.tools/iter8/internal/store"
 )
-
-// origin serves what the original's charts download (paths of files) and
-// counts the requests to each path, recording the bodies posted.
-type origin struct {
-	mu     sync.Mutex
-	files  map[string][]byte
-	counts map[string]int
-	bodies []string
-}
-
-func newOrigin(t *testing.T, files map[string][]byte) (*origin, string) {
-	t.Helper()
-	o := &origin{files: files, counts: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		o.mu.Lock()
-		o.counts[r.URL.Path]++
-		if r.Method == http.MethodPost {
-			o.bodies = append(o.bodies, string(b))
-		}
-		f, ok := o.files[r.URL.Path]
-		o.mu.Unlock()
-		if r.Method == http.MethodGet && !ok {
-			http.NotFound(w, r)
-			return
-		}
-		_, _ = w.Write(f)
-	}))
-	t.Cleanup(srv.Close)
-	return o, srv.URL
-}
-
-func (o *origin) count(path string) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.counts[path]
-}
 
 // runOriginal runs the original's experiment file name from
 // testdata/original in dir, as iter8 run does, with $URL and $HOST
@@ -144,10 +103,7 @@ func TestOriginalGRPCProtoURLDataURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proto, err := os.ReadFile(protoFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	proto := readFile(t, protoFile)
 	for _, drop := range []bool{false, true} {
 		o, url := newOrigin(t, map[string][]byte{"/demo.proto": proto, "/data.json": []byte(`{"name":"from dataURL"}`)})
 		srv := startGRPC(t, demo.GRPCConfig{})
