@@ -37,7 +37,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -50,8 +49,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"iter8.tools/iter8/internal/k8s/k8stest"
 )
@@ -148,7 +145,7 @@ func Start(ctx context.Context, iter8Binary string) (*Cluster, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	c := &Cluster{dir: dir, host: host, lock: lock, AdminToken: randomHex(16)}
+	c := &Cluster{dir: dir, host: host, lock: lock, AdminToken: randomToken()}
 	if err := c.boot(ctx, assets, iter8Binary); err != nil {
 		if serr := c.Stop(); serr != nil {
 			err = fmt.Errorf("%w\nstopping after the failed start: %w", err, serr)
@@ -452,10 +449,10 @@ func (c *Cluster) writePKI() error {
 	}
 	c.tokens = map[string]string{
 		"admin":              c.AdminToken,
-		"controller-manager": randomHex(16),
-		"scheduler":          randomHex(16),
-		"kubelet":            randomHex(16),
-		"kube-proxy":         randomHex(16),
+		"controller-manager": randomToken(),
+		"scheduler":          randomToken(),
+		"kubelet":            randomToken(),
+		"kube-proxy":         randomToken(),
 	}
 	users := map[string]string{
 		"admin":              `admin,admin,"system:masters"`,
@@ -744,15 +741,7 @@ func (c *Cluster) ClientConfig(token string) *rest.Config {
 // context's namespace, and returns its path. Only clients inside the
 // cluster's namespace (Command) can use it.
 func (c *Cluster) WriteKubeconfig(path, token, namespace string) (string, error) {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["iter8-node"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CA}
-	cfg.AuthInfos["iter8-node"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["iter8-node"] = &clientcmdapi.Context{Cluster: "iter8-node", AuthInfo: "iter8-node", Namespace: namespace}
-	cfg.CurrentContext = "iter8-node"
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		return "", fmt.Errorf("writing kubeconfig: %w", err)
-	}
-	return path, nil
+	return k8stest.WriteKubeconfig(path, c.Host, c.CA, token, namespace)
 }
 
 // Kubeconfig writes an admin kubeconfig in a test's temporary folder whose
@@ -766,17 +755,11 @@ func (c *Cluster) Kubeconfig(t testing.TB, namespace string) string {
 	return p
 }
 
-var nsUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
-
 // Namespace creates a fresh namespace named after the test, waits for its
 // default ServiceAccount, and deletes it when the test ends.
 func (c *Cluster) Namespace(t testing.TB) string {
 	t.Helper()
-	name := strings.Trim(nsUnsafe.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	name = strings.Trim(name, "-") + "-" + randomHex(3)
+	name := k8stest.NamespaceName(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
@@ -845,8 +828,9 @@ func StopShared() error {
 	return err
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
+// randomToken is a random bearer token: 16 bytes, hex-encoded.
+func randomToken() string {
+	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }

@@ -344,8 +344,15 @@ func (e *Env) ClientConfig(token string) *rest.Config {
 // WriteKubeconfig writes a kubeconfig file for token with namespace as the
 // context's namespace, and returns its path.
 func (e *Env) WriteKubeconfig(path, token, namespace string) (string, error) {
+	return WriteKubeconfig(path, e.Host, e.CA, token, namespace)
+}
+
+// WriteKubeconfig writes a kubeconfig file at path for the API server at
+// host (trusting ca) with token, whose context uses namespace, and returns
+// the path. The real-node harness writes its kubeconfigs with it too.
+func WriteKubeconfig(path, host string, ca []byte, token, namespace string) (string, error) {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: e.Host, CertificateAuthorityData: e.CA}
+	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: host, CertificateAuthorityData: ca}
 	cfg.AuthInfos["test"] = &clientcmdapi.AuthInfo{Token: token}
 	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test", Namespace: namespace}
 	cfg.CurrentContext = "test"
@@ -368,15 +375,21 @@ func (e *Env) Kubeconfig(t testing.TB, namespace string) string {
 
 var nsUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// Namespace creates a fresh namespace for the test, named after it, and
-// waits for its default ServiceAccount.
-func (e *Env) Namespace(t testing.TB) string {
-	t.Helper()
+// NamespaceName is a fresh namespace name made from the test's name and a
+// random suffix.
+func NamespaceName(t testing.TB) string {
 	name := strings.Trim(nsUnsafe.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(name) > 40 {
 		name = name[:40]
 	}
-	name = strings.Trim(name, "-") + "-" + randomHex(3)
+	return strings.Trim(name, "-") + "-" + randomHex(3)
+}
+
+// Namespace creates a fresh namespace for the test, named after it, and
+// waits for its default ServiceAccount.
+func (e *Env) Namespace(t testing.TB) string {
+	t.Helper()
+	name := NamespaceName(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
