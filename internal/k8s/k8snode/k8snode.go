@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package k8snode runs a real single-node Kubernetes cluster for tests:
 // etcd, kube-apiserver, kube-controller-manager (every default controller,
 // the Job and CronJob controllers among them), kube-scheduler, containerd

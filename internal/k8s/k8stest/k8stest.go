@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package k8stest runs a real Kubernetes control plane for tests: etcd,
 // kube-apiserver and kube-controller-manager on 127.0.0.1 with free ports,
 // built from source once per machine by hack/kube/build.sh. There is no

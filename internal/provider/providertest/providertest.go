@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package providertest starts real metric backends for tests: a Prometheus
 // server scraping an in-process exporter, a PostgreSQL server and a MariaDB
 // (MySQL protocol) server. Both
