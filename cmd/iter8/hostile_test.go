@@ -396,20 +396,12 @@ func iter8Measured(t *testing.T, dir string, args ...string) (result, int64) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("iter8 %v: %v", args, err)
-	}
+	r := runBinary(t, cmd)
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss << 10 // KiB on Linux
 	}
-	return result{code: code, stdout: out.String(), stderr: errb.String()}, rss
+	return r, rss
 }
 
 // Expressions and templates built to exhaust memory (nested repeat, a range

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -75,19 +76,36 @@ type result struct {
 // iter8 runs the binary in dir and returns its exit code and output.
 func iter8(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return iter8Env(t, dir, nil, args...)
+}
+
+// iter8Env runs the binary in dir with extra environment variables.
+func iter8Env(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	needBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	return runBinary(t, cmd)
+}
+
+// runBinary runs cmd, a command of the iter8 binary, and returns its exit
+// code and output; a failure to start fails the test.
+func runBinary(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("iter8 %v: %v", args, err)
+		t.Fatalf("iter8 %v: %v", cmd.Args[1:], err)
 	}
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }

@@ -68,18 +68,40 @@ func (s fieldSet) lookup(k string) (reflect.Value, bool) {
 
 func inputFields(v reflect.Value) fieldSet {
 	s := fieldSet{byName: map[string]reflect.Value{}, byFold: map[string]reflect.Value{}}
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		t := v.Type()
+	for _, f := range jsonFields(v.Type()) {
+		fv := v.FieldByIndex(f.index)
+		s.byName[f.name] = fv
+		s.byFold[strings.ToLower(f.name)] = fv
+		s.names = append(s.names, f.name)
+	}
+	sort.Strings(s.names)
+	return s
+}
+
+// jsonField is a field of a struct as encoding/json sees it.
+type jsonField struct {
+	name  string
+	index []int // for reflect's FieldByIndex
+	typ   reflect.Type
+}
+
+// jsonFields lists the exported fields of struct type t under their JSON
+// names, with the fields of embedded untagged structs promoted, as
+// encoding/json does; fields tagged "-" are left out.
+func jsonFields(t reflect.Type) []jsonField {
+	var out []jsonField
+	var walk func(t reflect.Type, prefix []int)
+	walk = func(t reflect.Type, prefix []int) {
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			tag := sf.Tag.Get("json")
 			if tag == "-" {
 				continue
 			}
+			index := append(append([]int{}, prefix...), i)
 			name, _, _ := strings.Cut(tag, ",")
 			if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-				walk(v.Field(i)) // promoted fields, as encoding/json sees them
+				walk(sf.Type, index)
 				continue
 			}
 			if !sf.IsExported() {
@@ -88,14 +110,11 @@ func inputFields(v reflect.Value) fieldSet {
 			if name == "" {
 				name = sf.Name
 			}
-			s.byName[name] = v.Field(i)
-			s.byFold[strings.ToLower(name)] = v.Field(i)
-			s.names = append(s.names, name)
+			out = append(out, jsonField{name: name, index: index, typ: sf.Type})
 		}
 	}
-	walk(v)
-	sort.Strings(s.names)
-	return s
+	walk(t, nil)
+	return out
 }
 
 func decodeField(key string, val any, f reflect.Value) error {

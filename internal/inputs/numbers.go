@@ -144,32 +144,12 @@ func zero(s string) bool {
 // forms, to the fields' types.
 func structFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for i := range t.NumField() {
-			sf := t.Field(i)
-			tag := sf.Tag.Get("json")
-			if tag == "-" {
-				continue
-			}
-			name, _, _ := strings.Cut(tag, ",")
-			if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-				walk(sf.Type)
-				continue
-			}
-			if !sf.IsExported() {
-				continue
-			}
-			if name == "" {
-				name = sf.Name
-			}
-			out[name] = sf.Type
-			if _, ok := out[strings.ToLower(name)]; !ok {
-				out[strings.ToLower(name)] = sf.Type
-			}
+	for _, f := range jsonFields(t) {
+		out[f.name] = f.typ
+		if _, ok := out[strings.ToLower(f.name)]; !ok {
+			out[strings.ToLower(f.name)] = f.typ
 		}
 	}
-	walk(t)
 	return out
 }
 
