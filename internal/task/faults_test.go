@@ -156,7 +156,7 @@ func codeEndpoints() string {
 		if c == 4 { // DeadlineExceeded comes from the client's timeout, below
 			continue
 		}
-		fmt.Fprintf(&b, "\n      c%d: {data: {options: {code: %d}}}", c, c)
+		fmt.Fprintf(&b, "\n      c%d: {data: {options: {code: %d}}, weight: 1}", c, c)
 	}
 	return b.String()
 }

@@ -129,7 +129,7 @@ func newGRPC(with map[string]any) (experiment.Task, error) {
 func (in *grpcInputs) skeleton() (loadKind[grpcCallInputs], *loadInputs, grpcCallInputs, loadPlan) {
 	kind := loadKind[grpcCallInputs]{
 		name: "grpc", sep: "/", unit: "calls", isError: grpcErrors, target: in.target, codes: grpcCodeNames,
-		runLevel: []string{"total", "concurrency", "connections", "timeout", "connect-timeout", "skipFirst", "enable-compression", "max-recv-message-size", "max-send-message-size"},
+		runLevel: []string{"connections", "timeout", "connect-timeout", "skipFirst", "enable-compression", "max-recv-message-size", "max-send-message-size"},
 	}
 	var rate float64
 	if in.RPS != nil {
@@ -325,7 +325,7 @@ func grpcErrors([]mixEndpoint[grpcCallInputs]) func(int, load.Outcome) bool {
 
 // target builds the gRPC target, connects it and, with skipFirst, makes
 // and discards that many calls before a fresh target is measured.
-func (in *grpcInputs) target(ctx context.Context, env *experiment.Env, eps []mixEndpoint[grpcCallInputs], opts load.Options) (measured, error) {
+func (in *grpcInputs) target(ctx context.Context, env *experiment.Env, eps []mixEndpoint[grpcCallInputs], opts load.Options, _ func(error)) (measured, error) {
 	cfg := grpcload.Config{
 		Endpoints: make([]grpcload.Endpoint, len(eps)), Connections: *in.Connections, Timeout: in.Timeout.Duration,
 		ConnectTimeout: in.ConnectTimeout.Duration, Compression: in.EnableCompression,
@@ -349,7 +349,7 @@ func (in *grpcInputs) target(ctx context.Context, env *experiment.Env, eps []mix
 	}
 	target, err := grpcload.New(cfg)
 	if err != nil {
-		return nil, targetError(len(eps), err)
+		return nil, targetError(eps, err)
 	}
 	if err := target.Probe(ctx); err != nil {
 		target.Close()
@@ -388,15 +388,27 @@ type grpcTarget struct {
 func (grpcTarget) protocol(int) string { return "gRPC" }
 
 // record stores the per-message metrics of endpoint ep's stream calls, or of
-// every endpoint's.
-func (t grpcTarget) record(in *experiment.Insights, provider string, ep int, percentiles []float64) error {
-	var streams []grpcload.StreamStats
-	for i := range t.n {
-		if (ep < 0 || ep == i) && t.IsStream(i) {
-			streams = append(streams, t.Streams(i))
+// every endpoint's (of more targets too).
+func (t grpcTarget) record(in *experiment.Insights, provider string, ep int, percentiles []float64, more ...measured) error {
+	streams := t.streams(ep)
+	for _, m := range more {
+		if g, ok := m.(grpcTarget); ok {
+			streams = append(streams, g.streams(-1)...)
 		}
 	}
 	return recordStreams(in, provider, streams, percentiles)
+}
+
+// streams returns the stream measurements of endpoint ep, or of every
+// endpoint.
+func (t grpcTarget) streams(ep int) []grpcload.StreamStats {
+	var out []grpcload.StreamStats
+	for i := range t.n {
+		if (ep < 0 || ep == i) && t.IsStream(i) {
+			out = append(out, t.Streams(i))
+		}
+	}
+	return out
 }
 
 // grpcCodeNames renames numeric status codes (0, 14) to their names (OK,

@@ -212,7 +212,7 @@ func TestGRPCStatusCodesAndTemplates(t *testing.T) {
 	exp, err := runTemp(t, newGRPC, map[string]any{
 		"total": 100.0, "concurrency": 5.0, "endpoints": map[string]any{
 			"ok":       map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "data": `{"name": "call-{{.RequestNumber}}", "sent": "{{.Timestamp}}"}`, "weight": 3.0},
-			"notfound": map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "data": map[string]any{"options": map[string]any{"code": 5}}},
+			"notfound": map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "data": map[string]any{"options": map[string]any{"code": 5}}, "weight": 1.0},
 		},
 	})
 	if err != nil {

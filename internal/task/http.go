@@ -73,7 +73,7 @@ type httpInputs struct {
 func (in *httpInputs) skeleton() (loadKind[requestInputs], *loadInputs, requestInputs, loadPlan) {
 	kind := loadKind[requestInputs]{
 		name: "http", sep: "-", unit: "requests", isError: httpErrors, target: in.target,
-		runLevel: []string{"numRequests", "connections", "timeout", "allowInitialErrors"},
+		runLevel: []string{"timeout", "allowInitialErrors"},
 	}
 	return kind, &in.loadInputs, in.requestInputs, loadPlan{connections: *in.Connections, rate: *in.QPS, timeout: in.Timeout.Duration, requests: in.NumRequests}
 }
@@ -163,26 +163,27 @@ func httpErrors(eps []mixEndpoint[requestInputs]) func(int, load.Outcome) bool {
 	}
 }
 
-// target builds the HTTP target and, unless allowInitialErrors, sends one
-// request to each endpoint first.
-func (in *httpInputs) target(ctx context.Context, env *experiment.Env, eps []mixEndpoint[requestInputs], _ load.Options) (measured, error) {
-	cfg := httpload.Config{Endpoints: make([]httpload.Endpoint, len(eps)), Connections: *in.Connections, Timeout: in.Timeout.Duration}
+// target builds the HTTP target. Unless allowInitialErrors, the first
+// request to each endpoint also probes it: when it fails in transport, the
+// run stops with an error (that request is measured, not sent on its own,
+// so that the server counts exactly numRequests).
+func (in *httpInputs) target(ctx context.Context, env *experiment.Env, eps []mixEndpoint[requestInputs], opts load.Options, stop func(error)) (measured, error) {
+	cfg := httpload.Config{Endpoints: make([]httpload.Endpoint, len(eps)), Connections: opts.Connections, Timeout: in.Timeout.Duration}
 	for i, e := range eps {
 		ep, err := e.in.endpoint(ctx, env.Dir)
 		if err != nil {
-			return nil, err
+			return nil, endpointErr(e.id, err)
 		}
 		cfg.Endpoints[i] = ep
 	}
+	if !in.AllowInitialErrors {
+		cfg.Unreachable = func(err error) {
+			stop(fmt.Errorf("cannot reach %w (set allowInitialErrors: true to run anyway and count such failures as errors)", err))
+		}
+	}
 	target, err := httpload.New(cfg)
 	if err != nil {
-		return nil, targetError(len(eps), err)
-	}
-	if !in.AllowInitialErrors {
-		if err := target.Probe(ctx); err != nil {
-			target.Close()
-			return nil, fmt.Errorf("cannot reach %w (set allowInitialErrors: true to run anyway and count such failures as errors)", err)
-		}
+		return nil, targetError(eps, err)
 	}
 	return httpTarget{target}, nil
 }
@@ -251,4 +252,4 @@ func (t httpTarget) protocol(ep int) string {
 	return ps[0]
 }
 
-func (httpTarget) record(*experiment.Insights, string, int, []float64) error { return nil }
+func (httpTarget) record(*experiment.Insights, string, int, []float64, ...measured) error { return nil }

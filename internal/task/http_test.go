@@ -47,7 +47,13 @@ func TestHTTPInputErrors(t *testing.T) {
 		{"two payloads", map[string]any{"url": "http://x", "payloadStr": "a", "payloadFile": "b"}, "at most one of payloadStr and payloadFile (or payloadURL)"},
 		{"error range", map[string]any{"url": "http://x", "errorRanges": []any{map[string]any{"lower": 500.0, "upper": 400.0}}}, `field "errorRanges[0]"`},
 		{"unknown field", map[string]any{"url": "http://x", "endpoint": "y"}, `unknown field "endpoint": did you mean "endpoints"? (expected one of abort, allowInitialErrors, caCertFile,`},
-		{"endpoint run-level field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "duration": "1s"}}}, `field "endpoints.a.duration": invalid value "1s": expected no value here: endpoints run together under the task's duration`},
+		{"endpoint run-level field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "timeout": "1s"}}}, `field "endpoints.a.timeout": invalid value "1s": expected no value here: the task's timeout applies to every endpoint (set it at the top level)`},
+		{"weights on some endpoints only", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "weight": 2.0}, "b": map[string]any{"url": "http://y"}}}, `field "endpoints.b.weight" is missing: expected a weight on every endpoint or on none, as endpoints.a has one`},
+		{"budget on a weighted endpoint", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "weight": 2.0, "qps": 40.0}}}, `field "endpoints.a.qps": invalid value 40: expected no value here: weighted endpoints share the task's qps as one mix`},
+		{"endpoint numRequests", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "numRequests": 0.0}}}, `field "endpoints.a.numRequests": invalid value 0: expected a whole number from 1 to`},
+		{"endpoint duration", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "duration": "-1s"}}}, `field "endpoints.a.duration": invalid value "-1s": expected a positive duration`},
+		{"endpoint qps", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "qps": 1e9}}}, `field "endpoints.a.qps": invalid value 1000000000: expected 0 (as fast as responses return) or a rate from`},
+		{"endpoint connections", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "connections": 0.0}}}, `field "endpoints.a.connections": invalid value 0: expected a whole number of at least 1`},
 		{"endpoint unknown field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "wieght": 2.0}}}, `unknown field "endpoints.a.wieght": did you mean "weight"?`},
 		{"endpoint without url", map[string]any{"endpoints": map[string]any{"a": map[string]any{"weight": 2.0}}}, `field "endpoints.a.url" is missing`},
 		{"endpoint bad weight", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "weight": -1.0}}}, `field "endpoints.a.weight": invalid value -1: expected a positive number`},
@@ -91,14 +97,14 @@ func TestHTTPProtocols(t *testing.T) {
 				t.Fatal(err)
 			}
 			protos := srv.Protocols()
-			if len(protos) != 1 || protos[tt.proto] != 201 { // 200 and the probe
-				t.Errorf("server saw %v, want 201 %s requests", protos, tt.proto)
+			if len(protos) != 1 || protos[tt.proto] != 200 { // exactly numRequests
+				t.Errorf("server saw %v, want 200 %s requests", protos, tt.proto)
 			}
 			if got := exp.Result.Insights.Load["http"].Protocol; got != tt.proto {
 				t.Errorf("recorded protocol %q, want %q", got, tt.proto)
 			}
-			if tt.clientCerts && srv.ClientCertificates() != 201 {
-				t.Errorf("%d requests presented a client certificate, want 201", srv.ClientCertificates())
+			if tt.clientCerts && srv.ClientCertificates() != 200 {
+				t.Errorf("%d requests presented a client certificate, want 200", srv.ClientCertificates())
 			}
 			if v := value(t, exp, "http/error-count"); v != 0 {
 				t.Errorf("error-count %v", v)
@@ -145,7 +151,7 @@ func TestHTTPWeightedMix(t *testing.T) {
 		weight           float64
 	}{{"get", "GET", "/get", 3}, {"post", "POST", "/post", 1}, {"put", "PUT", "/put", 0.5}} {
 		want := total * c.weight / 4.5
-		got := float64(srv.Count(c.method, c.path)) - 1 // minus the probe
+		got := float64(srv.Count(c.method, c.path))
 		if math.Abs(got-want) > 0.02*want {
 			t.Errorf("%s: server counted %v, want %v ± 2%%", c.ep, got, want)
 		}
@@ -173,7 +179,7 @@ func TestHTTPErrorKinds(t *testing.T) {
 	refused := "http://" + ln.Addr().String() + "/"
 	_ = ln.Close()
 	exp, err := runTemp(t, newHTTP, map[string]any{
-		"numRequests": 300.0, "qps": 0.0, "connections": 6.0, "timeout": "100ms", "allowInitialErrors": true,
+		"numRequests": 75.0, "qps": 0.0, "connections": 6.0, "timeout": "100ms", "allowInitialErrors": true, // 75 each, in turn
 		"endpoints": map[string]any{
 			"ok":      map[string]any{"url": srv.URL() + "/ok"},
 			"reset":   map[string]any{"url": srv.URL() + "/reset?fault=reset"},
@@ -325,7 +331,7 @@ func TestEndpointRates(t *testing.T) {
 	srv := startHTTP(t, demo.HTTPConfig{})
 	exp, err := runTemp(t, newHTTP, map[string]any{"qps": 100.0, "duration": "1s", "connections": 4.0, "endpoints": map[string]any{
 		"a": map[string]any{"url": srv.URL() + "/a", "weight": 3.0},
-		"b": map[string]any{"url": srv.URL() + "/b"},
+		"b": map[string]any{"url": srv.URL() + "/b", "weight": 1.0},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -47,10 +47,10 @@ type loadInputs struct {
 	WarmupDuration    any `json:"warmupDuration,omitempty"`
 }
 
-// runLevel lists the inputs of loadInputs: they apply to the whole run and
-// cannot be set per endpoint.
+// runLevel lists the inputs of loadInputs that apply to the whole task and
+// cannot be set per endpoint (duration can: see budget).
 func runLevel() []string {
-	return []string{"duration", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"}
+	return []string{"warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"}
 }
 
 // checkCount validates the request count (given under the protocol's name)
@@ -132,6 +132,9 @@ type loadTask[E, I any] struct {
 	eps  []mixEndpoint[E]
 	pcts []float64
 	warm bool // a warmup: measurements are discarded
+	// inTurn runs the endpoints one after another, each with its own
+	// budget (see runInTurn); otherwise they run together as one mix.
+	inTurn bool
 }
 
 // loadKind is what a protocol adds to the skeleton.
@@ -144,8 +147,10 @@ type loadKind[E any] struct {
 	// isError judges outcomes, per endpoint.
 	isError func(eps []mixEndpoint[E]) func(endpoint int, o load.Outcome) bool
 	// target builds the target for the endpoints, ready to measure; opts
-	// are the run's engine options (for a protocol's own warm-up).
-	target func(ctx context.Context, env *experiment.Env, eps []mixEndpoint[E], opts load.Options) (measured, error)
+	// are the run's engine options (for a protocol's own warm-up). A
+	// target that finds an endpoint unreachable during the run calls stop
+	// with the error the task then returns.
+	target func(ctx context.Context, env *experiment.Env, eps []mixEndpoint[E], opts load.Options, stop func(error)) (measured, error)
 	// codes renames status codes for the result, or is nil.
 	codes func(map[string]int64) map[string]int64
 }
@@ -161,11 +166,11 @@ type protocolInputs[E any] interface {
 	skeleton() (loadKind[E], *loadInputs, E, loadPlan)
 }
 
-// mixMember is a protocol's endpoint inputs T, decoded from one endpoint of
-// a mix: split returns the request inputs and the weight, if given.
+// mixMember is a protocol's endpoint inputs T, decoded from one endpoint:
+// split returns the request inputs and how the endpoint shares the load.
 type mixMember[E, T any] interface {
 	*T
-	split() (E, *float64)
+	split() (E, share)
 }
 
 // newLoad builds a load task: it decodes the inputs I strictly, checks them
@@ -184,8 +189,8 @@ func newLoad[E request, I, T any, PI interface {
 		return nil, err
 	}
 	kind, common, top, plan := in.skeleton()
-	split := func(e *T) (E, *float64) { return PT(e).split() }
-	eps, err := resolveEndpoints(top, common.Endpoints, kind.name, slices.Concat(kind.runLevel, runLevel()), split)
+	split := func(e *T) (E, share) { return PT(e).split() }
+	eps, inTurn, err := resolveEndpoints(top, common.Endpoints, kind.name, slices.Concat(kind.runLevel, runLevel()), split)
 	if err != nil {
 		return nil, err
 	}
@@ -194,10 +199,12 @@ func newLoad[E request, I, T any, PI interface {
 	}
 	plan.name, plan.uniform, plan.duration, plan.rateTolerance = kind.name, common.Uniform, common.Duration, *common.RateTolerance
 	plan.isError = kind.isError(eps)
-	for _, e := range eps {
-		plan.weights = append(plan.weights, e.weight)
+	if !inTurn {
+		for _, e := range eps {
+			plan.weights = append(plan.weights, e.weight)
+		}
 	}
-	t.kind, t.plan, t.eps, t.pcts, t.warm = kind, plan, eps, common.Percentiles, common.Warmup != nil && *common.Warmup
+	t.kind, t.plan, t.eps, t.pcts, t.warm, t.inTurn = kind, plan, eps, common.Percentiles, common.Warmup != nil && *common.Warmup, inTurn
 	return t, nil
 }
 
@@ -211,22 +218,22 @@ type measured interface {
 	Close()
 	// protocol names the protocol endpoint ep spoke.
 	protocol(ep int) string
-	// record stores the protocol's own measurements of endpoint ep.
-	record(in *experiment.Insights, provider string, ep int, percentiles []float64) error
+	// record stores the protocol's own measurements of endpoint ep, with
+	// those of more targets of the same protocol (endpoints run in turn).
+	record(in *experiment.Insights, provider string, ep int, percentiles []float64, more ...measured) error
 }
 
 // Run builds the target, runs the load and records it.
 func (t *loadTask[E, I]) Run(ctx context.Context, env *experiment.Env) error {
+	if t.inTurn {
+		return t.runInTurn(ctx, env)
+	}
 	opts := t.plan.options(env)
-	target, err := t.kind.target(ctx, env, t.eps, opts)
+	rep, target, err := t.load(ctx, env, t.eps, opts)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
-	rep, err := runLoad(ctx, env, target, opts)
-	if err != nil {
-		return err
-	}
 	if t.warm {
 		env.Logger.Info("warmup finished; its results are discarded", t.kind.unit, rep.Total.Requests)
 		return ctx.Err()
@@ -238,6 +245,26 @@ func (t *loadTask[E, I]) Run(ctx context.Context, env *experiment.Env) error {
 	return finishLoad(ctx, env, rep)
 }
 
+// load builds the target of eps and runs it with opts. A target that finds
+// an endpoint unreachable stops the run, and load returns why.
+func (t *loadTask[E, I]) load(ctx context.Context, env *experiment.Env, eps []mixEndpoint[E], opts load.Options) (*load.Report, measured, error) {
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	target, err := t.kind.target(runCtx, env, eps, opts, stop)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep, err := runLoad(runCtx, env, target, opts)
+	if err == nil && ctx.Err() == nil && runCtx.Err() != nil {
+		err = context.Cause(runCtx)
+	}
+	if err != nil {
+		target.Close()
+		return nil, nil, err
+	}
+	return rep, target, nil
+}
+
 // record stores the run's metrics under the task's name and, for named
 // endpoints, under <name>-<endpoint> too.
 func (t *loadTask[E, I]) record(env *experiment.Env, target measured, rep *load.Report) error {
@@ -245,35 +272,39 @@ func (t *loadTask[E, I]) record(env *experiment.Env, target measured, rep *load.
 	if err != nil {
 		return err
 	}
-	one := func(provider string, ep int, st load.Stats, share float64) error {
-		if t.kind.codes != nil {
-			st.Codes = t.kind.codes(st.Codes)
-		}
-		if err := recordLoad(insights, provider, t.kind.sep, st, rep, t.pcts, target.protocol(ep), share); err != nil {
-			return err
-		}
-		return target.record(insights, provider, ep, t.pcts)
-	}
-	if err := one(t.kind.name, -1, rep.Total, 1); err != nil {
+	if err := t.recordOne(insights, t.kind.name, target, -1, rep.Total, rep, 1); err != nil {
 		return err
 	}
 	if len(t.eps) == 1 && t.eps[0].id == "" {
 		return nil
 	}
 	for i, e := range t.eps {
-		if err := one(t.kind.name+"-"+e.id, i, rep.Endpoints[i], weightShare(t.plan.weights, i)); err != nil {
+		if err := t.recordOne(insights, t.kind.name+"-"+e.id, target, i, rep.Endpoints[i], rep, weightShare(t.plan.weights, i)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// targetError is the error of a target's constructor for n endpoints: with
-// one endpoint, the endpoint need not be named.
-func targetError(n int, err error) error {
+// recordOne stores what endpoint ep of target (-1: all of them, with those
+// of more targets) measured in rep as provider's metrics; st are its stats
+// and share its weight in a mix.
+func (t *loadTask[E, I]) recordOne(in *experiment.Insights, provider string, target measured, ep int, st load.Stats, rep *load.Report, share float64, more ...measured) error {
+	if t.kind.codes != nil {
+		st.Codes = t.kind.codes(st.Codes)
+	}
+	if err := recordLoad(in, provider, t.kind.sep, st, rep, t.pcts, target.protocol(ep), share); err != nil {
+		return err
+	}
+	return target.record(in, provider, ep, t.pcts, more...)
+}
+
+// targetError is the error of a target's constructor for eps: with one
+// endpoint, it is named by its name, if it has one, rather than its index.
+func targetError[E any](eps []mixEndpoint[E], err error) error {
 	var ee *load.EndpointError
-	if n == 1 && errors.As(err, &ee) {
-		return ee.Err
+	if len(eps) == 1 && errors.As(err, &ee) {
+		return endpointErr(eps[0].id, ee.Err)
 	}
 	return err
 }

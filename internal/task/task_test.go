@@ -72,11 +72,11 @@ func TestHTTPTaskPayloads(t *testing.T) {
 			}
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
-			// the probe request counts at the server, not in the metrics
-			if rec.bodies[tt.body] != 11 || rec.methods["POST"] != 11 {
+			// exactly numRequests: no probe request of its own
+			if rec.bodies[tt.body] != 10 || rec.methods["POST"] != 10 {
 				t.Errorf("server saw bodies %v methods %v", rec.bodies, rec.methods)
 			}
-			if rec.headers["yes|"+tt.with["contentType"].(string)] != 11 {
+			if rec.headers["yes|"+tt.with["contentType"].(string)] != 10 {
 				t.Errorf("headers %v", rec.headers)
 			}
 			if v, _ := exp.Result.Insights.Value("http/request-count", 0); v != 10 {

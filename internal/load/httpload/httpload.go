@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"iter8.tools/iter8/internal/load"
@@ -53,6 +54,12 @@ type Config struct {
 	Endpoints   []Endpoint
 	Connections int
 	Timeout     time.Duration
+	// Unreachable, when set, is called once, for the first endpoint whose
+	// first answered request failed in transport (no response), with its
+	// URL and the error. That request is measured like any other: it
+	// replaces a probe sent before the run, so that a server counts
+	// exactly the requests asked for.
+	Unreachable func(error)
 }
 
 type endpoint struct {
@@ -68,6 +75,9 @@ type endpoint struct {
 
 	protoOnce sync.Once
 	proto     string
+	// answered is set once a request to the endpoint came back (see
+	// Config.Unreachable).
+	answered atomic.Bool
 }
 
 func (ep *endpoint) hostHeader() string {
@@ -79,10 +89,11 @@ func (ep *endpoint) hostHeader() string {
 
 // Target sends requests to one or more endpoints.
 type Target struct {
-	cfg     Config
-	eps     []*endpoint
-	groups  []group
-	clients []*http.Client
+	cfg         Config
+	eps         []*endpoint
+	groups      []group
+	clients     []*http.Client
+	unreachable sync.Once
 }
 
 type group struct {
@@ -259,19 +270,6 @@ func (t *Target) NewConn() load.Conn {
 	return &conn{t: t, h1: make([]*h1Conn, len(t.groups))}
 }
 
-// Probe sends one request to each endpoint and returns the first transport
-// error; status codes are not judged.
-func (t *Target) Probe(ctx context.Context) error {
-	c := t.NewConn().(*conn)
-	defer func() { _ = c.Close() }()
-	for i, ep := range t.eps {
-		if out := c.Do(ctx, i); out.Err != "" {
-			return fmt.Errorf("%s: %w", ep.URL, c.lastErr)
-		}
-	}
-	return nil
-}
-
 // Close releases idle connections of the net/http clients.
 func (t *Target) Close() {
 	for _, c := range t.clients {
@@ -287,6 +285,28 @@ type conn struct {
 
 func (c *conn) Do(ctx context.Context, i int) load.Outcome {
 	ep := c.t.eps[i]
+	out := c.do(ctx, ep)
+	if c.t.cfg.Unreachable != nil && !ep.answered.Load() {
+		c.first(ep, out)
+	}
+	return out
+}
+
+// first judges the first request to come back from ep (see
+// Config.Unreachable); a request cut short by cancellation says nothing.
+func (c *conn) first(ep *endpoint, out load.Outcome) {
+	if out.Err == load.Canceled || !ep.answered.CompareAndSwap(false, true) || out.Err == "" {
+		return
+	}
+	cause := c.lastErr
+	if cause == nil {
+		cause = errors.New(string(out.Err))
+	}
+	err := fmt.Errorf("%s: %w", ep.URL, cause)
+	c.t.unreachable.Do(func() { c.t.cfg.Unreachable(err) })
+}
+
+func (c *conn) do(ctx context.Context, ep *endpoint) load.Outcome {
 	if ep.client != nil {
 		return c.doStd(ctx, ep)
 	}
