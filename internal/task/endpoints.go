@@ -24,8 +24,8 @@ type mixEndpoint[T any] struct {
 
 // Endpoints run in one of two ways. Without weights, as in the original,
 // each endpoint runs in turn with a budget of its own: its numRequests (or
-// total), duration, rate and connections, each inherited from the top level
-// unless set on the endpoint. With a weight on every endpoint, they run
+// total), duration, rate, connections (or concurrency) and timeout, each
+// inherited from the top level unless set on the endpoint. With a weight on every endpoint, they run
 // together as one mix under the task's budget, each request going to an
 // endpoint in proportion to its weight.
 type (
@@ -36,6 +36,7 @@ type (
 		Duration    *inputs.Duration `json:"duration,omitempty"`
 		QPS         *float64         `json:"qps,omitempty"`
 		Connections *int             `json:"connections,omitempty"`
+		Timeout     *inputs.Duration `json:"timeout,omitempty"`
 	}
 	grpcEndpointInputs struct {
 		grpcCallInputs
@@ -44,6 +45,7 @@ type (
 		Duration    *inputs.Duration `json:"duration,omitempty"`
 		RPS         *float64         `json:"rps,omitempty"`
 		Concurrency *int             `json:"concurrency,omitempty"`
+		Timeout     *inputs.Duration `json:"timeout,omitempty"`
 	}
 )
 
@@ -54,6 +56,7 @@ type budget struct {
 	duration    *inputs.Duration
 	rate        *float64
 	connections *int
+	timeout     *inputs.Duration
 }
 
 // budgetNames names a protocol's budget inputs.
@@ -73,7 +76,7 @@ type share struct {
 }
 
 func (e *endpointInputs) split() (requestInputs, share) {
-	return e.requestInputs, share{e.Weight, budget{e.NumRequests, e.Duration, e.QPS, e.Connections}, httpBudget}
+	return e.requestInputs, share{e.Weight, budget{e.NumRequests, e.Duration, e.QPS, e.Connections, e.Timeout}, httpBudget}
 }
 
 func (e *grpcEndpointInputs) split() (grpcCallInputs, share) {
@@ -81,7 +84,7 @@ func (e *grpcEndpointInputs) split() (grpcCallInputs, share) {
 	if e.Duration != nil {
 		total = nil // as ghz: a duration wins over total
 	}
-	return e.grpcCallInputs, share{e.Weight, budget{total, e.Duration, e.RPS, e.Concurrency}, grpcBudget}
+	return e.grpcCallInputs, share{e.Weight, budget{total, e.Duration, e.RPS, e.Concurrency, e.Timeout}, grpcBudget}
 }
 
 // set lists the budget inputs given, by name.
@@ -99,6 +102,9 @@ func (b budget) set(n budgetNames) map[string]any {
 	if b.connections != nil {
 		out[n.connections] = *b.connections
 	}
+	if b.timeout != nil {
+		out["timeout"] = b.timeout.String()
+	}
 	return out
 }
 
@@ -115,6 +121,9 @@ func (b budget) check(prefix string, n budgetNames) error {
 	}
 	if err := checkPositive(prefix+n.connections, b.connections); err != nil {
 		return err
+	}
+	if b.timeout != nil && b.timeout.Duration <= 0 {
+		return &inputs.FieldError{Field: prefix + "timeout", Value: b.timeout.String(), Expected: "a positive duration such as 10s"}
 	}
 	return checkRanges(prefix+n.rate, b.rate, map[string]*int{prefix + n.connections: b.connections}, prefix+n.requests, nil, nil)
 }

@@ -129,7 +129,7 @@ func newGRPC(with map[string]any) (experiment.Task, error) {
 func (in *grpcInputs) skeleton() (loadKind[grpcCallInputs], *loadInputs, grpcCallInputs, loadPlan) {
 	kind := loadKind[grpcCallInputs]{
 		name: "grpc", sep: "/", unit: "calls", isError: grpcErrors, target: in.target, codes: grpcCodeNames,
-		runLevel: []string{"connections", "timeout", "connect-timeout", "skipFirst", "enable-compression", "max-recv-message-size", "max-send-message-size"},
+		runLevel: []string{"connections", "connect-timeout", "skipFirst", "enable-compression", "max-recv-message-size", "max-send-message-size"},
 	}
 	var rate float64
 	if in.RPS != nil {
@@ -327,7 +327,7 @@ func grpcErrors([]mixEndpoint[grpcCallInputs]) func(int, load.Outcome) bool {
 // and discards that many calls before a fresh target is measured.
 func (in *grpcInputs) target(ctx context.Context, env *experiment.Env, eps []mixEndpoint[grpcCallInputs], opts load.Options, _ func(error)) (measured, error) {
 	cfg := grpcload.Config{
-		Endpoints: make([]grpcload.Endpoint, len(eps)), Connections: *in.Connections, Timeout: in.Timeout.Duration,
+		Endpoints: make([]grpcload.Endpoint, len(eps)), Connections: *in.Connections, Timeout: opts.Timeout,
 		ConnectTimeout: in.ConnectTimeout.Duration, Compression: in.EnableCompression,
 	}
 	if in.MaxRecvMessageSize != nil {

@@ -73,7 +73,7 @@ type httpInputs struct {
 func (in *httpInputs) skeleton() (loadKind[requestInputs], *loadInputs, requestInputs, loadPlan) {
 	kind := loadKind[requestInputs]{
 		name: "http", sep: "-", unit: "requests", isError: httpErrors, target: in.target,
-		runLevel: []string{"timeout", "allowInitialErrors"},
+		runLevel: []string{"allowInitialErrors"},
 	}
 	return kind, &in.loadInputs, in.requestInputs, loadPlan{connections: *in.Connections, rate: *in.QPS, timeout: in.Timeout.Duration, requests: in.NumRequests}
 }
@@ -168,7 +168,7 @@ func httpErrors(eps []mixEndpoint[requestInputs]) func(int, load.Outcome) bool {
 // run stops with an error (that request is measured, not sent on its own,
 // so that the server counts exactly numRequests).
 func (in *httpInputs) target(ctx context.Context, env *experiment.Env, eps []mixEndpoint[requestInputs], opts load.Options, stop func(error)) (measured, error) {
-	cfg := httpload.Config{Endpoints: make([]httpload.Endpoint, len(eps)), Connections: opts.Connections, Timeout: in.Timeout.Duration}
+	cfg := httpload.Config{Endpoints: make([]httpload.Endpoint, len(eps)), Connections: opts.Connections, Timeout: opts.Timeout}
 	for i, e := range eps {
 		ep, err := e.in.endpoint(ctx, env.Dir)
 		if err != nil {

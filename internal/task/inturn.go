@@ -73,6 +73,9 @@ func (p loadPlan) turn(i int, own budget, name string) loadPlan {
 	if own.connections != nil {
 		q.connections = *own.connections
 	}
+	if own.timeout != nil {
+		q.timeout = own.timeout.Duration
+	}
 	if isError := p.isError; isError != nil {
 		q.isError = func(_ int, o load.Outcome) bool { return isError(i, o) }
 	}
