@@ -207,8 +207,8 @@ func TestKLaunchJobEndToEnd(t *testing.T) {
 	if run.ExitCode != 0 {
 		t.Fatalf("the pod's iter8 k run exited %d:\n%s", run.ExitCode, run.Output)
 	}
-	if got := srv.Count("GET", "/get"); got != 41 {
-		t.Errorf("the target saw %d requests, want 40 and the reachability probe", got)
+	if got := srv.Count("GET", "/get"); got != 40 {
+		t.Errorf("the target saw %d requests, want exactly the 40 sent", got)
 	}
 	waitFor(t, "the Job completes", func() (bool, error) {
 		j, err := cl.c.BatchV1().Jobs(cl.ns).Get(ctx, "default-1-job", metav1.GetOptions{})

@@ -71,10 +71,9 @@ func TestOriginalHTTPPayloadURL(t *testing.T) {
 		if drop {
 			wantFetches = 2
 		}
-		// 5 warmup and 10 measured posts, plus today one unmeasured probe
-		// per task (issue 14 item 10 makes the probe a measured request).
-		if posts := o.count("/post"); !exp.Completed() || exp.Result.Failure || o.count("/payload") != wantFetches || posts < 15 || posts > 17 {
-			t.Errorf("drop %v: completed %v failure %v, payload fetched %d times (want %d), %d posts (want 15, 17 with probes)", drop, exp.Completed(), exp.Result.Failure, o.count("/payload"), wantFetches, posts)
+		// exactly 5 warmup and 10 measured posts: no probe of its own
+		if posts := o.count("/post"); !exp.Completed() || exp.Result.Failure || o.count("/payload") != wantFetches || posts != 15 {
+			t.Errorf("drop %v: completed %v failure %v, payload fetched %d times (want %d), %d posts (want 15)", drop, exp.Completed(), exp.Result.Failure, o.count("/payload"), wantFetches, posts)
 		}
 		if got := value(t, exp, "http/request-count"); got != 10 {
 			t.Errorf("drop %v: http/request-count = %v, want 10", drop, got)
@@ -138,9 +137,9 @@ func TestOriginalUnknownKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, log)
 	}
-	// 10 posts, plus today one unmeasured probe (issue 14 item 10).
-	if posts := o.count("/post"); !exp.Completed() || exp.Result.Failure || posts < 10 || posts > 11 || value(t, exp, "http/request-count") != 10 {
-		t.Errorf("completed %v failure %v, %d requests, want 10 (11 with the probe)", exp.Completed(), exp.Result.Failure, posts)
+	// exactly 10 posts: no probe of its own
+	if posts := o.count("/post"); !exp.Completed() || exp.Result.Failure || posts != 10 || value(t, exp, "http/request-count") != 10 {
+		t.Errorf("completed %v failure %v, %d requests, want 10", exp.Completed(), exp.Result.Failure, posts)
 	}
 	const want = `unknown input "numRequest" ignored, as the original did: did you mean "numRequests"?`
 	if w := exp.Result.Tasks[0].Warnings; len(w) != 1 || w[0] != want {
