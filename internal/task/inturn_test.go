@@ -77,7 +77,7 @@ func TestHTTPEndpointsInTurn(t *testing.T) {
 	if sa.count != 7 || sb.count != 20 || sc.count != 20 {
 		t.Errorf("server counted a %d, b %d, c %d requests; want 7, 20, 20", sa.count, sb.count, sc.count)
 	}
-	if !(sa.last < sb.first && sb.last < sc.first) {
+	if sa.last >= sb.first || sb.last >= sc.first {
 		t.Errorf("endpoints overlapped: a %+v, b %+v, c %+v (want a, then b, then c)", sa, sb, sc)
 	}
 	for name, want := range map[string]float64{"http-a/request-count": 7, "http-b/request-count": 20, "http-c/request-count": 20, "http/request-count": 47, "http/error-count": 0} {
@@ -135,7 +135,7 @@ func TestHTTPEndpointBudgets(t *testing.T) {
 	if sa.count+sb.count != 40 || sa.count != 20 || value(t, exp, "http-a/request-count") != float64(sa.count) {
 		t.Errorf("mix: server counted a %d, b %d; want 20 each", sa.count, sb.count)
 	}
-	if !(sa.first < sb.last && sb.first < sa.last) {
+	if sa.first >= sb.last || sb.first >= sa.last {
 		t.Errorf("a weighted mix ran in turn: a %+v, b %+v", sa, sb)
 	}
 }
