@@ -37,6 +37,7 @@ type (
 		QPS         *float64         `json:"qps,omitempty"`
 		Connections *int             `json:"connections,omitempty"`
 		Timeout     *inputs.Duration `json:"timeout,omitempty"`
+		endpointWarmup
 	}
 	grpcEndpointInputs struct {
 		grpcCallInputs
@@ -46,6 +47,14 @@ type (
 		RPS         *float64         `json:"rps,omitempty"`
 		Concurrency *int             `json:"concurrency,omitempty"`
 		Timeout     *inputs.Duration `json:"timeout,omitempty"`
+		endpointWarmup
+	}
+	// endpointWarmup are chart values the original's docs list for an
+	// endpoint too ("all the parameters described above"); its chart and
+	// task ignored them there, and so does iter8.
+	endpointWarmup struct {
+		WarmupNumRequests any `json:"warmupNumRequests,omitempty"`
+		WarmupDuration    any `json:"warmupDuration,omitempty"`
 	}
 )
 

@@ -2,6 +2,7 @@ package task
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -342,5 +343,53 @@ func TestEndpointsInTurnCancelled(t *testing.T) {
 	}
 	if a.get("/b").count != 0 {
 		t.Errorf("endpoint b ran after the cancellation: %d requests", a.get("/b").count)
+	}
+}
+
+// The original's docs list warmupNumRequests and warmupDuration among an
+// endpoint's parameters; its chart and task ignored them there, and so
+// does iter8, as typed values (launch) and in files.
+func TestEndpointWarmupValuesIgnored(t *testing.T) {
+	t.Parallel()
+	a := newArrivals(t)
+	exp, err := runTemp(t, newHTTP, map[string]any{"numRequests": 3.0, "qps": 0.0, "endpoints": map[string]any{
+		"a": map[string]any{"url": a.url + "/a", "warmupNumRequests": 10.0, "warmupDuration": "5s"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.get("/a").count != 3 || value(t, exp, "http-a/request-count") != 3 {
+		t.Errorf("server counted %d requests, want 3", a.get("/a").count)
+	}
+	if _, err := newGRPC(map[string]any{"host": "h:1", "call": "a.B.C", "endpoints": map[string]any{"a": map[string]any{"warmupNumRequests": 10.0}}}); err != nil {
+		t.Errorf("grpc: %v", err)
+	}
+}
+
+// An abort condition watches each endpoint's run from its start; the one
+// it stops ends the task (ErrAbort), with the runs so far recorded and the
+// endpoint named.
+func TestEndpointsInTurnAbort(t *testing.T) {
+	skipInShortMode(t, "waits for a breach sustained over a second of wall clock; runs without -short")
+	t.Parallel()
+	srv := startHTTP(t, demo.HTTPConfig{})
+	exp, err := runTemp(t, newHTTP, map[string]any{
+		"qps": 20.0, "connections": 20.0, "duration": "2m",
+		"abort": []any{map[string]any{"metric": "http/latency-p99", "limit": 100.0, "for": "1s"}},
+		"endpoints": map[string]any{
+			"a": map[string]any{"url": srv.URL() + "/a", "numRequests": 3.0},
+			"b": map[string]any{"url": srv.URL() + "/b?delay=300ms"},
+			"c": map[string]any{"url": srv.URL() + "/c"},
+		},
+	})
+	if !errors.Is(err, experiment.ErrAbort) {
+		t.Fatalf("error %v, want ErrAbort", err)
+	}
+	l := exp.Result.Insights.Load
+	if l["http-a"].Requests != 3 || l["http-a"].Aborted != "" || l["http-b"].Aborted == "" || l["http-c"] != nil || srv.Count("GET", "/c") != 0 {
+		t.Errorf("a %+v\nb %+v\nc %+v (%d requests)", l["http-a"], l["http-b"], l["http-c"], srv.Count("GET", "/c"))
+	}
+	if !strings.HasPrefix(l["http"].Aborted, "endpoint b: http/latency-p99 was above 100 for 1s") || l["http-b"].DurationSeconds > 20 {
+		t.Errorf("whole: aborted %q after %vs", l["http"].Aborted, l["http-b"].DurationSeconds)
 	}
 }
