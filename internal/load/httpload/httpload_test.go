@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -111,26 +112,74 @@ func TestConnCancel(t *testing.T) {
 	}
 }
 
+// The first request to come back from each endpoint judges whether it can
+// be reached: Unreachable is called once, for the first endpoint whose first
+// answer was a transport failure, with its URL; later failures and
+// reachable endpoints do not call it. Every request is an ordinary one.
+func TestUnreachable(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartHTTP(demo.HTTPConfig{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String() + "/"
+	_ = ln.Close()
+	var calls []string
+	tg, err := New(Config{
+		Endpoints:   []Endpoint{{URL: srv.URL() + "/up"}, {URL: down}, {URL: down + "again"}},
+		Unreachable: func(err error) { calls = append(calls, err.Error()) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tg.NewConn()
+	defer func() { _ = c.Close() }()
+	ctx := context.Background()
+	for _, ep := range []int{0, 0, 1, 1, 2} {
+		c.Do(ctx, ep)
+	}
+	if len(calls) != 1 || !strings.HasPrefix(calls[0], down+": ") || !strings.Contains(calls[0], "refused") {
+		t.Errorf("Unreachable called with %q, want once for %s", calls, down)
+	}
+	if got := srv.Count("GET", "/up"); got != 2 {
+		t.Errorf("the server counted %d requests, want the 2 sent", got)
+	}
+}
+
 // BenchmarkH1RoundTrip measures one request on the fast HTTP/1.1 path
-// against a minimal local responder; it must not allocate.
+// against a minimal local responder, with and without the reachability
+// check of Config.Unreachable; it must not allocate.
 func BenchmarkH1RoundTrip(b *testing.B) {
 	srv, err := demotest.StartRaw()
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer func() { _ = srv.Close() }()
-	tg, err := New(Config{Endpoints: []Endpoint{{URL: srv.URL() + "/bench"}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := tg.NewConn()
-	defer func() { _ = c.Close() }()
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if out := c.Do(ctx, 0); out.Code != 200 {
-			b.Fatalf("outcome %+v", out)
-		}
+	for _, check := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "reachability"}[check], func(b *testing.B) {
+			cfg := Config{Endpoints: []Endpoint{{URL: srv.URL() + "/bench"}}}
+			if check {
+				cfg.Unreachable = func(err error) { b.Fatal(err) }
+			}
+			tg, err := New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := tg.NewConn()
+			defer func() { _ = c.Close() }()
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if out := c.Do(ctx, 0); out.Code != 200 {
+					b.Fatalf("outcome %+v", out)
+				}
+			}
+		})
 	}
 }
 
