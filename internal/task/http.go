@@ -176,7 +176,7 @@ func (in *httpInputs) target(ctx context.Context, env *experiment.Env, eps []mix
 		}
 		cfg.Endpoints[i] = ep
 	}
-	if !in.AllowInitialErrors {
+	if !in.AllowInitialErrors && stop != nil {
 		cfg.Unreachable = func(err error) {
 			stop(fmt.Errorf("cannot reach %w (set allowInitialErrors: true to run anyway and count such failures as errors)", err))
 		}

@@ -149,7 +149,8 @@ type loadKind[E any] struct {
 	// target builds the target for the endpoints, ready to measure; opts
 	// are the run's engine options (for a protocol's own warm-up). A
 	// target that finds an endpoint unreachable during the run calls stop
-	// with the error the task then returns.
+	// with the error the task then returns (see loadTask.load); a nil stop
+	// lets the run go on.
 	target func(ctx context.Context, env *experiment.Env, eps []mixEndpoint[E], opts load.Options, stop func(error)) (measured, error)
 	// codes renames status codes for the result, or is nil.
 	codes func(map[string]int64) map[string]int64
