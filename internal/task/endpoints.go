@@ -24,8 +24,9 @@ type mixEndpoint[T any] struct {
 
 // Endpoints run in one of two ways. Without weights, as in the original,
 // each endpoint runs in turn with a budget of its own: its numRequests (or
-// total), duration, rate, connections (or concurrency) and timeout, each
-// inherited from the top level unless set on the endpoint. With a weight on every endpoint, they run
+// total), duration, rate, connections (or concurrency), timeout, extra
+// percentiles and (http) allowInitialErrors, each inherited from the top
+// level unless set on the endpoint. With a weight on every endpoint, they run
 // together as one mix under the task's budget, each request going to an
 // endpoint in proportion to its weight.
 type (
@@ -37,6 +38,9 @@ type (
 		QPS         *float64         `json:"qps,omitempty"`
 		Connections *int             `json:"connections,omitempty"`
 		Timeout     *inputs.Duration `json:"timeout,omitempty"`
+		Percentiles []float64        `json:"percentiles,omitempty"`
+		// AllowInitialErrors is the http endpoint's own (see httpInputs).
+		AllowInitialErrors *bool `json:"allowInitialErrors,omitempty"`
 		endpointWarmup
 	}
 	grpcEndpointInputs struct {
@@ -47,6 +51,7 @@ type (
 		RPS         *float64         `json:"rps,omitempty"`
 		Concurrency *int             `json:"concurrency,omitempty"`
 		Timeout     *inputs.Duration `json:"timeout,omitempty"`
+		Percentiles []float64        `json:"percentiles,omitempty"`
 		endpointWarmup
 	}
 	// endpointWarmup are chart values the original's docs list for an
@@ -66,6 +71,10 @@ type budget struct {
 	rate        *float64
 	connections *int
 	timeout     *inputs.Duration
+	// percentiles are recorded for the endpoint besides the defaults;
+	// allowInitialErrors is an http endpoint's own.
+	percentiles        []float64
+	allowInitialErrors *bool
 }
 
 // budgetNames names a protocol's budget inputs.
@@ -85,7 +94,7 @@ type share struct {
 }
 
 func (e *endpointInputs) split() (requestInputs, share) {
-	return e.requestInputs, share{e.Weight, budget{e.NumRequests, e.Duration, e.QPS, e.Connections, e.Timeout}, httpBudget}
+	return e.requestInputs, share{e.Weight, budget{e.NumRequests, e.Duration, e.QPS, e.Connections, e.Timeout, e.Percentiles, e.AllowInitialErrors}, httpBudget}
 }
 
 func (e *grpcEndpointInputs) split() (grpcCallInputs, share) {
@@ -93,7 +102,7 @@ func (e *grpcEndpointInputs) split() (grpcCallInputs, share) {
 	if e.Duration != nil {
 		total = nil // as ghz: a duration wins over total
 	}
-	return e.grpcCallInputs, share{e.Weight, budget{total, e.Duration, e.RPS, e.Concurrency, e.Timeout}, grpcBudget}
+	return e.grpcCallInputs, share{e.Weight, budget{total, e.Duration, e.RPS, e.Concurrency, e.Timeout, e.Percentiles, nil}, grpcBudget}
 }
 
 // set lists the budget inputs given, by name.
@@ -114,6 +123,12 @@ func (b budget) set(n budgetNames) map[string]any {
 	if b.timeout != nil {
 		out["timeout"] = b.timeout.String()
 	}
+	if len(b.percentiles) > 0 {
+		out["percentiles"] = b.percentiles
+	}
+	if b.allowInitialErrors != nil {
+		out["allowInitialErrors"] = *b.allowInitialErrors
+	}
 	return out
 }
 
@@ -133,6 +148,11 @@ func (b budget) check(prefix string, n budgetNames) error {
 	}
 	if b.timeout != nil && b.timeout.Duration <= 0 {
 		return &inputs.FieldError{Field: prefix + "timeout", Value: b.timeout.String(), Expected: "a positive duration such as 10s"}
+	}
+	for _, p := range b.percentiles {
+		if p <= 0 || p > 100 || math.IsNaN(p) {
+			return &inputs.FieldError{Field: prefix + "percentiles", Value: p, Expected: "percentiles greater than 0 and at most 100"}
+		}
 	}
 	return checkRanges(prefix+n.rate, b.rate, map[string]*int{prefix + n.connections: b.connections}, prefix+n.requests, nil, nil)
 }

@@ -73,7 +73,7 @@ type httpInputs struct {
 func (in *httpInputs) skeleton() (loadKind[requestInputs], *loadInputs, requestInputs, loadPlan) {
 	kind := loadKind[requestInputs]{
 		name: "http", sep: "-", unit: "requests", isError: httpErrors, target: in.target,
-		runLevel: []string{"allowInitialErrors"},
+		runLevel: []string{},
 	}
 	return kind, &in.loadInputs, in.requestInputs, loadPlan{connections: *in.Connections, rate: *in.QPS, timeout: in.Timeout.Duration, requests: in.NumRequests}
 }
@@ -176,7 +176,11 @@ func (in *httpInputs) target(ctx context.Context, env *experiment.Env, eps []mix
 		}
 		cfg.Endpoints[i] = ep
 	}
-	if !in.AllowInitialErrors && stop != nil {
+	allow := in.AllowInitialErrors
+	if len(eps) == 1 && eps[0].own.allowInitialErrors != nil {
+		allow = *eps[0].own.allowInitialErrors // an endpoint run in turn
+	}
+	if !allow && stop != nil {
 		cfg.Unreachable = func(err error) {
 			stop(fmt.Errorf("cannot reach %w (set allowInitialErrors: true to run anyway and count such failures as errors)", err))
 		}

@@ -19,6 +19,7 @@ import (
 // turn is one endpoint's run.
 type turn struct {
 	id     string
+	own    budget
 	rep    *load.Report
 	target measured
 }
@@ -40,7 +41,7 @@ func (t *loadTask[E, I]) runInTurn(ctx context.Context, env *experiment.Env) err
 		if err != nil {
 			return err
 		}
-		turns = append(turns, turn{id: e.id, rep: rep, target: target})
+		turns = append(turns, turn{id: e.id, own: e.own, rep: rep, target: target})
 		env.Logger.Info(provider+" load finished", t.kind.unit, rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1))
 		if rep.Stopped != "" || ctx.Err() != nil {
 			break
@@ -96,7 +97,11 @@ func (t *loadTask[E, I]) recordTurns(env *experiment.Env, turns []turn, rep *loa
 	var protocols []string
 	modes := map[bool]bool{}
 	for _, tn := range turns {
-		if err := t.recordOne(insights, t.kind.name+"-"+tn.id, tn.target, 0, tn.rep.Total, tn.rep, 1); err != nil {
+		pcts := t.pcts
+		if own := tn.own.percentiles; len(own) > 0 {
+			pcts = mergePercentiles(own)
+		}
+		if err := t.recordOne(insights, t.kind.name+"-"+tn.id, tn.target, 0, tn.rep.Total, tn.rep, 1, pcts); err != nil {
 			return err
 		}
 		protocols = append(protocols, tn.target.protocol(0))
@@ -110,7 +115,7 @@ func (t *loadTask[E, I]) recordTurns(env *experiment.Env, turns []turn, rep *loa
 		more = append(more, tn.target)
 	}
 	all := sameProtocol{turns[0].target, sameOr(protocols, "mixed")}
-	if err := t.recordOne(insights, t.kind.name, all, -1, rep.Total, rep, 1, more...); err != nil {
+	if err := t.recordOne(insights, t.kind.name, all, -1, rep.Total, rep, 1, t.pcts, more...); err != nil {
 		return err
 	}
 	if len(modes) > 1 {

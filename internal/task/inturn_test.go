@@ -393,3 +393,32 @@ func TestEndpointsInTurnAbort(t *testing.T) {
 		t.Errorf("whole: aborted %q after %vs", l["http"].Aborted, l["http-b"].DurationSeconds)
 	}
 }
+
+// An endpoint run in turn may set the original's other endpoint inputs too:
+// extra percentiles of its own, and allowInitialErrors.
+func TestEndpointOwnPercentilesAndInitialErrors(t *testing.T) {
+	t.Parallel()
+	a := newArrivals(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String() + "/"
+	_ = ln.Close()
+	exp, err := runTemp(t, newHTTP, map[string]any{"numRequests": 4.0, "qps": 0.0, "percentiles": []any{42.0}, "endpoints": map[string]any{
+		"a": map[string]any{"url": a.url + "/a", "percentiles": []any{97.5}},
+		"b": map[string]any{"url": refused, "allowInitialErrors": true},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := exp.Result.Insights
+	for name, want := range map[string]bool{"http-a/latency-p97.5": true, "http-a/latency-p42": false, "http-a/latency-p99": true, "http/latency-p42": true, "http/latency-p97.5": false} {
+		if _, ok := in.MetricsInfo[name]; ok != want {
+			t.Errorf("%s recorded: %v, want %v", name, ok, want)
+		}
+	}
+	if value(t, exp, "http-b/error-count") != 4 || a.get("/a").count != 4 {
+		t.Errorf("b errors %v, a requests %d", value(t, exp, "http-b/error-count"), a.get("/a").count)
+	}
+}

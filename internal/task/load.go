@@ -48,9 +48,9 @@ type loadInputs struct {
 }
 
 // runLevel lists the inputs of loadInputs that apply to the whole task and
-// cannot be set per endpoint (duration can: see budget).
+// cannot be set per endpoint (duration and percentiles can: see budget).
 func runLevel() []string {
-	return []string{"warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"}
+	return []string{"warmup", "rateTolerance", "uniform", "abort", "endpoints"}
 }
 
 // checkCount validates the request count (given under the protocol's name)
@@ -273,14 +273,14 @@ func (t *loadTask[E, I]) record(env *experiment.Env, target measured, rep *load.
 	if err != nil {
 		return err
 	}
-	if err := t.recordOne(insights, t.kind.name, target, -1, rep.Total, rep, 1); err != nil {
+	if err := t.recordOne(insights, t.kind.name, target, -1, rep.Total, rep, 1, t.pcts); err != nil {
 		return err
 	}
 	if len(t.eps) == 1 && t.eps[0].id == "" {
 		return nil
 	}
 	for i, e := range t.eps {
-		if err := t.recordOne(insights, t.kind.name+"-"+e.id, target, i, rep.Endpoints[i], rep, weightShare(t.plan.weights, i)); err != nil {
+		if err := t.recordOne(insights, t.kind.name+"-"+e.id, target, i, rep.Endpoints[i], rep, weightShare(t.plan.weights, i), t.pcts); err != nil {
 			return err
 		}
 	}
@@ -288,16 +288,16 @@ func (t *loadTask[E, I]) record(env *experiment.Env, target measured, rep *load.
 }
 
 // recordOne stores what endpoint ep of target (-1: all of them, with those
-// of more targets) measured in rep as provider's metrics; st are its stats
-// and share its weight in a mix.
-func (t *loadTask[E, I]) recordOne(in *experiment.Insights, provider string, target measured, ep int, st load.Stats, rep *load.Report, share float64, more ...measured) error {
+// of more targets) measured in rep as provider's metrics, with percentiles
+// pcts; st are its stats and share its weight in a mix.
+func (t *loadTask[E, I]) recordOne(in *experiment.Insights, provider string, target measured, ep int, st load.Stats, rep *load.Report, share float64, pcts []float64, more ...measured) error {
 	if t.kind.codes != nil {
 		st.Codes = t.kind.codes(st.Codes)
 	}
-	if err := recordLoad(in, provider, t.kind.sep, st, rep, t.pcts, target.protocol(ep), share); err != nil {
+	if err := recordLoad(in, provider, t.kind.sep, st, rep, pcts, target.protocol(ep), share); err != nil {
 		return err
 	}
-	return target.record(in, provider, ep, t.pcts, more...)
+	return target.record(in, provider, ep, pcts, more...)
 }
 
 // targetError is the error of a target's constructor for eps: with one
