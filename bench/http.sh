@@ -224,3 +224,6 @@ for tool in rows:
 print()
 print("start-up CPU s (median of one-request runs): " + ", ".join("%s %.3f" % (t, statistics.median(v)) for t, v in startup.items()))
 PY
+echo
+echo "Rounds (tool, CPU s, peak RSS KB, requests served, req/s, p50 ms, p99 ms[, service p50 ms, p99 ms]):"
+cat "$WORK/all"
