@@ -163,3 +163,12 @@ func TestPoissonConcurrent(t *testing.T) {
 		t.Errorf("At(%d) differs when asked concurrently", n)
 	}
 }
+
+// BenchmarkPoissonAt is the cost of a start time in request order, as the
+// workers ask for them (a block of 1,024 gaps is drawn every 1,024 calls).
+func BenchmarkPoissonAt(b *testing.B) {
+	p := NewPoisson(2000, 1)
+	for i := range uint64(b.N) {
+		_ = p.At(i)
+	}
+}
