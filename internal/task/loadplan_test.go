@@ -53,4 +53,15 @@ func TestLoadPlanArrivals(t *testing.T) {
 	if _, err := newHTTP(map[string]any{"url": "http://127.0.0.1:1/", "arrivals": "uniform"}); err != nil {
 		t.Errorf("arrivals uniform: %v", err)
 	}
+	// grpc shares the input: rps 0 (its default) is closed loop
+	grpc := map[string]any{"host": "h:1", "call": "a.B.C", "arrivals": "poisson"}
+	_, err := newGRPC(grpc)
+	var fe *inputs.FieldError
+	if !errors.As(err, &fe) || fe.Field != "arrivals" {
+		t.Errorf("grpc %v: error %v, want one naming arrivals", grpc, err)
+	}
+	grpc["rps"] = 100.0
+	if _, err := newGRPC(grpc); err != nil {
+		t.Errorf("grpc %v: %v", grpc, err)
+	}
 }
