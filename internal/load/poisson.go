@@ -8,9 +8,9 @@ import (
 )
 
 // Poisson paces requests as a Poisson process: the gaps between requests are
-// independent and exponentially distributed with mean 1/PerSecond, as the
+// independent and exponentially distributed with mean 1/rate, as the
 // arrivals of many independent users are. The schedule is a pure function
-// of the request number and Seed (the same seed gives the same arrivals),
+// of the request number and the seed (the same seed gives the same arrivals),
 // computed lazily in memory that grows by 8 bytes per billion requests.
 // Make one with NewPoisson; it is safe for concurrent use.
 //
