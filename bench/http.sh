@@ -21,6 +21,19 @@
 # send) beside the latency (from the due time), and the ratios of iter8's
 # latency to its service time and to fortio's.
 #
+# At a fixed rate a third table sets, side by side from the same rounds,
+# iter8's corrected latency and service time against fortio's latency, and
+# both tools' CPU per 10,000 requests, as ratios against fortio: the whole
+# process, and per request after start-up (each round also runs each tool
+# for a single request; its CPU is subtracted). fortio's histogram
+# resolution is set to 10 µs (-r 0.00001; its default of 1 ms puts every
+# sub-millisecond latency at 0.5 ms). By default fortio's 16 connections
+# fire together (16 requests at once every 8 ms at 2,000 req/s): a batch.
+# The tool fortio-uniform adds fortio -uniform, which spreads them evenly,
+# as iter8 does:
+#   TOOLS="iter8 fortio fortio-uniform" RATE=2000 bench/http.sh
+# ARRIVALS=poisson runs iter8 with Poisson arrivals.
+#
 # Peers are installed by name into $ITER8_BENCH_CACHE (default
 # ~/.cache/iter8-bench): fortio.org/fortio@v1.68.2, github.com/rakyll/hey,
 # github.com/tsenart/vegeta/v12 from the Go module proxy, wrk and nginx from
@@ -38,7 +51,7 @@ DEFAULT_TOOLS="iter8 fortio wrk hey vegeta"
 [ "$RATE" != 0 ] && DEFAULT_TOOLS="iter8 fortio hey vegeta" # wrk has no fixed rate
 read -r -a TOOLS <<<"${TOOLS:-$DEFAULT_TOOLS}"
 wants() { [[ " ${TOOLS[*]} " == *" $1 "* ]]; }
-if wants fortio; then [ -x "$BIN/fortio" ] || GOBIN=$BIN go install fortio.org/fortio@v1.68.2; fi
+if wants fortio || wants fortio-uniform; then [ -x "$BIN/fortio" ] || GOBIN=$BIN go install fortio.org/fortio@v1.68.2; fi
 if wants hey; then [ -x "$BIN/hey" ] || GOBIN=$BIN go install github.com/rakyll/hey@latest; fi
 if wants vegeta; then [ -x "$BIN/vegeta" ] || GOBIN=$BIN go install github.com/tsenart/vegeta/v12@latest; fi
 start_nginx
@@ -55,12 +68,23 @@ measure() {
   echo "$tool $cpu $rss $((after - before - 1))" >>"$WORK/rows"
 }
 
+# startup TOOL CMD...: the CPU seconds of CMD (a run of one request) on the
+# generator core, appended to the tool's start-up figures.
+startup() {
+  local tool=$1; shift
+  local cpu
+  read -r cpu _ < <(rusage taskset -c "$GEN_CPU" "$@" 2>/dev/null)
+  echo "$tool $cpu" >>"$WORK/startup"
+}
+
 # iter8_with NAME BINARY: an iter8 run; its stats add the service time.
 iter8_with() {
-  local name=$1 bin=$2
-  rm -rf "$WORK/$name"
+  local name=$1 bin=$2 arrivals=()
+  [ -n "${ARRIVALS:-}" ] && arrivals=(--set "http.arrivals=$ARRIVALS")
+  rm -rf "$WORK/$name" "$WORK/$name-one"
+  startup "$name" "$bin" launch --runDir "$WORK/$name-one" --set "tasks={http}" --set "http.url=$URL" --set "http.numRequests=1"
   measure "$name" "$bin" launch --runDir "$WORK/$name" --set "tasks={http}" --set "http.url=$URL" \
-    --set "http.qps=$RATE" --set "http.connections=$CONNS" --set "http.duration=${DURATION}s"
+    --set "http.qps=$RATE" --set "http.connections=$CONNS" --set "http.duration=${DURATION}s" "${arrivals[@]}"
   "$BIN/iter8" report --runDir "$WORK/$name" -o json | python3 -c '
 import json,sys
 r=json.load(sys.stdin)
@@ -73,15 +97,20 @@ print(load["achievedRate"], vals["http/latency-p50"], vals["http/latency-p99"], 
 run_iter8() { iter8_with iter8 "$BIN/iter8"; }
 run_baseline() { iter8_with baseline "$BASELINE"; }
 
-run_fortio() {
-  local qps=-1
+# fortio_with NAME FLAGS...: a fortio run, with a 10 µs histogram resolution.
+fortio_with() {
+  local name=$1 qps=-1; shift
   [ "$RATE" != 0 ] && qps=$RATE
-  measure fortio "$BIN/fortio" load -quiet -c "$CONNS" -qps "$qps" -t "${DURATION}s" -p "50,99" -json "$WORK/fortio.json" "$URL"
+  startup "$name" "$BIN/fortio" load -quiet -n 1 "$@" "$URL"
+  measure "$name" "$BIN/fortio" load -quiet -r 0.00001 -c "$CONNS" -qps "$qps" -t "${DURATION}s" -p "50,99" "$@" -json "$WORK/$name.json" "$URL"
   python3 -c '
 import json
-d=json.load(open("'"$WORK"'/fortio.json")); p={x["Percentile"]: x["Value"]*1000 for x in d["DurationHistogram"]["Percentiles"]}
-print(d["ActualQPS"], p[50], p[99])' >"$WORK/fortio.stats"
+d=json.load(open("'"$WORK/$name"'.json")); p={x["Percentile"]: x["Value"]*1000 for x in d["DurationHistogram"]["Percentiles"]}
+print(d["ActualQPS"], p[50], p[99])' >"$WORK/$name.stats"
 }
+
+run_fortio() { fortio_with fortio; }
+run_fortio-uniform() { fortio_with fortio-uniform -uniform; }
 
 run_wrk() {
   measure wrk wrk -t1 -c "$CONNS" -d "${DURATION}s" --latency "$URL"
@@ -122,6 +151,7 @@ d=json.load(sys.stdin); print(d["throughput"], d["latencies"]["50th"]/1e6, d["la
 
 : >"$WORK/rows"
 : >"$WORK/all"
+: >"$WORK/startup"
 for round in $(seq "$ROUNDS"); do
   for tool in "${TOOLS[@]}"; do
     echo "round $round/$ROUNDS: $tool" >&2
@@ -132,8 +162,12 @@ done
 
 echo
 echo "HTTP load generators against nginx on 127.0.0.1: $CONNS connections, ${DURATION}s, $([ "$RATE" = 0 ] && echo "closed loop" || echo "fixed rate $RATE req/s"), $ROUNDS rounds, one core each (medians)"
-python3 - "$WORK/all" "$RATE" <<'PY'
+python3 - "$WORK/all" "$RATE" "$WORK/startup" <<'PY'
 import sys, statistics
+startup = {}
+for line in open(sys.argv[3]):
+    tool, cpu = line.split()
+    startup.setdefault(tool, []).append(float(cpu))
 rows = {}
 for line in open(sys.argv[1]):
     f = line.split()
@@ -162,4 +196,34 @@ for tool in rows:
         vs = "%.2f / %.2f" % (med(tool, "p50") / med("fortio", "p50"), med(tool, "p99") / med("fortio", "p99"))
     print("| %s | %.3f / %.3f | %.3f / %.3f | %.2f / %.2f | %s |" % (tool, med(tool, "p50"), med(tool, "p99"), med(tool, "s50"), med(tool, "s99"),
         med(tool, "p50") / med(tool, "s50"), med(tool, "p99") / med(tool, "s99"), vs))
+if sys.argv[2] == "0":
+    sys.exit()
+# Against fortio, from the same rounds: the latency iter8 charges the target
+# (corrected), its service time, fortio's latency, and CPU per 10k requests:
+# the whole process, and after start-up (the median CPU of a one-request
+# run of the same tool subtracted, round by round).
+def per10k_run(tool):
+    s = statistics.median(startup.get(tool, [0]))
+    return statistics.median((r["cpu"] - s) / r["served"] * 10000 for r in rows[tool])
+print()
+print("| iter8 run vs fortio | corrected p50 / p99 ms | service time p50 / p99 ms | fortio p50 / p99 ms | corrected ÷ service time | corrected ÷ fortio | service time ÷ fortio | CPU s / 10k req, iter8 / fortio | iter8 ÷ fortio CPU | after start-up: CPU s / 10k req | iter8 ÷ fortio CPU after start-up |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for tool in rows:
+    if tool not in ("iter8", "baseline"):
+        continue
+    for peer in ("fortio", "fortio-uniform"):
+        if peer not in rows:
+            continue
+        print("| %s vs %s | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.3f / %.3f | %.2f | %.3f / %.3f | %.2f |" % (
+            tool, peer, med(tool, "p50"), med(tool, "p99"), med(tool, "s50"), med(tool, "s99"), med(peer, "p50"), med(peer, "p99"),
+            med(tool, "p50") / med(tool, "s50"), med(tool, "p99") / med(tool, "s99"),
+            med(tool, "p50") / med(peer, "p50"), med(tool, "p99") / med(peer, "p99"),
+            med(tool, "s50") / med(peer, "p50"), med(tool, "s99") / med(peer, "p99"),
+            per10k(tool), per10k(peer), per10k(tool) / per10k(peer),
+            per10k_run(tool), per10k_run(peer), per10k_run(tool) / per10k_run(peer)))
+print()
+print("start-up CPU s (median of one-request runs): " + ", ".join("%s %.3f" % (t, statistics.median(v)) for t, v in startup.items()))
 PY
+echo
+echo "Rounds (tool, CPU s, peak RSS KB, requests served, req/s, p50 ms, p99 ms[, service p50 ms, p99 ms]):"
+cat "$WORK/all"

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,5 +138,37 @@ func TestSignalEndsSlowestRun(t *testing.T) {
 	}
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Errorf("exit %v, want code 1 (interrupted)", err)
+	}
+}
+
+// Poisson arrivals are an option of the http (and grpc) task: it runs at
+// the rate asked for, and a misspelt value, or Poisson arrivals without a
+// rate, is exit 2 naming the field and the choices (issue 13, item 9).
+func TestPoissonArrivals(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	srv := startTarget(t)
+	base := []string{"launch", "--set", "tasks={http}", "--set", "http.url=" + srv.URL()}
+	for _, tt := range []struct{ set, want string }{
+		{"http.arrivals=random", `field "arrivals": invalid value "random": expected "uniform" (evenly spaced, the default) or "poisson"`},
+		{"http.qps=0", `field "arrivals": invalid value "poisson": expected "uniform" (evenly spaced, the default) or "poisson" with a fixed rate`},
+	} {
+		args := append(slices.Clone(base), "--dry", "--set", "http.arrivals=poisson", "--set", tt.set)
+		r := iter8(t, t.TempDir(), args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%s: exit %d, want 2 with %q:\n%s", tt.set, r.code, tt.want, r.stderr)
+		}
+	}
+	dir := t.TempDir()
+	r := iter8(t, dir, append(base, "--set", "http.arrivals=poisson", "--set", "http.qps=400", "--set", "http.numRequests=200")...)
+	if r.code != 0 {
+		t.Fatalf("launch exited %d: %s", r.code, r.stderr)
+	}
+	exp := loadExperiment(t, dir)
+	if got := exp.Spec[0].With["arrivals"]; got != "poisson" {
+		t.Errorf("spec arrivals %v, want poisson", got)
+	}
+	if ls := exp.Result.Insights.Load["http"]; ls.Requests != 200 || ls.IntendedRate != 400 {
+		t.Errorf("load: %d requests at %g req/s, want 200 at 400", ls.Requests, ls.IntendedRate)
 	}
 }

@@ -46,7 +46,7 @@ func TestHTTPInputErrors(t *testing.T) {
 		{"bad percentile", map[string]any{"url": "http://x", "percentiles": []any{0.0}}, `field "percentiles": invalid value 0`},
 		{"two payloads", map[string]any{"url": "http://x", "payloadStr": "a", "payloadFile": "b"}, "at most one of payloadStr and payloadFile (or payloadURL)"},
 		{"error range", map[string]any{"url": "http://x", "errorRanges": []any{map[string]any{"lower": 500.0, "upper": 400.0}}}, `field "errorRanges[0]"`},
-		{"unknown field", map[string]any{"url": "http://x", "endpoint": "y"}, `unknown field "endpoint": did you mean "endpoints"? (expected one of abort, allowInitialErrors, caCertFile,`},
+		{"unknown field", map[string]any{"url": "http://x", "endpoint": "y"}, `unknown field "endpoint": did you mean "endpoints"? (expected one of abort, allowInitialErrors, arrivals, caCertFile,`},
 		{"endpoint run-level field", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "warmup": true}}}, `field "endpoints.a.warmup": invalid value true: expected no value here: the task's warmup applies to every endpoint (set it at the top level)`},
 		{"endpoint percentiles", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "percentiles": []any{101.0}}}}, `field "endpoints.a.percentiles": invalid value 101: expected percentiles greater than 0 and at most 100`},
 		{"weights on some endpoints only", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "weight": 2.0}, "b": map[string]any{"url": "http://y"}}}, `field "endpoints.b.weight" is missing: expected a weight on every endpoint or on none, as endpoints.a has one`},

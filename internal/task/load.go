@@ -37,6 +37,7 @@ type loadInputs struct {
 	Warmup        *bool                     `json:"warmup,omitempty"`
 	RateTolerance *float64                  `json:"rateTolerance,omitempty"`
 	Uniform       bool                      `json:"uniform,omitempty"`
+	Arrivals      string                    `json:"arrivals,omitempty"`
 	Abort         []abortCondition          `json:"abort,omitempty"`
 	Endpoints     map[string]map[string]any `json:"endpoints,omitempty"`
 	// WarmupNumRequests and WarmupDuration are chart values that the
@@ -50,7 +51,7 @@ type loadInputs struct {
 // runLevel lists the inputs of loadInputs that apply to the whole task and
 // cannot be set per endpoint (duration and percentiles can: see budget).
 func runLevel() []string {
-	return []string{"warmup", "rateTolerance", "uniform", "abort", "endpoints"}
+	return []string{"warmup", "rateTolerance", "uniform", "arrivals", "abort", "endpoints"}
 }
 
 // checkCount validates the request count (given under the protocol's name)
@@ -112,8 +113,23 @@ func (in *loadInputs) checkSummary() error {
 	if r := *in.RateTolerance; r <= 0 || r >= 1 || math.IsNaN(r) {
 		return &inputs.FieldError{Field: "rateTolerance", Value: r, Expected: "a fraction between 0 and 1, such as 0.01"}
 	}
+	switch in.Arrivals {
+	case "", arrivalsUniform, arrivalsPoisson:
+	default:
+		return &inputs.FieldError{Field: "arrivals", Value: in.Arrivals, Expected: arrivalsExpected}
+	}
 	return nil
 }
+
+// The open-loop arrival processes: evenly spaced (the default) or Poisson.
+const (
+	arrivalsUniform  = "uniform"
+	arrivalsPoisson  = "poisson"
+	arrivalsExpected = `"uniform" (evenly spaced, the default) or "poisson"`
+	// poissonSeed fixes Poisson arrivals: every run of an experiment sends
+	// the same schedule.
+	poissonSeed = 1
+)
 
 // mergePercentiles adds extra percentiles to the defaults, sorted and without
 // duplicates.
@@ -199,6 +215,9 @@ func newLoad[E request, I, T any, PI interface {
 		return nil, err
 	}
 	plan.name, plan.uniform, plan.duration, plan.rateTolerance = kind.name, common.Uniform, common.Duration, *common.RateTolerance
+	if plan.arrivals = common.Arrivals; plan.arrivals == arrivalsPoisson && plan.rate == 0 {
+		return nil, &inputs.FieldError{Field: "arrivals", Value: plan.arrivals, Expected: arrivalsExpected + " with a fixed rate (http qps or grpc rps above 0): without one, each connection sends when its last response returns"}
+	}
 	plan.isError = kind.isError(eps)
 	if !inTurn {
 		for _, e := range eps {
@@ -479,6 +498,7 @@ type loadPlan struct {
 	rateTolerance float64
 	rate          float64 // 0: closed loop
 	uniform       bool
+	arrivals      string // "" or arrivalsUniform: evenly spaced
 	timeout       time.Duration
 	requests      *int64
 	duration      *inputs.Duration
@@ -507,8 +527,12 @@ func (p loadPlan) options(env *experiment.Env) load.Options {
 		opts.Duration = p.duration.Duration
 	}
 	if p.rate > 0 {
-		// Evenly spaced arrivals (uniform is the default and only spacing).
+		// Evenly spaced arrivals by default (uniform: true changes
+		// nothing), or Poisson arrivals.
 		opts.Pacer = load.Constant{PerSecond: p.rate}
+		if p.arrivals == arrivalsPoisson {
+			opts.Pacer = load.NewPoisson(p.rate, poissonSeed)
+		}
 		opts.MaxConnections = growthCap(p.rate, p.timeout, p.connections)
 	}
 	return opts

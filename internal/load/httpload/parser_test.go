@@ -125,7 +125,7 @@ func waitReadable(t *testing.T, c *h1Conn) {
 	}
 	err := c.raw.rc.Read(func(fd uintptr) bool {
 		var one [1]byte
-		n, _, err := recvPeek(fd, one[:])
+		n, err := recvPeek(fd, one[:])
 		return n > 0 || err == nil || !errors.Is(err, syscall.EAGAIN)
 	})
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 // rawConn sends a request and reads its response with one system call fewer
 // than net.Conn: the write happens inside the raw read, after the poller's
 // readiness was reset, so the read can wait for the response to arrive
-// instead of first trying a read that fails with EAGAIN.
+// instead of first trying a read that fails with EAGAIN. On Linux its
+// system calls on the non-blocking socket are raw (see rawsys_linux.go).
 type rawConn struct {
 	nc       net.Conn
 	rc       syscall.RawConn
@@ -47,7 +48,7 @@ func (r *rawConn) step(fd uintptr) bool {
 	if len(r.pending) > 0 && !r.writing {
 		// Bytes already waiting answer no request: refuse to send.
 		var one [1]byte
-		n, _, err := recvPeek(fd, one[:])
+		n, err := recvPeek(fd, one[:])
 		switch {
 		case n > 0:
 			r.pending = nil
@@ -79,7 +80,7 @@ func (r *rawConn) step(fd uintptr) bool {
 		return false // sent: wait for the response
 	}
 	for {
-		r.n, r.err = syscall.Read(int(fd), r.p)
+		r.n, r.err = sysRead(fd, r.p)
 		if !errors.Is(r.err, syscall.EINTR) {
 			break
 		}
@@ -95,7 +96,7 @@ func (r *rawConn) step(fd uintptr) bool {
 
 func writeFD(fd uintptr, b []byte) (int, error) {
 	for {
-		n, err := syscall.Write(int(fd), b)
+		n, err := sysWrite(fd, b)
 		if !errors.Is(err, syscall.EINTR) {
 			return n, err
 		}
@@ -134,6 +135,4 @@ func (r *rawConn) Read(p []byte) (int, error) {
 }
 
 // recvPeek peeks at the socket without blocking.
-func recvPeek(fd uintptr, p []byte) (int, syscall.Sockaddr, error) {
-	return syscall.Recvfrom(int(fd), p, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-}
+func recvPeek(fd uintptr, p []byte) (int, error) { return sysPeek(fd, p) }
