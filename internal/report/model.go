@@ -210,6 +210,9 @@ type Load struct {
 	// Aborted says why the run stopped early on an abort condition.
 	Aborted string `json:"aborted,omitempty"`
 	Codes   []Code `json:"codes"`
+	// Name and Tags are the run's name and tags (ghz's name and tags).
+	Name string            `json:"name,omitempty"`
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // Code counts responses with one status code, or failures of one kind.
@@ -595,7 +598,7 @@ func loads(in *experiment.Insights) []Load {
 			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, Aborted: ls.Aborted,
 			TimedOut: ls.TimedOut, Connections: ls.Connections, MaxConnections: ls.MaxConnections,
 			GeneratorLagP99Ms: ls.GeneratorLagP99Ms, Warning: ls.Warning,
-			Codes: codes(p, ls.Codes),
+			Codes: codes(p, ls.Codes), Name: ls.Name, Tags: ls.Tags,
 		}
 		out = append(out, l)
 	}

@@ -452,6 +452,7 @@ type loadPlan struct {
 	duration      *inputs.Duration
 	abort         *abortWatch
 	isError       func(endpoint int, o load.Outcome) bool
+	extras        planExtras // schedules and ghz's options (schedule.go)
 }
 
 // options turns the plan into engine options.
@@ -479,6 +480,7 @@ func (p loadPlan) options(env *experiment.Env) load.Options {
 		opts.Pacer = load.Constant{PerSecond: p.rate}
 		opts.MaxConnections = growthCap(p.rate, p.timeout, p.connections)
 	}
+	p.extras.apply(p, &opts)
 	return opts
 }
 
