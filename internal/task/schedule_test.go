@@ -1,0 +1,70 @@
+package task
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"iter8.tools/iter8/internal/demo"
+)
+
+// qpsSchedule steps the http rate as ghz's load schedule steps a grpc
+// rate: 100, 200, then 300 requests/s every 200 ms sends 20+40+60 = 120
+// requests in 600 ms (a mean of 200/s), counted by the server.
+func TestHTTPQPSSchedule(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, demo.HTTPConfig{})
+	exp, err := runTemp(t, newHTTP, map[string]any{
+		"url": srv.URL() + "/get", "numRequests": 120.0,
+		"qpsSchedule": map[string]any{"start": 100.0, "step": 100.0, "stepDuration": "200ms", "end": "300"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Count("GET", "/get") - 1; got != 120 { // minus the probe
+		t.Errorf("server counted %d requests, want 120", got)
+	}
+	ls := exp.Result.Insights.Load["http"]
+	if value(t, exp, "http/request-count") != 120 || ls.Mode != "open" || math.Abs(ls.IntendedRate-200) > 0.01 {
+		t.Errorf("load %+v: want 120 requests in open loop at a mean intended rate of 200/s", ls)
+	}
+}
+
+func TestScheduleInputErrors(t *testing.T) {
+	t.Parallel()
+	wantInputErrors(t, newHTTP, []inputCase{
+		{"schedule without start", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"step": 1.0}}, `field "qpsSchedule.start" is missing`},
+		{"schedule without step", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 1.0}}, `field "qpsSchedule.step" is missing`},
+		{"schedule unknown key", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 1.0, "step": 1.0, "stop": 3.0}}, `qpsSchedule`},
+		{"schedule end behind", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 10.0, "step": 1.0, "end": 5.0}}, `field "qpsSchedule.end": invalid value 5`},
+		{"schedule to zero", map[string]any{"url": "http://x", "numRequests": 100.0, "qpsSchedule": map[string]any{"start": 4.0, "step": -2.0}}, `its rate falls to 0 after 6`},
+		{"schedule too fast", map[string]any{"url": "http://x", "duration": "168h", "qpsSchedule": map[string]any{"start": 1000.0, "step": 1000.0}}, `at most 1e+06 per second`},
+		{"schedule per endpoint", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 1.0, "step": 1.0}}}}, `endpoints.a.qpsSchedule`},
+	})
+}
+
+// ghz's output options are accepted with a warning each; the applied
+// options are not warned about, and the run-level ones are refused on an
+// endpoint.
+func TestGhzWarnings(t *testing.T) {
+	t.Parallel()
+	tk, err := newGRPC(map[string]any{"host": "127.0.0.1:1", "call": "a.B.C", "format": "json", "debug": "d.json", "cpus": 2.0,
+		"async": true, "keepalive": "30s", "count-errors": false, "lb-strategy": "round_robin", "name": "n", "tags": map[string]any{"a": "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := tk.(*grpcTask).Warnings()
+	var keys []string
+	for _, s := range w {
+		_, rest, _ := strings.Cut(s, `ghz option "`)
+		key, _, _ := strings.Cut(rest, `"`)
+		keys = append(keys, key)
+	}
+	if want := []string{"format", "debug", "cpus", "async"}; !slices.Equal(keys, want) {
+		t.Errorf("warnings %q name %v, want %v", w, keys, want)
+	}
+	wantInputErrors(t, newGRPC, []inputCase{
+		{"schedule per endpoint", map[string]any{"host": "h:1", "endpoints": map[string]any{"a": map[string]any{"call": "a.B.C", "load-schedule": "step"}}}, `endpoints.a.load-schedule`},
+	})
+}
