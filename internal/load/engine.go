@@ -486,7 +486,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 	if !ok {
 		return
 	}
-	ctx = e.reqCtx
+	ctx = e.requestContext(ctx)
 	for !e.stop.Load() && e.within(off) {
 		n := e.next.Add(1) - 1
 		if e.limit > 0 && n >= e.limit {

@@ -298,7 +298,6 @@ func (e *engine) within(off time.Duration) bool {
 // durationStop arranges for requests in flight when the duration ends to be
 // cancelled (DurationStop close or ignore) and returns the cleanup.
 func (e *engine) durationStop(ctx context.Context) func() {
-	e.reqCtx = ctx
 	if e.opts.Duration == 0 || e.opts.DurationStop == "" || e.opts.DurationStop == Wait {
 		return func() {}
 	}
@@ -306,6 +305,15 @@ func (e *engine) durationStop(ctx context.Context) func() {
 	e.reqCtx = reqCtx
 	t := time.AfterFunc(e.opts.Duration-time.Since(e.start), cancel)
 	return func() { t.Stop(); cancel() }
+}
+
+// requestContext is the context of requests: the run's, or one that the
+// end of the duration cancels (see durationStop).
+func (e *engine) requestContext(ctx context.Context) context.Context {
+	if e.reqCtx != nil {
+		return e.reqCtx
+	}
+	return ctx
 }
 
 // ignored reports whether a request that ended at end is left out of the
