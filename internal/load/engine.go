@@ -782,6 +782,9 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	}
 	r.Total = mergeStats(r.Endpoints, e.open)
 	r.Connections = int(e.peak.Load())
+	if w := e.opts.Concurrency; w != nil {
+		r.Connections = min(r.Connections, int(max(w.Level(0), w.Level(elapsed))))
+	}
 	r.MaxConnections = e.maxConns
 	if e.open && e.limit > 0 && !e.stop.Load() {
 		// every request due but not sent, however the workers stopped

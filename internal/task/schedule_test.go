@@ -68,3 +68,30 @@ func TestGhzWarnings(t *testing.T) {
 		{"schedule per endpoint", map[string]any{"host": "h:1", "endpoints": map[string]any{"a": map[string]any{"call": "a.B.C", "load-schedule": "step"}}}, `endpoints.a.load-schedule`},
 	})
 }
+
+// An experiment file the original's chart wrote with ghz's concurrency
+// schedule and options runs with their meaning: 40 calls from the schedule's
+// 2 workers (its first step lasts an hour; 6 connections are opened), and
+// warnings for the options that do not apply (debug, cpus) in the log and on
+// the task, with no "unknown input" warning.
+func TestOriginalGhzConcurrencySchedule(t *testing.T) {
+	t.Parallel()
+	skipInShortMode(t, "sends calls")
+	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
+	srv = started(t, srv, err)
+	exp, log, err := runOriginal(t, "hub-0.13-grpc-ghz-config.yaml", t.TempDir(), map[string]string{"$HOST": srv.Addr()}, false)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, log)
+	}
+	ls := exp.Result.Insights.Load["grpc"]
+	if !exp.Completed() || exp.Result.Failure || srv.Calls("SayHello") != 40 || ls.Requests != 40 || ls.Mode != "closed" || ls.Connections != 2 {
+		t.Errorf("completed %v failure %v, server saw %d calls, load %+v; want 40 calls over 2 active workers", exp.Completed(), exp.Result.Failure, srv.Calls("SayHello"), ls)
+	}
+	warnings := exp.Result.Tasks[0].Warnings
+	if len(warnings) != 2 || !strings.Contains(warnings[0], `"debug"`) || !strings.Contains(warnings[1], `"cpus"`) {
+		t.Errorf("task warnings %q, want debug and cpus not applied", warnings)
+	}
+	if !strings.Contains(log, `ghz option \"cpus\" accepted but not applied`) || strings.Contains(log, "unknown input") {
+		t.Errorf("log:\n%s", log)
+	}
+}
