@@ -64,8 +64,8 @@ func TestOriginalGRPCGhzConfig(t *testing.T) {
 			}
 		}
 		rep := iter8(t, dir, "report")
-		if !strings.Contains(rep.stdout, `ghz option "output" accepted but not applied`) {
-			t.Errorf("%v: the report's task section lacks the warning:\n%s", chart, rep.stdout)
+		if !strings.Contains(rep.stdout, `ghz option "output" accepted but not applied`) || !strings.Contains(rep.stdout, "grpc run: step-up (env=ci)") {
+			t.Errorf("%v: the report lacks the warning or the run's name and tags:\n%s", chart, rep.stdout)
 		}
 		if a := iter8(t, dir, "assert", "-c", "completed", "-c", "nofailure", "-c", "slos"); a.code != 0 {
 			t.Errorf("%v: assert exited %d:\n%s", chart, a.code, a.stderr)

@@ -605,6 +605,19 @@ func loads(in *experiment.Insights) []Load {
 	return out
 }
 
+// runLabel is a load's name and tags (ghz's): name (k=v, ...).
+func runLabel(l Load) string {
+	var tags []string
+	for _, k := range slices.Sorted(maps.Keys(l.Tags)) {
+		tags = append(tags, k+"="+l.Tags[k])
+	}
+	s := l.Name
+	if len(tags) > 0 {
+		s = strings.TrimSpace(s + " (" + strings.Join(tags, ", ") + ")")
+	}
+	return s
+}
+
 // grpcCodes are the canonical gRPC status code names, by number.
 var grpcCodes = []string{"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
 	"AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",

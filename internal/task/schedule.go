@@ -75,8 +75,12 @@ func stepped(f stepFields, start, step, end *float64, stepDuration, maxDuration 
 		return s, &inputs.FieldError{Field: f.step, Missing: step == nil, Value: 0, Expected: "a non-zero change of " + unit + " at each step"}
 	}
 	s.Start, s.Step = *start, *step
-	if !(s.Start > 0 && s.Start <= maxLevel) {
-		return s, &inputs.FieldError{Field: f.start, Value: s.Start, Expected: fmt.Sprintf("%s from above 0 to %g", unit, maxLevel)}
+	minLevel := load.MinRate
+	if maxLevel == load.MaxConnectionLimit {
+		minLevel = 1 // workers
+	}
+	if !(s.Start >= minLevel && s.Start <= maxLevel) {
+		return s, &inputs.FieldError{Field: f.start, Value: s.Start, Expected: fmt.Sprintf("%s from %g to %g", unit, minLevel, maxLevel)}
 	}
 	switch {
 	case line:

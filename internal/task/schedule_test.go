@@ -36,6 +36,7 @@ func TestScheduleInputErrors(t *testing.T) {
 	wantInputErrors(t, newHTTP, []inputCase{
 		{"schedule without start", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"step": 1.0}}, `field "qpsSchedule.start" is missing`},
 		{"schedule without step", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 1.0}}, `field "qpsSchedule.step" is missing`},
+		{"schedule start too low", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 0.0001, "step": 1.0}}, `field "qpsSchedule.start": invalid value 0.0001: expected requests per second from 0.001 to 1e+06`},
 		{"schedule unknown key", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 1.0, "step": 1.0, "stop": 3.0}}, `qpsSchedule`},
 		{"schedule end behind", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 10.0, "step": 1.0, "end": 5.0}}, `field "qpsSchedule.end": invalid value 5`},
 		{"schedule to zero", map[string]any{"url": "http://x", "numRequests": 100.0, "qpsSchedule": map[string]any{"start": 4.0, "step": -2.0}}, `its rate falls to 0 after 6`},
