@@ -96,3 +96,29 @@ func TestOriginalGhzConcurrencySchedule(t *testing.T) {
 		t.Errorf("log:\n%s", log)
 	}
 }
+
+// ghz's options that the engine applies, against a real server failing
+// half the calls: count-errors false keeps only the answered OK calls in
+// the latency (and in the service time), async false keeps the open loop
+// at concurrency connections, keepalive and lb-strategy set up the
+// connections that make the calls.
+func TestGhzAppliedOptions(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartGRPC(demo.GRPCConfig{ErrorRate: 0.5}, "")
+	srv = started(t, srv, err)
+	exp, err := runTemp(t, newGRPC, map[string]any{
+		"host": srv.Addr(), "call": "helloworld.Greeter.SayHello", "total": 40.0, "rps": 400.0, "concurrency": 3.0,
+		"count-errors": false, "async": false, "keepalive": "30s", "lb-strategy": "round_robin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := exp.Result.Insights.Load["grpc"]
+	h, ok := exp.Result.Insights.Histogram("grpc/latency", 0)
+	if !ok || srv.Calls("SayHello") != 40 || ls.Requests != 40 || ls.Errors != 20 || h.Count() != 20 {
+		t.Fatalf("server %d calls, load %+v, latency histogram %v; want 40 calls, 20 errors, 20 latencies", srv.Calls("SayHello"), ls, h)
+	}
+	if ls.Mode != "open" || ls.MaxConnections != 3 {
+		t.Errorf("mode %s, max connections %d; want open loop kept at 3", ls.Mode, ls.MaxConnections)
+	}
+}
