@@ -315,3 +315,18 @@ func TestRunErrorLatencyAndDurationStop(t *testing.T) {
 		}
 	}
 }
+
+// An open loop with a concurrency schedule shares its rate among the
+// active workers, without growth: one worker for the first hour-long step.
+func TestRunConcurrencyScheduleOpenLoop(t *testing.T) {
+	t.Parallel()
+	tg := &countTarget{}
+	w := Workers{Stepped{Start: 1, Step: 1, StepDuration: time.Hour, End: 3}}
+	rep, err := Run(context.Background(), tg, Options{Pacer: Constant{PerSecond: 2000}, Concurrency: &w, MaxConnections: 50, Requests: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sent != 50 || tg.calls.Load() != 50 || tg.most.Load() != 1 || rep.Connections != 1 || rep.MaxConnections != 3 {
+		t.Errorf("sent %d, calls %d, most in flight %d, connections %d of %d; want 50 calls over 1 active worker of 3", rep.Sent, tg.calls.Load(), tg.most.Load(), rep.Connections, rep.MaxConnections)
+	}
+}
