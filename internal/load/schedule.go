@@ -221,6 +221,9 @@ func (o *Options) checkSchedules() error {
 			return err
 		}
 	}
+	if _, ok := o.Pacer.(Varying); ok && o.Requests > 0 && o.Duration == 0 && o.Pacer.At(o.Requests-1) == math.MaxInt64 {
+		return fmt.Errorf("load: the schedule makes %d of the %d requests due: expected a rate that lasts, or a duration", Count(o.Pacer, math.MaxInt64), o.Requests)
+	}
 	if w := o.Concurrency; w != nil {
 		if err := w.Check(); err != nil {
 			return err

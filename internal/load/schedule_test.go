@@ -263,6 +263,9 @@ func TestRunConcurrencySchedule(t *testing.T) {
 			t.Errorf("%+v: %d calls in flight at once, want at most %d", tt.w, m, tt.max)
 		}
 	}
+	if _, err := Run(context.Background(), &countTarget{}, Options{Pacer: Steps{Stepped{Start: 2, Step: -1, StepDuration: time.Second}}, Requests: 4}); err == nil {
+		t.Error("a count the schedule never makes due: no error")
+	}
 	if _, err := Run(context.Background(), &countTarget{}, Options{Concurrency: &Workers{Stepped{Start: 1, Step: 1, StepDuration: time.Second}}, Requests: 1}); err == nil {
 		t.Error("a concurrency schedule without an end or max duration: no error")
 	}

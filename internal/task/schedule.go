@@ -114,10 +114,10 @@ func stepped(f stepFields, start, step, end *float64, stepDuration, maxDuration 
 // beyond the engine's range within the run.
 func checkRun(field string, p load.Steps, requests *int64, duration *inputs.Duration) error {
 	end := load.MaxRunDuration
-	if duration != nil {
+	if duration != nil && requests == nil { // a count wins over a duration
 		end = min(end, duration.Duration)
 	}
-	if requests != nil && (duration == nil) {
+	if requests != nil {
 		last := p.At(uint64(*requests - 1))
 		if last == math.MaxInt64 {
 			n := load.Count(p, math.MaxInt64)

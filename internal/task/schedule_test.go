@@ -40,6 +40,7 @@ func TestScheduleInputErrors(t *testing.T) {
 		{"schedule unknown key", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 1.0, "step": 1.0, "stop": 3.0}}, `qpsSchedule`},
 		{"schedule end behind", map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 10.0, "step": 1.0, "end": 5.0}}, `field "qpsSchedule.end": invalid value 5`},
 		{"schedule to zero", map[string]any{"url": "http://x", "numRequests": 100.0, "qpsSchedule": map[string]any{"start": 4.0, "step": -2.0}}, `its rate falls to 0 after 6`},
+		{"schedule to zero, count wins", map[string]any{"url": "http://x", "numRequests": 100.0, "duration": "1h", "qpsSchedule": map[string]any{"start": 4.0, "step": -2.0}}, `its rate falls to 0 after 6`},
 		{"schedule too fast", map[string]any{"url": "http://x", "duration": "168h", "qpsSchedule": map[string]any{"start": 1000.0, "step": 1000.0}}, `at most 1e+06 per second`},
 		{"schedule per endpoint", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "qpsSchedule": map[string]any{"start": 1.0, "step": 1.0}}}}, `endpoints.a.qpsSchedule`},
 	})
