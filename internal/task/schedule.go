@@ -151,15 +151,15 @@ func (s *rateSchedule) plan(requests *int64, duration *inputs.Duration) (planExt
 // ghzInputs are the fields of ghz's runner config (v0.108-v0.114) that the
 // grpc task takes beyond its calls' inputs.
 type ghzInputs struct {
-	Name         string            `json:"name,omitempty"`
-	Tags         map[string]string `json:"tags,omitempty"`
-	CPUs         *int              `json:"cpus,omitempty"`
-	Async        *bool             `json:"async,omitempty"`
-	Keepalive    *inputs.Duration  `json:"keepalive,omitempty"`
-	CountErrors  *bool             `json:"count-errors,omitempty"`
-	LBStrategy   string            `json:"lb-strategy,omitempty"`
-	MaxDuration  *inputs.Duration  `json:"max-duration,omitempty"`
-	DurationStop string            `json:"duration-stop,omitempty"`
+	Name         string           `json:"name,omitempty"`
+	Tags         map[string]any   `json:"tags,omitempty"` // values stringified, as the original's chart may leave numbers
+	CPUs         *int             `json:"cpus,omitempty"`
+	Async        *bool            `json:"async,omitempty"`
+	Keepalive    *inputs.Duration `json:"keepalive,omitempty"`
+	CountErrors  *bool            `json:"count-errors,omitempty"`
+	LBStrategy   string           `json:"lb-strategy,omitempty"`
+	MaxDuration  *inputs.Duration `json:"max-duration,omitempty"`
+	DurationStop string           `json:"duration-stop,omitempty"`
 
 	LoadSchedule     string           `json:"load-schedule,omitempty"`
 	LoadStart        *float64         `json:"load-start,omitempty"`
@@ -344,6 +344,12 @@ func (in *grpcInputs) warnings() []string { return in.notes }
 // recordRun stores ghz's name and tags with the run's load figures.
 func (g *ghzInputs) recordRun(in *experiment.Insights, provider string) {
 	if ls := in.Load[provider]; ls != nil && (g.Name != "" || len(g.Tags) > 0) {
-		ls.Name, ls.Tags = g.Name, g.Tags
+		ls.Name = g.Name
+		if len(g.Tags) > 0 {
+			ls.Tags = make(map[string]string, len(g.Tags))
+			for k, v := range g.Tags {
+				ls.Tags[k] = fmt.Sprint(v)
+			}
+		}
 	}
 }

@@ -89,6 +89,9 @@ func TestOriginalGhzConcurrencySchedule(t *testing.T) {
 	if !exp.Completed() || exp.Result.Failure || srv.Calls("SayHello") != 40 || ls.Requests != 40 || ls.Mode != "closed" || ls.Connections != 2 {
 		t.Errorf("completed %v failure %v, server saw %d calls, load %+v; want 40 calls over 2 active workers", exp.Completed(), exp.Result.Failure, srv.Calls("SayHello"), ls)
 	}
+	if ls.Name != "ramp" || ls.Tags["build"] != "42" {
+		t.Errorf("name %q tags %v, want ramp and build=42", ls.Name, ls.Tags)
+	}
 	warnings := exp.Result.Tasks[0].Warnings
 	if len(warnings) != 2 || !strings.Contains(warnings[0], `"debug"`) || !strings.Contains(warnings[1], `"cpus"`) {
 		t.Errorf("task warnings %q, want debug and cpus not applied", warnings)
