@@ -376,6 +376,8 @@ type engine struct {
 	reqCtx    context.Context
 	drained   chan struct{}
 	drainOnce sync.Once
+	// dropped counts requests sent but left out (DurationStop ignore).
+	dropped atomic.Int64
 
 	wg       sync.WaitGroup
 	initial  int
@@ -788,7 +790,7 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	r.MaxConnections = e.maxConns
 	if e.open && e.limit > 0 && !e.stop.Load() {
 		// every request due but not sent, however the workers stopped
-		r.Unsent = max(int64(e.limit)-r.Sent, 0)
+		r.Unsent = max(int64(e.limit)-r.Sent-e.dropped.Load(), 0)
 	}
 	if procs := runtime.GOMAXPROCS(0); elapsed > 0 {
 		r.CPUUtilization = cpu.Seconds() / elapsed.Seconds() / float64(procs)

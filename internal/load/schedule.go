@@ -322,7 +322,11 @@ func (e *engine) requestContext(ctx context.Context) context.Context {
 // ignored reports whether a request that ended at end is left out of the
 // report (DurationStop ignore).
 func (e *engine) ignored(end time.Duration) bool {
-	return e.opts.DurationStop == Ignore && e.opts.Duration > 0 && end >= e.opts.Duration
+	if e.opts.DurationStop == Ignore && e.opts.Duration > 0 && end >= e.opts.Duration {
+		e.dropped.Add(1)
+		return true
+	}
+	return false
 }
 
 // Workers is a number of workers (connections of a closed loop, each with
