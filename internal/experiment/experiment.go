@@ -273,4 +273,7 @@ type LoadStats struct {
 	// Aborted says why the run stopped early on an abort condition.
 	Aborted        string  `json:"aborted,omitempty"`
 	CPUUtilization float64 `json:"cpuUtilization,omitempty"`
+	// Name and Tags are the run's name and tags (ghz's name and tags).
+	Name string            `json:"name,omitempty"`
+	Tags map[string]string `json:"tags,omitempty"`
 }

@@ -65,6 +65,12 @@ func (r Registry) Names() []string {
 	return names
 }
 
+// Warner is implemented by tasks that accepted inputs they do not apply
+// (ghz's output options): their warnings join the step's.
+type Warner interface {
+	Warnings() []string
+}
+
 // Step is a task of the spec ready to run.
 type Step struct {
 	Name string
@@ -131,6 +137,9 @@ func build(spec []TaskSpec, reg Registry, lenient bool) ([]Step, error) {
 		t, warnings, err := buildTask(build, with, lenient)
 		if err != nil {
 			return nil, &TaskError{Index: i, Name: name, Err: err}
+		}
+		if w, ok := t.(Warner); ok {
+			warnings = append(warnings, w.Warnings()...)
 		}
 		steps[i] = Step{Name: name, Task: t, Spec: ts, Warnings: warnings}
 		if ts.If != nil {

@@ -78,6 +78,20 @@ type Options struct {
 	// in the last interval; a non-empty return stops the run with that
 	// reason (Report.Stopped).
 	Monitor func(Interval) string
+
+	// Schedules and ghz's options (schedule.go).
+
+	// Concurrency, when set, changes the number of active workers over the
+	// run (ghz's concurrency schedule): its Max connections are opened,
+	// and worker i sends requests only within its Window, with no growth.
+	Concurrency *Workers
+	// OmitErrorLatency leaves the latency of responses that are errors out
+	// of the histograms (ghz's count-errors: false); requests that timed
+	// out stay in (slowness is never hidden).
+	OmitErrorLatency bool
+	// DurationStop says what happens to requests in flight when Duration
+	// ends (ghz's duration-stop); the default waits for them.
+	DurationStop DurationStop
 }
 
 // Interval is what a run measured over its last monitoring interval.
@@ -231,8 +245,11 @@ func (o *Options) check() error {
 	case o.Duration < 0 || o.Duration > MaxRunDuration:
 		return fmt.Errorf("load: duration %v: expected a positive duration of at most %v", o.Duration, MaxRunDuration)
 	}
+	if err := o.checkSchedules(); err != nil {
+		return err
+	}
 	if o.Pacer != nil {
-		if r := o.Pacer.Rate(); !(r >= MinRate && r <= MaxRate) {
+		if r := rateAt(o.Pacer, 0); !(r >= MinRate && r <= MaxRate) {
 			return fmt.Errorf("load: rate %g req/s: expected %g to %g", r, MinRate, MaxRate)
 		}
 	}
@@ -245,6 +262,9 @@ func (o *Options) check() error {
 func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	if err := o.check(); err != nil {
 		return nil, err
+	}
+	if o.Concurrency != nil {
+		o.Connections, o.MaxConnections = o.Concurrency.Max(), 0
 	}
 	if o.Connections == 0 {
 		o.Connections = 1
@@ -264,6 +284,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 		open:     o.Pacer != nil,
 		nEP:      nEP,
 		stopping: make(chan struct{}),
+		drained:  make(chan struct{}),
 	}
 	if e.open && o.Duration > 0 {
 		n := Count(o.Pacer, o.Duration)
@@ -273,7 +294,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	}
 	if e.open && e.limit == 0 {
 		// nothing is due within the duration
-		return &Report{Open: true, IntendedRate: o.Pacer.Rate(), GeneratorLag: metrics.NewHDR(),
+		return &Report{Open: true, IntendedRate: rateAt(o.Pacer, 0), GeneratorLag: metrics.NewHDR(),
 			Total:     Stats{Latency: metrics.NewHDR(), Service: metrics.NewHDR(), Codes: map[string]int64{}},
 			Endpoints: []Stats{{Latency: metrics.NewHDR(), Service: metrics.NewHDR(), Codes: map[string]int64{}}}}, nil
 	}
@@ -301,7 +322,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	begin := make(chan struct{})
 	e.workers.Store(int64(initial))
 	e.peak.Store(int64(initial))
-	e.idle.Store(int64(initial))
+	e.idle.Store(int64(initial - e.inactive()))
 	for i := range initial {
 		e.wg.Add(1)
 		ready.Add(1)
@@ -318,12 +339,13 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 			case <-ctx.Done():
 				return
 			}
-			e.worker(ctx, conn, e.shards[i%shards])
+			e.worker(ctx, conn, e.shards[i%shards], i)
 		}()
 	}
 	ready.Wait()
 	cpu0 := cpuTime()
 	e.start = time.Now()
+	defer e.durationStop(ctx)()
 	close(begin)
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
@@ -349,6 +371,13 @@ type engine struct {
 	shards   []*shard
 	stopped  string
 	lastTick time.Duration
+	// reqCtx is the context of requests (see durationStop); drained is
+	// closed when the last request was claimed (see drain).
+	reqCtx    context.Context
+	drained   chan struct{}
+	drainOnce sync.Once
+	// dropped counts requests sent but left out (DurationStop ignore).
+	dropped atomic.Int64
 
 	wg       sync.WaitGroup
 	initial  int
@@ -420,7 +449,7 @@ func (e *engine) grow(ctx context.Context) {
 			return
 		}
 		if svc := e.svcMedian.Load(); e.completed.Load() >= minSamples {
-			need := e.opts.Pacer.Rate() * time.Duration(svc).Seconds()
+			need := rateAt(e.opts.Pacer, time.Since(e.start)) * time.Duration(svc).Seconds()
 			if float64(w) >= 2*need+2 {
 				return
 			}
@@ -447,15 +476,23 @@ func (e *engine) grow(ctx context.Context) {
 		if p, ok := conn.(Preconnector); ok {
 			p.Preconnect(ctx)
 		}
-		e.worker(ctx, conn, e.shards[i%len(e.shards)])
+		e.worker(ctx, conn, e.shards[i%len(e.shards)], i)
 	}()
 }
 
-func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
+// worker sends requests over conn; i is its index (for a concurrency
+// schedule).
+func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 	var timer *time.Timer
-	for !e.stop.Load() {
+	off, ok := e.await(i, &timer)
+	if !ok {
+		return
+	}
+	ctx = e.requestContext(ctx)
+	for !e.stop.Load() && e.within(off) {
 		n := e.next.Add(1) - 1
 		if e.limit > 0 && n >= e.limit {
+			e.drain()
 			return
 		}
 		ep := e.sched.Pick(n)
@@ -508,6 +545,9 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 			// Cut short by cancellation: not a measurement of the target.
 			return
 		}
+		if e.ignored(end) {
+			return
+		}
 		svc := end - sent
 		if e.open && out.Err == "" {
 			e.trackMedian(svc)
@@ -516,8 +556,10 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 		if timedOut && svc < e.opts.Timeout {
 			svc = e.opts.Timeout
 		}
-		sh.record(ep, out, e.opts.IsError(ep, out), timedOut, sample{
+		isErr := e.opts.IsError(ep, out)
+		sh.record(ep, out, isErr, timedOut, sample{
 			sent: sent, service: svc, intended: intended, wait: wait,
+			omit: isErr && !timedOut && e.opts.OmitErrorLatency,
 		})
 	}
 }
@@ -549,6 +591,8 @@ type sample struct {
 	// request that timed out); wait is how long the request waited for a
 	// free connection after it was due (open loop).
 	service, wait time.Duration
+	// omit leaves the latency out of the histograms (OmitErrorLatency).
+	omit bool
 }
 
 // corrected is the latency charged to the target: its service time plus
@@ -617,7 +661,7 @@ func (s *shard) record(ep int, out Outcome, isErr, timedOut bool, sm sample) {
 	default:
 		st.other[strconv.Itoa(out.Code)]++
 	}
-	if out.Err == "" || timedOut {
+	if (out.Err == "" || timedOut) && !sm.omit {
 		// Latency is that of responses, and of requests that got none
 		// within their timeout (at the timeout at least: a lower bound);
 		// other transport failures are counted, not timed.
@@ -740,10 +784,13 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	}
 	r.Total = mergeStats(r.Endpoints, e.open)
 	r.Connections = int(e.peak.Load())
+	if w := e.opts.Concurrency; w != nil {
+		r.Connections = min(r.Connections, int(max(w.Level(0), w.Level(elapsed))))
+	}
 	r.MaxConnections = e.maxConns
 	if e.open && e.limit > 0 && !e.stop.Load() {
 		// every request due but not sent, however the workers stopped
-		r.Unsent = max(int64(e.limit)-r.Sent, 0)
+		r.Unsent = max(int64(e.limit)-r.Sent-e.dropped.Load(), 0)
 	}
 	if procs := runtime.GOMAXPROCS(0); elapsed > 0 {
 		r.CPUUtilization = cpu.Seconds() / elapsed.Seconds() / float64(procs)
@@ -757,10 +804,11 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	// The achieved rate is what was sent over the scheduled time plus how far
 	// the schedule had slipped by the last request: on schedule, the
 	// intended rate exactly; behind, proportionally less.
-	r.IntendedRate = e.opts.Pacer.Rate()
+	planned := r.Sent + r.Unsent
+	r.IntendedRate = MeanRate(e.opts.Pacer, uint64(planned))
 	r.AchievedRate = r.IntendedRate
 	if r.Sent > 0 {
-		window := float64(r.Sent)/r.IntendedRate + max(lastLag, 0).Seconds()
+		window := float64(r.Sent)/MeanRate(e.opts.Pacer, uint64(r.Sent)) + max(lastLag, 0).Seconds()
 		if r.Unsent > 0 {
 			// the schedule slipped past the end of the run
 			window = max(window, elapsed.Seconds())
@@ -769,7 +817,6 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	}
 	// Judge the schedule in time: the median lateness against what the
 	// run's span allows. Unsent requests are later than any sent one.
-	planned := r.Sent + r.Unsent
 	if planned == 0 {
 		return r
 	}

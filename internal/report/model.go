@@ -210,6 +210,9 @@ type Load struct {
 	// Aborted says why the run stopped early on an abort condition.
 	Aborted string `json:"aborted,omitempty"`
 	Codes   []Code `json:"codes"`
+	// Name and Tags are the run's name and tags (ghz's name and tags).
+	Name string            `json:"name,omitempty"`
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // Code counts responses with one status code, or failures of one kind.
@@ -595,11 +598,24 @@ func loads(in *experiment.Insights) []Load {
 			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, Aborted: ls.Aborted,
 			TimedOut: ls.TimedOut, Connections: ls.Connections, MaxConnections: ls.MaxConnections,
 			GeneratorLagP99Ms: ls.GeneratorLagP99Ms, Warning: ls.Warning,
-			Codes: codes(p, ls.Codes),
+			Codes: codes(p, ls.Codes), Name: ls.Name, Tags: ls.Tags,
 		}
 		out = append(out, l)
 	}
 	return out
+}
+
+// runLabel is a load's name and tags (ghz's): name (k=v, ...).
+func runLabel(l Load) string {
+	var tags []string
+	for _, k := range slices.Sorted(maps.Keys(l.Tags)) {
+		tags = append(tags, k+"="+l.Tags[k])
+	}
+	s := l.Name
+	if len(tags) > 0 {
+		s = strings.TrimSpace(s + " (" + strings.Join(tags, ", ") + ")")
+	}
+	return s
 }
 
 // grpcCodes are the canonical gRPC status code names, by number.

@@ -139,6 +139,9 @@ func (p *printer) trendLegend(r *Report) {
 func (p *printer) loadNotes(r *Report) {
 	for _, l := range r.Load {
 		p.wrapped(l.Provider+" responses: ", codeSummary(l), plain)
+		if l.Name != "" || len(l.Tags) > 0 { // ghz's name and tags
+			p.wrapped(l.Provider+" run: ", runLabel(l), plain)
+		}
 	}
 	for _, w := range r.Status.Warnings {
 		p.wrapped("INVALID RUN: ", w, yellow)

@@ -117,6 +117,7 @@ type grpcInputs struct {
 	MaxSendMessageSize *ByteSize        `json:"max-send-message-size,omitempty"`
 	grpcCallInputs
 	loadInputs
+	ghzInputs
 }
 
 // grpcTask is the load skeleton over gRPC calls.
@@ -129,13 +130,13 @@ func newGRPC(with map[string]any) (experiment.Task, error) {
 func (in *grpcInputs) skeleton() (loadKind[grpcCallInputs], *loadInputs, grpcCallInputs, loadPlan) {
 	kind := loadKind[grpcCallInputs]{
 		name: "grpc", sep: "/", unit: "calls", isError: grpcErrors, target: in.target, codes: grpcCodeNames,
-		runLevel: []string{"connections", "connect-timeout", "skipFirst", "enable-compression", "max-recv-message-size", "max-send-message-size"},
+		runLevel: append([]string{"connections", "connect-timeout", "skipFirst", "enable-compression", "max-recv-message-size", "max-send-message-size"}, ghzRunLevel()...),
 	}
 	var rate float64
 	if in.RPS != nil {
 		rate = *in.RPS
 	}
-	return kind, &in.loadInputs, in.grpcCallInputs, loadPlan{connections: *in.Concurrency, rate: rate, timeout: in.Timeout.Duration, requests: in.Total}
+	return kind, &in.loadInputs, in.grpcCallInputs, loadPlan{connections: *in.Concurrency, rate: rate, timeout: in.Timeout.Duration, requests: in.Total, extras: in.extras}
 }
 
 func (in *grpcInputs) defaults() error {
@@ -180,6 +181,9 @@ func (in *grpcInputs) defaults() error {
 		return &inputs.FieldError{Field: "skipFirst", Value: *in.SkipFirst, Expected: "a whole number >= 0"}
 	}
 	if err := checkRanges("rps", in.RPS, map[string]*int{"concurrency": in.Concurrency, "connections": in.Connections}, "total", in.Total, in.Duration); err != nil {
+		return err
+	}
+	if err := in.schedules(in.RPS, in.Total, in.Duration); err != nil {
 		return err
 	}
 	return in.checkSummary()
@@ -328,7 +332,10 @@ func grpcErrors([]mixEndpoint[grpcCallInputs]) func(int, load.Outcome) bool {
 func (in *grpcInputs) target(ctx context.Context, env *experiment.Env, eps []mixEndpoint[grpcCallInputs], opts load.Options, _ func(error)) (measured, error) {
 	cfg := grpcload.Config{
 		Endpoints: make([]grpcload.Endpoint, len(eps)), Connections: *in.Connections, Timeout: opts.Timeout,
-		ConnectTimeout: in.ConnectTimeout.Duration, Compression: in.EnableCompression,
+		ConnectTimeout: in.ConnectTimeout.Duration, Compression: in.EnableCompression, LBPolicy: in.LBStrategy,
+	}
+	if in.Keepalive != nil {
+		cfg.Keepalive = in.Keepalive.Duration
 	}
 	if in.MaxRecvMessageSize != nil {
 		cfg.MaxRecvMsgSize = int(*in.MaxRecvMessageSize)
@@ -368,7 +375,7 @@ func (in *grpcInputs) target(ctx context.Context, env *experiment.Env, eps []mix
 			return nil, err
 		}
 	}
-	return grpcTarget{target, len(eps)}, nil
+	return grpcTarget{target, len(eps), &in.ghzInputs}, nil
 }
 
 // endpointErr names a named endpoint in an error.
@@ -382,7 +389,8 @@ func endpointErr(id string, err error) error {
 // grpcTarget adds stream measurements to the metrics.
 type grpcTarget struct {
 	*grpcload.Target
-	n int // endpoints
+	n   int // endpoints
+	ghz *ghzInputs
 }
 
 func (grpcTarget) protocol(int) string { return "gRPC" }
@@ -390,6 +398,7 @@ func (grpcTarget) protocol(int) string { return "gRPC" }
 // record stores the per-message metrics of endpoint ep's stream calls, or of
 // every endpoint's (of more targets too).
 func (t grpcTarget) record(in *experiment.Insights, provider string, ep int, percentiles []float64, more ...measured) error {
+	t.ghz.recordRun(in, provider)
 	streams := t.streams(ep)
 	for _, m := range more {
 		if g, ok := m.(grpcTarget); ok {

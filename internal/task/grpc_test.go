@@ -184,7 +184,15 @@ func TestGRPCInputErrors(t *testing.T) {
 		{map[string]any{"host": "http://h:1", "call": "a.B.C"}, `field "host": invalid value "http://h:1": expected host:port without a scheme`},
 		{map[string]any{"host": "h:1", "call": "a.B.C", "concurrency": 0.0}, `field "concurrency": invalid value 0`},
 		{map[string]any{"host": "h:1", "call": "a.B.C", "max-recv-message-size": "lots"}, `field "max-recv-message-size": invalid value "lots": expected a size such as 4MB`},
-		{map[string]any{"host": "h:1", "call": "a.B.C", "concurrency-schedule": "line"}, `unknown field "concurrency-schedule"`},
+		// ghz's concurrency schedule is an input (issue 14 item 3): line needs its step
+		{map[string]any{"host": "h:1", "call": "a.B.C", "concurrency-schedule": "line"}, `field "concurrency-step" is missing`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "load-schedule": "step", "load-start": 10.0, "load-step": 5.0}, `field "load-step-duration" is missing`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "load-schedule": "step", "load-start": 10.0, "load-step": 5.0, "load-step-duration": "1s", "load-end": 5.0}, `field "load-end": invalid value 5`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "load-schedule": "line", "load-start": 10.0, "load-step": -5.0}, `its rate falls to 0 after 15`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "load-schedule": "sine"}, `field "load-schedule": invalid value "sine": expected const, step or line`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "concurrency-schedule": "step", "concurrency-step": 2.0, "concurrency-step-duration": "1s"}, `field "concurrency-end" is missing`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "lb-strategy": "fastest"}, `field "lb-strategy": invalid value "fastest"`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "duration-stop": "later"}, `field "duration-stop": invalid value "later": expected close, wait or ignore`},
 		{map[string]any{"host": "h:1", "call": "a.B.C", "insecure": true, "cacert": "ca.pem"}, `field "insecure": invalid value true`},
 		{map[string]any{"host": "h:1", "call": "a.B.C", "proto": "a.proto", "protoset": "b"}, "at most one of proto (or protoURL) and protoset"},
 	}

@@ -68,14 +68,17 @@ type httpInputs struct {
 	Connections        *int             `json:"connections,omitempty"`
 	AllowInitialErrors bool             `json:"allowInitialErrors,omitempty"`
 	Timeout            *inputs.Duration `json:"timeout,omitempty"`
+	// QPSSchedule steps the rate over the run instead of qps (schedule.go).
+	QPSSchedule *rateSchedule `json:"qpsSchedule,omitempty"`
+	extras      planExtras
 }
 
 func (in *httpInputs) skeleton() (loadKind[requestInputs], *loadInputs, requestInputs, loadPlan) {
 	kind := loadKind[requestInputs]{
 		name: "http", sep: "-", unit: "requests", isError: httpErrors, target: in.target,
-		runLevel: []string{},
+		runLevel: []string{"qpsSchedule"},
 	}
-	return kind, &in.loadInputs, in.requestInputs, loadPlan{connections: *in.Connections, rate: *in.QPS, timeout: in.Timeout.Duration, requests: in.NumRequests}
+	return kind, &in.loadInputs, in.requestInputs, loadPlan{connections: *in.Connections, rate: *in.QPS, timeout: in.Timeout.Duration, requests: in.NumRequests, extras: in.extras}
 }
 
 func (in *httpInputs) defaults() error {
@@ -111,6 +114,10 @@ func (in *httpInputs) defaults() error {
 		return err
 	}
 	if err := checkRanges("qps", in.QPS, map[string]*int{"connections": in.Connections}, "numRequests", in.NumRequests, in.Duration); err != nil {
+		return err
+	}
+	var err error
+	if in.extras, err = in.QPSSchedule.plan(in.NumRequests, in.Duration); err != nil {
 		return err
 	}
 	return in.checkSummary()

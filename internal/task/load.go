@@ -504,6 +504,7 @@ type loadPlan struct {
 	duration      *inputs.Duration
 	abort         *abortWatch
 	isError       func(endpoint int, o load.Outcome) bool
+	extras        planExtras // schedules and ghz's options (schedule.go)
 }
 
 // options turns the plan into engine options.
@@ -535,6 +536,7 @@ func (p loadPlan) options(env *experiment.Env) load.Options {
 		}
 		opts.MaxConnections = growthCap(p.rate, p.timeout, p.connections)
 	}
+	p.extras.apply(p, &opts)
 	return opts
 }
 

@@ -18,6 +18,10 @@ which rejects unknown fields by name.
 {{- include "iter8.toNumberList" (dict "m" $in "key" "percentiles") }}
 {{- include "iter8.toStrings" (dict "m" $in "keys" (list "url" "payloadStr" "payloadFile" "payloadURL" "contentType" "duration" "timeout")) }}
 {{- include "iter8.stringMap" (dict "m" $in "key" "headers") }}
+{{- if kindIs "map" $in.qpsSchedule }}
+{{- include "iter8.toNumbers" (dict "m" $in.qpsSchedule "keys" (list "start" "step" "end")) }}
+{{- include "iter8.toStrings" (dict "m" $in.qpsSchedule "keys" (list "stepDuration" "maxDuration")) }}
+{{- end }}
 {{- if or $wn $wd }}
 {{- $w := deepCopy $in }}
 {{- $_ := set $w "warmup" true }}

@@ -21,11 +21,13 @@ import (
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip compressor for enable-compression
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -73,6 +75,12 @@ type Config struct {
 	MaxRecvMsgSize int
 	MaxSendMsgSize int
 	Compression    bool
+	// Keepalive, when positive, pings an idle connection after this long
+	// (ghz's keepalive).
+	Keepalive time.Duration
+	// LBPolicy names the client's load-balancing policy, such as
+	// round_robin (ghz's lb-strategy); empty keeps gRPC's default.
+	LBPolicy string
 }
 
 // StreamStats are per-message measurements of stream calls.
@@ -157,7 +165,7 @@ func New(cfg Config) (*Target, error) {
 		pool, ok := pools[key]
 		if !ok {
 			for range cfg.Connections {
-				cc, err := Dial(e.Host, e.TLS, e.Authority)
+				cc, err := Dial(e.Host, e.TLS, e.Authority, cfg.dialOptions()...)
 				if err != nil {
 					t.Close()
 					return nil, &load.EndpointError{Index: i, Err: err}
@@ -173,8 +181,29 @@ func New(cfg Config) (*Target, error) {
 	return t, nil
 }
 
-// Dial creates a client connection (it connects lazily).
-func Dial(host string, tlsConf *tls.Config, authority string) (*grpc.ClientConn, error) {
+// dialOptions are the connection options of cfg beyond Dial's.
+func (cfg Config) dialOptions() []grpc.DialOption {
+	var opts []grpc.DialOption
+	if cfg.Keepalive > 0 {
+		opts = append(opts, grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: cfg.Keepalive}))
+	}
+	if cfg.LBPolicy != "" {
+		opts = append(opts, grpc.WithDefaultServiceConfig(fmt.Sprintf(`{"loadBalancingConfig":[{%q:{}}]}`, cfg.LBPolicy)))
+	}
+	return opts
+}
+
+// CheckLBPolicy reports a load-balancing policy that gRPC does not know.
+func CheckLBPolicy(name string) error {
+	if balancer.Get(name) == nil {
+		return fmt.Errorf("unknown load-balancing policy %q: expected one registered with gRPC, such as pick_first or round_robin", name)
+	}
+	return nil
+}
+
+// Dial creates a client connection (it connects lazily); extra adds
+// options.
+func Dial(host string, tlsConf *tls.Config, authority string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if tlsConf != nil {
 		creds = credentials.NewTLS(tlsConf)
@@ -190,6 +219,7 @@ func Dial(host string, tlsConf *tls.Config, authority string) (*grpc.ClientConn,
 	if authority != "" {
 		opts = append(opts, grpc.WithAuthority(authority))
 	}
+	opts = append(opts, extra...)
 	cc, err := grpc.NewClient("passthrough:///"+host, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("host %q: %w", host, err)
