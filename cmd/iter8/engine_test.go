@@ -71,6 +71,27 @@ func TestSlowServiceIsJudged(t *testing.T) {
 	}
 }
 
+// A run of one request has no schedule to fall behind: a timer that woke a
+// little late does not make its verdicts invalid (issue 13, item 7).
+func TestOneRequestRunIsJudged(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	srv, err := demo.StartHTTP(demo.HTTPConfig{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	dir := t.TempDir()
+	r := iter8(t, dir, "launch", "--set", "tasks={http,assess}", "--set", "http.url="+srv.URL(),
+		"--set", "http.numRequests=1", "--set", "assess.SLOs.upper.http/error-count=0")
+	if r.code != 0 {
+		t.Fatalf("launch exited %d: %s", r.code, r.stderr)
+	}
+	if r = iter8(t, dir, "assert", "-c", "completed,nofailure,slos"); r.code != 0 {
+		t.Fatalf("assert exited %d, want 0: %s", r.code, r.stderr)
+	}
+}
+
 // Requests that time out are latency at their timeout: 20% of requests take
 // 1.5 s against a 1 s timeout, so p99 is at least 1 s, and the report says
 // how many samples are lower bounds (issue 13, item 3).

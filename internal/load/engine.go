@@ -129,12 +129,18 @@ const (
 // The target is not charged for it either (see Report.GeneratorLag).
 const LagFloor = 100 * time.Millisecond
 
+// MinLagFloor is the median lateness even the shortest run is allowed (a
+// single request has a span of 0): Go's timers may wake a millisecond or
+// more late, and a run of a few requests cannot fall behind a schedule
+// measured in microseconds.
+const MinLagFloor = 5 * time.Millisecond
+
 // Behind reports whether a run whose median request started lateness late
 // fell behind a schedule of span (the time from the first due request to
 // the last) with the given rate tolerance. A generator that achieves a
 // fraction 1-s of its rate starts the median request about s*span/2 late,
 // so the rule matches a rate shortfall of tolerance on long runs; on short
-// runs the floor min(LagFloor, span/4) absorbs scheduling noise, so that a
+// runs the floor min(LagFloor, max(span/4, MinLagFloor)) absorbs scheduling noise, so that a
 // single late request in a 16-request run does not flag it, while a run
 // asked for far more than the generator can send is still late by a large
 // part of its span.
@@ -144,7 +150,7 @@ func Behind(lateness, span time.Duration, tolerance float64) bool {
 
 // Allowed is the median lateness a run of span may have (see Behind).
 func Allowed(span time.Duration, tolerance float64) time.Duration {
-	return max(time.Duration(tolerance*float64(span)/2), min(LagFloor, span/4))
+	return max(time.Duration(tolerance*float64(span)/2), min(LagFloor, max(span/4, MinLagFloor)))
 }
 
 // Stats are the measurements of one endpoint (or all of them).

@@ -28,6 +28,10 @@ func TestBehindRule(t *testing.T) {
 		// late by almost half the span, whatever the span
 		{"10x overload, 20 ms span", 9 * time.Millisecond, 20 * time.Millisecond, true},
 		{"10x overload, 2 s span", 900 * time.Millisecond, 2 * time.Second, true},
+		// one request has no span: a timer that woke late is not a shortfall
+		{"one request, timer late", 2 * time.Millisecond, 0, false},
+		{"three requests at 1000 req/s", 1500 * time.Microsecond, 2 * time.Millisecond, false},
+		{"one request, stalled generator", 50 * time.Millisecond, 0, true},
 	}
 	for _, tt := range tests {
 		if got := Behind(tt.lateness, tt.span, 0.01); got != tt.want {
