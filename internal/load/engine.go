@@ -74,6 +74,14 @@ type Options struct {
 	Progress func(Progress)
 	// ProgressEvery overrides the progress and monitor interval (tests).
 	ProgressEvery time.Duration
+	// Shard makes this run one generator's part of a run shared by
+	// several (distributed load): it sends only its requests of the one
+	// global schedule (see Shard). The zero value sends them all.
+	Shard Shard
+	// StartAt, when set, is the common start of the generators sharing a
+	// run: the clock of the schedule starts then, whenever this one is
+	// ready (one that is ready later is behind its share from the start).
+	StartAt time.Time
 	// Monitor, when set, is called about once a second with what happened
 	// in the last interval; a non-empty return stops the run with that
 	// reason (Report.Stopped).
@@ -230,6 +238,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("load: requests %d: expected at most %d", o.Requests, uint64(MaxRequestCount))
 	case o.Duration < 0 || o.Duration > MaxRunDuration:
 		return fmt.Errorf("load: duration %v: expected a positive duration of at most %v", o.Duration, MaxRunDuration)
+	case o.Shard.Count < 0 || o.Shard.Count > MaxShards || o.Shard.Index < 0 || (o.Shard.Index > 0 && o.Shard.Index >= o.Shard.Count):
+		return fmt.Errorf("load: shard %d of %d: expected an index from 0 to count-1 and a count of at most %d", o.Shard.Index, o.Shard.Count, MaxShards)
 	}
 	if o.Pacer != nil {
 		if r := o.Pacer.Rate(); !(r >= MinRate && r <= MaxRate) {
@@ -271,9 +281,12 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 			e.limit = n
 		}
 	}
+	if e.limit > 0 {
+		e.limit = o.Shard.Requests(e.limit)
+	}
 	if e.open && e.limit == 0 {
 		// nothing is due within the duration
-		return &Report{Open: true, IntendedRate: o.Pacer.Rate(), GeneratorLag: metrics.NewHDR(),
+		return &Report{Open: true, IntendedRate: e.rate(), GeneratorLag: metrics.NewHDR(),
 			Total:     Stats{Latency: metrics.NewHDR(), Service: metrics.NewHDR(), Codes: map[string]int64{}},
 			Endpoints: []Stats{{Latency: metrics.NewHDR(), Service: metrics.NewHDR(), Codes: map[string]int64{}}}}, nil
 	}
@@ -322,8 +335,16 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 		}()
 	}
 	ready.Wait()
-	cpu0 := cpuTime()
 	e.start = time.Now()
+	if !o.StartAt.IsZero() {
+		if err := waitUntil(ctx, o.StartAt); err != nil {
+			cancel()
+			e.wg.Wait()
+			return nil, err
+		}
+		e.start = o.StartAt
+	}
+	cpu0 := cpuTime()
 	close(begin)
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
@@ -420,7 +441,7 @@ func (e *engine) grow(ctx context.Context) {
 			return
 		}
 		if svc := e.svcMedian.Load(); e.completed.Load() >= minSamples {
-			need := e.opts.Pacer.Rate() * time.Duration(svc).Seconds()
+			need := e.rate() * time.Duration(svc).Seconds()
 			if float64(w) >= 2*need+2 {
 				return
 			}
@@ -458,6 +479,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard) {
 		if e.limit > 0 && n >= e.limit {
 			return
 		}
+		n = e.opts.Shard.global(n)
 		ep := e.sched.Pick(n)
 		claim := time.Since(e.start)
 		if e.opts.Duration > 0 && claim >= e.opts.Duration {
@@ -757,7 +779,7 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	// The achieved rate is what was sent over the scheduled time plus how far
 	// the schedule had slipped by the last request: on schedule, the
 	// intended rate exactly; behind, proportionally less.
-	r.IntendedRate = e.opts.Pacer.Rate()
+	r.IntendedRate = e.rate()
 	r.AchievedRate = r.IntendedRate
 	if r.Sent > 0 {
 		window := float64(r.Sent)/r.IntendedRate + max(lastLag, 0).Seconds()
@@ -773,13 +795,13 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	if planned == 0 {
 		return r
 	}
-	span := e.opts.Pacer.At(uint64(planned - 1))
+	span := e.opts.Pacer.At(e.opts.Shard.global(uint64(planned - 1)))
 	r.AllowedLateness = Allowed(span, e.opts.RateTolerance)
 	half := (planned + 1) / 2
 	if half > r.Sent {
 		// the median request was never sent: it was late by at least the
 		// time from its due time to the end of the run
-		r.Lateness = max(elapsed-e.opts.Pacer.At(uint64(half-1)), time.Duration(late.MaxMs()*1e6))
+		r.Lateness = max(elapsed-e.opts.Pacer.At(e.opts.Shard.global(uint64(half-1))), time.Duration(late.MaxMs()*1e6))
 	} else {
 		r.Lateness = time.Duration(late.PercentileMs(100*float64(half)/float64(r.Sent)) * 1e6)
 	}
