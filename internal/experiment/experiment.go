@@ -61,6 +61,9 @@ type Result struct {
 	// in a Kubernetes pod (new), such as v0.14.0+g1234567: k report and
 	// k assert warn when it is not the CLI's version.
 	Iter8Build string `json:"iter8Build,omitempty"`
+	// Distributed coordinates the generator pods of load tasks with
+	// replicas while they run (new; see Distributed).
+	Distributed []Distributed `json:"distributed,omitempty"`
 }
 
 // LoopSummary is the compact record of one loop or, for older loops, of a
@@ -273,4 +276,8 @@ type LoadStats struct {
 	// Aborted says why the run stopped early on an abort condition.
 	Aborted        string  `json:"aborted,omitempty"`
 	CPUUtilization float64 `json:"cpuUtilization,omitempty"`
+	// Pods is each generator pod's share and health when the run was
+	// distributed over several pods (replicas); CPUUtilization is then
+	// their mean.
+	Pods []PodLoad `json:"pods,omitempty"`
 }

@@ -207,6 +207,9 @@ type Report struct {
 	CPUUtilization float64
 	// Stopped says why Monitor stopped the run early, if it did.
 	Stopped string
+	// StartLag is how long after Options.StartAt the run was ready to
+	// send (its connections open): a generator's share of the start skew.
+	StartLag time.Duration
 }
 
 // Progress is a live snapshot of a run.
@@ -336,7 +339,9 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	}
 	ready.Wait()
 	e.start = time.Now()
+	var startLag time.Duration
 	if !o.StartAt.IsZero() {
+		startLag = max(e.start.Sub(o.StartAt), 0)
 		if err := waitUntil(ctx, o.StartAt); err != nil {
 			cancel()
 			e.wg.Wait()
@@ -353,6 +358,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	cpu := cpuTime() - cpu0
 	rep := e.report(elapsed, cpu)
 	rep.Stopped = e.stopped
+	rep.StartLag = startLag
 	return rep, nil
 }
 

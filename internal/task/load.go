@@ -39,6 +39,8 @@ type loadInputs struct {
 	Uniform       bool                      `json:"uniform,omitempty"`
 	Abort         []abortCondition          `json:"abort,omitempty"`
 	Endpoints     map[string]map[string]any `json:"endpoints,omitempty"`
+	// Replicas is the number of load generator pods (distributed.go).
+	Replicas *int `json:"replicas,omitempty"`
 	// WarmupNumRequests and WarmupDuration are chart values that the
 	// original's hub chart 0.13.x also left in the main task, where its
 	// task ignored them (the chart's warmup task before it used them).
@@ -50,7 +52,7 @@ type loadInputs struct {
 // runLevel lists the inputs of loadInputs: they apply to the whole run and
 // cannot be set per endpoint.
 func runLevel() []string {
-	return []string{"duration", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"}
+	return []string{"duration", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints", "replicas"}
 }
 
 // checkCount validates the request count (given under the protocol's name)
@@ -105,6 +107,9 @@ func (in *loadInputs) checkSummary() error {
 		}
 	}
 	in.Percentiles = mergePercentiles(in.Percentiles)
+	if err := checkReplicas(in.Replicas); err != nil {
+		return err
+	}
 	if in.RateTolerance == nil {
 		r := defaultRateTolerance
 		in.RateTolerance = &r
@@ -132,6 +137,8 @@ type loadTask[E, I any] struct {
 	eps  []mixEndpoint[E]
 	pcts []float64
 	warm bool // a warmup: measurements are discarded
+	// gens are the generator pods sharing the load (replicas > 1).
+	gens *Generators
 }
 
 // loadKind is what a protocol adds to the skeleton.
@@ -194,6 +201,9 @@ func newLoad[E request, I, T any, PI interface {
 	}
 	plan.name, plan.uniform, plan.duration, plan.rateTolerance = kind.name, common.Uniform, common.Duration, *common.RateTolerance
 	plan.isError = kind.isError(eps)
+	if common.Replicas != nil {
+		plan.replicas = *common.Replicas
+	}
 	for _, e := range eps {
 		plan.weights = append(plan.weights, e.weight)
 	}
@@ -217,6 +227,9 @@ type measured interface {
 
 // Run builds the target, runs the load and records it.
 func (t *loadTask[E, I]) Run(ctx context.Context, env *experiment.Env) error {
+	if t.replicas() > 1 {
+		return t.runDistributed(ctx, env)
+	}
 	opts := t.plan.options(env)
 	target, err := t.kind.target(ctx, env, t.eps, opts)
 	if err != nil {
@@ -452,6 +465,7 @@ type loadPlan struct {
 	duration      *inputs.Duration
 	abort         *abortWatch
 	isError       func(endpoint int, o load.Outcome) bool
+	replicas      int // load generator pods (distributed.go)
 }
 
 // options turns the plan into engine options.
