@@ -18,7 +18,7 @@ metadataURL are fetched by the task itself.
 {{- $_ := unset $in "if" }}
 {{- $_ := unset $in "warmupNumRequests" }}
 {{- $_ := unset $in "warmupDuration" }}
-{{- include "iter8.toNumbers" (dict "m" $in "keys" (list "total" "rps" "concurrency" "connections" "skipFirst" "stream-call-count")) }}
+{{- include "iter8.toNumbers" (dict "m" $in "keys" (list "total" "rps" "concurrency" "connections" "skipFirst" "stream-call-count" "replicas")) }}
 {{- include "iter8.toNumberList" (dict "m" $in "key" "percentiles") }}
 {{- include "iter8.toStrings" (dict "m" $in "keys" (list "host" "call" "proto" "protoURL" "protoset" "duration" "timeout" "connect-timeout" "stream-interval" "stream-call-duration" "authority" "cname")) }}
 {{- include "iter8.stringMap" (dict "m" $in "key" "metadata") }}

@@ -8,9 +8,32 @@ release is named after the experiment group.
 {{- if not (has .Values.runner (list "none" "job" "cronjob")) }}
 {{- fail (printf "runner must be none, job or cronjob; got %q" (toString .Values.runner)) }}
 {{- end }}
+{{- $pods := include "iter8.pods" . | atoi }}
+{{- if and (gt $pods 1) (ne .Values.runner "job") }}
+{{- fail (printf "http.replicas and grpc.replicas above 1 need runner=job: the %d load generator pods run as one Indexed Job (runner %s cannot run them)" $pods (toString .Values.runner)) }}
+{{- end }}
 {{- if and (eq .Values.runner "cronjob") (not .Values.cronjobSchedule) }}
 {{- fail "cronjobSchedule is required when runner is cronjob: a cron schedule such as --set cronjobSchedule=\"*/5 * * * *\"" }}
 {{- end }}
+{{- end }}
+
+{{/*
+iter8.pods is the number of load generator pods of the experiment's Job:
+the most replicas of its http and grpc tasks, 1 without any. With more
+than one, the Job is an Indexed Job and each pod knows its index.
+*/}}
+{{- define "iter8.pods" -}}
+{{- $n := 1 }}
+{{- if kindIs "slice" .Values.tasks }}
+{{- range $t := list "http" "grpc" }}
+{{- $in := index $.Values $t }}
+{{- if and (has $t $.Values.tasks) (kindIs "map" $in) }}
+{{- $r := int ($in.replicas | default 1) }}
+{{- if gt $r $n }}{{ $n = $r }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $n }}
 {{- end }}
 
 {{/* iter8.serviceAccountName is the pods' ServiceAccount. */}}
@@ -62,6 +85,12 @@ spec:
     - {{ $.Values.logLevel | default "info" | quote }}
     {{- if .reuseResult }}
     - --reuseResult
+    {{- end }}
+    {{- if gt (.pods | default 1 | int) 1 }}
+    - --pods
+    - {{ .pods | quote }}
+    - --index
+    - $(JOB_COMPLETION_INDEX)
     {{- end }}
     {{- with $.Values.resources }}
     resources:
