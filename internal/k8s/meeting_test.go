@@ -1,0 +1,179 @@
+package k8s_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"iter8.tools/iter8/internal/demo"
+	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/k8s"
+	"iter8.tools/iter8/internal/k8s/k8stest"
+	"iter8.tools/iter8/internal/slo"
+	"iter8.tools/iter8/internal/task"
+)
+
+func createGroup(t *testing.T, c kubernetes.Interface, ns, name, doc string) {
+	t.Helper()
+	_, err := c.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		StringData: map[string]string{k8s.ExperimentKey: doc},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loadGroup(t *testing.T, c kubernetes.Interface, ns, name string) *experiment.Experiment {
+	t.Helper()
+	exp, err := k8s.NewSecret(c, ns, name, nil).Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
+}
+
+// A writer whose copy of the Secret is stale conflicts, re-reads and
+// re-applies its change: both pods' parts are kept.
+func TestMeetingRecordConflicts(t *testing.T) {
+	t.Parallel()
+	env := k8stest.Shared(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	createGroup(t, env.Client, ns, "g", "spec: []\nresult: {startTime: 2026-11-30T00:00:00Z, numLoops: 1, numCompletedTasks: 0, failure: false, iter8Version: v0.14}\n")
+	a := &k8s.Meeting{Store: k8s.NewSecret(env.Client, ns, "g", nil)}
+	b := &k8s.Meeting{Store: k8s.NewSecret(env.Client, ns, "g", nil)}
+	for _, m := range []*k8s.Meeting{a, b} {
+		if _, err := m.Store.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Record(ctx, 0, 1, experiment.LoadPart{Pod: 2, Sent: 20}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Record(ctx, 0, 1, experiment.LoadPart{Pod: 1, Sent: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if a.Store.Retries() != 1 {
+		t.Errorf("the stale writer retried %d times, want 1", a.Store.Retries())
+	}
+	d := loadGroup(t, env.Client, ns, "g").Result.DistributedTask(0, 1)
+	if d == nil || len(d.Parts) != 2 {
+		t.Fatalf("stored meeting %+v, want the parts of pods 1 and 2", d)
+	}
+}
+
+// Four generator pods share an http task through the Secret, each with a
+// store of its own, pod 0's runner saving the experiment meanwhile: each
+// sends its exact share of the one schedule, the merge counts every
+// request the server received, the SLOs are judged on it, the result keeps
+// each pod's share and health, and the meeting is gone from the result.
+func TestDistributedHTTPThroughSecret(t *testing.T) {
+	t.Parallel()
+	env := k8stest.Shared(t)
+	ns := env.Namespace(t)
+	srv, err := demo.StartHTTP(demo.HTTPConfig{}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	const pods, requests = 4, 1001
+	spec := fmt.Sprintf(`spec:
+- task: http
+  with:
+    url: %s/dist
+    numRequests: %d
+    qps: 500
+    connections: 2
+    replicas: %d
+- task: assess
+  with:
+    SLOs:
+      upper:
+      - {metric: http/error-count, limit: 0}
+      - {metric: http/latency-p99, limit: 5000}
+`, srv.URL(), requests, pods)
+	createGroup(t, env.Client, ns, "dist", spec)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	meetings := make([]*k8s.Meeting, pods)
+	deps := make([]task.Deps, pods)
+	for i := range pods {
+		meetings[i] = &k8s.Meeting{Store: k8s.NewSecret(env.Client, ns, "dist", nil), Poll: 20 * time.Millisecond, Lead: 300 * time.Millisecond}
+		deps[i] = task.Deps{Generators: &task.Generators{Index: i, Count: pods, Host: fmt.Sprintf("pod-%d", i), Meeting: meetings[i]}}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, pods)
+	for i := 1; i < pods; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = task.Follow(ctx, k8s.NewSecret(env.Client, ns, "dist", nil), deps[i], t.TempDir(), log)
+		}()
+	}
+	runner := &experiment.Runner{Store: k8s.NewSecret(env.Client, ns, "dist", nil), Registry: task.Registry(deps[0]), Logger: log, Dir: t.TempDir(), Version: "v0.14"}
+	exp, err := runner.Run(ctx)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("pod 0: %v", err)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("pod %d: %v", i, err)
+		}
+	}
+	retries := 0
+	for _, m := range meetings {
+		retries += m.Store.Retries()
+	}
+	t.Logf("%d pods: %d writes retried after a conflict", pods, retries)
+
+	stored := loadGroup(t, env.Client, ns, "dist")
+	if !stored.Completed() || !stored.NoFailure() || !stored.SLOs() {
+		t.Fatalf("stored experiment: completed %t, no failure %t, SLOs %t (%s)", stored.Completed(), stored.NoFailure(), stored.SLOs(), stored.Result.FailureReason)
+	}
+	if len(stored.Result.Distributed) != 0 {
+		t.Errorf("the meeting is left in the result: %+v", stored.Result.Distributed)
+	}
+	ls := stored.Result.Insights.Load["http"]
+	// each pod probed the URL once before its share
+	if got := srv.Count("GET", "/dist"); ls.Requests != requests || got != requests+pods {
+		t.Errorf("merged %d requests, the server counted %d; want %d (and %d probes)", ls.Requests, got, requests, pods)
+	}
+	if len(ls.Pods) != pods {
+		t.Fatalf("per-pod load %+v, want %d pods", ls.Pods, pods)
+	}
+	var sum int64
+	for i, p := range ls.Pods {
+		want := int64((requests - i + pods - 1) / pods)
+		if p.Pod != i || p.Host != fmt.Sprintf("pod-%d", i) || p.Requests != want {
+			t.Errorf("pod %d: %+v, want %d requests", i, p, want)
+		}
+		sum += p.Requests
+	}
+	if sum != requests {
+		t.Errorf("the pods' shares add up to %d, want %d", sum, requests)
+	}
+	if ls.IntendedRate != 500 {
+		t.Errorf("merged intended rate %g, want 500", ls.IntendedRate)
+	}
+	if h, ok := stored.Result.Insights.Histogram("http/latency", 0); !ok || h.Count() != requests {
+		t.Errorf("merged latency histogram: %t, want %d values", ok, requests)
+	}
+	for _, v := range exp.Result.Insights.SLOVerdicts {
+		for _, r := range v.Versions {
+			if r.Outcome != slo.Passed {
+				t.Errorf("verdict %+v: %+v", v.Objective, r)
+			}
+		}
+	}
+}
