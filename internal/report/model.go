@@ -210,6 +210,8 @@ type Load struct {
 	// Aborted says why the run stopped early on an abort condition.
 	Aborted string `json:"aborted,omitempty"`
 	Codes   []Code `json:"codes"`
+	// Pods are the load generator pods of a distributed run (pods.go).
+	Pods []Pod `json:"pods,omitempty"`
 }
 
 // Code counts responses with one status code, or failures of one kind.
@@ -595,7 +597,7 @@ func loads(in *experiment.Insights) []Load {
 			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, Aborted: ls.Aborted,
 			TimedOut: ls.TimedOut, Connections: ls.Connections, MaxConnections: ls.MaxConnections,
 			GeneratorLagP99Ms: ls.GeneratorLagP99Ms, Warning: ls.Warning,
-			Codes: codes(p, ls.Codes),
+			Codes: codes(p, ls.Codes), Pods: pods(ls.Pods),
 		}
 		out = append(out, l)
 	}
