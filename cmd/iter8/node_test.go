@@ -223,6 +223,7 @@ func TestNode(t *testing.T) {
 			{"RunAndCustomMetrics", nodeRunAndCustomMetrics},
 			{"DeniedPermission", nodeDeniedPermission},
 			{"IndexedJobStartSkew", nodeIndexedJobStartSkew},
+			{"Distributed", nodeDistributedStory},
 			{"Isolated", nodeIsolated},
 		} {
 			t.Run(st.name, func(t *testing.T) {
@@ -634,4 +635,100 @@ func nodeIndexedJobStartSkew(t *testing.T) {
 	skew := time.Duration((last - first) * float64(time.Second))
 	t.Logf("%d pods of an Indexed Job: the first container ran %s after the Job was created, the last %s after the first (node started in %s)",
 		len(list.Items), startup.Round(time.Millisecond), skew.Round(time.Millisecond), n.c.Started.Round(100*time.Millisecond))
+}
+
+// Distributed load on the real node: k launch with http.replicas=4 runs an
+// Indexed Job of four iter8 pods that share one schedule at a fixed total
+// rate against the demo Service. The total sent is within 1% of the
+// intended, every pod's share within 1% of its quarter, the merged count
+// is the demo service's own count (less one probe per pod), the SLOs are
+// judged on the merge, and k report (text and HTML) and k log show the
+// pods. The figures (start lag, lateness, Secret writes and size) are
+// logged for docs/kubernetes-scale.md.
+func nodeDistributedStory(t *testing.T) {
+	n := newOnNode(t)
+	ip := n.demoApp(t, "demo")
+	dir := t.TempDir()
+	const pods, qps, seconds = 4, 200, 10
+	const intended = qps * seconds
+	writesBefore := n.secretWrites(t)
+	n.mustK(t, dir, "launch", "-g", "dist", "--set", "tasks={http,assess}",
+		"--set", "http.url=http://"+ip+"/dist", "--set", fmt.Sprintf("http.qps=%d", qps), "--set", fmt.Sprintf("http.duration=%ds", seconds),
+		"--set", fmt.Sprintf("http.replicas=%d", pods),
+		"--set", "assess.SLOs.upper.http/error-count=0", "--set", "assess.SLOs.upper.http/latency-p99=1000",
+		"--set", "runner=job")
+	ctx := ctxT(t)
+	job, err := n.c.Client.BatchV1().Jobs(n.ns).Get(ctx, "dist-1-job", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion || *job.Spec.Completions != pods || *job.Spec.Parallelism != pods {
+		t.Fatalf("the Job is not an Indexed Job of %d pods: %+v", pods, job.Spec)
+	}
+	r := n.k(t, dir, "assert", "-g", "dist", "-c", "completed", "-c", "nofailure", "-c", "slos", "--timeout", "300s")
+	if r.code != 0 {
+		t.Fatalf("k assert exited %d:\n%s\npod logs:\n%s", r.code, r.stderr, n.k(t, dir, "log", "-g", "dist").stdout)
+	}
+	waitWithin(t, 2*time.Minute, "the Indexed Job succeeds", func() (bool, error) {
+		j, err := n.c.Client.BatchV1().Jobs(n.ns).Get(ctx, "dist-1-job", metav1.GetOptions{})
+		return err == nil && j.Status.Succeeded == pods, fmt.Errorf("%+v (%v)", j.Status, err)
+	})
+
+	exp := n.experiment(t, "dist")
+	ls := exp.Result.Insights.Load["http"]
+	within := func(got, want int64) bool { return float64(got) >= 0.99*float64(want) && float64(got) <= 1.01*float64(want) }
+	if !within(ls.Requests, intended) || ls.IntendedRate != qps {
+		t.Errorf("sent %d at an intended %g req/s, want %d (within 1%%) at %d", ls.Requests, ls.IntendedRate, intended, qps)
+	}
+	if len(ls.Pods) != pods {
+		t.Fatalf("per-pod load %+v, want %d pods", ls.Pods, pods)
+	}
+	var sum int64
+	hosts := map[string]bool{}
+	for i, p := range ls.Pods {
+		if p.Pod != i || !within(p.Requests, intended/pods) || p.Saturated {
+			t.Errorf("pod %d: %+v, want %d requests (within 1%%), not saturated", i, p, intended/pods)
+		}
+		hosts[p.Host] = true
+		sum += p.Requests
+		t.Logf("pod %d (%s): %d requests, %.3g of %.3g req/s, start lag %.1f ms, median lateness %.2f ms, p99 %.2f ms, CPU %.1f%%",
+			p.Pod, p.Host, p.Requests, p.AchievedRate, p.IntendedRate, p.StartLagMs, p.LatenessMs, p.LatencyP99Ms, 100*p.CPUUtilization)
+	}
+	if sum != ls.Requests || len(hosts) != pods {
+		t.Errorf("the pods' shares add up to %d of the merged %d, from %d distinct pods", sum, ls.Requests, len(hosts))
+	}
+	// each pod probed the URL once before its share
+	if got := n.demoStats(t, ip)["GET /dist"]; got != ls.Requests+pods {
+		t.Errorf("the demo service counted %d requests, the merge %d (and %d probes)", got, ls.Requests, pods)
+	}
+	if len(exp.Result.Distributed) != 0 {
+		t.Errorf("the pods' meeting is left in the result: %+v", exp.Result.Distributed)
+	}
+	s, err := n.c.Client.CoreV1().Secrets(n.ns).Get(ctx, "dist", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d pods at %d req/s for %ds: %d sent; %d Secret writes on the API server during launch and run (other stories may add some), %d bytes of experiment data",
+		pods, qps, seconds, ls.Requests, n.secretWrites(t)-writesBefore, len(s.Data[k8s.ExperimentKey]))
+
+	r = n.mustK(t, dir, "report", "-g", "dist")
+	mustContain(t, "k report", r.stdout, "Load generator pods:", "http/error-count <= 0")
+	for h := range hosts {
+		mustContain(t, "k report", r.stdout, h)
+	}
+	n.mustK(t, dir, "report", "-g", "dist", "-o", "html", "--output-file", filepath.Join(dir, "report.html"))
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil || !bytes.Contains(html, []byte("Load generator pods of <code>http</code>")) {
+		t.Errorf("the HTML report lacks the pods (%v)", err)
+	}
+	r = n.mustK(t, dir, "log", "-g", "dist")
+	mustContain(t, "k log", r.stdout, `msg="experiment completed" loop=1`, `msg="http load share finished"`, "conflictRetries=")
+	if c := strings.Count(r.stdout, "===== loop 1: pod dist-1-job-"); c != pods {
+		t.Errorf("k log shows %d pods of loop 1, want %d:\n%s", c, pods, r.stdout)
+	}
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(l, "conflictRetries=") {
+			t.Log(l)
+		}
+	}
 }

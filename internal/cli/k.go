@@ -151,6 +151,10 @@ a loop is added (CronJob runs).`,
 				if deps.Generators, err = generators(a, k, pods, index); err != nil {
 					return err
 				}
+				m := deps.Generators.Meeting.(*k8s.Meeting)
+				defer func() {
+					a.logger.Info("load generator pod finished", "pod", index, "pods", pods, "conflictRetries", m.Store.Retries())
+				}()
 			}
 			if index > 0 {
 				return task.Follow(cmd.Context(), st, deps, os.TempDir(), a.logger)
