@@ -649,8 +649,17 @@ func nodeDistributedStory(t *testing.T) {
 	n := newOnNode(t)
 	ip := n.demoApp(t, "demo")
 	dir := t.TempDir()
-	const pods, qps, seconds = 4, 200, 10
-	const intended = qps * seconds
+	// ITER8_NODE_PODS measures another number of pods for
+	// docs/kubernetes-scale.md (50 req/s per pod); the story runs 4.
+	pods := 4
+	if v := os.Getenv("ITER8_NODE_PODS"); v != "" {
+		if _, err := fmt.Sscan(v, &pods); err != nil || pods < 2 {
+			t.Fatalf("ITER8_NODE_PODS=%q: expected a number of pods of at least 2", v)
+		}
+	}
+	const seconds = 10
+	qps := 50 * pods
+	intended := int64(qps * seconds)
 	writesBefore := n.secretWrites(t)
 	n.mustK(t, dir, "launch", "-g", "dist", "--set", "tasks={http,assess}",
 		"--set", "http.url=http://"+ip+"/dist", "--set", fmt.Sprintf("http.qps=%d", qps), "--set", fmt.Sprintf("http.duration=%ds", seconds),
@@ -662,7 +671,7 @@ func nodeDistributedStory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion || *job.Spec.Completions != pods || *job.Spec.Parallelism != pods {
+	if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion || *job.Spec.Completions != int32(pods) || *job.Spec.Parallelism != int32(pods) {
 		t.Fatalf("the Job is not an Indexed Job of %d pods: %+v", pods, job.Spec)
 	}
 	r := n.k(t, dir, "assert", "-g", "dist", "-c", "completed", "-c", "nofailure", "-c", "slos", "--timeout", "300s")
@@ -671,13 +680,13 @@ func nodeDistributedStory(t *testing.T) {
 	}
 	waitWithin(t, 2*time.Minute, "the Indexed Job succeeds", func() (bool, error) {
 		j, err := n.c.Client.BatchV1().Jobs(n.ns).Get(ctx, "dist-1-job", metav1.GetOptions{})
-		return err == nil && j.Status.Succeeded == pods, fmt.Errorf("%+v (%v)", j.Status, err)
+		return err == nil && j.Status.Succeeded == int32(pods), fmt.Errorf("%+v (%v)", j.Status, err)
 	})
 
 	exp := n.experiment(t, "dist")
 	ls := exp.Result.Insights.Load["http"]
 	within := func(got, want int64) bool { return float64(got) >= 0.99*float64(want) && float64(got) <= 1.01*float64(want) }
-	if !within(ls.Requests, intended) || ls.IntendedRate != qps {
+	if !within(ls.Requests, intended) || ls.IntendedRate != float64(qps) {
 		t.Errorf("sent %d at an intended %g req/s, want %d (within 1%%) at %d", ls.Requests, ls.IntendedRate, intended, qps)
 	}
 	if len(ls.Pods) != pods {
@@ -686,8 +695,8 @@ func nodeDistributedStory(t *testing.T) {
 	var sum int64
 	hosts := map[string]bool{}
 	for i, p := range ls.Pods {
-		if p.Pod != i || !within(p.Requests, intended/pods) || p.Saturated {
-			t.Errorf("pod %d: %+v, want %d requests (within 1%%), not saturated", i, p, intended/pods)
+		if p.Pod != i || !within(p.Requests, intended/int64(pods)) || p.Saturated {
+			t.Errorf("pod %d: %+v, want %d requests (within 1%%), not saturated", i, p, intended/int64(pods))
 		}
 		hosts[p.Host] = true
 		sum += p.Requests
@@ -698,7 +707,7 @@ func nodeDistributedStory(t *testing.T) {
 		t.Errorf("the pods' shares add up to %d of the merged %d, from %d distinct pods", sum, ls.Requests, len(hosts))
 	}
 	// each pod probed the URL once before its share
-	if got := n.demoStats(t, ip)["GET /dist"]; got != ls.Requests+pods {
+	if got := n.demoStats(t, ip)["GET /dist"]; got != ls.Requests+int64(pods) {
 		t.Errorf("the demo service counted %d requests, the merge %d (and %d probes)", got, ls.Requests, pods)
 	}
 	if len(exp.Result.Distributed) != 0 {
@@ -713,6 +722,9 @@ func nodeDistributedStory(t *testing.T) {
 
 	r = n.mustK(t, dir, "report", "-g", "dist")
 	mustContain(t, "k report", r.stdout, "Load generator pods:", "http/error-count <= 0")
+	if i := strings.Index(r.stdout, "Load generation:"); i >= 0 {
+		t.Logf("k report -g dist, from its load sections:\n%s", r.stdout[i:])
+	}
 	for h := range hosts {
 		mustContain(t, "k report", r.stdout, h)
 	}

@@ -153,7 +153,7 @@ a loop is added (CronJob runs).`,
 				}
 				m := deps.Generators.Meeting.(*k8s.Meeting)
 				defer func() {
-					a.logger.Info("load generator pod finished", "pod", index, "pods", pods, "conflictRetries", m.Store.Retries())
+					a.logger.Info("load generator pod finished", "pod", index, "pods", pods, "conflictRetries", m.Store.Retries(), "peakSecretBytes", m.PeakBytes())
 				}()
 			}
 			if index > 0 {

@@ -30,7 +30,13 @@ type Meeting struct {
 	ReadyWait time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	peak int // the most experiment data seen, in bytes
 }
+
+// PeakBytes returns the most experiment data this pod saw in the Secret
+// while the pods met (their parts in it before pod 0 merged them).
+func (m *Meeting) PeakBytes() int { return m.peak }
 
 func (m *Meeting) poll() time.Duration {
 	if m.Poll > 0 {
@@ -52,6 +58,7 @@ func (m *Meeting) now() time.Time {
 func (m *Meeting) update(ctx context.Context, fn func(*experiment.Experiment) error) error {
 	for {
 		_, err := m.Store.Update(ctx, fn)
+		m.peak = max(m.peak, m.Store.Size())
 		if err == nil || !apierrors.IsConflict(err) || ctx.Err() != nil {
 			return err
 		}
@@ -71,6 +78,7 @@ func (m *Meeting) wait(ctx context.Context, what string, limit time.Duration, do
 		if err != nil {
 			return err
 		}
+		m.peak = max(m.peak, m.Store.Size())
 		if ok, err := done(exp); ok || err != nil {
 			return err
 		}
