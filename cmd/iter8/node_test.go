@@ -664,6 +664,10 @@ func nodeDistributedStory(t *testing.T) {
 	n.mustK(t, dir, "launch", "-g", "dist", "--set", "tasks={http,assess}",
 		"--set", "http.url=http://"+ip+"/dist", "--set", fmt.Sprintf("http.qps=%d", qps), "--set", fmt.Sprintf("http.duration=%ds", seconds),
 		"--set", fmt.Sprintf("http.replicas=%d", pods),
+		// the chart's pods request 250m CPU each: on this 2-core node at
+		// most 8 fit at once, and an unscheduled pod holds the run (pod 0
+		// waits for every pod, up to 5 minutes)
+		"--set", fmt.Sprintf("resources.requests.cpu=%dm", min(250, 1500/pods)),
 		"--set", "assess.SLOs.upper.http/error-count=0", "--set", "assess.SLOs.upper.http/latency-p99=1000",
 		"--set", "runner=job")
 	ctx := ctxT(t)

@@ -17,7 +17,8 @@ import (
 // read-modify-write through Secret.Update, so concurrent pods never lose
 // each other's updates, and waits re-read the Secret every Poll. Use a
 // Secret of its own, not the runner's store, so that the runner's
-// three-way merge sees these writes as another writer's.
+// three-way merge sees these writes as another writer's. One pod's calls
+// are sequential: a Meeting is not for concurrent use.
 type Meeting struct {
 	Store *Secret
 	// Poll is how often waits re-read the Secret (default 500 ms).
