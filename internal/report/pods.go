@@ -80,15 +80,18 @@ func podRows(r *Report) [][]cell {
 	return rows
 }
 
-// podNotes says why pods were saturated.
-func (p *printer) podNotes(r *Report) {
+// podNotes says why pods were saturated, and whether it said anything.
+func (p *printer) podNotes(r *Report) bool {
+	said := false
 	for _, l := range r.Load {
 		for _, pod := range l.Pods {
 			if pod.Saturated {
 				p.wrapped("SATURATED POD: ", fmt.Sprintf("%s: pod %d (%s): %s", l.Provider, pod.Pod, dash(pod.Host), pod.SaturationReason), yellow)
+				said = true
 			}
 		}
 	}
+	return said
 }
 
 // podView is a pod's row of the HTML report.

@@ -113,8 +113,9 @@ func (p *printer) additions(r *Report) {
 		p.section("Load generator pods")
 		p.table(rows, nil)
 		p.blank()
-		p.podNotes(r)
-		p.blank()
+		if p.podNotes(r) {
+			p.blank()
+		}
 	}
 	if rows := latencyRows(r); len(rows) > 1 {
 		p.section("Latency percentiles (msec)")
