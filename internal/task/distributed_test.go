@@ -214,3 +214,29 @@ func TestDistributedSkipped(t *testing.T) {
 		t.Errorf("follow: %v, parts %v; want nothing run", err, m.parts)
 	}
 }
+
+// One saturated pod makes the merged run saturated: its metrics are
+// invalid for assess, with the pod named.
+func TestDistributedSaturatedPod(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, demo.HTTPConfig{})
+	exp, errs, err := runPods(t, &saturatedPod{memMeeting: newMemMeeting()}, 2, map[string]any{"url": srv.URL(), "numRequests": 10, "qps": 500, "replicas": 2})
+	if err != nil || errors.Join(errs...) != nil {
+		t.Fatalf("pod 0: %v; others: %v", err, errs)
+	}
+	in := exp.Result.Insights
+	if why := in.Invalid("http/latency-p99", 0); !strings.Contains(why, "generator 1: behind") {
+		t.Errorf("http/latency-p99 invalid because %q, want pod 1's saturation", why)
+	}
+	if ps := in.Load["http"].Pods; len(ps) != 2 || ps[0].Saturated || !ps[1].Saturated {
+		t.Errorf("pods %+v, want pod 1 saturated", ps)
+	}
+}
+
+// saturatedPod marks pod 1's part saturated.
+type saturatedPod struct{ *memMeeting }
+
+func (f *saturatedPod) Record(ctx context.Context, task, loop int, p experiment.LoadPart) error {
+	p.Saturated, p.SaturationReason = true, "behind"
+	return f.memMeeting.Record(ctx, task, loop, p)
+}
