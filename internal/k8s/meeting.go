@@ -145,13 +145,19 @@ func (m *Meeting) Start(ctx context.Context, task, loop, pod, pods int) (time.Ti
 		var ready []int
 		err := m.wait(ctx, fmt.Sprintf("the %d load generator pods to be ready", pods), limit, func(exp *experiment.Experiment) (bool, error) {
 			d, err := record(exp, task, loop, pods, false)
-			if d != nil {
-				ready = d.Ready
+			if d == nil || err != nil {
+				return false, err
 			}
-			return d != nil && len(d.Ready) >= pods, err
+			ready = d.Ready
+			for _, p := range d.Parts {
+				if p.Error != "" { // a pod that could not even get ready
+					return true, fmt.Errorf("generator pod %d (%s): %s", p.Pod, p.Host, p.Error)
+				}
+			}
+			return len(d.Ready) >= pods, nil
 		})
 		if err != nil {
-			return time.Time{}, false, fmt.Errorf("%w (ready: pods %v; k log shows the others)", err, ready)
+			return time.Time{}, false, fmt.Errorf("%w (ready: pods %v; k log -g %s shows every pod)", err, ready, m.Store.Name)
 		}
 		lead := m.Lead
 		if lead <= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,6 +68,25 @@ func TestMeetingRecordConflicts(t *testing.T) {
 	d := loadGroup(t, env.Client, ns, "g").Result.DistributedTask(0, 1)
 	if d == nil || len(d.Parts) != 2 {
 		t.Fatalf("stored meeting %+v, want the parts of pods 1 and 2", d)
+	}
+}
+
+// A pod that cannot get ready records why, and pod 0 stops waiting for it
+// at once, with its reason.
+func TestMeetingPodThatCannotGetReady(t *testing.T) {
+	t.Parallel()
+	env := k8stest.Shared(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	createGroup(t, env.Client, ns, "g", "spec: []\nresult: {startTime: 2026-11-30T00:00:00Z, numLoops: 1, numCompletedTasks: 0, failure: false, iter8Version: v0.14}\n")
+	one := &k8s.Meeting{Store: k8s.NewSecret(env.Client, ns, "g", nil)}
+	if err := one.Record(ctx, 0, 1, experiment.LoadPart{Pod: 1, Host: "g-1", Error: "cannot reach http://x"}); err != nil {
+		t.Fatal(err)
+	}
+	zero := &k8s.Meeting{Store: k8s.NewSecret(env.Client, ns, "g", nil), Poll: 10 * time.Millisecond, ReadyWait: time.Minute}
+	_, run, err := zero.Start(ctx, 0, 1, 0, 2)
+	if run || err == nil || !strings.Contains(err.Error(), "generator pod 1 (g-1): cannot reach http://x") || !strings.Contains(err.Error(), "ready: pods [0]") {
+		t.Errorf("pod 0: run %t, %v; want pod 1's failure", run, err)
 	}
 }
 
