@@ -123,13 +123,19 @@ func (m *memMeeting) Parts(ctx context.Context, _, _, want int) ([]experiment.Lo
 // runner runs it, the others as Follow would.
 func runPods(t *testing.T, m Meeting, pods int, with map[string]any) (*experiment.Experiment, []error, error) {
 	t.Helper()
+	return runPodsOf(t, "http", m, pods, with)
+}
+
+// runPodsOf runs the named load task with replicas in pods goroutines.
+func runPodsOf(t *testing.T, name string, m Meeting, pods int, with map[string]any) (*experiment.Experiment, []error, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	errs := make([]error, pods)
 	var wg sync.WaitGroup
 	exps := make([]*experiment.Experiment, pods)
 	for i := range pods {
-		tk, err := Registry(Deps{Generators: &Generators{Index: i, Count: pods, Host: "p", Meeting: m}})["http"](with)
+		tk, err := Registry(Deps{Generators: &Generators{Index: i, Count: pods, Host: "p", Meeting: m}})[name](with)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +150,7 @@ func runPods(t *testing.T, m Meeting, pods int, with map[string]any) (*experimen
 			errs[i] = tk.(distributable).follow(ctx, env, 1)
 		}()
 	}
-	tk, err := Registry(Deps{Generators: &Generators{Index: 0, Count: pods, Host: "p0", Meeting: m}})["http"](with)
+	tk, err := Registry(Deps{Generators: &Generators{Index: 0, Count: pods, Host: "p0", Meeting: m}})[name](with)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +183,26 @@ func TestDistributedMergeInProcess(t *testing.T) {
 	}
 	if h, ok := exp.Result.Insights.Histogram("http/latency", 0); !ok || h.Count() != n {
 		t.Errorf("merged latency histogram: %t", ok)
+	}
+}
+
+// gRPC calls are shared the same way.
+func TestDistributedGRPCInProcess(t *testing.T) {
+	t.Parallel()
+	srv := startGRPC(t, demo.GRPCConfig{})
+	const pods, n = 3, 90
+	exp, errs, err := runPodsOf(t, "grpc", newMemMeeting(), pods, map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": n, "rps": 300, "replicas": pods})
+	if err != nil || errors.Join(errs...) != nil {
+		t.Fatalf("pod 0: %v; others: %v", err, errs)
+	}
+	ls := exp.Result.Insights.Load["grpc"]
+	if ls.Requests != n || srv.Calls("Unary") != n || len(ls.Pods) != pods || value(t, exp, "grpc/request-count") != n {
+		t.Fatalf("merged %d calls, server %d, pods %+v", ls.Requests, srv.Calls("Unary"), ls.Pods)
+	}
+	for _, p := range ls.Pods {
+		if p.Requests != n/pods {
+			t.Errorf("pod %d: %d calls, want %d", p.Pod, p.Requests, n/pods)
+		}
 	}
 }
 
