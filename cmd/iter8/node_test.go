@@ -689,7 +689,9 @@ func nodeDistributedStory(t *testing.T) {
 
 	exp := n.experiment(t, "dist")
 	ls := exp.Result.Insights.Load["http"]
-	within := func(got, want int64) bool { return float64(got) >= 0.99*float64(want) && float64(got) <= 1.01*float64(want) }
+	within := func(got, want int64) bool {
+		return float64(got) >= 0.99*float64(want) && float64(got) <= 1.01*float64(want)
+	}
 	if !within(ls.Requests, intended) || ls.IntendedRate != float64(qps) {
 		t.Errorf("sent %d at an intended %g req/s, want %d (within 1%%) at %d", ls.Requests, ls.IntendedRate, intended, qps)
 	}
