@@ -224,6 +224,7 @@ func TestNode(t *testing.T) {
 			{"DeniedPermission", nodeDeniedPermission},
 			{"IndexedJobStartSkew", nodeIndexedJobStartSkew},
 			{"Distributed", nodeDistributedStory},
+			{"DistributedCronJob", nodeDistributedCronJobStory},
 			{"Isolated", nodeIsolated},
 		} {
 			t.Run(st.name, func(t *testing.T) {
@@ -749,4 +750,75 @@ func nodeDistributedStory(t *testing.T) {
 			t.Log(l)
 		}
 	}
+}
+
+// Distributed load in a CronJob: every loop is an Indexed Job of its own
+// (two generator pods), the pods of a loop meet only each other (the Job
+// names the loop), and each loop's merge adds to the result's history.
+func nodeDistributedCronJobStory(t *testing.T) {
+	n := newOnNode(t)
+	ip := n.demoApp(t, "demo")
+	dir := t.TempDir()
+	const pods, requests = 2, 40
+	n.mustK(t, dir, "launch", "-g", "cron", "--set", "tasks={http,assess}",
+		"--set", "http.url=http://"+ip+"/cron", "--set", fmt.Sprintf("http.numRequests=%d", requests), "--set", "http.qps=20",
+		"--set", fmt.Sprintf("http.replicas=%d", pods),
+		"--set", "assess.SLOs.upper.http/error-count=0",
+		"--set", "runner=cronjob", "--set", "cronjobSchedule=* * * * *")
+	ctx := ctxT(t)
+	waitWithin(t, 5*time.Minute, "two loops by the CronJob controller", func() (bool, error) {
+		exp := n.experiment(t, "cron")
+		if exp.Result == nil {
+			return false, fmt.Errorf("no result yet")
+		}
+		if exp.Result.Failure {
+			t.Fatalf("a loop failed: %s\n%s", exp.Result.FailureReason, n.k(t, dir, "log", "-g", "cron").stdout)
+		}
+		return exp.Result.NumLoops >= 2 && exp.Completed(), fmt.Errorf("%d loops, completed %t", exp.Result.NumLoops, exp.Completed())
+	})
+	cj, err := n.c.Client.BatchV1().CronJobs(n.ns).Get(ctx, "cron-1-cronjob", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj.Spec.Suspend = ptrTo(true)
+	if _, err := n.c.Client.BatchV1().CronJobs(n.ns).Update(ctx, cj, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, 3*time.Minute, "no loop running", func() (bool, error) {
+		jobs, err := n.c.Client.BatchV1().Jobs(n.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, j := range jobs.Items {
+			if j.Status.CompletionTime == nil && j.Status.Failed == 0 {
+				return false, fmt.Errorf("job %s runs", j.Name)
+			}
+			if *j.Spec.Completions != pods || j.Spec.CompletionMode == nil || *j.Spec.CompletionMode != batchv1.IndexedCompletion {
+				t.Fatalf("job %s is not an Indexed Job of %d pods: %+v", j.Name, pods, j.Spec)
+			}
+		}
+		return true, nil
+	})
+	n.mustK(t, dir, "assert", "-g", "cron", "-c", "completed,nofailure,slos")
+	exp := n.experiment(t, "cron")
+	loops := exp.Result.NumLoops
+	ls := exp.Result.Insights.Load["http"]
+	if ls.Requests != requests || len(ls.Pods) != pods || ls.Pods[0].Requests != requests/pods || ls.Pods[1].Requests != requests/pods {
+		t.Errorf("the latest loop merged %d requests from pods %+v, want %d from %d pods", ls.Requests, ls.Pods, requests, pods)
+	}
+	if !strings.HasPrefix(exp.Result.Job, "cron-1-cronjob-") || len(exp.Result.Distributed) != 0 || len(exp.Result.History) != loops {
+		t.Errorf("result: job %q, meetings %+v, %d history entries for %d loops", exp.Result.Job, exp.Result.Distributed, len(exp.Result.History), loops)
+	}
+	// every loop: its requests and one probe per pod
+	if got := n.demoStats(t, ip)["GET /cron"]; got != int64(loops*(requests+pods)) {
+		t.Errorf("the demo service counted %d requests over %d loops, want %d", got, loops, loops*(requests+pods))
+	}
+	r := n.mustK(t, dir, "log", "-g", "cron")
+	for loop := 1; loop <= 2; loop++ {
+		if c := strings.Count(r.stdout, fmt.Sprintf("===== loop %d: pod cron-1-cronjob-", loop)); c != pods {
+			t.Errorf("k log shows %d pods of loop %d, want %d:\n%s", c, loop, pods, r.stdout)
+		}
+	}
+	r = n.mustK(t, dir, "report", "-g", "cron")
+	mustContain(t, "k report", r.stdout, fmt.Sprintf("Number of completed loops: %d", loops), "Load generator pods:")
 }

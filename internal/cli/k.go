@@ -128,6 +128,7 @@ func newKRunCmd(a *app, k *kOptions) *cobra.Command {
 	var (
 		reuse       bool
 		pods, index int
+		job         string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -148,7 +149,7 @@ a loop is added (CronJob runs).`,
 			st.ForbiddenWait = 30 * time.Second // RBAC made with the release may lag
 			deps := task.Deps{Kube: k.kube}
 			if pods > 1 || index != 0 {
-				if deps.Generators, err = generators(a, k, pods, index); err != nil {
+				if deps.Generators, err = generators(a, k, pods, index, job); err != nil {
 					return err
 				}
 				m := deps.Generators.Meeting.(*k8s.Meeting)
@@ -161,6 +162,9 @@ a loop is added (CronJob runs).`,
 			}
 			r := a.runner(st, os.TempDir(), reuse, deps)
 			r.Build = version.Get().Short() // which image ran, for k report and k assert
+			if deps.Generators != nil {
+				r.Job = job
+			}
 			_, err = r.Run(cmd.Context())
 			return err
 		},
@@ -168,14 +172,16 @@ a loop is added (CronJob runs).`,
 	cmd.Flags().BoolVar(&reuse, "reuseResult", false, "keep the stored result and add a loop")
 	cmd.Flags().IntVar(&pods, "pods", 1, "load generator pods of the Indexed Job running the experiment (the chart sets it)")
 	cmd.Flags().IntVar(&index, "index", 0, "this pod's index in the Indexed Job, 0 to pods-1 (the chart sets it from JOB_COMPLETION_INDEX)")
+	cmd.Flags().StringVar(&job, "job", "", "the Job this pod belongs to (the chart sets it): a CronJob's loops are Jobs of their own")
 	_ = cmd.Flags().MarkHidden("pods")
+	_ = cmd.Flags().MarkHidden("job")
 	_ = cmd.Flags().MarkHidden("index")
 	return cmd
 }
 
 // generators are the load generator pods of an Indexed Job, meeting in the
 // group's Secret through a store of their own.
-func generators(a *app, k *kOptions, pods, index int) (*task.Generators, error) {
+func generators(a *app, k *kOptions, pods, index int, job string) (*task.Generators, error) {
 	if pods < 1 || pods > task.MaxReplicas || index < 0 || index >= pods {
 		return nil, usagef("--pods %d --index %d: expected 1 to %d pods and an index from 0 to pods-1", pods, index, task.MaxReplicas)
 	}
@@ -188,7 +194,7 @@ func generators(a *app, k *kOptions, pods, index int) (*task.Generators, error) 
 	if err != nil {
 		host = ""
 	}
-	return &task.Generators{Index: index, Count: pods, Host: host, Meeting: &k8s.Meeting{Store: st}}, nil
+	return &task.Generators{Index: index, Count: pods, Host: host, Job: job, Meeting: &k8s.Meeting{Store: st}}, nil
 }
 
 func newKAssertCmd(a *app, k *kOptions) *cobra.Command {

@@ -61,6 +61,9 @@ type Result struct {
 	// in a Kubernetes pod (new), such as v0.14.0+g1234567: k report and
 	// k assert warn when it is not the CLI's version.
 	Iter8Build string `json:"iter8Build,omitempty"`
+	// Job is the Kubernetes Job that runs the latest loop of a
+	// distributed run (new; set only then).
+	Job string `json:"job,omitempty"`
 	// Distributed coordinates the generator pods of load tasks with
 	// replicas while they run (new; see Distributed).
 	Distributed []Distributed `json:"distributed,omitempty"`

@@ -107,11 +107,13 @@ func record(exp *experiment.Experiment, task, loop, pods int, add bool) (*experi
 	return &res.Distributed[len(res.Distributed)-1], nil
 }
 
-// Loop waits until pod 0 has started a loop with tasks tasks.
-func (m *Meeting) Loop(ctx context.Context, tasks int) (int, error) {
+// Loop waits until pod 0 of job has started a loop with tasks tasks
+// (result.job names the Job of the latest loop: a CronJob's earlier loops
+// are not this pod's).
+func (m *Meeting) Loop(ctx context.Context, job string, tasks int) (int, error) {
 	var loop int
 	err := m.wait(ctx, "pod 0 to start the experiment", 0, func(exp *experiment.Experiment) (bool, error) {
-		if r := exp.Result; r != nil && r.NumLoops > 0 && len(r.Tasks) == tasks {
+		if r := exp.Result; r != nil && r.Job == job && r.NumLoops > 0 && len(r.Tasks) == tasks {
 			loop = r.NumLoops
 			return true, nil
 		}
@@ -125,6 +127,10 @@ func (m *Meeting) Loop(ctx context.Context, tasks int) (int, error) {
 // learn that the task does not run in this loop.
 func (m *Meeting) Start(ctx context.Context, task, loop, pod, pods int) (time.Time, bool, error) {
 	err := m.update(ctx, func(exp *experiment.Experiment) error {
+		if pod == 0 && exp.Result != nil {
+			// meetings of earlier loops that failed before they merged
+			exp.Result.Distributed = slices.DeleteFunc(exp.Result.Distributed, func(d experiment.Distributed) bool { return d.Loop != loop })
+		}
 		d, err := record(exp, task, loop, pods, true)
 		if err != nil {
 			return err

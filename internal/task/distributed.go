@@ -35,17 +35,18 @@ type Generators struct {
 	// Index is this pod's index (JOB_COMPLETION_INDEX), Count the Job's
 	// pods. In k launch's validation Count is MaxReplicas and Meeting nil.
 	Index, Count int
-	// Host names this pod in the results (its pod name).
-	Host    string
-	Meeting Meeting
+	// Host names this pod in the results (its pod name); Job names the
+	// Job (one loop: a CronJob makes one per loop).
+	Host, Job string
+	Meeting   Meeting
 }
 
 // Meeting is where the generator pods of a distributed load task meet: in
 // Kubernetes, the experiment's Secret (k8s.Meeting).
 type Meeting interface {
-	// Loop waits until pod 0 has started a loop of the experiment (with
-	// tasks tasks) and returns its number.
-	Loop(ctx context.Context, tasks int) (int, error)
+	// Loop waits until pod 0 of job has started a loop of the experiment
+	// (with tasks tasks) and returns its number.
+	Loop(ctx context.Context, job string, tasks int) (int, error)
 	// Start says pod is ready for task in loop and returns the common
 	// start, once pod 0 has set it after all pods were ready. run is false
 	// when the task does not run in this loop after all (pod 0 skipped it,
@@ -232,7 +233,7 @@ func Follow(ctx context.Context, st experiment.Store, deps Deps, dir string, log
 	if err != nil {
 		return err
 	}
-	loop, err := g.Meeting.Loop(ctx, len(steps))
+	loop, err := g.Meeting.Loop(ctx, g.Job, len(steps))
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ func (m *memMeeting) await(ctx context.Context, cond func() bool) error {
 	}
 }
 
-func (m *memMeeting) Loop(context.Context, int) (int, error) { return 1, nil }
+func (m *memMeeting) Loop(context.Context, string, int) (int, error) { return 1, nil }
 
 func (m *memMeeting) Start(ctx context.Context, _, _, pod, pods int) (time.Time, bool, error) {
 	m.mu.Lock()

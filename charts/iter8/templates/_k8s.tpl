@@ -9,8 +9,8 @@ release is named after the experiment group.
 {{- fail (printf "runner must be none, job or cronjob; got %q" (toString .Values.runner)) }}
 {{- end }}
 {{- $pods := include "iter8.pods" . | atoi }}
-{{- if and (gt $pods 1) (ne .Values.runner "job") }}
-{{- fail (printf "http.replicas and grpc.replicas above 1 need runner=job: the %d load generator pods run as one Indexed Job (runner %s cannot run them)" $pods (toString .Values.runner)) }}
+{{- if and (gt $pods 1) (eq .Values.runner "none") }}
+{{- fail (printf "http.replicas and grpc.replicas above 1 need runner=job or runner=cronjob: the %d load generator pods run as one Indexed Job (iter8 k run by hand is one pod)" $pods) }}
 {{- end }}
 {{- if and (eq .Values.runner "cronjob") (not .Values.cronjobSchedule) }}
 {{- fail "cronjobSchedule is required when runner is cronjob: a cron schedule such as --set cronjobSchedule=\"*/5 * * * *\"" }}
@@ -91,6 +91,8 @@ spec:
     - {{ .pods | quote }}
     - --index
     - $(JOB_COMPLETION_INDEX)
+    - --job
+    - $(ITER8_JOB)
     {{- end }}
     {{- with $.Values.resources }}
     resources:
@@ -102,9 +104,21 @@ spec:
       runAsNonRoot: true
       capabilities:
         drop: ["ALL"]
+    {{- if gt (.pods | default 1 | int) 1 }}
+    env:
+    # the Job of this loop: a CronJob makes one per loop
+    - name: ITER8_JOB
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.labels['batch.kubernetes.io/job-name']
+    {{- with $.Values.env }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+    {{- else }}
     {{- with $.Values.env }}
     env:
     {{- toYaml . | nindent 4 }}
+    {{- end }}
     {{- end }}
     volumeMounts:
     - name: tmp
