@@ -71,6 +71,24 @@ func TestMeetingRecordConflicts(t *testing.T) {
 	}
 }
 
+// A pod waits for the loop of its own Job: an earlier loop of a CronJob,
+// run by another Job, is not its loop.
+func TestMeetingLoopOfTheJob(t *testing.T) {
+	t.Parallel()
+	env := k8stest.Shared(t)
+	ns := env.Namespace(t)
+	createGroup(t, env.Client, ns, "g", "spec: [{task: assess}]\nresult: {startTime: 2026-11-30T00:00:00Z, numLoops: 3, numCompletedTasks: 1, failure: false, iter8Version: v0.14, job: g-1-cronjob-100, tasks: [{name: assess, state: completed}]}\n")
+	m := &k8s.Meeting{Store: k8s.NewSecret(env.Client, ns, "g", nil)}
+	if loop, err := m.Loop(context.Background(), "g-1-cronjob-100", 1); err != nil || loop != 3 {
+		t.Errorf("the Job's own loop: %d, %v; want 3", loop, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if loop, err := m.Loop(ctx, "g-1-cronjob-101", 1); err == nil {
+		t.Errorf("the next Job took loop %d, the earlier Job's", loop)
+	}
+}
+
 // A pod that cannot get ready records why, and pod 0 stops waiting for it
 // at once, with its reason.
 func TestMeetingPodThatCannotGetReady(t *testing.T) {

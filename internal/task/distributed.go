@@ -14,7 +14,8 @@ import (
 )
 
 // Distributed load. A load task with replicas N > 1 runs in the N pods of
-// an Indexed Job (iter8 k launch, runner=job). Pod 0 runs the experiment as
+// an Indexed Job (iter8 k launch, runner=job; runner=cronjob makes one per
+// loop). Pod 0 runs the experiment as
 // ever, every task in order; pods 1..N-1 run only their shares of the load
 // tasks (Follow). For each such task the pods meet in the experiment:
 // each says it is ready, pod 0 sets a common start a moment after the last
@@ -83,7 +84,7 @@ func withGenerators(b experiment.Builder, g *Generators) experiment.Builder {
 		switch {
 		case g == nil:
 			return nil, &inputs.FieldError{Field: "replicas", Value: d.replicas(),
-				Expected: "1 outside Kubernetes: more than one load generator pod needs Kubernetes (iter8 k launch with runner=job runs them as an Indexed Job)"}
+				Expected: "1 outside Kubernetes: more than one load generator pod needs Kubernetes (iter8 k launch with runner=job or cronjob runs them as an Indexed Job)"}
 		case d.replicas() > g.Count:
 			return nil, &inputs.FieldError{Field: "replicas", Value: d.replicas(),
 				Expected: fmt.Sprintf("at most %d, the generator pods of this run", g.Count)}
