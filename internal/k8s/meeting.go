@@ -185,16 +185,23 @@ func (m *Meeting) Start(ctx context.Context, task, loop, pod, pods int) (time.Ti
 	)
 	err = m.wait(ctx, "pod 0 to set the start", 0, func(exp *experiment.Experiment) (bool, error) {
 		res := exp.Result
-		if res == nil || res.NumLoops != loop || res.Failure {
-			return true, nil // another loop, or the experiment failed
+		if res == nil || res.NumLoops != loop {
+			return true, nil // another loop
 		}
 		if d := res.DistributedTask(task, loop); d != nil && d.Start != nil {
 			start, run = *d.Start, true
 			return true, nil
 		}
+		// result.failure is sticky over a CronJob's loops: this loop ended
+		// when one of its tasks up to this one failed.
+		for j := 0; j <= task && j < len(res.Tasks); j++ {
+			if res.Tasks[j].State == experiment.Failed {
+				return true, nil
+			}
+		}
 		if task < len(res.Tasks) {
 			switch res.Tasks[task].State {
-			case experiment.Skipped, experiment.Failed, experiment.Completed:
+			case experiment.Skipped, experiment.Completed:
 				return true, nil
 			}
 		}

@@ -89,6 +89,42 @@ func TestMeetingLoopOfTheJob(t *testing.T) {
 	}
 }
 
+// In a CronJob, result.failure stays set after a failed loop: a later
+// loop's pods still meet and run, and a pod learns that its loop ended only
+// from a task of that loop that failed.
+func TestMeetingAfterAFailedLoop(t *testing.T) {
+	t.Parallel()
+	env := k8stest.Shared(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	doc := func(state string) string {
+		return "spec: [{task: http}, {task: assess}]\nresult: {startTime: 2026-11-30T00:00:00Z, numLoops: 2, numCompletedTasks: 0, failure: true, iter8Version: v0.14, tasks: [{name: http, state: " + state + "}, {name: assess, state: pending}]}\n"
+	}
+	createGroup(t, env.Client, ns, "running", doc("running"))
+	meet := func(group string) *k8s.Meeting {
+		return &k8s.Meeting{Store: k8s.NewSecret(env.Client, ns, group, nil), Poll: 10 * time.Millisecond, Lead: 50 * time.Millisecond}
+	}
+	var (
+		wg    sync.WaitGroup
+		start time.Time
+		err0  error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start, _, err0 = meet("running").Start(ctx, 0, 2, 0, 2)
+	}()
+	got, run, err := meet("running").Start(ctx, 0, 2, 1, 2)
+	wg.Wait()
+	if err != nil || err0 != nil || !run || !got.Equal(start) {
+		t.Errorf("pod 1: start %v run %t %v; pod 0: start %v %v; want the same start", got, run, err, start, err0)
+	}
+	createGroup(t, env.Client, ns, "failed", doc("failed"))
+	if _, run, err := meet("failed").Start(ctx, 1, 2, 1, 2); run || err != nil {
+		t.Errorf("after task 1 failed in this loop, pod 1 runs task 2: %t, %v", run, err)
+	}
+}
+
 // A pod that cannot get ready records why, and pod 0 stops waiting for it
 // at once, with its reason.
 func TestMeetingPodThatCannotGetReady(t *testing.T) {
