@@ -223,6 +223,8 @@ func TestNode(t *testing.T) {
 			{"RunAndCustomMetrics", nodeRunAndCustomMetrics},
 			{"DeniedPermission", nodeDeniedPermission},
 			{"IndexedJobStartSkew", nodeIndexedJobStartSkew},
+			{"Distributed", nodeDistributedStory},
+			{"DistributedCronJob", nodeDistributedCronJobStory},
 			{"Isolated", nodeIsolated},
 		} {
 			t.Run(st.name, func(t *testing.T) {
@@ -634,4 +636,189 @@ func nodeIndexedJobStartSkew(t *testing.T) {
 	skew := time.Duration((last - first) * float64(time.Second))
 	t.Logf("%d pods of an Indexed Job: the first container ran %s after the Job was created, the last %s after the first (node started in %s)",
 		len(list.Items), startup.Round(time.Millisecond), skew.Round(time.Millisecond), n.c.Started.Round(100*time.Millisecond))
+}
+
+// Distributed load on the real node: k launch with http.replicas=4 runs an
+// Indexed Job of four iter8 pods that share one schedule at a fixed total
+// rate against the demo Service. The total sent is within 1% of the
+// intended, every pod's share within 1% of its quarter, the merged count
+// is the demo service's own count, the SLOs are
+// judged on the merge, and k report (text and HTML) and k log show the
+// pods. The figures (start lag, lateness, Secret writes and size) are
+// logged for docs/kubernetes-scale.md.
+func nodeDistributedStory(t *testing.T) {
+	n := newOnNode(t)
+	ip := n.demoApp(t, "demo")
+	dir := t.TempDir()
+	// ITER8_NODE_PODS measures another number of pods for
+	// docs/kubernetes-scale.md (50 req/s per pod); the story runs 4.
+	pods := 4
+	if v := os.Getenv("ITER8_NODE_PODS"); v != "" {
+		if _, err := fmt.Sscan(v, &pods); err != nil || pods < 2 {
+			t.Fatalf("ITER8_NODE_PODS=%q: expected a number of pods of at least 2", v)
+		}
+	}
+	const seconds = 10
+	qps := 50 * pods
+	intended := int64(qps * seconds)
+	writesBefore := n.secretWrites(t)
+	n.mustK(t, dir, "launch", "-g", "dist", "--set", "tasks={http,assess}",
+		"--set", "http.url=http://"+ip+"/dist", "--set", fmt.Sprintf("http.qps=%d", qps), "--set", fmt.Sprintf("http.duration=%ds", seconds),
+		"--set", fmt.Sprintf("http.replicas=%d", pods),
+		// the chart's pods request 250m CPU each: on this 2-core node at
+		// most 8 fit at once, and an unscheduled pod holds the run (pod 0
+		// waits for every pod, up to 5 minutes)
+		"--set", fmt.Sprintf("resources.requests.cpu=%dm", min(250, 1500/pods)),
+		"--set", "assess.SLOs.upper.http/error-count=0", "--set", "assess.SLOs.upper.http/latency-p99=1000",
+		"--set", "runner=job")
+	ctx := ctxT(t)
+	job, err := n.c.Client.BatchV1().Jobs(n.ns).Get(ctx, "dist-1-job", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion || *job.Spec.Completions != int32(pods) || *job.Spec.Parallelism != int32(pods) {
+		t.Fatalf("the Job is not an Indexed Job of %d pods: %+v", pods, job.Spec)
+	}
+	r := n.k(t, dir, "assert", "-g", "dist", "-c", "completed", "-c", "nofailure", "-c", "slos", "--timeout", "300s")
+	if r.code != 0 {
+		t.Fatalf("k assert exited %d:\n%s\npod logs:\n%s", r.code, r.stderr, n.k(t, dir, "log", "-g", "dist").stdout)
+	}
+	waitWithin(t, 2*time.Minute, "the Indexed Job succeeds", func() (bool, error) {
+		j, err := n.c.Client.BatchV1().Jobs(n.ns).Get(ctx, "dist-1-job", metav1.GetOptions{})
+		return err == nil && j.Status.Succeeded == int32(pods), fmt.Errorf("%+v (%v)", j.Status, err)
+	})
+
+	exp := n.experiment(t, "dist")
+	ls := exp.Result.Insights.Load["http"]
+	within := func(got, want int64) bool {
+		return float64(got) >= 0.99*float64(want) && float64(got) <= 1.01*float64(want)
+	}
+	if !within(ls.Requests, intended) || ls.IntendedRate != float64(qps) {
+		t.Errorf("sent %d at an intended %g req/s, want %d (within 1%%) at %d", ls.Requests, ls.IntendedRate, intended, qps)
+	}
+	if len(ls.Pods) != pods {
+		t.Fatalf("per-pod load %+v, want %d pods", ls.Pods, pods)
+	}
+	var sum int64
+	hosts := map[string]bool{}
+	for i, p := range ls.Pods {
+		if p.Pod != i || !within(p.Requests, intended/int64(pods)) || p.Saturated {
+			t.Errorf("pod %d: %+v, want %d requests (within 1%%), not saturated", i, p, intended/int64(pods))
+		}
+		hosts[p.Host] = true
+		sum += p.Requests
+		t.Logf("pod %d (%s): %d requests, %.3g of %.3g req/s, start lag %.1f ms, median lateness %.2f ms, p99 %.2f ms, CPU %.1f%%",
+			p.Pod, p.Host, p.Requests, p.AchievedRate, p.IntendedRate, p.StartLagMs, p.LatenessMs, p.LatencyP99Ms, 100*p.CPUUtilization)
+	}
+	if sum != ls.Requests || len(hosts) != pods {
+		t.Errorf("the pods' shares add up to %d of the merged %d, from %d distinct pods", sum, ls.Requests, len(hosts))
+	}
+	// exactly: no probe requests of their own
+	if got := n.demoStats(t, ip)["GET /dist"]; got != ls.Requests {
+		t.Errorf("the demo service counted %d requests, the merge %d", got, ls.Requests)
+	}
+	if len(exp.Result.Distributed) != 0 {
+		t.Errorf("the pods' meeting is left in the result: %+v", exp.Result.Distributed)
+	}
+	s, err := n.c.Client.CoreV1().Secrets(n.ns).Get(ctx, "dist", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d pods at %d req/s for %ds: %d sent; %d Secret writes on the API server during launch and run (other stories may add some), %d bytes of experiment data",
+		pods, qps, seconds, ls.Requests, n.secretWrites(t)-writesBefore, len(s.Data[k8s.ExperimentKey]))
+
+	r = n.mustK(t, dir, "report", "-g", "dist")
+	mustContain(t, "k report", r.stdout, "Load generator pods:", "http/error-count <= 0")
+	if i := strings.Index(r.stdout, "Load generation:"); i >= 0 {
+		t.Logf("k report -g dist, from its load sections:\n%s", r.stdout[i:])
+	}
+	for h := range hosts {
+		mustContain(t, "k report", r.stdout, h)
+	}
+	n.mustK(t, dir, "report", "-g", "dist", "-o", "html", "--output-file", filepath.Join(dir, "report.html"))
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil || !bytes.Contains(html, []byte("Load generator pods of <code>http</code>")) {
+		t.Errorf("the HTML report lacks the pods (%v)", err)
+	}
+	r = n.mustK(t, dir, "log", "-g", "dist")
+	mustContain(t, "k log", r.stdout, `msg="experiment completed" loop=1`, `msg="http load share finished"`, "conflictRetries=")
+	if c := strings.Count(r.stdout, "===== loop 1: pod dist-1-job-"); c != pods {
+		t.Errorf("k log shows %d pods of loop 1, want %d:\n%s", c, pods, r.stdout)
+	}
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(l, "conflictRetries=") {
+			t.Log(l)
+		}
+	}
+}
+
+// Distributed load in a CronJob: every loop is an Indexed Job of its own
+// (two generator pods), the pods of a loop meet only each other (the Job
+// names the loop), and each loop's merge adds to the result's history.
+func nodeDistributedCronJobStory(t *testing.T) {
+	n := newOnNode(t)
+	ip := n.demoApp(t, "demo")
+	dir := t.TempDir()
+	const pods, requests = 2, 40
+	n.mustK(t, dir, "launch", "-g", "cron", "--set", "tasks={http,assess}",
+		"--set", "http.url=http://"+ip+"/cron", "--set", fmt.Sprintf("http.numRequests=%d", requests), "--set", "http.qps=20",
+		"--set", fmt.Sprintf("http.replicas=%d", pods),
+		"--set", "assess.SLOs.upper.http/error-count=0",
+		"--set", "runner=cronjob", "--set", "cronjobSchedule=* * * * *")
+	ctx := ctxT(t)
+	waitWithin(t, 5*time.Minute, "two loops by the CronJob controller", func() (bool, error) {
+		exp := n.experiment(t, "cron")
+		if exp.Result == nil {
+			return false, fmt.Errorf("no result yet")
+		}
+		if exp.Result.Failure {
+			t.Fatalf("a loop failed: %s\n%s", exp.Result.FailureReason, n.k(t, dir, "log", "-g", "cron").stdout)
+		}
+		return exp.Result.NumLoops >= 2 && exp.Completed(), fmt.Errorf("%d loops, completed %t", exp.Result.NumLoops, exp.Completed())
+	})
+	cj, err := n.c.Client.BatchV1().CronJobs(n.ns).Get(ctx, "cron-1-cronjob", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj.Spec.Suspend = ptrTo(true)
+	if _, err := n.c.Client.BatchV1().CronJobs(n.ns).Update(ctx, cj, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, 3*time.Minute, "no loop running", func() (bool, error) {
+		jobs, err := n.c.Client.BatchV1().Jobs(n.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, j := range jobs.Items {
+			if j.Status.CompletionTime == nil && j.Status.Failed == 0 {
+				return false, fmt.Errorf("job %s runs", j.Name)
+			}
+			if *j.Spec.Completions != pods || j.Spec.CompletionMode == nil || *j.Spec.CompletionMode != batchv1.IndexedCompletion {
+				t.Fatalf("job %s is not an Indexed Job of %d pods: %+v", j.Name, pods, j.Spec)
+			}
+		}
+		return true, nil
+	})
+	n.mustK(t, dir, "assert", "-g", "cron", "-c", "completed,nofailure,slos")
+	exp := n.experiment(t, "cron")
+	loops := exp.Result.NumLoops
+	ls := exp.Result.Insights.Load["http"]
+	if ls.Requests != requests || len(ls.Pods) != pods || ls.Pods[0].Requests != requests/pods || ls.Pods[1].Requests != requests/pods {
+		t.Errorf("the latest loop merged %d requests from pods %+v, want %d from %d pods", ls.Requests, ls.Pods, requests, pods)
+	}
+	if !strings.HasPrefix(exp.Result.Job, "cron-1-cronjob-") || len(exp.Result.Distributed) != 0 || len(exp.Result.History) != loops {
+		t.Errorf("result: job %q, meetings %+v, %d history entries for %d loops", exp.Result.Job, exp.Result.Distributed, len(exp.Result.History), loops)
+	}
+	// every loop: exactly its requests
+	if got := n.demoStats(t, ip)["GET /cron"]; got != int64(loops*requests) {
+		t.Errorf("the demo service counted %d requests over %d loops, want %d", got, loops, loops*requests)
+	}
+	r := n.mustK(t, dir, "log", "-g", "cron")
+	for loop := 1; loop <= 2; loop++ {
+		if c := strings.Count(r.stdout, fmt.Sprintf("===== loop %d: pod cron-1-cronjob-", loop)); c != pods {
+			t.Errorf("k log shows %d pods of loop %d, want %d:\n%s", c, loop, pods, r.stdout)
+		}
+	}
+	r = n.mustK(t, dir, "report", "-g", "cron")
+	mustContain(t, "k report", r.stdout, fmt.Sprintf("Number of completed loops: %d", loops), "Load generator pods:")
 }

@@ -39,6 +39,9 @@ type genOptions struct {
 	// app's logger says when the built-in chart stands in for a remote
 	// folder; nil logs nothing.
 	app *app
+	// deps are what the experiment is validated with: k launch allows the
+	// load generator pods of an Indexed Job (replicas).
+	deps task.Deps
 }
 
 func (o *genOptions) addFlags(fs *pflag.FlagSet) {
@@ -154,7 +157,7 @@ func (o *genOptions) experiment(doc []byte) (*experiment.Experiment, error) {
 			return nil, err
 		}
 	}
-	steps, err := experiment.Build(exp.Spec, task.Registry(task.Deps{}))
+	steps, err := experiment.Build(exp.Spec, task.Registry(o.deps))
 	if err != nil {
 		return nil, err
 	}

@@ -80,7 +80,7 @@ iter8 k run. k report, k assert, k log and k delete work on the group.`,
 }
 
 func newKLaunchCmd(a *app, k *kOptions) *cobra.Command {
-	o := &genOptions{app: a}
+	o := &genOptions{app: a, deps: task.Deps{Generators: &task.Generators{Count: task.MaxReplicas}}}
 	var dry bool
 	cmd := &cobra.Command{
 		Use:   "launch",
@@ -125,7 +125,11 @@ experiment with iter8 k run. --dry writes the manifests to manifest.yaml in --ru
 }
 
 func newKRunCmd(a *app, k *kOptions) *cobra.Command {
-	var reuse bool
+	var (
+		reuse       bool
+		pods, index int
+		job         string
+	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the group's experiment (what the Job or CronJob pod does)",
@@ -143,14 +147,54 @@ a loop is added (CronJob runs).`,
 				return err
 			}
 			st.ForbiddenWait = 30 * time.Second // RBAC made with the release may lag
-			r := a.runner(st, os.TempDir(), reuse, task.Deps{Kube: k.kube})
+			deps := task.Deps{Kube: k.kube}
+			if pods > 1 || index != 0 {
+				if deps.Generators, err = generators(a, k, pods, index, job); err != nil {
+					return err
+				}
+				m := deps.Generators.Meeting.(*k8s.Meeting)
+				defer func() {
+					a.logger.Info("load generator pod finished", "pod", index, "pods", pods, "conflictRetries", m.Store.Retries(), "peakSecretBytes", m.PeakBytes())
+				}()
+			}
+			if index > 0 {
+				return task.Follow(cmd.Context(), st, deps, os.TempDir(), a.logger)
+			}
+			r := a.runner(st, os.TempDir(), reuse, deps)
 			r.Build = version.Get().Short() // which image ran, for k report and k assert
+			if deps.Generators != nil {
+				r.Job = job
+			}
 			_, err = r.Run(cmd.Context())
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&reuse, "reuseResult", false, "keep the stored result and add a loop")
+	cmd.Flags().IntVar(&pods, "pods", 1, "load generator pods of the Indexed Job running the experiment (the chart sets it)")
+	cmd.Flags().IntVar(&index, "index", 0, "this pod's index in the Indexed Job, 0 to pods-1 (the chart sets it from JOB_COMPLETION_INDEX)")
+	cmd.Flags().StringVar(&job, "job", "", "the Job this pod belongs to (the chart sets it): a CronJob's loops are Jobs of their own")
+	_ = cmd.Flags().MarkHidden("pods")
+	_ = cmd.Flags().MarkHidden("job")
+	_ = cmd.Flags().MarkHidden("index")
 	return cmd
+}
+
+// generators are the load generator pods of an Indexed Job, meeting in the
+// group's Secret through a store of their own.
+func generators(a *app, k *kOptions, pods, index int, job string) (*task.Generators, error) {
+	if pods < 1 || pods > task.MaxReplicas || index < 0 || index >= pods {
+		return nil, usagef("--pods %d --index %d: expected 1 to %d pods and an index from 0 to pods-1", pods, index, task.MaxReplicas)
+	}
+	st, err := k.secret(a)
+	if err != nil {
+		return nil, err
+	}
+	st.ForbiddenWait = 30 * time.Second
+	host, err := os.Hostname() // the pod's name
+	if err != nil {
+		host = ""
+	}
+	return &task.Generators{Index: index, Count: pods, Host: host, Job: job, Meeting: &k8s.Meeting{Store: st}}, nil
 }
 
 func newKAssertCmd(a *app, k *kOptions) *cobra.Command {

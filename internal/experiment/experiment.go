@@ -61,6 +61,12 @@ type Result struct {
 	// in a Kubernetes pod (new), such as v0.14.0+g1234567: k report and
 	// k assert warn when it is not the CLI's version.
 	Iter8Build string `json:"iter8Build,omitempty"`
+	// Job is the Kubernetes Job that runs the latest loop of a
+	// distributed run (new; set only then).
+	Job string `json:"job,omitempty"`
+	// Distributed coordinates the generator pods of load tasks with
+	// replicas while they run (new; see Distributed).
+	Distributed []Distributed `json:"distributed,omitempty"`
 }
 
 // LoopSummary is the compact record of one loop or, for older loops, of a
@@ -276,4 +282,8 @@ type LoadStats struct {
 	// Name and Tags are the run's name and tags (ghz's name and tags).
 	Name string            `json:"name,omitempty"`
 	Tags map[string]string `json:"tags,omitempty"`
+	// Pods is each generator pod's share and health when the run was
+	// distributed over several pods (replicas); CPUUtilization is then
+	// their mean.
+	Pods []PodLoad `json:"pods,omitempty"`
 }

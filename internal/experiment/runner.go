@@ -41,6 +41,10 @@ type Runner struct {
 	Version string
 	// Build, when set, is written to result.iter8Build.
 	Build string
+	// Job, when set, is written to result.job: the Kubernetes Job whose
+	// pod 0 runs the loop, so that the other pods of a distributed run
+	// know the loop is theirs (see task.Follow).
+	Job string
 	// Locker, when set, is locked for the whole of Run or Loops so that no
 	// other process runs the experiment meanwhile. Leave it nil when the
 	// caller already holds the lock, or the store needs none.
@@ -95,6 +99,9 @@ func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 		exp.Result = res
 	}
 	res.Iter8Version = r.Version
+	if r.Job != "" {
+		res.Job = r.Job
+	}
 	if r.Build != "" {
 		res.Iter8Build = r.Build
 	}

@@ -75,15 +75,17 @@ func Logs(ctx context.Context, c kubernetes.Interface, namespace, group string) 
 	return out, nil
 }
 
-var loopStarted = regexp.MustCompile(`msg="experiment started" loop=(\d+)`)
+var loopStarted = regexp.MustCompile(`msg="(?:experiment started|generator pod waiting for its shares)"[^\n]*? loop=(\d+)`)
 
-// loopOf reads the loop number iter8 k run logged when it started.
+// loopOf reads the loop number iter8 k run logged when it started (in a
+// load generator pod 1..N-1 of a distributed run, when it began to wait for
+// its shares).
 func loopOf(log string) int {
 	m := loopStarted.FindStringSubmatch(log)
 	if m == nil {
 		return 0
 	}
-	n, _ := strconv.Atoi(m[1])
+	n, _ := strconv.Atoi(m[len(m)-1])
 	return n
 }
 

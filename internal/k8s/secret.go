@@ -113,6 +113,17 @@ func (s *Secret) Retries() int {
 	return s.retries
 }
 
+// Size returns the bytes of experiment data in the Secret as last read or
+// written (0 before the first).
+func (s *Secret) Size() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.obj == nil {
+		return 0
+	}
+	return len(s.obj.Data[ExperimentKey])
+}
+
 // Load reads the experiment.
 func (s *Secret) Load(ctx context.Context) (*experiment.Experiment, error) {
 	s.mu.Lock()

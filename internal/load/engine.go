@@ -74,6 +74,14 @@ type Options struct {
 	Progress func(Progress)
 	// ProgressEvery overrides the progress and monitor interval (tests).
 	ProgressEvery time.Duration
+	// Shard makes this run one generator's part of a run shared by
+	// several (distributed load): it sends only its requests of the one
+	// global schedule (see Shard). The zero value sends them all.
+	Shard Shard
+	// StartAt, when set, is the common start of the generators sharing a
+	// run: the clock of the schedule starts then, whenever this one is
+	// ready (one that is ready later is behind its share from the start).
+	StartAt time.Time
 	// Monitor, when set, is called about once a second with what happened
 	// in the last interval; a non-empty return stops the run with that
 	// reason (Report.Stopped).
@@ -219,6 +227,9 @@ type Report struct {
 	CPUUtilization float64
 	// Stopped says why Monitor stopped the run early, if it did.
 	Stopped string
+	// StartLag is how long after Options.StartAt the run was ready to
+	// send (its connections open): a generator's share of the start skew.
+	StartLag time.Duration
 }
 
 // Progress is a live snapshot of a run.
@@ -250,6 +261,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("load: requests %d: expected at most %d", o.Requests, uint64(MaxRequestCount))
 	case o.Duration < 0 || o.Duration > MaxRunDuration:
 		return fmt.Errorf("load: duration %v: expected a positive duration of at most %v", o.Duration, MaxRunDuration)
+	case o.Shard.Count < 0 || o.Shard.Count > MaxShards || o.Shard.Index < 0 || (o.Shard.Index > 0 && o.Shard.Index >= o.Shard.Count):
+		return fmt.Errorf("load: shard %d of %d: expected an index from 0 to count-1 and a count of at most %d", o.Shard.Index, o.Shard.Count, MaxShards)
 	}
 	if err := o.checkSchedules(); err != nil {
 		return err
@@ -298,9 +311,12 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 			e.limit = n
 		}
 	}
+	if e.limit > 0 {
+		e.limit = o.Shard.Requests(e.limit)
+	}
 	if e.open && e.limit == 0 {
 		// nothing is due within the duration
-		return &Report{Open: true, IntendedRate: rateAt(o.Pacer, 0), GeneratorLag: metrics.NewHDR(),
+		return &Report{Open: true, IntendedRate: e.rateAt(0), GeneratorLag: metrics.NewHDR(),
 			Total:     Stats{Latency: metrics.NewHDR(), Service: metrics.NewHDR(), Codes: map[string]int64{}},
 			Endpoints: []Stats{{Latency: metrics.NewHDR(), Service: metrics.NewHDR(), Codes: map[string]int64{}}}}, nil
 	}
@@ -349,8 +365,18 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 		}()
 	}
 	ready.Wait()
-	cpu0 := cpuTime()
 	e.start = time.Now()
+	var startLag time.Duration
+	if !o.StartAt.IsZero() {
+		startLag = max(e.start.Sub(o.StartAt), 0)
+		if err := waitUntil(ctx, o.StartAt); err != nil {
+			cancel()
+			e.wg.Wait()
+			return nil, err
+		}
+		e.start = o.StartAt
+	}
+	cpu0 := cpuTime()
 	defer e.durationStop(ctx)()
 	close(begin)
 	done := make(chan struct{})
@@ -360,6 +386,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 	cpu := cpuTime() - cpu0
 	rep := e.report(elapsed, cpu)
 	rep.Stopped = e.stopped
+	rep.StartLag = startLag
 	return rep, nil
 }
 
@@ -455,7 +482,7 @@ func (e *engine) grow(ctx context.Context) {
 			return
 		}
 		if svc := e.svcMedian.Load(); e.completed.Load() >= minSamples {
-			need := rateAt(e.opts.Pacer, time.Since(e.start)) * time.Duration(svc).Seconds()
+			need := e.rateAt(time.Since(e.start)) * time.Duration(svc).Seconds()
 			if float64(w) >= 2*need+2 {
 				return
 			}
@@ -501,6 +528,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 			e.drain()
 			return
 		}
+		n = e.opts.Shard.global(n)
 		ep := e.sched.Pick(n)
 		claim := time.Since(e.start)
 		if e.opts.Duration > 0 && claim >= e.opts.Duration {
@@ -811,10 +839,10 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	// the schedule had slipped by the last request: on schedule, the
 	// intended rate exactly; behind, proportionally less.
 	planned := r.Sent + r.Unsent
-	r.IntendedRate = MeanRate(e.opts.Pacer, uint64(planned))
+	r.IntendedRate = e.meanRate(uint64(planned))
 	r.AchievedRate = r.IntendedRate
 	if r.Sent > 0 {
-		window := float64(r.Sent)/MeanRate(e.opts.Pacer, uint64(r.Sent)) + max(lastLag, 0).Seconds()
+		window := float64(r.Sent)/e.meanRate(uint64(r.Sent)) + max(lastLag, 0).Seconds()
 		if r.Unsent > 0 {
 			// the schedule slipped past the end of the run
 			window = max(window, elapsed.Seconds())
@@ -826,13 +854,13 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	if planned == 0 {
 		return r
 	}
-	span := e.opts.Pacer.At(uint64(planned - 1))
+	span := e.opts.Pacer.At(e.opts.Shard.global(uint64(planned - 1)))
 	r.AllowedLateness = Allowed(span, e.opts.RateTolerance)
 	half := (planned + 1) / 2
 	if half > r.Sent {
 		// the median request was never sent: it was late by at least the
 		// time from its due time to the end of the run
-		r.Lateness = max(elapsed-e.opts.Pacer.At(uint64(half-1)), time.Duration(late.MaxMs()*1e6))
+		r.Lateness = max(elapsed-e.opts.Pacer.At(e.opts.Shard.global(uint64(half-1))), time.Duration(late.MaxMs()*1e6))
 	} else {
 		r.Lateness = time.Duration(late.PercentileMs(100*float64(half)/float64(r.Sent)) * 1e6)
 	}

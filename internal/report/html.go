@@ -96,6 +96,7 @@ type loadView struct {
 	Load
 	ErrorPct, Duration, Intended, Achieved, Delayed, CPU string
 	Codes                                                []codeView
+	Pods                                                 []podView
 }
 
 func newPage(r *Report) *page {
@@ -228,7 +229,7 @@ func hasPercentiles(l Latency) bool {
 func loadPanel(l Load) loadView {
 	v := loadView{Load: l, ErrorPct: pct(l.Errors, l.Requests), Duration: num(l.DurationSeconds) + " s",
 		Intended: "–", Achieved: num(l.AchievedRate) + " req/s", Delayed: strconv.FormatInt(l.Delayed, 10),
-		CPU: strconv.FormatFloat(100*l.CPUUtilization, 'f', 1, 64) + "%"}
+		CPU: strconv.FormatFloat(100*l.CPUUtilization, 'f', 1, 64) + "%", Pods: podViews(l.Pods)}
 	if l.IntendedRate > 0 {
 		v.Intended = num(l.IntendedRate) + " req/s"
 		v.Achieved += " (" + strconv.FormatFloat(100*l.AchievedRate/l.IntendedRate, 'f', 1, 64) + "%)"

@@ -213,6 +213,8 @@ type Load struct {
 	// Name and Tags are the run's name and tags (ghz's name and tags).
 	Name string            `json:"name,omitempty"`
 	Tags map[string]string `json:"tags,omitempty"`
+	// Pods are the load generator pods of a distributed run (pods.go).
+	Pods []Pod `json:"pods,omitempty"`
 }
 
 // Code counts responses with one status code, or failures of one kind.
@@ -598,7 +600,7 @@ func loads(in *experiment.Insights) []Load {
 			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, Aborted: ls.Aborted,
 			TimedOut: ls.TimedOut, Connections: ls.Connections, MaxConnections: ls.MaxConnections,
 			GeneratorLagP99Ms: ls.GeneratorLagP99Ms, Warning: ls.Warning,
-			Codes: codes(p, ls.Codes), Name: ls.Name, Tags: ls.Tags,
+			Codes: codes(p, ls.Codes), Name: ls.Name, Tags: ls.Tags, Pods: pods(ls.Pods),
 		}
 		out = append(out, l)
 	}

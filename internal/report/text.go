@@ -109,6 +109,14 @@ func (p *printer) additions(r *Report) {
 		p.loadNotes(r)
 		p.blank()
 	}
+	if rows := podRows(r); rows != nil {
+		p.section("Load generator pods")
+		p.table(rows, nil)
+		p.blank()
+		if p.podNotes(r) {
+			p.blank()
+		}
+	}
 	if rows := latencyRows(r); len(rows) > 1 {
 		p.section("Latency percentiles (msec)")
 		p.table(rows, nil)

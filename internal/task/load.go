@@ -40,6 +40,8 @@ type loadInputs struct {
 	Arrivals      string                    `json:"arrivals,omitempty"`
 	Abort         []abortCondition          `json:"abort,omitempty"`
 	Endpoints     map[string]map[string]any `json:"endpoints,omitempty"`
+	// Replicas is the number of load generator pods (distributed.go).
+	Replicas *int `json:"replicas,omitempty"`
 	// WarmupNumRequests and WarmupDuration are chart values that the
 	// original's hub chart 0.13.x also left in the main task, where its
 	// task ignored them (the chart's warmup task before it used them).
@@ -51,7 +53,7 @@ type loadInputs struct {
 // runLevel lists the inputs of loadInputs that apply to the whole task and
 // cannot be set per endpoint (duration and percentiles can: see budget).
 func runLevel() []string {
-	return []string{"warmup", "rateTolerance", "uniform", "arrivals", "abort", "endpoints"}
+	return []string{"warmup", "rateTolerance", "uniform", "arrivals", "abort", "endpoints", "replicas"}
 }
 
 // checkCount validates the request count (given under the protocol's name)
@@ -106,6 +108,9 @@ func (in *loadInputs) checkSummary() error {
 		}
 	}
 	in.Percentiles = mergePercentiles(in.Percentiles)
+	if err := checkReplicas(in.Replicas); err != nil {
+		return err
+	}
 	if in.RateTolerance == nil {
 		r := defaultRateTolerance
 		in.RateTolerance = &r
@@ -151,6 +156,8 @@ type loadTask[E, I any] struct {
 	// inTurn runs the endpoints one after another, each with its own
 	// budget (see runInTurn); otherwise they run together as one mix.
 	inTurn bool
+	// gens are the generator pods sharing the load (replicas > 1).
+	gens *Generators
 }
 
 // loadKind is what a protocol adds to the skeleton.
@@ -218,6 +225,12 @@ func newLoad[E request, I, T any, PI interface {
 	if plan.arrivals = common.Arrivals; plan.arrivals == arrivalsPoisson && plan.rate == 0 {
 		return nil, &inputs.FieldError{Field: "arrivals", Value: plan.arrivals, Expected: arrivalsExpected + " with a fixed rate (http qps or grpc rps above 0): without one, each connection sends when its last response returns"}
 	}
+	if common.Replicas != nil {
+		plan.replicas = *common.Replicas
+		if plan.replicas > 1 && inTurn {
+			return nil, &inputs.FieldError{Field: "replicas", Value: plan.replicas, Expected: "1 when endpoints run in turn: load generator pods share one schedule, so give every endpoint a weight (one mix) to use several"}
+		}
+	}
 	plan.isError = kind.isError(eps)
 	if !inTurn {
 		for _, e := range eps {
@@ -245,6 +258,9 @@ type measured interface {
 
 // Run builds the target, runs the load and records it.
 func (t *loadTask[E, I]) Run(ctx context.Context, env *experiment.Env) error {
+	if t.replicas() > 1 {
+		return t.runDistributed(ctx, env)
+	}
 	if t.inTurn {
 		return t.runInTurn(ctx, env)
 	}
@@ -505,6 +521,7 @@ type loadPlan struct {
 	abort         *abortWatch
 	isError       func(endpoint int, o load.Outcome) bool
 	extras        planExtras // schedules and ghz's options (schedule.go)
+	replicas      int // load generator pods (distributed.go)
 }
 
 // options turns the plan into engine options.

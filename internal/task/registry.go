@@ -12,6 +12,10 @@ type Deps struct {
 	// Kube is the cluster the ready task checks; nil outside Kubernetes,
 	// where ready uses the default kubeconfig when it runs.
 	Kube *k8s.Kube
+	// Generators are the load generator pods of an Indexed Job that load
+	// tasks with replicas share; nil outside one, where replicas above 1
+	// is invalid input.
+	Generators *Generators
 }
 
 // Registry returns every task iter8 knows, by name, built with deps.
@@ -19,8 +23,8 @@ func Registry(deps Deps) experiment.Registry {
 	return experiment.Registry{
 		"assess":        newAssess,
 		"custommetrics": newCustomMetrics,
-		"grpc":          newGRPC,
-		"http":          newHTTP,
+		"grpc":          withGenerators(newGRPC, deps.Generators),
+		"http":          withGenerators(newHTTP, deps.Generators),
 		"notify":        newNotify,
 		"ready":         NewReady(deps.Kube),
 		"run":           newRun,

@@ -18,7 +18,7 @@ metadataURL are fetched by the task itself.
 {{- $_ := unset $in "if" }}
 {{- $_ := unset $in "warmupNumRequests" }}
 {{- $_ := unset $in "warmupDuration" }}
-{{- include "iter8.toNumbers" (dict "m" $in "keys" (list "total" "rps" "concurrency" "connections" "skipFirst" "stream-call-count")) }}
+{{- include "iter8.toNumbers" (dict "m" $in "keys" (list "total" "rps" "concurrency" "connections" "skipFirst" "stream-call-count" "replicas")) }}
 {{- /* ghz's runner config: schedules and cpus (issue 14 item 3) */}}
 {{- include "iter8.toNumbers" (dict "m" $in "keys" (list "load-start" "load-end" "load-step" "concurrency-start" "concurrency-end" "concurrency-step" "cpus")) }}
 {{- include "iter8.toStrings" (dict "m" $in "keys" (list "load-step-duration" "load-max-duration" "concurrency-step-duration" "concurrency-max-duration" "max-duration" "keepalive" "name")) }}

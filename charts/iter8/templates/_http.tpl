@@ -14,7 +14,7 @@ which rejects unknown fields by name.
 {{- $_ := unset $in "if" }}
 {{- $_ := unset $in "warmupNumRequests" }}
 {{- $_ := unset $in "warmupDuration" }}
-{{- include "iter8.toNumbers" (dict "m" $in "keys" (list "qps" "numRequests" "connections")) }}
+{{- include "iter8.toNumbers" (dict "m" $in "keys" (list "qps" "numRequests" "connections" "replicas")) }}
 {{- include "iter8.toNumberList" (dict "m" $in "key" "percentiles") }}
 {{- include "iter8.toStrings" (dict "m" $in "keys" (list "url" "payloadStr" "payloadFile" "payloadURL" "contentType" "duration" "timeout")) }}
 {{- include "iter8.stringMap" (dict "m" $in "key" "headers") }}

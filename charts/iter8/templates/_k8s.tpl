@@ -8,9 +8,32 @@ release is named after the experiment group.
 {{- if not (has .Values.runner (list "none" "job" "cronjob")) }}
 {{- fail (printf "runner must be none, job or cronjob; got %q" (toString .Values.runner)) }}
 {{- end }}
+{{- $pods := include "iter8.pods" . | atoi }}
+{{- if and (gt $pods 1) (eq .Values.runner "none") }}
+{{- fail (printf "http.replicas and grpc.replicas above 1 need runner=job or runner=cronjob: the %d load generator pods run as one Indexed Job (iter8 k run by hand is one pod)" $pods) }}
+{{- end }}
 {{- if and (eq .Values.runner "cronjob") (not .Values.cronjobSchedule) }}
 {{- fail "cronjobSchedule is required when runner is cronjob: a cron schedule such as --set cronjobSchedule=\"*/5 * * * *\"" }}
 {{- end }}
+{{- end }}
+
+{{/*
+iter8.pods is the number of load generator pods of the experiment's Job:
+the most replicas of its http and grpc tasks, 1 without any. With more
+than one, the Job is an Indexed Job and each pod knows its index.
+*/}}
+{{- define "iter8.pods" -}}
+{{- $n := 1 }}
+{{- if kindIs "slice" .Values.tasks }}
+{{- range $t := list "http" "grpc" }}
+{{- $in := index $.Values $t }}
+{{- if and (has $t $.Values.tasks) (kindIs "map" $in) }}
+{{- $r := int ($in.replicas | default 1) }}
+{{- if gt $r $n }}{{ $n = $r }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $n }}
 {{- end }}
 
 {{/* iter8.serviceAccountName is the pods' ServiceAccount. */}}
@@ -63,6 +86,14 @@ spec:
     {{- if .reuseResult }}
     - --reuseResult
     {{- end }}
+    {{- if gt (.pods | default 1 | int) 1 }}
+    - --pods
+    - {{ .pods | quote }}
+    - --index
+    - $(JOB_COMPLETION_INDEX)
+    - --job
+    - $(ITER8_JOB)
+    {{- end }}
     {{- with $.Values.resources }}
     resources:
       {{- toYaml . | nindent 6 }}
@@ -73,9 +104,21 @@ spec:
       runAsNonRoot: true
       capabilities:
         drop: ["ALL"]
+    {{- if gt (.pods | default 1 | int) 1 }}
+    env:
+    # the Job of this loop: a CronJob makes one per loop
+    - name: ITER8_JOB
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.labels['batch.kubernetes.io/job-name']
+    {{- with $.Values.env }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+    {{- else }}
     {{- with $.Values.env }}
     env:
     {{- toYaml . | nindent 4 }}
+    {{- end }}
     {{- end }}
     volumeMounts:
     - name: tmp
