@@ -1,0 +1,170 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"iter8.tools/iter8/internal/report"
+)
+
+// tutorialCommand reads a command of the original's tutorials kept in
+// testdata/original (its README names the source), joins its continued
+// lines and splits it as a shell would (double quotes only, all the
+// tutorials use). subs rewrite its placeholders and targets.
+func tutorialCommand(t *testing.T, path string, subs map[string]string) []string {
+	t.Helper()
+	text := strings.ReplaceAll(string(originalFile(t, path)), "\\\n", " ")
+	for from, to := range subs { // as the user types them in
+		text = strings.ReplaceAll(text, from, to)
+	}
+	var args []string
+	var cur strings.Builder
+	quoted, in := false, false
+	for _, r := range text {
+		switch {
+		case r == '"':
+			quoted, in = !quoted, true
+		case (r == ' ' || r == '\n' || r == '\t') && !quoted:
+			if in {
+				args = append(args, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		args = append(args, cur.String())
+	}
+	if len(args) == 0 || args[0] != "iter8" {
+		t.Fatalf("%s: not an iter8 command: %q", path, args)
+	}
+	return args[1:]
+}
+
+// The original's Slack and GitHub tutorials give the webhook URL and the
+// token as they are. Their exact commands run, with a warning; the secrets
+// reach the services, and never experiment.yaml, the logs at any level, a
+// report in any format or assert's output: they are kept in
+// experiment.secrets, 0600. A service that echoes the token in its error
+// is redacted.
+func TestTutorialLiteralSecretsRunAndStayOut(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	hookPath, token := newSecret(t), newSecret(t)
+	var mu sync.Mutex
+	seen := map[string]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.URL.Path] = r.Header.Get("Authorization") + "|" + string(body)
+		mu.Unlock()
+		if strings.HasSuffix(r.URL.Path, "/dispatches") {
+			// GitHub refuses a bad token, and says which
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"message":"Bad credentials: `+r.Header.Get("Authorization")+`"}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	slackPath := "/services/T0/B0/" + hookPath
+	subs := map[string]string{
+		"http://127.0.0.1/get": srv.URL + "/get",
+		"<Slack webhook>":      srv.URL + slackPath,
+		"<GitHub owner>":       "o", "<GitHub repository>": "r", "<GitHub token>": token,
+	}
+	for _, tc := range []struct {
+		script, value, key string
+		extra              []string
+	}{
+		{"docs-f4e8e78/slack-launch.sh", "slack.url", "slack.url", nil},
+		// the GitHub API, rewritten to the local server
+		{"docs-f4e8e78/github-launch.sh", "github.token", "github.token", []string{"--set", "github.apiURL=" + srv.URL}},
+	} {
+		t.Run(tc.script, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append(tutorialCommand(t, tc.script, subs), tc.extra...)
+			r := iter8(t, dir, append(args, "-l", "trace")...)
+			if r.code != 0 || !strings.Contains(r.stderr, "secrets given as they are") || !strings.Contains(r.stderr, "values="+tc.value) {
+				t.Fatalf("iter8 %s: exit %d (want 0 with a warning naming %s):\n%s", strings.Join(args, " "), r.code, tc.value, r.stderr)
+			}
+			kept := filepath.Join(dir, "experiment.secrets", tc.key)
+			fi, err := os.Stat(kept)
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("kept secret %s: %v, mode %v (want 0600)", kept, err, fi.Mode())
+			}
+			outputs := map[string]string{"launch logs": r.stdout + r.stderr, "experiment.yaml": mustRead(t, filepath.Join(dir, "experiment.yaml"))}
+			for _, f := range report.FormatNames() {
+				rr := iter8(t, dir, "report", "-o", f, "-l", "trace")
+				outputs["report -o "+f] = rr.stdout + rr.stderr
+			}
+			ra := iter8(t, dir, "assert", "-c", "completed,nofailure", "-l", "trace")
+			if ra.code != 0 {
+				t.Errorf("assert: exit %d:\n%s", ra.code, ra.stderr)
+			}
+			outputs["assert"] = ra.stdout + ra.stderr
+			for where, text := range outputs {
+				for _, s := range []string{hookPath, token} {
+					if p := leakedPiece(text, s); p != "" {
+						t.Errorf("%q of a secret reached %s:\n%s", p, where, text)
+					}
+				}
+			}
+			if !strings.Contains(outputs["experiment.yaml"], "${file:"+kept+"}") {
+				t.Errorf("experiment.yaml does not reference %s:\n%s", kept, outputs["experiment.yaml"])
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := seen[slackPath]; !strings.Contains(got, `"text"`) && !strings.Contains(got, `"blocks"`) {
+		t.Errorf("the Slack webhook got %q", got)
+	}
+	if got := seen["/repos/o/r/dispatches"]; !strings.HasPrefix(got, "token "+token+"|") {
+		t.Errorf("the GitHub API got %q", got)
+	}
+}
+
+// The tutorials' k launch commands keep the literal in the experiment's
+// Secret under its own key, mounted in the pod, where the experiment (the
+// Secret's experiment.yaml) references it; the manifest is 0600.
+func TestTutorialLiteralSecretsKLaunchDry(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	hookPath, token := newSecret(t), newSecret(t)
+	subs := map[string]string{
+		"<Slack webhook>": "http://127.0.0.1:1/services/T0/B0/" + hookPath,
+		"<GitHub owner>":  "o", "<GitHub repository>": "r", "<GitHub token>": token,
+	}
+	for _, tc := range []struct{ script, key, secret, ref string }{
+		{"docs-f4e8e78/slack-k-launch.sh", "slack.url", hookPath, `url: "${file:/var/run/secrets/iter8/slack.url}"`},
+		{"docs-f4e8e78/github-k-launch.sh", "github.token", token, `Authorization: "token ${file:/var/run/secrets/iter8/github.token}"`},
+	} {
+		t.Run(tc.script, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			args := append(tutorialCommand(t, tc.script, subs), "--dry")
+			r := iter8(t, dir, args...)
+			if r.code != 0 || !strings.Contains(r.stderr, "values="+tc.key) || strings.Contains(r.stderr, tc.secret) {
+				t.Fatalf("iter8 %s: exit %d:\n%s", strings.Join(args, " "), r.code, r.stderr)
+			}
+			path := filepath.Join(dir, "manifest.yaml")
+			m := mustRead(t, path)
+			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("manifest.yaml: %v, mode %v (want 0600: it holds the Secret's data)", err, fi.Mode())
+			}
+			// The literal appears once, as the Secret's own key.
+			if n := strings.Count(m, tc.secret); n != 1 || !strings.Contains(m, "\n  "+tc.key+": \"") {
+				t.Errorf("the secret appears %d times, want once under key %s:\n%s", n, tc.key, m)
+			}
+			mustContain(t, "manifest", m, tc.ref, "mountPath: /var/run/secrets/iter8", "- key: "+tc.key, "kind: CronJob")
+		})
+	}
+}
