@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"iter8.tools/iter8/internal/report"
 )
 
@@ -166,5 +168,47 @@ func TestTutorialLiteralSecretsKLaunchDry(t *testing.T) {
 			}
 			mustContain(t, "manifest", m, tc.ref, "mountPath: /var/run/secrets/iter8", "- key: "+tc.key, "kind: CronJob")
 		})
+	}
+}
+
+// Launched for real (on the test control plane), the tutorial's literal
+// is a key of the experiment's Secret of its own; the experiment in the
+// Secret references the file the Job's pod mounts from it.
+func TestTutorialLiteralSecretsKLaunch(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	cl := newCluster(t)
+	hookPath := newSecret(t)
+	args := tutorialCommand(t, "docs-f4e8e78/slack-k-launch.sh", map[string]string{"<Slack webhook>": "http://127.0.0.1:1/services/T0/B0/" + hookPath})
+	r := cl.k(t, t.TempDir(), args[1:]...)
+	if r.code != 0 || strings.Contains(r.stderr, hookPath) {
+		t.Fatalf("k launch: exit %d:\n%s", r.code, r.stderr)
+	}
+	s, err := cl.c.CoreV1().Secrets(cl.ns).Get(ctxT(t), "default", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(s.Data["slack.url"]); !strings.HasSuffix(got, "/services/T0/B0/"+hookPath) {
+		t.Errorf("the Secret's slack.url key holds %q", got)
+	}
+	doc := string(s.Data["experiment.yaml"])
+	if strings.Contains(doc, hookPath) || !strings.Contains(doc, "url: \"${file:/var/run/secrets/iter8/slack.url}\"") {
+		t.Errorf("the Secret's experiment.yaml:\n%s", doc)
+	}
+	cj, err := cl.c.BatchV1().CronJobs(cl.ns).Get(ctxT(t), "default-1-cronjob", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := cj.Spec.JobTemplate.Spec.Template.Spec
+	var mounted bool
+	for _, v := range pod.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == "default" && len(v.Secret.Items) == 1 && v.Secret.Items[0].Key == "slack.url" {
+			for _, m := range pod.Containers[0].VolumeMounts {
+				mounted = mounted || (m.Name == v.Name && m.MountPath == "/var/run/secrets/iter8" && m.ReadOnly)
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("the pod does not mount the kept secret: %+v", pod.Volumes)
 	}
 }
