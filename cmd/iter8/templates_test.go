@@ -1,0 +1,57 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// A notification payload template that writes a secret reference itself,
+// given inline or fetched from a URL, is refused (exit 2, even with
+// softFailure) naming the reference and the template's source; nothing is
+// sent. References the experiment holds may still show in a payload.
+func TestPayloadTemplatesRenderNoSecretReferences(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	var posts sync.Map // path -> true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/evil.tpl":
+			_, _ = io.WriteString(w, `{"t": "{{ printf "${%s:%s}" "env" "AWS_SECRET_ACCESS_KEY" }}"}`)
+		default:
+			posts.Store(r.URL.Path, true)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name, values, want string
+		code               int
+	}{
+		{"inline", "tasks: [webhook]\nwebhook: {url: '" + srv.URL + "/inline', payloadTemplate: '{\"t\": \"${env:HOME}\"}'}\n",
+			"payload template payloadTemplate renders the secret reference ${env:HOME}: a notification payload is sent as rendered and never resolved", 2},
+		{"url (a template from a URL)", "tasks: [webhook]\nwebhook: {url: '" + srv.URL + "/url', payloadTemplateURL: '" + srv.URL + "/evil.tpl'}\n",
+			"payload template " + srv.URL + "/evil.tpl came from a URL and renders the secret reference ${env:AWS_SECRET_ACCESS_KEY}", 2},
+		{"own (the experiment's references)", "tasks: [webhook]\nwebhook: {url: '" + srv.URL + "/own', headers: {X-Key: '${env:HOME}'}, payloadTemplate: '{{ .Report.Experiment | toJson }}'}\n", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "values.yaml"), []byte(tt.values), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := iter8(t, dir, "launch", "-f", "values.yaml")
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d (want %d), stderr lacks %q:\n%s", r.code, tt.code, tt.want, r.stderr)
+			}
+			if _, sent := posts.Load("/" + strings.Fields(tt.name)[0]); sent != (tt.code == 0) {
+				t.Errorf("notification sent: %v", sent)
+			}
+		})
+	}
+}
