@@ -55,3 +55,39 @@ func TestPayloadTemplatesRenderNoSecretReferences(t *testing.T) {
 		})
 	}
 }
+
+// Templates from a URL built to run for ever without calling a function
+// (nested loops over a list, doubling recursion) or to keep gigabytes in
+// variables are stopped by their budgets: the task fails naming the
+// template, and the process stays small and ends.
+func TestTemplatesAreStoppedNotAbandoned(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	tpl := func(body string) string {
+		return "url: http://127.0.0.1:1/q\nmetrics:\n- name: m\n  type: gauge\n  jqExpression: .v\n  params: [{name: q, value: '" + body + "'}]\n"
+	}
+	served := map[string]string{
+		"/loops.tpl":     tpl(`{{ $l := until 100000 }}{{ range $l }}{{ range $l }}{{ range $l }}{{ end }}{{ end }}{{ end }}`),
+		"/recursion.tpl": `{{ define "a" }}{{ template "a" . }}{{ template "a" . }}{{ end }}{{ template "a" . }}`,
+		"/memory.tpl":    tpl(`{{ $l := list }}{{ range until 100000 }}{{ $l = append $l (repeat 1000000 "x") }}{{ end }}`),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, served[r.URL.Path])
+	}))
+	t.Cleanup(srv.Close)
+	for _, name := range []string{"loops", "recursion", "memory"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			u := srv.URL + "/" + name + ".tpl"
+			r, rss := iter8Measured(t, dir, "launch", "--set", "tasks={custommetrics}", "--set", "custommetrics.templates.p="+u)
+			if r.code != 1 || !strings.Contains(r.stderr, "template "+u+" does not render") ||
+				!(strings.Contains(r.stderr, "template cost: ") || strings.Contains(r.stderr, "exceeded maximum template depth")) {
+				t.Errorf("exit %d (want 1, the template stopped), stderr:\n%s", r.code, r.stderr)
+			}
+			if rss > 512<<20 {
+				t.Errorf("peak memory %d MiB", rss>>20)
+			}
+		})
+	}
+}
