@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"iter8.tools/iter8/internal/exitcode"
-	"iter8.tools/iter8/internal/secret"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/secret"
 )
 
 // Store loads and saves an experiment: a file, a Kubernetes Secret, or memory.
