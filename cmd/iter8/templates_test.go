@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"iter8.tools/iter8/internal/demo"
 )
 
 // A notification payload template that writes a secret reference itself,
@@ -89,5 +91,46 @@ func TestTemplatesAreStoppedNotAbandoned(t *testing.T) {
 				t.Errorf("peak memory %d MiB", rss>>20)
 			}
 		})
+	}
+}
+
+// A gRPC data template, rendered once per request, is bounded like every
+// template: one from a URL built to loop for ever stops the task with an
+// error naming the data template; an ordinary one renders each request.
+func TestGRPCDataTemplatesAreBounded(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	served := map[string]string{
+		"/loops.json": `{"name": "{{ $l := until 100000 }}{{ range $l }}{{ range $l }}{{ end }}{{ end }}"}`,
+		"/huge.json":  `{"name": "{{ range until 100000 }}{{ printf "%1000000d" 1 }}{{ end }}"}`,
+		"/ok.json":    `{"name": "n{{ .RequestNumber }}"}`,
+	}
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, served[r.URL.Path])
+	}))
+	t.Cleanup(files.Close)
+	grpc := func(data string) []string {
+		return []string{"launch", "--set", "tasks={grpc}", "--set", "grpc.host=" + srv.Addr(), "--set", "grpc.call=helloworld.Greeter.SayHello",
+			"--set", "grpc.total=5", "--set", "grpc.dataURL=" + files.URL + data}
+	}
+	for _, tc := range []struct{ data, want string }{
+		{"/loops.json", "rendering took longer than its time budget of 1s"},
+		{"/huge.json", "the output is larger than the 4194304 bytes allowed"},
+	} {
+		r, rss := iter8Measured(t, t.TempDir(), grpc(tc.data)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "data template: ") || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr:\n%s", tc.data, r.code, r.stderr)
+		}
+		if rss > 512<<20 {
+			t.Errorf("%s: peak memory %d MiB", tc.data, rss>>20)
+		}
+	}
+	if r := iter8(t, t.TempDir(), grpc("/ok.json")...); r.code != 0 || !strings.Contains(srv.LastRequest("SayHello"), `"n`) {
+		t.Errorf("exit %d, last request %s:\n%s", r.code, srv.LastRequest("SayHello"), r.stderr)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"text/template"
 	"text/template/parse"
 	"time"
@@ -81,8 +82,8 @@ var unsafe = []string{"env", "expandenv", "getHostByName", "genPrivateKey", "gen
 	"genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert", "genSignedCertWithKey",
 	"buildCustomCert", "bcrypt", "htpasswd", "derivePassword"}
 
-// Budget is checked by every function call of a rendering: check returns an
-// error once the rendering must stop (its time is up), and made is told the
+// Budget is checked by every function call of a rendering: Check returns an
+// error once the rendering must stop (its time is up), and Made is told the
 // size of each result (bytes of a string, 8 per list item) and returns an
 // error once the rendering has made too much.
 type Budget interface {
@@ -300,14 +301,15 @@ const stepFunc = "iter8step"
 // body and every template starts with a step that counts against the step
 // budget and checks the time budget.
 func Parse(name, text string, l Limits, extra template.FuncMap, opts ...string) (*Template, error) {
-	t := &Template{limits: l, now: time.Now}
-	funcs := Funcs(l, extra, t)
-	funcs[stepFunc] = t.step
+	t := &Template{limits: l, extra: extra, now: time.Now}
+	first := &Meter{limits: l, now: t.clock}
+	funcs := Funcs(l, extra, first)
+	funcs[stepFunc] = first.step
 	tt, err := template.New(name).Funcs(funcs).Option(opts...).Parse(text)
 	if err != nil {
 		return nil, err
 	}
-	st, err := template.New("step").Funcs(template.FuncMap{stepFunc: t.step}).Parse("{{" + stepFunc + "}}")
+	st, err := template.New("step").Funcs(template.FuncMap{stepFunc: first.step}).Parse("{{" + stepFunc + "}}")
 	if err != nil {
 		return nil, err
 	}
@@ -323,6 +325,8 @@ func Parse(name, text string, l Limits, extra template.FuncMap, opts ...string) 
 		x.Root.Nodes = append([]parse.Node{step.Copy()}, x.Root.Nodes...)
 	}
 	t.t = tt
+	first.t = tt
+	t.runs.Put(first)
 	return t, nil
 }
 
@@ -377,45 +381,89 @@ func checkRanges(n parse.Node, l Limits) error {
 	return nil
 }
 
-// Template is a parsed template with bounded cost. Its renderings run one
-// at a time.
+// Template is a parsed template with bounded cost. It may render
+// concurrently: each rendering has its own budgets.
 type Template struct {
 	t      *template.Template
 	limits Limits
+	extra  template.FuncMap
 	// now is the clock of the time budget (tests give a fake one).
 	now func() time.Time
+	// runs are copies of t, each with its functions bound to its own
+	// Meter, ready to render.
+	runs sync.Pool
+	// steps is how many steps the last rendering took (for tests).
+	steps atomic.Int64
+}
 
-	mu       sync.Mutex // one rendering at a time: the budgets below are its
+func (t *Template) clock() time.Time { return t.now() }
+
+// Meter keeps the budgets of one rendering: the deadline, the steps taken
+// and the bytes functions made. It is a Budget; NewMeter makes one for
+// templates iter8 does not parse itself (a Helm chart's).
+type Meter struct {
+	t        *template.Template
+	limits   Limits
+	now      func() time.Time
 	deadline time.Time
 	steps    int64
 	made     int64
 }
 
+// NewMeter returns a Meter whose time budget starts now.
+func NewMeter(l Limits) *Meter {
+	m := &Meter{limits: l, now: time.Now}
+	m.Start()
+	return m
+}
+
+// Start starts the meter's budgets afresh.
+func (m *Meter) Start() {
+	m.deadline = m.now().Add(m.limits.Time)
+	m.steps, m.made = 0, 0
+}
+
 // Check is the time budget: an error once the rendering's time is up.
-func (t *Template) Check() error {
-	if t.now().After(t.deadline) {
-		return fmt.Errorf("%w: rendering took longer than its time budget of %s", ErrCost, t.limits.Time)
+func (m *Meter) Check() error {
+	if m.now().After(m.deadline) {
+		return fmt.Errorf("%w: rendering took longer than its time budget of %s", ErrCost, m.limits.Time)
 	}
 	return nil
 }
 
 // Made counts n bytes made by a function against the allocation budget.
-func (t *Template) Made(n int) error {
-	t.made += int64(n)
-	if t.made > t.limits.alloc() {
-		return fmt.Errorf("%w: the template's functions made more than the %d bytes allowed in all", ErrCost, t.limits.alloc())
+func (m *Meter) Made(n int) error {
+	m.made += int64(n)
+	if m.made > m.limits.alloc() {
+		return fmt.Errorf("%w: the template's functions made more than the %d bytes allowed in all", ErrCost, m.limits.alloc())
 	}
 	return nil
 }
 
 // step counts a range iteration or a template call against the step budget
 // and checks the time budget.
-func (t *Template) step() (string, error) {
-	t.steps++
-	if t.steps > t.limits.steps() {
-		return "", fmt.Errorf("%w: more than the %d loop iterations and template calls allowed", ErrCost, t.limits.steps())
+func (m *Meter) step() (string, error) {
+	m.steps++
+	if m.steps > m.limits.steps() {
+		return "", fmt.Errorf("%w: more than the %d loop iterations and template calls allowed", ErrCost, m.limits.steps())
 	}
-	return "", t.Check()
+	return "", m.Check()
+}
+
+// run returns a copy of the template ready to render, with its own meter.
+func (t *Template) run() (*Meter, error) {
+	if m, ok := t.runs.Get().(*Meter); ok {
+		return m, nil
+	}
+	c, err := t.t.Clone()
+	if err != nil {
+		return nil, err
+	}
+	m := &Meter{t: c, limits: t.limits, now: t.clock}
+	f := Funcs(t.limits, t.extra, m)
+	f[stepFunc] = m.step
+	c.Funcs(f)
+	return m, nil
 }
 
 // Execute renders the template with data. It fails, with an error matching
@@ -425,12 +473,16 @@ func (t *Template) step() (string, error) {
 // Execute returns: a rendering past a budget is stopped at its next step,
 // function call or write, not left running.
 func (t *Template) Execute(data any) ([]byte, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.deadline = t.now().Add(t.limits.Time)
-	t.steps, t.made = 0, 0
-	w := &limitWriter{max: t.limits.Output, check: t.Check}
-	if err := t.t.Execute(w, data); err != nil {
+	m, err := t.run()
+	if err != nil {
+		return nil, err
+	}
+	defer t.runs.Put(m)
+	m.Start()
+	w := &limitWriter{max: t.limits.Output, check: m.Check}
+	err = m.t.Execute(w, data)
+	t.steps.Store(m.steps)
+	if err != nil {
 		return nil, err
 	}
 	return w.buf.Bytes(), nil

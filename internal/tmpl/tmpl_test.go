@@ -2,7 +2,9 @@ package tmpl
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -70,8 +72,8 @@ func TestTimeBudgetStopsTheRendering(t *testing.T) {
 	if !errors.Is(err, ErrCost) || !strings.Contains(err.Error(), "longer than its time budget of 20ms") {
 		t.Errorf("error %v", err)
 	}
-	if p.steps > 25 {
-		t.Errorf("the rendering went on for %d steps past its budget", p.steps)
+	if n := p.steps.Load(); n > 25 {
+		t.Errorf("the rendering went on for %d steps past its budget", n)
 	}
 }
 
@@ -107,5 +109,34 @@ func TestStepAndAllocBudgets(t *testing.T) {
 	}
 	if b, err := p.Execute(nil); err != nil || len(b) != 25 {
 		t.Errorf("%q %v", b, err)
+	}
+}
+
+// Renderings may run concurrently, each with its own budgets (gRPC data
+// templates render once per request, from every connection).
+func TestConcurrentRenderings(t *testing.T) {
+	t.Parallel()
+	l := Limits{Output: 1 << 10, Items: 100, Time: time.Hour, Steps: 1000}
+	p, err := Parse("c", `{{ range until . }}x{{ end }}`, l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := i % 50
+			b, err := p.Execute(n)
+			if err != nil || len(b) != n {
+				errs <- fmt.Errorf("rendering %d: %q %v", n, b, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
