@@ -134,3 +134,34 @@ func TestGRPCDataTemplatesAreBounded(t *testing.T) {
 		t.Errorf("exit %d, last request %s:\n%s", r.code, srv.LastRequest("SayHello"), r.stderr)
 	}
 }
+
+// A chart's functions are bounded too: a local chart whose template asks
+// for 300 million items, or doubles a string without end, fails to render
+// (exit 2) naming the template, and the process stays small.
+func TestChartRenderingIsBounded(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	for _, tc := range []struct{ name, text, want string }{
+		{"until", `{{ range until 300000000 }}x{{ end }}`, "until would make 300000000 items, more than the 1000000 allowed"},
+		{"doubling", `{{ $s := "x" }}{{ range until 64 }}{{ $s = cat $s $s }}{{ end }}{{ $s }}`, "cat returned 33554431 bytes, more than the 16777216 allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			parent := t.TempDir()
+			if r := iter8(t, parent, "hub"); r.code != 0 {
+				t.Fatalf("hub: exit %d: %s", r.code, r.stderr)
+			}
+			ch := filepath.Join(parent, "charts", "iter8")
+			if err := os.WriteFile(filepath.Join(ch, "templates", "bomb.yaml"), []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, rss := iter8Measured(t, parent, "k", "launch", "--dry", "--localChart", "-c", ch, "--set", "tasks={http}", "--set", "http.url=http://127.0.0.1:1/")
+			if r.code != 2 || !strings.Contains(r.stderr, "bomb.yaml") || !strings.Contains(r.stderr, "template cost: "+tc.want) {
+				t.Errorf("exit %d (want 2), stderr:\n%s", r.code, r.stderr)
+			}
+			if rss > 512<<20 {
+				t.Errorf("peak memory %d MiB", rss>>20)
+			}
+		})
+	}
+}
