@@ -193,7 +193,7 @@ func (c *Chart) Render(vals map[string]any, rel common.ReleaseOptions) (map[stri
 	if err != nil {
 		return nil, c.schemaError(err)
 	}
-	out, err := engine.Engine{CustomTemplateFuncs: boundedFuncs(tmpl.NewMeter(RenderLimits()))}.Render(c.c, rv)
+	out, err := engine.Engine{CustomTemplateFuncs: boundedFuncs(tmpl.NewMeter(RenderLimits()))}.RenderWithContext(context.Background(), c.c, rv)
 	if err != nil {
 		return nil, inputs.Invalidf("%s", templateError(err))
 	}

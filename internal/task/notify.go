@@ -428,13 +428,13 @@ func checkPayloadRefs(text string, payload []byte, data notifyData, src string, 
 			}
 		}
 	}
-	for _, ref := range refs {
-		how := "renders"
-		if remote {
-			how = "came from a URL and renders"
-		}
-		return &secret.RefusedError{What: "payload template", Source: src, How: how, Ref: ref,
-			Why: "a notification payload is sent as rendered and never resolved: give secrets in the url, headers or params"}
+	if len(refs) == 0 {
+		return nil
 	}
-	return nil
+	how := "renders"
+	if remote {
+		how = "came from a URL and renders"
+	}
+	return &secret.RefusedError{What: "payload template", Source: src, How: how, Ref: refs[0],
+		Why: "a notification payload is sent as rendered and never resolved: give secrets in the url, headers or params"}
 }

@@ -313,7 +313,7 @@ func Parse(name, text string, l Limits, extra template.FuncMap, opts ...string) 
 	if err != nil {
 		return nil, err
 	}
-	step := st.Tree.Root.Nodes[0]
+	step := st.Root.Nodes[0]
 	for _, x := range tt.Templates() {
 		if x.Tree == nil || x.Root == nil {
 			continue
