@@ -212,3 +212,77 @@ func TestTutorialLiteralSecretsKLaunch(t *testing.T) {
 		t.Errorf("the pod does not mount the kept secret: %+v", pod.Volumes)
 	}
 }
+
+// An experiment file as the original's chart wrote it for the GitHub
+// tutorial (iter8 v0.11.16 charts/iter8/templates/_task-github.tpl, its
+// target and payload URL rewritten to a local server) holds the token as it
+// is. iter8 run moves it out, with a warning, before anything runs: the
+// token reaches the API, and never experiment.yaml, a report or assert.
+func TestOriginalExperimentWithLiteralTokenRuns(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	token := newSecret(t)
+	payload := originalFile(t, "v0.11.16/charts/iter8/templates/_payload-github.tpl")
+	var mu sync.Mutex
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/payload-github.tpl":
+			_, _ = w.Write(payload)
+		case "/repos/o/r/dispatches":
+			mu.Lock()
+			got = r.Header.Get("Authorization")
+			mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	doc := `spec:
+# task: send a GitHub notification
+- task: notify
+  with:
+    url: ` + srv.URL + `/repos/o/r/dispatches
+    method: POST
+    headers:
+      Authorization: token ` + token + `
+      Accept: application/vnd.github+json
+    payloadTemplateURL: ` + srv.URL + `/payload-github.tpl
+    softFailure: false
+`
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := iter8(t, dir, "run", "-l", "trace")
+	if r.code != 0 || !strings.Contains(r.stderr, "inputs=task1.headers.Authorization") {
+		t.Fatalf("run: exit %d (want 0 with a warning):\n%s", r.code, r.stderr)
+	}
+	mu.Lock()
+	if got != "token "+token {
+		t.Errorf("the API got Authorization %q", got)
+	}
+	mu.Unlock()
+	kept := filepath.Join(dir, "experiment.secrets", "task1.headers.Authorization")
+	if fi, err := os.Stat(kept); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kept secret: %v", err)
+	}
+	outputs := map[string]string{"run logs": r.stdout + r.stderr, "experiment.yaml": mustRead(t, filepath.Join(dir, "experiment.yaml"))}
+	for _, f := range report.FormatNames() {
+		rr := iter8(t, dir, "report", "-o", f)
+		outputs["report -o "+f] = rr.stdout + rr.stderr
+	}
+	ra := iter8(t, dir, "assert", "-c", "completed,nofailure")
+	outputs["assert"] = ra.stdout + ra.stderr
+	for where, text := range outputs {
+		if p := leakedPiece(text, token); p != "" {
+			t.Errorf("%q of the token reached %s:\n%s", p, where, text)
+		}
+	}
+	if !strings.Contains(outputs["experiment.yaml"], "${file:"+kept+"}") || ra.code != 0 {
+		t.Errorf("assert exit %d; experiment.yaml:\n%s", ra.code, outputs["experiment.yaml"])
+	}
+	// a second run finds nothing to move
+	if r := iter8(t, dir, "run"); r.code != 0 || strings.Contains(r.stderr, "secrets given as they are") {
+		t.Errorf("second run: exit %d:\n%s", r.code, r.stderr)
+	}
+}

@@ -50,72 +50,120 @@ type Kept struct {
 // A value that already references a file in dir is refused: those
 // references are iter8's own, made here.
 func Keep(vals map[string]any, dir string) (*Kept, error) {
-	if strings.ContainsAny(dir, "}") {
-		return nil, inputs.Invalidf("run directory %s: a secret reference cannot name a path holding '}'", dir)
-	}
 	if _, ok := vals[KeptValues]; ok {
 		return nil, inputs.Invalidf("value %s: reserved for the secrets iter8 keeps beside the experiment", KeptValues)
 	}
-	prefix := "${file:" + dir + "/"
 	k := &Kept{Secrets: map[string]string{}}
-	// base returns a key for the value at dotted that no kept secret uses,
-	// as key or as the prefix of Lift's key.2, key.3.
-	base := func(dotted string) string {
-		key := secret.KeyOf(dotted)
-		for n := 2; k.taken(key); n++ {
-			key = fmt.Sprintf("%s-%d", secret.KeyOf(dotted), n)
-		}
-		return key
+	kp, err := k.keeper(dir, true, literal)
+	if err != nil {
+		return nil, err
 	}
-	var walk func(path []string, m map[string]any, free bool) error
-	walk = func(path []string, m map[string]any, free bool) error {
-		for _, name := range slices.Sorted(maps.Keys(m)) {
-			p := append(slices.Clip(path), name)
-			switch v := m[name].(type) {
-			case map[string]any:
-				if err := walk(p, v, free || secretMaps[name]); err != nil {
-					return err
-				}
-			case []any:
-				for i, e := range v {
-					if em, ok := e.(map[string]any); ok {
-						ip := append(slices.Clip(p), strconv.Itoa(i))
-						if err := walk(ip, em, free || secretMaps[name]); err != nil {
-							return err
-						}
-					}
-				}
-			default:
-				s, ok := scalar(v)
-				if !ok {
-					continue
-				}
-				dotted := strings.Join(p, ".")
-				if strings.Contains(s, prefix) {
-					return inputs.Invalidf("value %s: references a secret iter8 keeps beside the experiment (%s); give the secret itself or your own reference", dotted, dir)
-				}
-				if !literal(dotted, name, s, free) {
-					continue
-				}
-				lifted, secrets := secret.Lift(s, base(dotted), func(key string) string {
-					r := prefix + key + "}"
-					k.Refs = append(k.Refs, r)
-					return r
-				})
-				if len(secrets) == 0 {
-					continue
-				}
-				maps.Copy(k.Secrets, secrets)
-				k.Paths = append(k.Paths, dotted)
-				m[name] = lifted
-			}
-		}
-		return nil
-	}
-	if err := walk(nil, vals, false); err != nil {
+	if err := kp.walk(nil, vals, false); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// KeepTasks takes the literal secrets out of an experiment's task inputs,
+// in place, as Keep does out of values: an experiment file written by hand
+// or by the original Iter8, run as it is. Each task's inputs are keyed
+// task<N>; a notify task's url is a secret when secret.Literal's value
+// rules say so. with returns task i's name and inputs, or nil when it has
+// none.
+func KeepTasks(n int, with func(i int) (string, map[string]any), dir string) (*Kept, error) {
+	k := &Kept{Secrets: map[string]string{}}
+	for i := range n {
+		task, m := with(i)
+		if m == nil {
+			continue
+		}
+		prefix := fmt.Sprintf("task%d", i+1)
+		kp, err := k.keeper(dir, false, func(dotted, name, s string, free bool) bool {
+			if task == "notify" && dotted == prefix+".url" {
+				return secret.Literal("", s) != ""
+			}
+			return free && secret.Literal(name, s) != ""
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := kp.walk([]string{prefix}, m, false); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// keeper walks a tree of values, keeping the literal secrets it finds in k.
+type keeper struct {
+	k      *Kept
+	prefix string // of the references made: ${file:<dir>/
+	// own refuses values that reference a secret in dir.
+	own     bool
+	dir     string
+	literal func(dotted, name, s string, free bool) bool
+}
+
+func (k *Kept) keeper(dir string, own bool, lit func(dotted, name, s string, free bool) bool) (*keeper, error) {
+	if strings.ContainsAny(dir, "}") {
+		return nil, inputs.Invalidf("run directory %s: a secret reference cannot name a path holding '}'", dir)
+	}
+	return &keeper{k: k, prefix: "${file:" + dir + "/", own: own, dir: dir, literal: lit}, nil
+}
+
+// base returns a key for the value at dotted that no kept secret uses, as
+// key or as the prefix of Lift's key.2, key.3.
+func (k *Kept) base(dotted string) string {
+	key := secret.KeyOf(dotted)
+	for n := 2; k.taken(key); n++ {
+		key = fmt.Sprintf("%s-%d", secret.KeyOf(dotted), n)
+	}
+	return key
+}
+
+func (kp *keeper) walk(path []string, m map[string]any, free bool) error {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		p := append(slices.Clip(path), name)
+		switch v := m[name].(type) {
+		case map[string]any:
+			if err := kp.walk(p, v, free || secretMaps[name]); err != nil {
+				return err
+			}
+		case []any:
+			for i, e := range v {
+				if em, ok := e.(map[string]any); ok {
+					ip := append(slices.Clip(p), strconv.Itoa(i))
+					if err := kp.walk(ip, em, free || secretMaps[name]); err != nil {
+						return err
+					}
+				}
+			}
+		default:
+			s, ok := scalar(v)
+			if !ok {
+				continue
+			}
+			dotted := strings.Join(p, ".")
+			if kp.own && strings.Contains(s, kp.prefix) {
+				return inputs.Invalidf("value %s: references a secret iter8 keeps beside the experiment (%s); give the secret itself or your own reference", dotted, kp.dir)
+			}
+			if !kp.literal(dotted, name, s, free) {
+				continue
+			}
+			lifted, secrets := secret.Lift(s, kp.k.base(dotted), func(key string) string {
+				r := kp.prefix + key + "}"
+				kp.k.Refs = append(kp.k.Refs, r)
+				return r
+			})
+			if len(secrets) == 0 {
+				continue
+			}
+			maps.Copy(kp.k.Secrets, secrets)
+			kp.k.Paths = append(kp.k.Paths, dotted)
+			m[name] = lifted
+		}
+	}
+	return nil
 }
 
 // taken reports whether key, or a key Lift derives from it, is in use.

@@ -17,6 +17,16 @@ const KeptDir = "experiment.secrets"
 // key, and removes the files of an earlier experiment that no key names.
 // With no secrets, it removes the folder's files (the folder, if empty).
 func WriteKept(dir string, secrets map[string]string) error {
+	return writeKept(dir, secrets, true)
+}
+
+// AddKept writes secrets into dir/experiment.secrets as WriteKept does, and
+// leaves the other secrets kept there.
+func AddKept(dir string, secrets map[string]string) error {
+	return writeKept(dir, secrets, false)
+}
+
+func writeKept(dir string, secrets map[string]string, prune bool) error {
 	kd := filepath.Join(dir, KeptDir)
 	if len(secrets) > 0 {
 		if err := os.Mkdir(kd, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -37,6 +47,9 @@ func WriteKept(dir string, secrets map[string]string) error {
 				return fmt.Errorf("keeping secrets: %w", err)
 			}
 		}
+	}
+	if !prune {
+		return nil
 	}
 	entries, err := os.ReadDir(kd)
 	if errors.Is(err, fs.ErrNotExist) {
