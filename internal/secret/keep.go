@@ -14,9 +14,9 @@ import (
 
 // Lift replaces each literal run of value (the text between references)
 // that holds something secret with a ${file:...} reference, made by
-// makeRef from a key, and returns the new value and the secrets by key. The first
-// run's key is base, later ones base.2, base.3, ... A run that holds no
-// letter or digit, or only authorisation schemes ("Bearer "), stays, as do
+// makeRef from a key, and returns the new value and the secrets by key. The
+// first run's key is base, later ones base.2, base.3, ... A run that holds
+// only authorisation schemes and separators ("Bearer ", ":") stays, as do
 // the references: "Bearer abc${env:X}" becomes "${file:K}${env:X}" with K
 // holding "Bearer abc". An escaped "$${" is kept as the "${" it stands for.
 func Lift(value, base string, makeRef func(key string) string) (string, map[string]string) {
@@ -62,14 +62,10 @@ func Lift(value, base string, makeRef func(key string) string) (string, map[stri
 	return out.String(), kept
 }
 
-// worthKeeping reports whether a literal run holds a secret to keep: a
-// letter or a digit that is not part of an authorisation scheme word.
+// worthKeeping reports whether a literal run holds a secret to keep:
+// anything but authorisation scheme words and separators (Literal's name
+// rule).
 func worthKeeping(text string) bool {
-	if !strings.ContainsFunc(text, func(r rune) bool {
-		return r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 0x7f
-	}) {
-		return false
-	}
 	return !onlySchemes(text)
 }
 

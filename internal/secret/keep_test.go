@@ -2,6 +2,7 @@ package secret
 
 import (
 	"maps"
+	"strings"
 	"testing"
 )
 
@@ -43,4 +44,39 @@ func TestKeyOf(t *testing.T) {
 			t.Errorf("KeyOf(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzLift checks that lifting a value keeps its meaning (resolving the
+// kept files and escapes gives what the value gave) and leaves nothing
+// secret-looking in it, under a sensitive name or by the value rules.
+func FuzzLift(f *testing.F) {
+	f.Add("Bearer abc${env:T}")
+	f.Add("u1${env:T}/p2$${x")
+	f.Add("https://hooks.slack.com/services/T0/B0/XXXX")
+	f.Add("postgres://u:pw@127.0.0.1/db?sslmode=disable")
+	f.Fuzz(func(t *testing.T, v string) {
+		if strings.Contains(v, "${file:/k/") {
+			return // the test's own reference form
+		}
+		lifted, kept := Lift(v, "h", func(k string) string { return "${file:/k/" + k + "}" })
+		expand := func(s string, kept map[string]string) string {
+			return ref.ReplaceAllStringFunc(s, func(m string) string {
+				if m == "$${" {
+					return "${"
+				}
+				if k, ok := strings.CutPrefix(m, "${file:/k/"); ok {
+					if sec, ok := kept[strings.TrimSuffix(k, "}")]; ok {
+						return sec
+					}
+				}
+				return m
+			})
+		}
+		if got, want := expand(lifted, kept), expand(v, nil); got != want {
+			t.Errorf("Lift(%q) = %q, %v: resolves to %q, want %q", v, lifted, kept, got, want)
+		}
+		if why := Literal("Authorization", lifted); why != "" {
+			t.Errorf("Lift(%q) = %q still holds a secret: %s", v, lifted, why)
+		}
+	})
 }
