@@ -11,6 +11,7 @@ import (
 
 	"iter8.tools/iter8/internal/chart"
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
 	"iter8.tools/iter8/internal/version"
@@ -96,11 +97,11 @@ func (o *runOptions) Run(ctx context.Context, a *app) error {
 func (a *app) keepLiterals(ctx context.Context, f *store.File, dir string) error {
 	exp, err := f.Load(ctx)
 	if err != nil {
-		return nil
+		return nil //nolint:nilerr // the runner loads it again and reports the error
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil
+		return inputs.Invalidf("--runDir %s: %v", dir, err)
 	}
 	kd := filepath.Join(abs, store.KeptDir)
 	kept, err := chart.KeepTasks(len(exp.Spec), func(i int) (string, map[string]any) {
