@@ -286,3 +286,50 @@ func TestOriginalExperimentWithLiteralTokenRuns(t *testing.T) {
 		t.Errorf("second run: exit %d:\n%s", r.code, r.stderr)
 	}
 }
+
+// Values from a URL may still not read local secrets, and keeping a literal
+// secret does not change that: remote values choose where requests go, so a
+// literal secret (kept beside the experiment, and referenced) is refused
+// like a reference (exit 2, naming the value and the URL) unless
+// --allow-local-secrets is given; remote values that name a kept secret's
+// file are refused too. Nothing is written.
+func TestRemoteValuesAndKeptSecrets(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	lit := newSecret(t)
+	dir := t.TempDir()
+	kept := filepath.Join(dir, "experiment.secrets", "http.headers.Authorization")
+	served := map[string]string{
+		"/plain.yaml":   "tasks: [http]\nhttp: {url: 'http://127.0.0.1:1/'}\n",
+		"/literal.yaml": "tasks: [http]\nhttp: {url: 'http://127.0.0.1:1/', headers: {X-Api-Key: '" + lit + "'}}\n",
+		"/steal.yaml":   "tasks: [http,webhook]\nhttp: {url: 'http://127.0.0.1:1/'}\nwebhook: {url: 'http://127.0.0.1:1/?k=${file:" + kept + "}'}\n",
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, served[r.URL.Path])
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a literal on the command line", []string{"-f", srv.URL + "/plain.yaml", "--set", "http.headers.Authorization=" + lit}, "input headers.Authorization"},
+		{"a literal in the remote values", []string{"-f", srv.URL + "/literal.yaml"}, "input headers.X-Api-Key"},
+		{"remote values naming a kept secret", []string{"-f", srv.URL + "/steal.yaml", "--set", "http.headers.Authorization=" + lit}, "value webhook.url: references a secret iter8 keeps beside the experiment"},
+	} {
+		r := iter8(t, dir, append([]string{"gen"}, tc.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, lit) {
+			t.Errorf("%s: exit %d (want 2), stderr:\n%s", tc.name, r.code, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "experiment.yaml")); err == nil {
+			t.Fatalf("%s: experiment.yaml written", tc.name)
+		}
+	}
+	r := iter8(t, dir, "gen", "-f", srv.URL+"/plain.yaml", "--set", "http.headers.Authorization="+lit, "--allow-local-secrets")
+	if r.code != 0 || strings.Contains(mustRead(t, filepath.Join(dir, "experiment.yaml")), lit) {
+		t.Fatalf("--allow-local-secrets: exit %d:\n%s", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(kept); err != nil || string(b) != lit {
+		t.Errorf("kept %q, %v", b, err)
+	}
+}

@@ -35,8 +35,10 @@ var pathInputs = map[string]bool{
 // from remote, task inputs that read local secrets or files outside the run
 // directory: ${env:...} and ${file:...} references, absolute or
 // parent-escaping file paths, and the allowLocalSecrets input itself. own
-// are references iter8 made itself (to the secrets it keeps beside the
-// experiment, given on this command line): they are not the remote's.
+// are the references iter8 made itself to the literal secrets it keeps
+// beside the experiment: refused too (remote values choose where requests
+// go, and a secret given on the command line would follow), but named as
+// such.
 func checkRemoteInputs(spec []experiment.TaskSpec, remote string, own []string) error {
 	for i, ts := range spec {
 		where := fmt.Sprintf("task %d (%s)", i+1, ts.Name())
@@ -83,6 +85,9 @@ func checkRemoteValue(where, field string, v any, pathKey, subPaths bool, remote
 		if secret.Contains(withoutOwn(v, own)) {
 			return remoteRefusal(where, field, v, "a secret reference", remote)
 		}
+		if secret.Contains(v) {
+			return remoteRefusal(where, field, v, "a secret given as it is (kept beside the experiment, where this reference points)", remote)
+		}
 		if pathKey && !source.IsURL(v) && escapes(v) {
 			return remoteRefusal(where, field, v, "a file path outside the run directory", remote)
 		}
@@ -112,7 +117,8 @@ func checkRemoteValue(where, field string, v any, pathKey, subPaths bool, remote
 	return nil
 }
 
-// withoutOwn returns s without the references iter8 made itself.
+// withoutOwn returns s without the references iter8 made itself to kept
+// secrets.
 func withoutOwn(s string, own []string) string {
 	for _, r := range own {
 		s = strings.ReplaceAll(s, r, "")
