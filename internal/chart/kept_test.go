@@ -68,3 +68,39 @@ func TestKeepRefusesOwnReferences(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepTasks(t *testing.T) {
+	t.Parallel()
+	tasks := []struct {
+		name string
+		with map[string]any
+	}{
+		{"http", map[string]any{"url": "http://127.0.0.1/", "headers": map[string]any{"Authorization": "token abc123", "Accept": "x"}}},
+		{"notify", map[string]any{"url": "https://hooks.slack.com/services/T/B/XYZ", "method": "POST"}},
+		{"notify", map[string]any{"url": "http://127.0.0.1/hook"}},
+		{"run", nil},
+	}
+	k, err := KeepTasks(len(tasks), func(i int) (string, map[string]any) { return tasks[i].name, tasks[i].with }, "/kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"task1.headers.Authorization": "token abc123",
+		"task2.url":                   "https://hooks.slack.com/services/T/B/XYZ",
+	}
+	if !maps.Equal(k.Secrets, want) {
+		t.Errorf("kept %v, want %v", k.Secrets, want)
+	}
+	if got := tasks[1].with["url"]; got != "${file:/kept/task2.url}" {
+		t.Errorf("url now %v", got)
+	}
+	if got := tasks[2].with["url"]; got != "http://127.0.0.1/hook" {
+		t.Errorf("a plain url moved: %v", got)
+	}
+	// an experiment already holding references to kept secrets is fine
+	again := map[string]any{"headers": map[string]any{"Authorization": "${file:/kept/task1.headers.Authorization}"}}
+	k, err = KeepTasks(1, func(int) (string, map[string]any) { return "http", again }, "/kept")
+	if err != nil || len(k.Secrets) != 0 {
+		t.Errorf("%v %v", k, err)
+	}
+}
