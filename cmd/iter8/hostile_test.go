@@ -350,9 +350,12 @@ metrics:
 }
 
 // Secrets given as they are, in the forms the first detector missed, are
-// refused (exit 2) before anything is written, and the message names the
-// field without repeating the secret.
-func TestLiteralSecretsInEveryFormRefused(t *testing.T) {
+// kept out of the experiment like every literal secret: the command runs
+// with a warning naming the value, experiment.yaml references a 0600 file
+// in experiment.secrets, and nothing it prints repeats the secret. Where the
+// input does not resolve references (a load URL, a run script), the
+// literal is refused (exit 2) before anything is written.
+func TestLiteralSecretsInEveryFormKeptOut(t *testing.T) {
 	needBinary(t)
 	t.Parallel()
 	const lit = "hunter2pw"
@@ -360,32 +363,50 @@ func TestLiteralSecretsInEveryFormRefused(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
-		want string
+		want string // refused: the message; kept: the value named
+		code int
 	}{
-		{"mixed literal and reference", append(http1, "--set", "http.headers.Authorization=Bearer "+lit+"${env:X}"), `http): field "headers.Authorization"`},
-		{"the $${ escape", append(http1, "--set", "http.headers.Authorization=$${"+lit+"}"), `field "headers.Authorization"`},
-		{"X-Auth", append(http1, "--set", "http.headers.X-Auth="+lit), `field "headers.X-Auth"`},
-		{"Authorisation", append(http1, "--set", "http.headers.Authorisation="+lit), `field "headers.Authorisation"`},
-		{"X-JWT", append(http1, "--set", "http.headers.X-JWT="+lit), `field "headers.X-JWT"`},
-		{"X-Access-Key", append(http1, "--set", "http.headers.X-Access-Key="+lit), `field "headers.X-Access-Key"`},
-		{"a password in a URL", []string{"--set", "tasks={http}", "--set", "http.url=http://user:" + lit + "@127.0.0.1:1/"}, `field "url": invalid value "(hidden)": expected a secret reference such as ${env:NAME} or ${file:/path} for a password inside a URL`},
-		{"a DSN in a script", []string{"--set", "tasks={run}", "--set", "run.script=psql postgres://iter8:" + lit + "@127.0.0.1/orders"}, `field "script"`},
-		{"a MySQL DSN in a template value", []string{"--set", "tasks={custommetrics}", "--set", "custommetrics.templates.db=db.tpl", "--set", "custommetrics.values.db=iter8:" + lit + "@tcp(127.0.0.1:3306)/orders"}, `field "values.db"`},
-		{"a Slack webhook to the webhook wrapper", []string{"--set", "tasks={webhook}", "--set", "webhook.url=https://hooks.slack.com/services/T0/B0/" + lit}, `an incoming webhook URL`},
-		{"an upper-case Slack webhook", []string{"--set", "tasks={webhook}", "--set", "webhook.url=HTTPS://HOOKS.SLACK.COM/services/T0/B0/" + lit}, `an incoming webhook URL`},
-		{"a Slack URL with an escape", []string{"--set", "tasks={slack}", "--set", "slack.url=https://hooks.slack.com/services/T0/B0/" + lit + "$${x}"}, `an incoming webhook URL`},
-		{"a token in a query", []string{"--set", "tasks={webhook}", "--set", "webhook.url=http://127.0.0.1:1/hook?access_token=" + lit}, `the URL query parameter access_token`},
+		{"mixed literal and reference", append(http1, "--set", "http.headers.Authorization=Bearer "+lit+"${env:X}"), "http.headers.Authorization", 0},
+		{"the $${ escape", append(http1, "--set", "http.headers.Authorization=$${"+lit+"}"), "http.headers.Authorization", 0},
+		{"X-Auth", append(http1, "--set", "http.headers.X-Auth="+lit), "http.headers.X-Auth", 0},
+		{"Authorisation", append(http1, "--set", "http.headers.Authorisation="+lit), "http.headers.Authorisation", 0},
+		{"X-JWT", append(http1, "--set", "http.headers.X-JWT="+lit), "http.headers.X-JWT", 0},
+		{"X-Access-Key", append(http1, "--set", "http.headers.X-Access-Key="+lit), "http.headers.X-Access-Key", 0},
+		{"Cookie", append(http1, "--set", "http.headers.Cookie=session="+lit), "http.headers.Cookie", 0},
+		{"a MySQL DSN in a template value", []string{"--set", "tasks={custommetrics}", "--set", "custommetrics.templates.db=db.tpl", "--set", "custommetrics.values.db=iter8:" + lit + "@tcp(127.0.0.1:3306)/orders"}, "custommetrics.values.db", 0},
+		{"a Slack webhook to the webhook wrapper", []string{"--set", "tasks={webhook}", "--set", "webhook.url=https://hooks.slack.com/services/T0/B0/" + lit}, "webhook.url", 0},
+		{"an upper-case Slack webhook", []string{"--set", "tasks={webhook}", "--set", "webhook.url=HTTPS://HOOKS.SLACK.COM/services/T0/B0/" + lit}, "webhook.url", 0},
+		{"a Slack URL with an escape", []string{"--set", "tasks={slack}", "--set", "slack.url=https://hooks.slack.com/services/T0/B0/" + lit + "$${x}"}, "slack.url", 0},
+		{"a token in a query", []string{"--set", "tasks={webhook}", "--set", "webhook.url=http://127.0.0.1:1/hook?access_token=" + lit}, "webhook.url", 0},
+		{"a password in a URL", []string{"--set", "tasks={http}", "--set", "http.url=http://user:" + lit + "@127.0.0.1:1/"}, `field "url": invalid value "(hidden)": expected a secret reference such as ${env:NAME} or ${file:/path} for a password inside a URL`, 2},
+		{"a DSN in a script", []string{"--set", "tasks={run}", "--set", "run.script=psql postgres://iter8:" + lit + "@127.0.0.1/orders"}, `field "script"`, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			r := iter8(t, dir, append([]string{"launch", "-l", "trace"}, tt.args...)...)
-			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stdout+r.stderr, lit) {
-				t.Errorf("exit %d (want 2), stderr:\n%s", r.code, r.stderr)
+			r := iter8(t, dir, append([]string{"gen", "-l", "trace"}, tt.args...)...)
+			if strings.Contains(r.stdout+r.stderr, lit) {
+				t.Errorf("the output repeats the secret:\n%s", r.stderr)
 			}
-			if _, err := os.Stat(filepath.Join(dir, "experiment.yaml")); err == nil {
-				t.Error("experiment.yaml was written")
+			if tt.code != 0 {
+				if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+					t.Errorf("exit %d (want %d), stderr:\n%s", r.code, tt.code, r.stderr)
+				}
+				if _, err := os.Stat(filepath.Join(dir, "experiment.yaml")); err == nil {
+					t.Error("experiment.yaml was written")
+				}
+				return
+			}
+			if r.code != 0 || !strings.Contains(r.stderr, "secrets given as they are") || !strings.Contains(r.stderr, "values="+tt.want) {
+				t.Fatalf("exit %d (want 0 with a warning naming %s), stderr:\n%s", r.code, tt.want, r.stderr)
+			}
+			if doc := mustRead(t, filepath.Join(dir, "experiment.yaml")); strings.Contains(doc, lit) || !strings.Contains(doc, "${file:"+filepath.Join(dir, "experiment.secrets")+"/") {
+				t.Errorf("experiment.yaml:\n%s", doc)
+			}
+			kept := filepath.Join(dir, "experiment.secrets", tt.want)
+			if b, err := os.ReadFile(kept); err != nil || !strings.Contains(string(b), lit) {
+				t.Errorf("%s: %v %q", kept, err, b)
 			}
 		})
 	}

@@ -106,7 +106,9 @@ func TestRemoteContentCannotReadLocalSecrets(t *testing.T) {
 		dir := t.TempDir()
 		r := iter8Env(t, dir, env, "launch", "--set", "tasks={custommetrics}", "--set", "custommetrics.templates.evil="+u+"/evil.tpl")
 		want := "provider evil: template " + u + "/evil.tpl came from a URL and renders the secret reference ${file:" + secretFile + "}"
-		if r.code != 1 || !strings.Contains(r.stderr+mustRead(t, filepath.Join(dir, "experiment.yaml")), want) {
+		// bad input (exit 2) naming the reference and the template's URL;
+		// the experiment records why it failed
+		if r.code != 2 || !strings.Contains(r.stderr, want) || !strings.Contains(mustRead(t, filepath.Join(dir, "experiment.yaml")), "came from a URL and renders the secret reference") {
 			t.Errorf("exit %d, stderr %s", r.code, r.stderr)
 		}
 	})

@@ -27,10 +27,24 @@ func newSecret(t *testing.T) string {
 
 // Secrets given to the http task (a header), the grpc task (metadata) and a
 // notification (a header) reach their servers, and never experiment.yaml,
-// the logs at any level, any report format, or assert's messages.
+// the logs at any level, any report format, or assert's messages: given as
+// references, and given as they are (kept beside the experiment).
 func TestSecretsNeverLeakFromLoadAndNotify(t *testing.T) {
 	needBinary(t)
 	t.Parallel()
+	for _, literal := range []bool{false, true} {
+		name := "references"
+		if literal {
+			name = "literals"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			secretsNeverLeak(t, literal)
+		})
+	}
+}
+
+func secretsNeverLeak(t *testing.T, literal bool) {
 	httpToken, grpcToken, hookToken := newSecret(t), newSecret(t), newSecret(t)
 	dir := t.TempDir()
 	for name, v := range map[string]string{"http-token": httpToken, "grpc-token": grpcToken, "hook-token": hookToken} {
@@ -58,15 +72,25 @@ func TestSecretsNeverLeakFromLoadAndNotify(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = g.Close() })
 
+	given := func(name string) string {
+		if literal {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSpace(string(b))
+		}
+		return "${file:" + filepath.Join(dir, name) + "}"
+	}
 	args := []string{"launch", "-l", "trace",
 		"--set", "tasks={http,grpc,assess,webhook}",
 		"--set", "http.url=" + web.URL + "/api", "--set", "http.numRequests=5",
-		"--set", "http.headers.Authorization=Bearer ${file:" + filepath.Join(dir, "http-token") + "}",
+		"--set", "http.headers.Authorization=Bearer " + given("http-token"),
 		"--set", "grpc.host=" + g.Addr(), "--set", "grpc.call=helloworld.Greeter.SayHello", "--set", "grpc.total=5",
-		"--set", "grpc.metadata.x-token=${file:" + filepath.Join(dir, "grpc-token") + "}",
+		"--set", "grpc.metadata.x-token=" + given("grpc-token"),
 		"--set", "assess.SLOs.upper.http/error-count=0",
 		"--set", "webhook.url=" + web.URL + "/hook", "--set", "webhook.softFailure=false",
-		"--set", "webhook.headers.X-Hook-Key=${file:" + filepath.Join(dir, "hook-token") + "}",
+		"--set", "webhook.headers.X-Hook-Key=" + given("hook-token"),
 	}
 	r := iter8(t, dir, args...)
 	if r.code != 1 || !strings.Contains(r.stderr, "the server answered 400") {
@@ -95,7 +119,7 @@ func TestSecretsNeverLeakFromLoadAndNotify(t *testing.T) {
 	for where, text := range outputs {
 		for _, s := range []string{httpToken, grpcToken, hookToken} {
 			if strings.Contains(text, s) {
-				t.Errorf("a secret reached %s", where)
+				t.Errorf("a secret reached %s:\n%s", where, text)
 			}
 		}
 	}
@@ -104,8 +128,9 @@ func TestSecretsNeverLeakFromLoadAndNotify(t *testing.T) {
 	}
 }
 
-// Secrets given as they are, rather than as references, are refused.
-func TestLiteralSecretsRefused(t *testing.T) {
+// Secrets given as they are, rather than as references, are accepted with a
+// warning that recommends references, and kept out of experiment.yaml.
+func TestLiteralSecretsKeptWithAWarning(t *testing.T) {
 	needBinary(t)
 	t.Parallel()
 	for _, args := range [][]string{
@@ -113,9 +138,13 @@ func TestLiteralSecretsRefused(t *testing.T) {
 		{"--set", "tasks={grpc}", "--set", "grpc.host=127.0.0.1:1", "--set", "grpc.call=a.B.C", "--set", "grpc.metadata.api-key=abc123"},
 		{"--set", "tasks={webhook}", "--set", "webhook.url=http://127.0.0.1:1/", "--set", "webhook.headers.X-Api-Key=abc123"},
 	} {
-		r := iter8(t, t.TempDir(), append([]string{"launch", "--dry"}, args...)...)
-		if r.code != 2 || !strings.Contains(r.stderr, "a secret reference such as ${env:NAME} or ${file:/path}") || strings.Contains(r.stderr, "abc123") {
+		dir := t.TempDir()
+		r := iter8(t, dir, append([]string{"gen"}, args...)...)
+		if r.code != 0 || !strings.Contains(r.stderr, "give secrets as references instead, ${env:NAME} or ${file:/path}") || strings.Contains(r.stderr, "abc123") {
 			t.Errorf("%v: exit %d, stderr %s", args, r.code, r.stderr)
+		}
+		if doc := mustRead(t, filepath.Join(dir, "experiment.yaml")); strings.Contains(doc, "abc123") {
+			t.Errorf("%v: experiment.yaml holds the secret:\n%s", args, doc)
 		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"text/template"
+	"time"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -29,6 +31,7 @@ import (
 	"iter8.tools/iter8/charts"
 	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/source"
+	"iter8.tools/iter8/internal/tmpl"
 	"iter8.tools/iter8/internal/version"
 )
 
@@ -190,11 +193,34 @@ func (c *Chart) Render(vals map[string]any, rel common.ReleaseOptions) (map[stri
 	if err != nil {
 		return nil, c.schemaError(err)
 	}
-	out, err := engine.Render(c.c, rv)
+	out, err := engine.Engine{CustomTemplateFuncs: boundedFuncs(tmpl.NewMeter(RenderLimits()))}.RenderWithContext(context.Background(), c.c, rv)
 	if err != nil {
 		return nil, inputs.Invalidf("%s", templateError(err))
 	}
 	return out, nil
+}
+
+// RenderLimits bound a chart's rendering: no function returns more than a
+// values file may hold (16 MiB) or lists of more than a million items, the
+// functions make at most 256 MiB in all, and 30 seconds.
+func RenderLimits() tmpl.Limits {
+	return tmpl.Limits{Output: MaxValuesFile, Items: 1_000_000, Time: 30 * time.Second, Alloc: 256 << 20}
+}
+
+// helmOwn are functions Helm defines itself (or redefines over sprig's):
+// they keep Helm's meaning.
+var helmOwn = []string{"toJson", "mustToJson", "fromJson", "fromJsonArray", "toYaml", "mustToYaml", "fromYaml",
+	"fromYamlArray", "toToml", "fromToml", "include", "tpl", "required", "fail", "lookup"}
+
+// boundedFuncs are sprig's functions, as Helm gives them to a chart, each
+// bounded by package tmpl and metered by m (a chart's templates are parsed
+// by Helm, so only their function calls are metered, not their loops).
+func boundedFuncs(m *tmpl.Meter) template.FuncMap {
+	f := tmpl.Funcs(RenderLimits(), nil, m)
+	for _, n := range helmOwn {
+		delete(f, n)
+	}
+	return f
 }
 
 // Experiment renders the experiment document (experiment.yaml) from vals,

@@ -227,6 +227,36 @@ func noFile(name string) func(*testing.T, string) {
 	}
 }
 
+// keptSecret checks that the literal secret given for the values at key
+// is kept in experiment.secrets/key, a 0600 file, and is nowhere in
+// experiment.yaml, which references the file.
+func keptSecret(key, literal string) func(*testing.T, string) {
+	return func(t *testing.T, dir string) {
+		t.Helper()
+		p := filepath.Join(dir, store.KeptDir, key)
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", p, fi.Mode().Perm())
+		}
+		if b, _ := os.ReadFile(p); string(b) != literal {
+			t.Errorf("%s holds %q, want the literal given", p, b)
+		}
+		doc, err := os.ReadFile(filepath.Join(dir, store.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(doc), literal) {
+			t.Errorf("experiment.yaml holds the literal secret:\n%s", doc)
+		}
+		if !strings.Contains(string(doc), "${file:"+p+"}") {
+			t.Errorf("experiment.yaml does not reference %s:\n%s", p, doc)
+		}
+	}
+}
+
 // httpValues are the values of a small, closed-loop http + assess
 // experiment against the in-process target: 10 requests, one connection.
 var httpValues = []string{
@@ -309,8 +339,15 @@ func TestGen(t *testing.T) {
 			args: []string{"gen", "--runDir", "$DIR", "--chartName", "other"},
 		},
 		{
-			name: "literal secret refused", golden: "gen-literal-secret.golden", wantCode: 2,
+			name: "literal secret kept", golden: "gen-literal-secret.golden",
 			args:  []string{"gen", "--runDir", "$DIR", "--set", "tasks={http}", "--set", "http.url=http://127.0.0.1:9/", "--set", "http.headers.Authorization=Bearer abc123"},
+			check: keptSecret("http.headers.Authorization", "Bearer abc123"),
+		},
+		{
+			// The http task does not resolve references in its url: a
+			// password there cannot be kept aside, and is refused.
+			name: "password in a load url refused", golden: "gen-url-password.golden", wantCode: 2,
+			args:  []string{"gen", "--runDir", "$DIR", "--set", "tasks={http}", "--set", "http.url=http://user:pa55word@127.0.0.1:9/"},
 			check: noFile("experiment.yaml"),
 		},
 	})

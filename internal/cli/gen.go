@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -138,9 +139,26 @@ func (o *genOptions) load(ctx context.Context) (*chart.Chart, map[string]any, er
 	return c, vals, nil
 }
 
+// keep takes the literal secrets out of vals (chart.Keep), each replaced by
+// a reference to a file in dir, and warns about them, naming the values and
+// where the secrets are kept, never the secrets: references are the
+// recommended form.
+func (o *genOptions) keep(vals map[string]any, dir, where string) (*chart.Kept, error) {
+	kept, err := chart.Keep(vals, dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(kept.Paths) > 0 && o.app != nil && o.app.logger != nil {
+		o.app.logger.Warn("secrets given as they are: kept out of the experiment, beside it, and redacted; give secrets as references instead, ${env:NAME} or ${file:/path}",
+			"values", strings.Join(kept.Paths, ", "), "keptIn", where)
+	}
+	return kept, nil
+}
+
 // experiment decodes and validates a rendered experiment document and fills
-// in the task defaults.
-func (o *genOptions) experiment(doc []byte) (*experiment.Experiment, error) {
+// in the task defaults. own are the references to kept secrets that keep
+// made: not the remote values' doing.
+func (o *genOptions) experiment(doc []byte, own []string) (*experiment.Experiment, error) {
 	exp, err := experiment.Decode(doc)
 	if err != nil {
 		return nil, fmt.Errorf("the chart rendered an invalid experiment: %w", err)
@@ -153,7 +171,7 @@ func (o *genOptions) experiment(doc []byte) (*experiment.Experiment, error) {
 		}
 	}
 	if remote := o.values.Remote(); remote != "" && !o.allowLocalSecrets {
-		if err := checkRemoteInputs(exp.Spec, remote); err != nil {
+		if err := checkRemoteInputs(exp.Spec, remote, own); err != nil {
 			return nil, err
 		}
 	}
@@ -166,23 +184,36 @@ func (o *genOptions) experiment(doc []byte) (*experiment.Experiment, error) {
 }
 
 // render turns the values into a validated experiment with task defaults
-// filled in.
-func (o *genOptions) render(ctx context.Context) (*experiment.Experiment, error) {
+// filled in; literal secrets are kept out of it, referenced in keptDir.
+func (o *genOptions) render(ctx context.Context, keptDir string) (*experiment.Experiment, *chart.Kept, error) {
 	c, vals, err := o.load(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	kept, err := o.keep(vals, keptDir, keptDir+" (0600 files)")
+	if err != nil {
+		return nil, nil, err
 	}
 	doc, err := c.Experiment(vals)
 	if err != nil {
-		return nil, err
+		return nil, nil, kept.Redact(err)
 	}
-	return o.experiment(doc)
+	exp, err := o.experiment(doc, kept.Refs)
+	if err != nil {
+		return nil, nil, kept.Redact(err)
+	}
+	return exp, kept, nil
 }
 
-// write renders the experiment into runDir/experiment.yaml. It returns the
-// store, locked against other runs, and the function that unlocks it.
+// write renders the experiment into runDir/experiment.yaml, and the literal
+// secrets into runDir/experiment.secrets, 0600. It returns the store,
+// locked against other runs, and the function that unlocks it.
 func (o *genOptions) write(ctx context.Context) (experiment.Store, func(), error) {
-	exp, err := o.render(ctx)
+	abs, err := filepath.Abs(o.runDir)
+	if err != nil {
+		return nil, nil, inputs.Invalidf("--runDir %s: %v", o.runDir, err)
+	}
+	exp, kept, err := o.render(ctx, filepath.Join(abs, store.KeptDir))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -196,6 +227,11 @@ func (o *genOptions) write(ctx context.Context) (experiment.Store, func(), error
 	f := store.NewFile(o.runDir)
 	unlock, err := f.Lock()
 	if err != nil {
+		return nil, nil, err
+	}
+	// The secrets first: a reader of the new experiment finds them.
+	if err := store.WriteKept(o.runDir, kept.Secrets); err != nil {
+		unlock()
 		return nil, nil, err
 	}
 	if err := store.WriteAtomic(f.Path, b); err != nil {

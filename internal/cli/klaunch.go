@@ -9,6 +9,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/common"
 	helmchart "helm.sh/helm/v4/pkg/chart/v2"
 
+	"iter8.tools/iter8/internal/chart"
 	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/k8s"
 	"iter8.tools/iter8/internal/store"
@@ -32,19 +33,32 @@ func (l *kLaunch) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := c.Release(vals, common.ReleaseOptions{Name: l.release.Group, Namespace: l.release.Namespace, Revision: 1, IsInstall: true})
+	// Literal secrets go under their own keys of the experiment's Secret,
+	// mounted in the pod, where the experiment references them.
+	kept, err := l.gen.keep(vals, chart.KeptMount, "Secret "+l.release.Group+", a key each, mounted at "+chart.KeptMount+" in the pod")
 	if err != nil {
 		return err
 	}
-	if _, err := l.gen.experiment(r.Experiment); err != nil {
-		return err
+	if len(kept.Secrets) > 0 {
+		ks := make(map[string]any, len(kept.Secrets))
+		for k, v := range kept.Secrets {
+			ks[k] = v
+		}
+		vals[chart.KeptValues] = ks
+	}
+	r, err := c.Release(vals, common.ReleaseOptions{Name: l.release.Group, Namespace: l.release.Namespace, Revision: 1, IsInstall: true})
+	if err != nil {
+		return kept.Redact(err)
+	}
+	if _, err := l.gen.experiment(r.Experiment, kept.Refs); err != nil {
+		return kept.Redact(err)
 	}
 	if l.dry {
-		return l.writeManifest(ctx, c.Helm(), vals)
+		return kept.Redact(l.writeManifest(ctx, c.Helm(), vals, len(kept.Secrets) > 0))
 	}
 	launched, err := l.release.Launch(ctx, c.Helm(), vals)
 	if err != nil {
-		return err
+		return kept.Redact(err)
 	}
 	runner, _ := vals["runner"].(string)
 	if runner == "" {
@@ -55,8 +69,9 @@ func (l *kLaunch) Run(ctx context.Context) error {
 }
 
 // writeManifest writes the release's manifests, as Helm would install them,
-// to manifest.yaml in the run directory; nothing is installed.
-func (l *kLaunch) writeManifest(ctx context.Context, ch *helmchart.Chart, vals map[string]any) error {
+// to manifest.yaml in the run directory; nothing is installed. A manifest
+// holding kept secrets (in the experiment's Secret) is private, 0600.
+func (l *kLaunch) writeManifest(ctx context.Context, ch *helmchart.Chart, vals map[string]any, private bool) error {
 	m, err := l.release.Manifest(ctx, ch, vals)
 	if err != nil {
 		return err
@@ -66,7 +81,11 @@ func (l *kLaunch) writeManifest(ctx context.Context, ch *helmchart.Chart, vals m
 		return inputs.Invalidf("--runDir %s: %v", dir, err)
 	}
 	path := filepath.Join(dir, "manifest.yaml")
-	if err := store.WriteAtomic(path, []byte(m)); err != nil {
+	write := store.WriteAtomic
+	if private {
+		write = store.WritePrivate
+	}
+	if err := write(path, []byte(m)); err != nil {
 		return err
 	}
 	l.logger.Info("manifests written (dry run: nothing installed)", "file", filepath.Clean(path))

@@ -34,14 +34,18 @@ var pathInputs = map[string]bool{
 // checkRemoteInputs refuses, in an experiment rendered from values fetched
 // from remote, task inputs that read local secrets or files outside the run
 // directory: ${env:...} and ${file:...} references, absolute or
-// parent-escaping file paths, and the allowLocalSecrets input itself.
-func checkRemoteInputs(spec []experiment.TaskSpec, remote string) error {
+// parent-escaping file paths, and the allowLocalSecrets input itself. own
+// are the references iter8 made itself to the literal secrets it keeps
+// beside the experiment: refused too (remote values choose where requests
+// go, and a secret given on the command line would follow), but named as
+// such.
+func checkRemoteInputs(spec []experiment.TaskSpec, remote string, own []string) error {
 	for i, ts := range spec {
 		where := fmt.Sprintf("task %d (%s)", i+1, ts.Name())
 		if ts.If != nil && secret.Contains(*ts.If) {
 			return remoteRefusal(where, "if", *ts.If, "a secret reference", remote)
 		}
-		if err := checkRemoteMap(where, "", ts.With, true, remote); err != nil {
+		if err := checkRemoteMap(where, "", ts.With, true, remote, own); err != nil {
 			return err
 		}
 	}
@@ -50,7 +54,7 @@ func checkRemoteInputs(spec []experiment.TaskSpec, remote string) error {
 
 // checkRemoteMap walks one map of task inputs; paths says whether its keys
 // are task inputs (the top level, an endpoint) whose file paths are checked.
-func checkRemoteMap(where, prefix string, m map[string]any, paths bool, remote string) error {
+func checkRemoteMap(where, prefix string, m map[string]any, paths bool, remote string, own []string) error {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		field := prefix + k
 		if prefix == "" && k == allowLocalSecretsInput {
@@ -68,18 +72,21 @@ func checkRemoteMap(where, prefix string, m map[string]any, paths bool, remote s
 				}
 			}
 		}
-		if err := checkRemoteValue(where, field, m[k], pathKey, subPaths, remote); err != nil {
+		if err := checkRemoteValue(where, field, m[k], pathKey, subPaths, remote, own); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkRemoteValue(where, field string, v any, pathKey, subPaths bool, remote string) error {
+func checkRemoteValue(where, field string, v any, pathKey, subPaths bool, remote string, own []string) error {
 	switch v := v.(type) {
 	case string:
-		if secret.Contains(v) {
+		if secret.Contains(withoutOwn(v, own)) {
 			return remoteRefusal(where, field, v, "a secret reference", remote)
+		}
+		if secret.Contains(v) {
+			return remoteRefusal(where, field, v, "a secret given as it is (kept beside the experiment, where this reference points)", remote)
 		}
 		if pathKey && !source.IsURL(v) && escapes(v) {
 			return remoteRefusal(where, field, v, "a file path outside the run directory", remote)
@@ -88,26 +95,35 @@ func checkRemoteValue(where, field string, v any, pathKey, subPaths bool, remote
 		if subPaths {
 			for _, name := range slices.Sorted(maps.Keys(v)) {
 				if ep, ok := v[name].(map[string]any); ok {
-					if err := checkRemoteMap(where, field+"."+name+".", ep, true, remote); err != nil {
+					if err := checkRemoteMap(where, field+"."+name+".", ep, true, remote, own); err != nil {
 						return err
 					}
 					continue
 				}
-				if err := checkRemoteValue(where, field+"."+name, v[name], false, false, remote); err != nil {
+				if err := checkRemoteValue(where, field+"."+name, v[name], false, false, remote, own); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
-		return checkRemoteMap(where, field+".", v, false, remote)
+		return checkRemoteMap(where, field+".", v, false, remote, own)
 	case []any:
 		for i, e := range v {
-			if err := checkRemoteValue(where, fmt.Sprintf("%s[%d]", field, i), e, pathKey, false, remote); err != nil {
+			if err := checkRemoteValue(where, fmt.Sprintf("%s[%d]", field, i), e, pathKey, false, remote, own); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// withoutOwn returns s without the references iter8 made itself to kept
+// secrets.
+func withoutOwn(s string, own []string) string {
+	for _, r := range own {
+		s = strings.ReplaceAll(s, r, "")
+	}
+	return s
 }
 
 // escapes reports whether a file path (or file:// URL) is absolute or

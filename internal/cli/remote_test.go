@@ -39,7 +39,7 @@ func TestCheckRemoteInputs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := checkRemoteInputs([]experiment.TaskSpec{tc.spec}, remote)
+			err := checkRemoteInputs([]experiment.TaskSpec{tc.spec}, remote, nil)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("refused: %v", err)

@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"iter8.tools/iter8/internal/chart"
 	"iter8.tools/iter8/internal/experiment"
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/store"
 	"iter8.tools/iter8/internal/task"
 	"iter8.tools/iter8/internal/version"
@@ -74,10 +77,48 @@ func (o *runOptions) Run(ctx context.Context, a *app) error {
 		return err
 	}
 	f := store.NewFile(o.runDir)
-	r := a.runner(f, o.runDir, o.reuseResult, task.Deps{})
-	r.Locker = f
-	_, err := o.loops.run(ctx, r)
+	unlock, err := f.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := a.keepLiterals(ctx, f, o.runDir); err != nil {
+		return err
+	}
+	_, err = o.loops.run(ctx, a.runner(f, o.runDir, o.reuseResult, task.Deps{})) // the lock is held
 	return err
+}
+
+// keepLiterals takes the literal secrets out of an experiment file written
+// by hand or by the original Iter8 (chart.KeepTasks), with a warning: they
+// go to experiment.secrets beside it, 0600, and the file is saved with
+// references before anything runs. An unreadable file is left to the
+// runner to report.
+func (a *app) keepLiterals(ctx context.Context, f *store.File, dir string) error {
+	exp, err := f.Load(ctx)
+	if err != nil {
+		return nil //nolint:nilerr // the runner loads it again and reports the error
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return inputs.Invalidf("--runDir %s: %v", dir, err)
+	}
+	kd := filepath.Join(abs, store.KeptDir)
+	kept, err := chart.KeepTasks(len(exp.Spec), func(i int) (string, map[string]any) {
+		if exp.Spec[i].Run != nil {
+			return "", nil
+		}
+		return exp.Spec[i].Name(), exp.Spec[i].With
+	}, kd)
+	if err != nil || len(kept.Secrets) == 0 {
+		return err
+	}
+	a.logger.Warn("secrets given as they are in "+store.FileName+": moved out of it, beside it, and redacted; give secrets as references instead, ${env:NAME} or ${file:/path}",
+		"inputs", strings.Join(kept.Paths, ", "), "keptIn", kd+" (0600 files)")
+	if err := store.AddKept(dir, kept.Secrets); err != nil {
+		return err
+	}
+	return kept.Redact(f.Save(ctx, exp))
 }
 
 func newRunCmd(a *app) *cobra.Command {

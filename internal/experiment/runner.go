@@ -10,6 +10,7 @@ import (
 
 	"iter8.tools/iter8/internal/exitcode"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/secret"
 )
 
 // Store loads and saves an experiment: a file, a Kubernetes Secret, or memory.
@@ -239,10 +240,11 @@ func (r *Runner) fail(ctx context.Context, exp *Experiment, steps []Step, loopSt
 	if abort {
 		res.Aborted = true
 	}
+	fe := &FailedError{Reason: reason, Abort: abort, Refused: errors.Is(err, secret.ErrRefused)}
 	if serr := r.Store.Save(context.WithoutCancel(ctx), exp); serr != nil {
-		return errors.Join(&FailedError{Reason: reason, Abort: abort}, serr)
+		return errors.Join(fe, serr)
 	}
-	return &FailedError{Reason: reason, Abort: abort}
+	return fe
 }
 
 // FailedError is returned when a task failed; it matches ErrFailed, and
@@ -250,6 +252,9 @@ func (r *Runner) fail(ctx context.Context, exp *Experiment, steps []Step, loopSt
 type FailedError struct {
 	Reason string
 	Abort  bool
+	// Refused says the task failed because content it fetched or rendered
+	// used a secret reference it may not (secret.ErrRefused): bad input.
+	Refused bool
 }
 
 func (e *FailedError) Error() string { return "experiment failed: " + e.Reason }
@@ -259,7 +264,14 @@ func (e *FailedError) Is(target error) bool {
 	return target == ErrFailed || (e.Abort && target == ErrAbort)
 }
 
-// ExitCode is exitcode.Failed.
-func (e *FailedError) ExitCode() exitcode.Code { return exitcode.Failed }
+// ExitCode is exitcode.Failed, or exitcode.Usage when the task refused a
+// secret reference (the refusal is bad input, as the issue that named the
+// value and its source asks).
+func (e *FailedError) ExitCode() exitcode.Code {
+	if e.Refused {
+		return exitcode.Usage
+	}
+	return exitcode.Failed
+}
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }

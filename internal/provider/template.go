@@ -66,7 +66,8 @@ func (t *Template) Render(vals map[string]any) (*Spec, error) {
 	// A missing key prints "<no value>"; treat it as empty, as Helm does.
 	out := strings.ReplaceAll(string(b), "<no value>", "")
 	if ref := secret.First(out); ref != "" && t.remote && !t.AllowLocalSecrets {
-		return nil, fmt.Errorf("provider %s: template %s came from a URL and renders the secret reference %s: iter8 lets remote templates read local secrets only with --allow-local-secrets (task input allowLocalSecrets)", t.Name, t.Source, ref)
+		return nil, &secret.RefusedError{What: "provider " + t.Name + ": template", Source: t.Source, How: "came from a URL and renders", Ref: ref,
+			Why: "iter8 lets remote templates read local secrets only with --allow-local-secrets (task input allowLocalSecrets)"}
 	}
 	js, err := yaml.YAMLToJSON([]byte(out))
 	if err != nil {

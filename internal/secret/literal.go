@@ -9,8 +9,9 @@ import (
 
 // sensitive matches names whose values are secret: request headers such as
 // Authorization (or Authorisation, X-Auth, X-JWT) and Cookie, API and access
-// keys, tokens, sessions, signatures, passwords, credentials, DSNs.
-var sensitive = regexp.MustCompile(`(?i)(authori[sz]ation|authenticat|(^|[-_.])auth($|[-_.])|jwt|bearer|cookie|session|token|api[-_]?key|access[-_]?key|secret|passw(or)?d|(^|[-_.])pwd($|[-_.])|credential|dsn|private[-_]?key|signature)`)
+// keys (any name ending in a "key" word, X-Hook-Key), tokens, sessions,
+// signatures, passwords, credentials, DSNs.
+var sensitive = regexp.MustCompile(`(?i)(authori[sz]ation|authenticat|(^|[-_.])auth($|[-_.])|jwt|bearer|cookie|session|token|api[-_]?key|access[-_]?key|(^|[-_.])key$|secret|passw(or)?d|(^|[-_.])pwd($|[-_.])|credential|dsn|private[-_]?key|signature)`)
 
 // Sensitive reports whether a name (a header, a metadata key, a template
 // value) is one whose value is secret. Such values must be references.

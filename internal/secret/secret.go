@@ -52,6 +52,17 @@ func First(s string) string {
 	return ""
 }
 
+// All returns the secret references in s, in order.
+func All(s string) []string {
+	var out []string
+	for _, m := range ref.FindAllString(s, -1) {
+		if m != "$${" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // Resolve returns s with every reference replaced by the secret it names. The
 // error names the reference, never the secret.
 func Resolve(s string) (string, error) {

@@ -72,6 +72,16 @@ func (f *File) Save(_ context.Context, exp *experiment.Experiment) error {
 // new content, never a mix: it writes a temporary file in the same folder,
 // syncs it, and renames it over path. On error the old file is untouched.
 func WriteAtomic(path string, data []byte) error {
+	return writeAtomic(path, data, 0o644)
+}
+
+// WritePrivate is WriteAtomic for a file only its owner may read (0600):
+// a file holding secrets.
+func WritePrivate(path string, data []byte) error {
+	return writeAtomic(path, data, 0o600)
+}
+
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -89,7 +99,7 @@ func WriteAtomic(path string, data []byte) error {
 	if err := tmp.Sync(); err != nil {
 		return fail(err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {

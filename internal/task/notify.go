@@ -252,7 +252,7 @@ func summarize(exp *experiment.Experiment, links map[string]string, now time.Tim
 // be sent is logged and does not fail the experiment.
 func (t *notifyTask) Run(ctx context.Context, env *experiment.Env) error {
 	err := t.send(ctx, env)
-	if err != nil && t.in.SoftFailure && ctx.Err() == nil {
+	if err != nil && t.in.SoftFailure && ctx.Err() == nil && !errors.Is(err, secret.ErrRefused) {
 		env.Logger.Warn("notification not sent (softFailure: the experiment goes on)", "error", err.Error())
 		return nil
 	}
@@ -370,8 +370,9 @@ func (t *notifyTask) post(ctx context.Context, target string, headers map[string
 
 // payload renders the payload template with the concise report.
 func (t *notifyTask) payload(ctx context.Context, env *experiment.Env) ([]byte, error) {
-	text := t.in.PayloadTemplate
+	text, src, remote := t.in.PayloadTemplate, "payloadTemplate", false
 	if t.in.PayloadTemplateURL != "" {
+		src, remote = t.in.PayloadTemplateURL, source.IsURL(t.in.PayloadTemplateURL)
 		var b []byte
 		var err error
 		if ref := t.in.PayloadTemplateURL; source.IsURL(ref) {
@@ -394,12 +395,46 @@ func (t *notifyTask) payload(ctx context.Context, env *experiment.Env) ([]byte, 
 	}
 	s := summarize(env.Experiment, t.in.Links, now())
 	rep := Report{Summary: s, Experiment: payloadExperiment(env.Experiment)}
-	b, err := pt.Execute(notifyData{Summary: s, Report: rep, Data: t.in.Data})
+	data := notifyData{Summary: s, Report: rep, Data: t.in.Data}
+	b, err := pt.Execute(data)
 	if err != nil {
 		return nil, fmt.Errorf("payload template: %w", err)
+	}
+	if err := checkPayloadRefs(text, b, data, src, remote); err != nil {
+		return nil, err
 	}
 	if len(b) > maxPayload {
 		return nil, errors.New("the rendered payload is larger than 1 MiB")
 	}
 	return b, nil
+}
+
+// checkPayloadRefs refuses a payload in which the template itself wrote a
+// secret reference: one in its text, or one it rendered that its data does
+// not hold (the experiment keeps its references, and a payload may show
+// them as text). A payload is sent as rendered, never resolved, so such a
+// reference could only be a mistake or, in a template from a URL, an
+// attempt to name a local secret.
+func checkPayloadRefs(text string, payload []byte, data notifyData, src string, remote bool) error {
+	refs := secret.All(text)
+	if secret.Contains(string(payload)) {
+		given, err := json.Marshal(data)
+		if err != nil {
+			return fmt.Errorf("payload template: %w", err)
+		}
+		for _, ref := range secret.All(string(payload)) {
+			if !strings.Contains(string(given), ref) {
+				refs = append(refs, ref)
+			}
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	how := "renders"
+	if remote {
+		how = "came from a URL and renders"
+	}
+	return &secret.RefusedError{What: "payload template", Source: src, How: how, Ref: refs[0],
+		Why: "a notification payload is sent as rendered and never resolved: give secrets in the url, headers or params"}
 }

@@ -3,7 +3,12 @@
 // sprig's and text/template's, each result capped in size, the ones that
 // build large values checked before they allocate, and the costly crypto
 // ones left out; execution stops with an error naming the template when its
-// output passes a limit or its time budget ends.
+// output passes a limit, its functions make more than an allocation budget,
+// or its loops and template calls pass a step budget or its time budget.
+//
+// Every range body and every template starts with a hidden step, a call that
+// counts and checks the budgets, so a rendering stops where it is, even in
+// nested loops that call no function: it is stopped, not abandoned.
 package tmpl
 
 import (
@@ -13,6 +18,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"text/template"
 	"text/template/parse"
@@ -31,11 +37,40 @@ type Limits struct {
 	Items int
 	// Time is the rendering's time budget.
 	Time time.Duration
+	// Steps is the most range iterations and template calls a rendering
+	// may make (0: DefaultSteps).
+	Steps int
+	// Alloc is the most bytes the functions of a rendering may return in
+	// all, strings and lists together (0: DefaultAlloc): it bounds the
+	// memory a rendering holds, whatever it keeps in variables.
+	Alloc int
 }
 
+// The default step and allocation budgets.
+const (
+	DefaultSteps = 10_000_000
+	DefaultAlloc = 64 << 20
+)
+
 // DefaultLimits returns 1 MiB of output, lists of 100,000 items, and a
-// budget of 5 seconds.
-func DefaultLimits() Limits { return Limits{Output: 1 << 20, Items: 100_000, Time: 5 * time.Second} }
+// budget of 5 seconds, 10 million steps and 64 MiB made by functions.
+func DefaultLimits() Limits {
+	return Limits{Output: 1 << 20, Items: 100_000, Time: 5 * time.Second, Steps: DefaultSteps, Alloc: DefaultAlloc}
+}
+
+func (l Limits) steps() int64 {
+	if l.Steps <= 0 {
+		return DefaultSteps
+	}
+	return int64(l.Steps)
+}
+
+func (l Limits) alloc() int64 {
+	if l.Alloc <= 0 {
+		return DefaultAlloc
+	}
+	return int64(l.Alloc)
+}
 
 // ErrCost marks a template stopped by its limits.
 var ErrCost = errors.New("template cost")
@@ -47,11 +82,20 @@ var unsafe = []string{"env", "expandenv", "getHostByName", "genPrivateKey", "gen
 	"genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert", "genSignedCertWithKey",
 	"buildCustomCert", "bcrypt", "htpasswd", "derivePassword"}
 
+// Budget is checked by every function call of a rendering: Check returns an
+// error once the rendering must stop (its time is up), and Made is told the
+// size of each result (bytes of a string, 8 per list item) and returns an
+// error once the rendering has made too much.
+type Budget interface {
+	Check() error
+	Made(n int) error
+}
+
 // Funcs returns sprig's functions (without the unsafe ones) and extra, every
 // one bounded by l, plus bounded versions of text/template's print, printf,
-// println, html, js and urlquery. stop, when it returns true, makes every
-// function fail: Execute uses it to end a rendering past its time budget.
-func Funcs(l Limits, extra template.FuncMap, stop func() bool) template.FuncMap {
+// println, html, js and urlquery. budget, when not nil, is checked before
+// every call and told the size of every result.
+func Funcs(l Limits, extra template.FuncMap, budget Budget) template.FuncMap {
 	f := sprig.TxtFuncMap()
 	for _, n := range unsafe {
 		delete(f, n)
@@ -127,7 +171,7 @@ func Funcs(l Limits, extra template.FuncMap, stop func() bool) template.FuncMap 
 	}
 	out := make(template.FuncMap, len(f))
 	for k, v := range f {
-		out[k] = bounded(k, v, l, stop)
+		out[k] = bounded(k, v, l, budget)
 	}
 	return out
 }
@@ -191,9 +235,9 @@ func checkFormat(format string, l Limits) error {
 
 var errorType = reflect.TypeFor[error]()
 
-// bounded wraps fn so that it fails once stop returns true and when it
+// bounded wraps fn so that it fails once the budget says so and when it
 // returns a string or list larger than the limits.
-func bounded(name string, fn any, l Limits, stop func() bool) any {
+func bounded(name string, fn any, l Limits, budget Budget) any {
 	v := reflect.ValueOf(fn)
 	t := v.Type()
 	if t.Kind() != reflect.Func || t.NumOut() == 0 || t.NumOut() > 2 || (t.NumOut() == 2 && t.Out(1) != errorType) {
@@ -207,8 +251,10 @@ func bounded(name string, fn any, l Limits, stop func() bool) any {
 	zero := reflect.Zero(t.Out(0))
 	return reflect.MakeFunc(wt, func(args []reflect.Value) []reflect.Value {
 		fail := func(err error) []reflect.Value { return []reflect.Value{zero, reflect.ValueOf(&err).Elem()} }
-		if stop != nil && stop() {
-			return fail(fmt.Errorf("%w: the time budget of %s has run out", ErrCost, l.Time))
+		if budget != nil {
+			if err := budget.Check(); err != nil {
+				return fail(err)
+			}
 		}
 		var res []reflect.Value
 		if t.IsVariadic() {
@@ -220,42 +266,93 @@ func bounded(name string, fn any, l Limits, stop func() bool) any {
 			return []reflect.Value{zero, res[1]}
 		}
 		r := res[0]
+		size := 0
 		switch r.Kind() {
 		case reflect.String:
 			if r.Len() > l.Output {
 				return fail(fmt.Errorf("%w: %s returned %d bytes, more than the %d allowed", ErrCost, name, r.Len(), l.Output))
 			}
+			size = r.Len()
 		case reflect.Slice, reflect.Map:
-			limit := l.Items
+			limit, per := l.Items, 8
 			if r.Type().Elem().Kind() == reflect.Uint8 {
-				limit = l.Output
+				limit, per = l.Output, 1
 			}
 			if r.Len() > limit {
 				return fail(fmt.Errorf("%w: %s returned %d items, more than the %d allowed", ErrCost, name, r.Len(), limit))
+			}
+			size = r.Len() * per
+		}
+		if budget != nil {
+			if err := budget.Made(size); err != nil {
+				return fail(fmt.Errorf("%s: %w", name, err))
 			}
 		}
 		return []reflect.Value{r, reflect.Zero(errorType)}
 	}).Interface()
 }
 
+// stepFunc is the hidden step Parse puts at the start of every range body
+// and every template.
+const stepFunc = "iter8step"
+
 // Parse parses text as the template name with Funcs(l, extra, ...) and
-// refuses a range over a literal count larger than l.Items.
+// refuses a range over a literal count larger than l.Items. Every range
+// body and every template starts with a step that counts against the step
+// budget and checks the time budget.
 func Parse(name, text string, l Limits, extra template.FuncMap, opts ...string) (*Template, error) {
-	t := &Template{limits: l}
-	tt, err := template.New(name).Funcs(Funcs(l, extra, t.stopped)).Option(opts...).Parse(text)
+	t := &Template{limits: l, extra: extra, now: time.Now}
+	first := &Meter{limits: l, now: t.clock}
+	funcs := Funcs(l, extra, first)
+	funcs[stepFunc] = first.step
+	tt, err := template.New(name).Funcs(funcs).Option(opts...).Parse(text)
 	if err != nil {
 		return nil, err
 	}
+	st, err := template.New("step").Funcs(template.FuncMap{stepFunc: first.step}).Parse("{{" + stepFunc + "}}")
+	if err != nil {
+		return nil, err
+	}
+	step := st.Root.Nodes[0]
 	for _, x := range tt.Templates() {
-		if x.Tree == nil {
+		if x.Tree == nil || x.Root == nil {
 			continue
 		}
 		if err := checkRanges(x.Root, l); err != nil {
 			return nil, err
 		}
+		addSteps(x.Root, step)
+		x.Root.Nodes = append([]parse.Node{step.Copy()}, x.Root.Nodes...)
 	}
 	t.t = tt
+	first.t = tt
+	t.runs.Put(first)
 	return t, nil
+}
+
+// addSteps puts a step at the start of every range body under n.
+func addSteps(n parse.Node, step parse.Node) {
+	switch x := n.(type) {
+	case *parse.ListNode:
+		if x == nil {
+			return
+		}
+		for _, c := range x.Nodes {
+			addSteps(c, step)
+		}
+	case *parse.RangeNode:
+		addSteps(x.List, step)
+		addSteps(x.ElseList, step)
+		if x.List != nil {
+			x.List.Nodes = append([]parse.Node{step.Copy()}, x.List.Nodes...)
+		}
+	case *parse.IfNode:
+		addSteps(x.List, step)
+		addSteps(x.ElseList, step)
+	case *parse.WithNode:
+		addSteps(x.List, step)
+		addSteps(x.ElseList, step)
+	}
 }
 
 func checkRanges(n parse.Node, l Limits) error {
@@ -284,46 +381,122 @@ func checkRanges(n parse.Node, l Limits) error {
 	return nil
 }
 
-// Template is a parsed template with bounded cost.
+// Template is a parsed template with bounded cost. It may render
+// concurrently: each rendering has its own budgets.
 type Template struct {
 	t      *template.Template
 	limits Limits
-	stop   atomic.Bool
+	extra  template.FuncMap
+	// now is the clock of the time budget (tests give a fake one).
+	now func() time.Time
+	// runs are copies of t, each with its functions bound to its own
+	// Meter, ready to render.
+	runs sync.Pool
+	// steps is how many steps the last rendering took (for tests).
+	steps atomic.Int64
 }
 
-func (t *Template) stopped() bool { return t.stop.Load() }
+func (t *Template) clock() time.Time { return t.now() }
+
+// Meter keeps the budgets of one rendering: the deadline, the steps taken
+// and the bytes functions made. It is a Budget; NewMeter makes one for
+// templates iter8 does not parse itself (a Helm chart's).
+type Meter struct {
+	t        *template.Template
+	limits   Limits
+	now      func() time.Time
+	deadline time.Time
+	steps    int64
+	made     int64
+}
+
+// NewMeter returns a Meter whose time budget starts now.
+func NewMeter(l Limits) *Meter {
+	m := &Meter{limits: l, now: time.Now}
+	m.Start()
+	return m
+}
+
+// Start starts the meter's budgets afresh.
+func (m *Meter) Start() {
+	m.deadline = m.now().Add(m.limits.Time)
+	m.steps, m.made = 0, 0
+}
+
+// Check is the time budget: an error once the rendering's time is up.
+func (m *Meter) Check() error {
+	if m.now().After(m.deadline) {
+		return fmt.Errorf("%w: rendering took longer than its time budget of %s", ErrCost, m.limits.Time)
+	}
+	return nil
+}
+
+// Made counts n bytes made by a function against the allocation budget.
+func (m *Meter) Made(n int) error {
+	m.made += int64(n)
+	if m.made > m.limits.alloc() {
+		return fmt.Errorf("%w: the template's functions made more than the %d bytes allowed in all", ErrCost, m.limits.alloc())
+	}
+	return nil
+}
+
+// step counts a range iteration or a template call against the step budget
+// and checks the time budget.
+func (m *Meter) step() (string, error) {
+	m.steps++
+	if m.steps > m.limits.steps() {
+		return "", fmt.Errorf("%w: more than the %d loop iterations and template calls allowed", ErrCost, m.limits.steps())
+	}
+	return "", m.Check()
+}
+
+// run returns a copy of the template ready to render, with its own meter.
+func (t *Template) run() (*Meter, error) {
+	if m, ok := t.runs.Get().(*Meter); ok {
+		return m, nil
+	}
+	c, err := t.t.Clone()
+	if err != nil {
+		return nil, err
+	}
+	m := &Meter{t: c, limits: t.limits, now: t.clock}
+	f := Funcs(t.limits, t.extra, m)
+	f[stepFunc] = m.step
+	c.Funcs(f)
+	return m, nil
+}
 
 // Execute renders the template with data. It fails, with an error matching
-// ErrCost, when the output would pass the output limit or the rendering
-// outlasts the time budget; a rendering past its budget is told to stop at
-// its next function call or write.
+// ErrCost, when the output would pass the output limit, the functions make
+// more than the allocation budget, or the rendering passes its step or time
+// budget. The rendering runs in the caller's goroutine and has ended when
+// Execute returns: a rendering past a budget is stopped at its next step,
+// function call or write, not left running.
 func (t *Template) Execute(data any) ([]byte, error) {
-	w := &limitWriter{max: t.limits.Output, stop: t.stopped}
-	done := make(chan error, 1)
-	go func() { done <- t.t.Execute(w, data) }()
-	timer := time.NewTimer(t.limits.Time)
-	defer timer.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			return nil, err
-		}
-		return w.buf.Bytes(), nil
-	case <-timer.C:
-		t.stop.Store(true)
-		return nil, fmt.Errorf("%w: rendering took longer than its time budget of %s", ErrCost, t.limits.Time)
+	m, err := t.run()
+	if err != nil {
+		return nil, err
 	}
+	defer t.runs.Put(m)
+	m.Start()
+	w := &limitWriter{max: t.limits.Output, check: m.Check}
+	err = m.t.Execute(w, data)
+	t.steps.Store(m.steps)
+	if err != nil {
+		return nil, err
+	}
+	return w.buf.Bytes(), nil
 }
 
 type limitWriter struct {
-	buf  bytes.Buffer
-	max  int
-	stop func() bool
+	buf   bytes.Buffer
+	max   int
+	check func() error
 }
 
 func (w *limitWriter) Write(p []byte) (int, error) {
-	if w.stop() {
-		return 0, fmt.Errorf("%w: the time budget has run out", ErrCost)
+	if err := w.check(); err != nil {
+		return 0, err
 	}
 	if w.buf.Len()+len(p) > w.max {
 		return 0, fmt.Errorf("%w: the output is larger than the %d bytes allowed", ErrCost, w.max)

@@ -2,7 +2,9 @@ package tmpl
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -53,20 +55,88 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-// A rendering that outlasts its budget is stopped with an error, and told
-// to stop: its next function call fails.
-func TestTimeBudget(t *testing.T) {
+// A rendering that outlasts its time budget is stopped where it is, even in
+// nested loops that call no function (the hidden steps check the clock), and
+// has ended when Execute returns. The clock is fake: each reading is a
+// millisecond later.
+func TestTimeBudgetStopsTheRendering(t *testing.T) {
 	t.Parallel()
 	l := Limits{Output: 1 << 20, Items: 100_000, Time: 20 * time.Millisecond}
-	p, err := Parse("slow", `{{ range until 100000 }}{{ range until 100000 }}{{ add 1 1 }}{{ end }}{{ end }}`, l, nil)
+	p, err := Parse("slow", `{{ $l := until 1000 }}{{ range $l }}{{ range $l }}{{ range $l }}{{ end }}{{ end }}{{ end }}`, l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var clock time.Time
+	p.now = func() time.Time { clock = clock.Add(time.Millisecond); return clock }
 	_, err = p.Execute(nil)
 	if !errors.Is(err, ErrCost) || !strings.Contains(err.Error(), "longer than its time budget of 20ms") {
 		t.Errorf("error %v", err)
 	}
-	if !p.stopped() {
-		t.Error("the rendering was not told to stop")
+	if n := p.steps.Load(); n > 25 {
+		t.Errorf("the rendering went on for %d steps past its budget", n)
+	}
+}
+
+// Loops and recursion that call no function pass the step budget; what
+// functions make, kept in variables, passes the allocation budget.
+func TestStepAndAllocBudgets(t *testing.T) {
+	t.Parallel()
+	l := Limits{Output: 1 << 20, Items: 100_000, Time: time.Hour, Steps: 10_000, Alloc: 100_000}
+	tests := []struct{ name, text, want string }{
+		{"nested loops", `{{ $l := until 1000 }}{{ range $l }}{{ range $l }}{{ end }}{{ end }}`, "more than the 10000 loop iterations and template calls allowed"},
+		{"recursion", `{{ define "a" }}{{ template "a" . }}{{ template "a" . }}{{ end }}{{ template "a" . }}`, "more than the 10000 loop iterations"},
+		{"kept in a list", `{{ $l := list }}{{ range until 1000 }}{{ $l = append $l (repeat 1000 "x") }}{{ end }}`, "made more than the 100000 bytes allowed in all"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := Parse(tt.name, tt.text, l, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Execute(nil); !errors.Is(err, ErrCost) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+			// the budgets are per rendering
+			if _, err := p.Execute(nil); !errors.Is(err, ErrCost) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("second rendering: error %v", err)
+			}
+		})
+	}
+	p, err := Parse("ok", `{{ range until 5 }}{{ range until 5 }}.{{ end }}{{ end }}`, l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := p.Execute(nil); err != nil || len(b) != 25 {
+		t.Errorf("%q %v", b, err)
+	}
+}
+
+// Renderings may run concurrently, each with its own budgets (gRPC data
+// templates render once per request, from every connection).
+func TestConcurrentRenderings(t *testing.T) {
+	t.Parallel()
+	l := Limits{Output: 1 << 10, Items: 100, Time: time.Hour, Steps: 1000}
+	p, err := Parse("c", `{{ range until . }}x{{ end }}`, l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := i % 50
+			b, err := p.Execute(n)
+			if err != nil || len(b) != n {
+				errs <- fmt.Errorf("rendering %d: %q %v", n, b, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -123,12 +123,29 @@ spec:
     volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- if $.Values.keptSecrets }}
+    - name: kept-secrets
+      mountPath: /var/run/secrets/iter8
+      readOnly: true
+    {{- end }}
     {{- with $.Values.volumeMounts }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
   volumes:
   - name: tmp
     emptyDir: {}
+  {{- /* 0444: the pod runs as 65532 without fsGroup; its one container is iter8 */}}
+  {{- with $.Values.keptSecrets }}
+  - name: kept-secrets
+    secret:
+      secretName: {{ $.Release.Name }}
+      defaultMode: 0444
+      items:
+      {{- range $k, $v := . }}
+      - key: {{ $k }}
+        path: {{ $k }}
+      {{- end }}
+  {{- end }}
   {{- with $.Values.volumes }}
   {{- toYaml . | nindent 2 }}
   {{- end }}

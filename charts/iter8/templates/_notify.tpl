@@ -34,7 +34,7 @@ ${file:/path}), resolved when the notification is sent: never stored.
 {{- include "iter8.if" $in.if }}
   with:
     url: {{ $in.url | toString | toJson }}
-    method: POST
+    method: {{ $in.method | default "POST" | toString | toJson }}
     softFailure: {{ include "iter8.softFailure" $in }}
     {{- include "iter8.notifyRetries" $in }}
     {{- if $in.payloadTemplateURL }}

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/template"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +37,7 @@ import (
 
 	"iter8.tools/iter8/internal/load"
 	"iter8.tools/iter8/internal/metrics"
+	"iter8.tools/iter8/internal/tmpl"
 )
 
 // Endpoint is one method to call.
@@ -111,7 +111,7 @@ type endpoint struct {
 	desc     *grpc.StreamDesc
 	pool     []*grpc.ClientConn
 	msgs     [][]byte // pre-built messages when Data is not a template
-	tmpl     *template.Template
+	tmpl     *tmpl.Template
 	md       metadata.MD
 	seq      atomic.Uint64
 	streamMu sync.Mutex
@@ -248,11 +248,11 @@ func (t *Target) prepare(e Endpoint) (*endpoint, error) {
 		}
 		ep.msgs = [][]byte{e.Binary}
 	case bytes.Contains(e.Data, []byte("{{")):
-		tmpl, err := template.New("data").Option("missingkey=error").Parse(string(e.Data))
+		t, err := tmpl.Parse("data", string(e.Data), dataLimits(), nil, "missingkey=error")
 		if err != nil {
 			return nil, fmt.Errorf("data template: %w", err)
 		}
-		ep.tmpl = tmpl
+		ep.tmpl = t
 		// Check the template renders to valid messages once, up front.
 		if _, err := ep.messages(0); err != nil {
 			return nil, err
@@ -286,15 +286,22 @@ func (ep *endpoint) messages(n uint64) ([][]byte, error) {
 		return ep.msgs, nil
 	}
 	now := time.Now()
-	var b bytes.Buffer
-	err := ep.tmpl.Execute(&b, templateData{
+	b, err := ep.tmpl.Execute(templateData{
 		RequestNumber: n, UUID: uuid.NewString(), Timestamp: now.Format(time.RFC3339Nano),
 		TimestampUnix: now.Unix(), TimestampUnixMilli: now.UnixMilli(), TimestampUnixNano: now.UnixNano(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("data template: %w", err)
 	}
-	return buildMessages(ep.Method, b.Bytes())
+	return buildMessages(ep.Method, b)
+}
+
+// dataLimits bound a data template, rendered once per request: messages of
+// at most 4 MiB (gRPC's default limit), 100,000-item lists, a second.
+func dataLimits() tmpl.Limits {
+	l := tmpl.DefaultLimits()
+	l.Output, l.Time = 4<<20, time.Second
+	return l
 }
 
 // buildMessages turns JSON (an object or a list of objects) into serialised
