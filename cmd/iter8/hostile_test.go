@@ -378,7 +378,7 @@ func TestLiteralSecretsInEveryFormKeptOut(t *testing.T) {
 		{"an upper-case Slack webhook", []string{"--set", "tasks={webhook}", "--set", "webhook.url=HTTPS://HOOKS.SLACK.COM/services/T0/B0/" + lit}, "webhook.url", 0},
 		{"a Slack URL with an escape", []string{"--set", "tasks={slack}", "--set", "slack.url=https://hooks.slack.com/services/T0/B0/" + lit + "$${x}"}, "slack.url", 0},
 		{"a token in a query", []string{"--set", "tasks={webhook}", "--set", "webhook.url=http://127.0.0.1:1/hook?access_token=" + lit}, "webhook.url", 0},
-		{"a password in a URL", []string{"--set", "tasks={http}", "--set", "http.url=http://user:" + lit + "@127.0.0.1:1/"}, `field "url": invalid value "(hidden)": expected a secret reference such as ${env:NAME} or ${file:/path} for a password inside a URL`, 2},
+		{"a password in a URL", []string{"--set", "tasks={http}", "--set", "http.url=http://user:" + lit + "@127.0.0.1:1/"}, `field "url": invalid value "(hidden)": expected no secret given as it is (found a password inside a URL): this input resolves no references`, 2},
 		{"a DSN in a script", []string{"--set", "tasks={run}", "--set", "run.script=psql postgres://iter8:" + lit + "@127.0.0.1/orders"}, `field "script"`, 2},
 	}
 	for _, tt := range tests {

@@ -219,7 +219,7 @@ func checkLiterals(field string, v any) error {
 	switch x := v.(type) {
 	case string:
 		if why := secret.Literal("", x); why != "" {
-			return &inputs.FieldError{Field: field, Value: "(hidden)", Expected: "a secret reference such as ${env:NAME} or ${file:/path} for " + why + ": a secret given as it is would be stored in the experiment"}
+			return &inputs.FieldError{Field: field, Value: "(hidden)", Expected: "no secret given as it is (found " + why + "): this input resolves no references and would store it in the experiment; give credentials by reference (${env:NAME} or ${file:/path}) in an input that resolves them, such as headers"}
 		}
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(x)) {
