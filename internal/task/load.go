@@ -521,7 +521,7 @@ type loadPlan struct {
 	abort         *abortWatch
 	isError       func(endpoint int, o load.Outcome) bool
 	extras        planExtras // schedules and ghz's options (schedule.go)
-	replicas      int // load generator pods (distributed.go)
+	replicas      int        // load generator pods (distributed.go)
 }
 
 // options turns the plan into engine options.
