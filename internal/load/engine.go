@@ -489,12 +489,6 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 		return
 	}
 	ctx = e.requestContext(ctx)
-	var sl *sleeper
-	if e.open {
-		if sl = newSleeper(e.stopping); sl != nil {
-			defer sl.close()
-		}
-	}
 	for !e.stop.Load() && e.within(off) {
 		n := e.next.Add(1) - 1
 		if e.limit > 0 && n >= e.limit {
@@ -514,12 +508,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 		sent := claim
 		if e.open {
 			intended = e.opts.Pacer.At(n)
-			if d := intended - claim; d > 0 && sl != nil {
-				if !sl.sleep(d) {
-					return
-				}
-				sent = time.Since(e.start)
-			} else if d > 0 {
+			if d := intended - claim; d > 0 {
 				if timer == nil {
 					timer = time.NewTimer(d)
 				} else {
