@@ -132,7 +132,8 @@ func legend(versions []string) template.HTML {
 func providerPanel(r *Report, provider string) providerView {
 	ls := r.latencyOf(provider)
 	v := providerView{Title: provider}
-	if ep := endpointOf(provider); ep != "" {
+	if len(ls) > 0 && ls[0].Endpoint != "" {
+		ep := ls[0].Endpoint
 		v.Title = "Endpoint " + ep + " (" + provider + ")"
 	} else if len(r.providers()) > 1 {
 		v.Title = "All requests (" + provider + ")"

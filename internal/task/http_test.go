@@ -3,10 +3,12 @@ package task
 import (
 	"bytes"
 	"context"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -54,7 +56,42 @@ func TestHTTPInputErrors(t *testing.T) {
 		{"endpoint bad name", map[string]any{"endpoints": map[string]any{"a b": map[string]any{"url": "http://x"}}}, `field "endpoints": invalid value "a b"`},
 		{"cert without key", map[string]any{"url": "https://x", "certFile": "c.pem"}, `field "certFile": invalid value "c.pem": expected certFile and keyFile together`},
 		{"negative numRequests", map[string]any{"url": "http://x", "numRequests": -1.0}, `field "numRequests": invalid value -1`},
+		{"provider of the other protocol", map[string]any{"url": "http://x", "provider": "grpc"}, `field "provider": invalid value "grpc": expected a name for this task's metrics`},
+		{"provider that reads as an endpoint", map[string]any{"url": "http://x", "provider": "http-a"}, `field "provider": invalid value "http-a"`},
+		{"provider not a metric name", map[string]any{"url": "http://x", "provider": "a/b"}, `field "provider": invalid value "a/b"`},
+		{"provider per endpoint", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "provider": "b"}}}, `field "endpoints.a.provider"`},
 	})
+}
+
+// The provider input names a load task's metrics, its endpoints' and its
+// abort conditions', so two load tasks in one loop keep theirs apart.
+func TestLoadProviderNamesMetrics(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, demo.HTTPConfig{})
+	exp, err := runTemp(t, newHTTP, map[string]any{
+		"numRequests": 40.0, "qps": 0.0, "connections": 2.0, "provider": "canary",
+		"abort":     []any{map[string]any{"metric": "canary/latency-p99", "limit": 60000.0, "for": "10s"}},
+		"endpoints": map[string]any{"a": map[string]any{"url": srv.URL() + "/a"}, "b": map[string]any{"url": srv.URL() + "/b"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := value(t, exp, "canary/request-count"); v != 40 {
+		t.Errorf("canary/request-count %v, want 40", v)
+	}
+	if a, b := value(t, exp, "canary-a/request-count"), value(t, exp, "canary-b/request-count"); a+b != 40 {
+		t.Errorf("canary-a and canary-b request counts %v + %v, want 40", a, b)
+	}
+	value(t, exp, "canary/latency-p99")
+	in := exp.Result.Insights
+	if got := slices.Sorted(maps.Keys(in.Load)); !slices.Equal(got, []string{"canary", "canary-a", "canary-b"}) {
+		t.Errorf("load summaries %v, want canary, canary-a, canary-b", got)
+	}
+	for name := range in.MetricsInfo {
+		if strings.HasPrefix(name, "http") {
+			t.Errorf("metric %s written under the protocol's name", name)
+		}
+	}
 }
 
 // Each protocol is proven against a real server that reports what it saw.

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
@@ -39,6 +40,10 @@ type loadInputs struct {
 	Uniform       bool                      `json:"uniform,omitempty"`
 	Abort         []abortCondition          `json:"abort,omitempty"`
 	Endpoints     map[string]map[string]any `json:"endpoints,omitempty"`
+	// Provider names the task's metrics in place of the protocol's name
+	// (canary/latency-p99, canary-<endpoint>/...), so that two load tasks
+	// in one loop keep their metrics apart.
+	Provider string `json:"provider,omitempty"`
 	// WarmupNumRequests and WarmupDuration are chart values that the
 	// original's hub chart 0.13.x also left in the main task, where its
 	// task ignored them (the chart's warmup task before it used them).
@@ -50,7 +55,22 @@ type loadInputs struct {
 // runLevel lists the inputs of loadInputs: they apply to the whole run and
 // cannot be set per endpoint.
 func runLevel() []string {
-	return []string{"duration", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints"}
+	return []string{"duration", "warmup", "percentiles", "rateTolerance", "uniform", "abort", "endpoints", "provider"}
+}
+
+// provider validates the provider input of a task of protocol kind and
+// returns the name of the task's metrics: the input, or the protocol's name.
+// A name of the other protocol, or one that reads as an endpoint's
+// (http-<name>, grpc-<name>), would mix this task's metrics with another's.
+func (in *loadInputs) provider(kind string) (string, error) {
+	p := in.Provider
+	if p == "" || p == kind {
+		return kind, nil
+	}
+	if !metrics.ValidSegment(p) || p == "http" || p == "grpc" || strings.HasPrefix(p, "http-") || strings.HasPrefix(p, "grpc-") {
+		return "", &inputs.FieldError{Field: "provider", Value: p, Expected: "a name for this task's metrics made of letters, digits, '.', '_' and '-', such as canary (metrics canary/latency-p99), other than http, grpc and the endpoints' http-<name> and grpc-<name>"}
+	}
+	return p, nil
 }
 
 // checkCount validates the request count (given under the protocol's name)
@@ -132,6 +152,8 @@ type loadTask[E, I any] struct {
 	eps  []mixEndpoint[E]
 	pcts []float64
 	warm bool // a warmup: measurements are discarded
+	// provider names the metrics: the protocol's name or the provider input.
+	provider string
 }
 
 // loadKind is what a protocol adds to the skeleton.
@@ -184,20 +206,25 @@ func newLoad[E request, I, T any, PI interface {
 		return nil, err
 	}
 	kind, common, top, plan := in.skeleton()
-	split := func(e *T) (E, *float64) { return PT(e).split() }
-	eps, err := resolveEndpoints(top, common.Endpoints, kind.name, slices.Concat(kind.runLevel, runLevel()), split)
+	provider, err := common.provider(kind.name)
 	if err != nil {
 		return nil, err
 	}
-	if plan.abort, err = compileAborts(kind.name, common.Abort); err != nil {
+	split := func(e *T) (E, *float64) { return PT(e).split() }
+	eps, err := resolveEndpoints(top, common.Endpoints, provider, slices.Concat(kind.runLevel, runLevel()), split)
+	if err != nil {
 		return nil, err
 	}
-	plan.name, plan.uniform, plan.duration, plan.rateTolerance = kind.name, common.Uniform, common.Duration, *common.RateTolerance
+	if plan.abort, err = compileAborts(provider, kind.sep, common.Abort); err != nil {
+		return nil, err
+	}
+	plan.name, plan.uniform, plan.duration, plan.rateTolerance = provider, common.Uniform, common.Duration, *common.RateTolerance
 	plan.isError = kind.isError(eps)
 	for _, e := range eps {
 		plan.weights = append(plan.weights, e.weight)
 	}
 	t.kind, t.plan, t.eps, t.pcts, t.warm = kind, plan, eps, common.Percentiles, common.Warmup != nil && *common.Warmup
+	t.provider = provider
 	return t, nil
 }
 
@@ -238,8 +265,8 @@ func (t *loadTask[E, I]) Run(ctx context.Context, env *experiment.Env) error {
 	return finishLoad(ctx, env, rep)
 }
 
-// record stores the run's metrics under the task's name and, for named
-// endpoints, under <name>-<endpoint> too.
+// record stores the run's metrics under the task's provider name and, for
+// named endpoints, under <provider>-<endpoint> too.
 func (t *loadTask[E, I]) record(env *experiment.Env, target measured, rep *load.Report) error {
 	insights, err := env.Experiment.Result.InitInsights(1, nil)
 	if err != nil {
@@ -254,14 +281,14 @@ func (t *loadTask[E, I]) record(env *experiment.Env, target measured, rep *load.
 		}
 		return target.record(insights, provider, ep, t.pcts)
 	}
-	if err := one(t.kind.name, -1, rep.Total, 1); err != nil {
+	if err := one(t.provider, -1, rep.Total, 1); err != nil {
 		return err
 	}
 	if len(t.eps) == 1 && t.eps[0].id == "" {
 		return nil
 	}
 	for i, e := range t.eps {
-		if err := one(t.kind.name+"-"+e.id, i, rep.Endpoints[i], weightShare(t.plan.weights, i)); err != nil {
+		if err := one(t.provider+"-"+e.id, i, rep.Endpoints[i], weightShare(t.plan.weights, i)); err != nil {
 			return err
 		}
 	}
