@@ -94,8 +94,9 @@ type codeView struct {
 
 type loadView struct {
 	Load
-	ErrorPct, Duration, Intended, Achieved, Delayed, CPU string
-	Codes                                                []codeView
+	ErrorPct, Duration, Intended, Achieved, Delayed, Conns, CPU string
+	Codes                                                       []codeView
+	Notes                                                       []healthNote
 }
 
 func newPage(r *Report) *page {
@@ -229,7 +230,7 @@ func hasPercentiles(l Latency) bool {
 func loadPanel(l Load) loadView {
 	v := loadView{Load: l, ErrorPct: pct(l.Errors, l.Requests), Duration: num(l.DurationSeconds) + " s",
 		Intended: "–", Achieved: num(l.AchievedRate) + " req/s", Delayed: strconv.FormatInt(l.Delayed, 10),
-		CPU: strconv.FormatFloat(100*l.CPUUtilization, 'f', 1, 64) + "%"}
+		Conns: connectionsOf(l), CPU: strconv.FormatFloat(100*l.CPUUtilization, 'f', 1, 64) + "%", Notes: healthNotes(l)}
 	if l.IntendedRate > 0 {
 		v.Intended = num(l.IntendedRate) + " req/s"
 		v.Achieved += " (" + strconv.FormatFloat(100*l.AchievedRate/l.IntendedRate, 'f', 1, 64) + "%)"
