@@ -198,7 +198,11 @@ func TestHTTPWeightedMix(t *testing.T) {
 	}
 }
 
-// Transport failures are counted by kind and never stop the run.
+// Transport failures are counted by kind and never stop the run. The
+// kinds that arrive at once (reset, refused, a response) run under a
+// timeout no scheduling delay reaches, and the timeouts against a server
+// that never answers in time under a short one, so no kind can turn into
+// another on a busy machine.
 func TestHTTPErrorKinds(t *testing.T) {
 	skipInShortMode(t, "times requests out against a stalling server (wall clock); runs without -short")
 	t.Parallel()
@@ -210,11 +214,10 @@ func TestHTTPErrorKinds(t *testing.T) {
 	refused := "http://" + ln.Addr().String() + "/"
 	_ = ln.Close()
 	exp, err := runTemp(t, newHTTP, map[string]any{
-		"numRequests": 300.0, "qps": 0.0, "connections": 6.0, "timeout": "100ms", "allowInitialErrors": true,
+		"numRequests": 225.0, "qps": 0.0, "connections": 6.0, "timeout": "1m", "allowInitialErrors": true,
 		"endpoints": map[string]any{
 			"ok":      map[string]any{"url": srv.URL() + "/ok"},
 			"reset":   map[string]any{"url": srv.URL() + "/reset?fault=reset"},
-			"slow":    map[string]any{"url": srv.URL() + "/slow?delay=5s"},
 			"refused": map[string]any{"url": refused},
 		},
 	})
@@ -222,17 +225,31 @@ func TestHTTPErrorKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	load := exp.Result.Insights.Load
-	for ep, kind := range map[string]string{"reset": "connection-reset", "slow": "timeout", "refused": "connection-refused"} {
+	for ep, kind := range map[string]string{"reset": "connection-reset", "refused": "connection-refused"} {
 		st := load["http-"+ep]
-		if st.Requests != 75 || st.Errors != 75 || st.Codes[kind] != 75 {
-			t.Errorf("%s: requests %d errors %d codes %v, want 75 %s", ep, st.Requests, st.Errors, st.Codes, kind)
+		if st.Requests != 75 || st.Errors != 75 || st.Codes[kind] != 75 || st.TimedOut != 0 {
+			t.Errorf("%s: requests %d errors %d codes %v timed out %d, want 75 %s", ep, st.Requests, st.Errors, st.Codes, st.TimedOut, kind)
 		}
 	}
 	if st := load["http-ok"]; st.Requests != 75 || st.Errors != 0 || st.Codes["200"] != 75 {
 		t.Errorf("ok: %+v", st)
 	}
-	if v := value(t, exp, "http/request-count"); v != 300 {
+	if v := value(t, exp, "http/request-count"); v != 225 {
 		t.Errorf("request-count %v", v)
+	}
+
+	exp, err = runTemp(t, newHTTP, map[string]any{
+		"numRequests": 24.0, "qps": 0.0, "connections": 6.0, "timeout": "100ms", "allowInitialErrors": true,
+		"url": srv.URL() + "/slow?delay=1h",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := exp.Result.Insights.Load["http"]; st.Requests != 24 || st.Errors != 24 || st.Codes["timeout"] != 24 || st.TimedOut != 24 {
+		t.Errorf("slow: requests %d errors %d codes %v timed out %d, want 24 timeouts", st.Requests, st.Errors, st.Codes, st.TimedOut)
+	}
+	if v := value(t, exp, "http/latency-min"); v < 100 {
+		t.Errorf("slow: latency-min %v ms, want at least the 100 ms timeout", v)
 	}
 }
 
