@@ -115,13 +115,48 @@ func TestFailedLoopIsNotPassed(t *testing.T) {
 }
 
 // Two load tasks writing the same metrics in one loop are refused, naming
-// both; a warmup task does not count.
+// both and saying how to keep them apart; a warmup task does not count, and
+// a task given its own provider name keeps its metrics apart, in values and
+// in experiment files, and SLOs judge them. The loads are closed loop (qps
+// 0), which a busy machine cannot make an invalid run.
 func TestLoadTasksMustNotOverwriteEachOther(t *testing.T) {
 	needBinary(t)
 	t.Parallel()
 	base := []string{"launch", "--dry", "--set", "http.url=http://127.0.0.1:1/", "--set", "assess.SLOs.upper.http/error-count=0"}
-	assertExit(t, t.TempDir(), 2, []string{"task 1 (http) and task 3 (http) both write the metrics http/… in one loop"}, append(base, "--set", "tasks={http,assess,http}")...)
+	assertExit(t, t.TempDir(), 2, []string{"task 1 (http) and task 3 (http) both write the metrics http/… in one loop", "give one of them its own metric names with provider:"}, append(base, "--set", "tasks={http,assess,http}")...)
 	assertExit(t, t.TempDir(), 0, nil, append(base, "--set", "tasks={http,assess}", "--set", "http.warmupNumRequests=5")...)
+
+	srv := startTarget(t)
+	values := t.TempDir()
+	assertExit(t, values, 0, nil, "launch", "--set", "tasks={http,assess}", "--set", "http.url="+srv.URL()+"/get", "--set", "http.numRequests=8", "--set", "http.qps=0",
+		"--set", "http.provider=canary", "--set", "http.warmupNumRequests=2", "--set", "assess.SLOs.upper.canary/error-count=0")
+	assertExit(t, values, 0, nil, "assert", "-c", "slos")
+
+	file := t.TempDir()
+	writeExperiment(t, file, `spec:
+- task: http
+  with: {url: `+srv.URL()+`/get, numRequests: 8, qps: 0}
+- task: http
+  with: {url: `+srv.URL()+`/canary, numRequests: 6, qps: 0, provider: canary}
+- task: assess
+  with:
+    SLOs:
+      upper:
+      - {metric: http/error-count, limit: 0}
+      - {metric: canary/error-count, limit: 0}
+      - {metric: canary/latency-p99, limit: 60000}
+      lower:
+      - {metric: canary/request-count, limit: 6}
+      - {metric: http/request-count, limit: 8}
+`)
+	assertExit(t, file, 0, nil, "run")
+	assertExit(t, file, 0, nil, "assert", "-c", "slos")
+	r := iter8(t, file, "report")
+	for _, want := range []string{"canary/request-count", "canary/latency-p99", "http/request-count"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the report does not show %s:\n%s", want, r.stdout)
+		}
+	}
 }
 
 // Numbers are never changed silently: null, 1e400, NaN and infinities are

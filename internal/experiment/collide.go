@@ -3,12 +3,14 @@ package experiment
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // metricProviders returns the metric name prefixes a step writes in a loop
-// ("http" for http/latency-mean, "http-<endpoint>", "grpc", a custommetrics
-// provider's name), or nil for a task that writes none or whose results are
-// discarded (a warmup). It reads the step's spec with its defaults filled
+// ("http" for http/latency-mean, "http-<endpoint>", "grpc", a load task's
+// provider input and "<provider>-<endpoint>", a custommetrics provider's
+// name), or nil for a task that writes none or whose results are discarded
+// (a warmup). It reads the step's spec with its defaults filled
 // in, so it sees what will run.
 func metricProviders(s Step) []string {
 	with := s.Spec.With
@@ -17,10 +19,14 @@ func metricProviders(s Step) []string {
 		if w, ok := with["warmup"].(bool); ok && w {
 			return nil
 		}
-		out := []string{s.Name}
+		name := s.Name
+		if p, ok := with["provider"].(string); ok && p != "" {
+			name = p
+		}
+		out := []string{name}
 		if eps, ok := with["endpoints"].(map[string]any); ok {
 			for id := range eps {
-				out = append(out, s.Name+"-"+id)
+				out = append(out, name+"-"+id)
 			}
 		}
 		return out
@@ -41,8 +47,12 @@ func metricProviders(s Step) []string {
 // included. Warmup tasks write nothing and do not count.
 func checkProviders(steps []Step) error {
 	owner := map[string]int{}
+	base := map[int]string{} // the whole-run provider of each load step
 	for i, s := range steps {
 		ps := metricProviders(s)
+		if (s.Name == "http" || s.Name == "grpc") && len(ps) > 0 {
+			base[i] = ps[0]
+		}
 		sort.Strings(ps)
 		for _, p := range ps {
 			j, taken := owner[p]
@@ -52,10 +62,19 @@ func checkProviders(steps []Step) error {
 			}
 			hint := "give each its own provider name in templates"
 			if s.Name == "http" || s.Name == "grpc" {
-				hint = fmt.Sprintf("load several endpoints from one %s task (endpoints:), or mark the first warmup: true to discard its results", s.Name)
+				hint = fmt.Sprintf("give one of them its own metric names with provider: (for example provider: canary writes canary/latency-p99), load several endpoints from one %s task (endpoints:), or mark the first warmup: true to discard its results", s.Name)
 			}
 			return invalidf("task %d (%s) and task %d (%s) both write the metrics %s/… in one loop: the later would silently replace the earlier's values, errors included; %s",
 				j+1, steps[j].Name, i+1, s.Name, p, hint)
+		}
+	}
+	for i := range steps {
+		for j := range steps {
+			b, c := base[i], base[j]
+			if b != "" && c != "" && i != j && strings.HasPrefix(b, c+"-") {
+				return invalidf("task %d (%s) writes the metrics %s/…, which read as those of endpoint %s of task %d (%s, metrics %s/…); give it a provider name that does not begin with %s-",
+					i+1, steps[i].Name, b, strings.TrimPrefix(b, c+"-"), j+1, steps[j].Name, c, c)
+			}
 		}
 	}
 	return nil

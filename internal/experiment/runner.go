@@ -71,11 +71,17 @@ func (r *Runner) Run(ctx context.Context) (*Experiment, error) {
 		return nil, err
 	}
 	defer unlock()
-	return r.loop(ctx, r.ReuseResult)
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	return r.loop(ctx, r.ReuseResult, now())
 }
 
-// loop runs one loop; reuse keeps the stored result.
-func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
+// loop runs one loop that started at loopStart (recorded in the history,
+// so that loops started an interval apart are recorded so); reuse keeps the
+// stored result.
+func (r *Runner) loop(ctx context.Context, reuse bool, loopStart time.Time) (*Experiment, error) {
 	now := r.Now
 	if now == nil {
 		now = time.Now
@@ -96,7 +102,7 @@ func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 
 	res := exp.Result
 	if !reuse || res == nil {
-		res = NewResult(now(), r.Version)
+		res = NewResult(loopStart, r.Version)
 		exp.Result = res
 	}
 	res.Iter8Version = r.Version
@@ -107,7 +113,6 @@ func (r *Runner) loop(ctx context.Context, reuse bool) (*Experiment, error) {
 		res.Iter8Build = r.Build
 	}
 	res.NumLoops++
-	loopStart := now()
 	res.NumCompletedTasks = 0
 	res.startLoop(steps)
 	res.Tasks = make([]TaskStatus, len(steps))
@@ -193,7 +198,7 @@ func (r *Runner) Loops(ctx context.Context, loops int, interval time.Duration) (
 	for i := 0; loops == 0 || i < loops; i++ {
 		start := now()
 		var err error
-		exp, err = r.loop(ctx, r.ReuseResult || i > 0)
+		exp, err = r.loop(ctx, r.ReuseResult || i > 0, start)
 		switch {
 		case err == nil:
 		case errors.Is(err, inputs.ErrInvalid), errors.Is(err, ErrAbort), ctx.Err() != nil:

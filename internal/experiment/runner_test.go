@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,5 +275,49 @@ spec:
 	exp, err = r.Loops(context.Background(), 3, 0)
 	if !errors.Is(err, experiment.ErrFailed) || exp.Result.NumLoops != 3 || !exp.Completed() {
 		t.Errorf("error %v loops %d completed %v", err, exp.Result.NumLoops, exp.Completed())
+	}
+}
+
+// slowFirstLoad is a store whose first Load takes 30 ms of the runner's
+// clock (which is the wall clock plus what loads took), without sleeping.
+type slowFirstLoad struct {
+	*store.Memory
+	took  atomic.Int64
+	loads atomic.Int32
+}
+
+func (s *slowFirstLoad) Load(ctx context.Context) (*experiment.Experiment, error) {
+	if s.loads.Add(1) == 1 {
+		s.took.Add(int64(30 * time.Millisecond))
+	}
+	return s.Memory.Load(ctx)
+}
+
+func (s *slowFirstLoad) now() time.Time { return time.Now().Add(time.Duration(s.took.Load())) }
+
+// Loops an interval apart are recorded an interval apart: a loop's start in
+// the history is when the runner started it, not when its setup (loading
+// the experiment) ended, so a slow setup cannot make two loops look closer
+// than the interval.
+func TestLoopStartsAreAnIntervalApart(t *testing.T) {
+	t.Parallel()
+	st := &slowFirstLoad{Memory: newStore(t, "spec:\n- task: record\n  with: {value: 1}\n")}
+	const interval = 50 * time.Millisecond
+	r := &experiment.Runner{Store: st, Registry: registry(nil), Now: st.now}
+	exp, err := r.Loops(context.Background(), 3, interval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := exp.Result.History
+	if len(h) != 3 {
+		t.Fatalf("history has %d loops, want 3", len(h))
+	}
+	for i := 1; i < len(h); i++ {
+		if d := h[i].StartTime.Sub(h[i-1].StartTime); d < interval {
+			t.Errorf("loop %d started %v after loop %d, want at least the %v interval", h[i].Loop, d, h[i-1].Loop, interval)
+		}
+	}
+	if !exp.Result.StartTime.Equal(h[0].StartTime) {
+		t.Errorf("the experiment started at %v, its first loop at %v", exp.Result.StartTime, h[0].StartTime)
 	}
 }

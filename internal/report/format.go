@@ -123,6 +123,44 @@ func codeSummary(l Load) string {
 	return strings.Join(parts, ", ")
 }
 
+// healthNote is one thing every format says about a load run's generator
+// health beside its numbers.
+type healthNote struct {
+	Kind string // warning (connection-bound), timeouts, unsent
+	Text string
+}
+
+// healthNotes says why a run was connection-bound (a warning, not an
+// invalid run: the target's slowness is in the latency), how many of its
+// latencies are lower bounds (requests recorded at their timeout), and how
+// many requests were left unsent when no other reason says so. Why a run is
+// invalid is its SaturationReason.
+func healthNotes(l Load) []healthNote {
+	var out []healthNote
+	if l.Warning != "" {
+		out = append(out, healthNote{"warning", l.Warning})
+	}
+	if l.TimedOut > 0 {
+		out = append(out, healthNote{"timeouts", fmt.Sprintf("%d requests timed out; they are in the latency at their timeout (lower bounds)", l.TimedOut)})
+	}
+	if l.Unsent > 0 && !l.Saturated && l.Warning == "" { // a flagged run's reason says so
+		out = append(out, healthNote{"unsent", fmt.Sprintf("%d requests due within the duration could not start before it ended", l.Unsent)})
+	}
+	return out
+}
+
+// connectionsOf shows the connections a run used: "8 (cap 8)" when it
+// could grow them, "–" when the result does not say.
+func connectionsOf(l Load) string {
+	switch {
+	case l.Connections == 0:
+		return "–"
+	case l.MaxConnections > 0:
+		return fmt.Sprintf("%d (cap %d)", l.Connections, l.MaxConnections)
+	}
+	return strconv.Itoa(l.Connections)
+}
+
 // latencyColumns are the headers of the brief latency tables (text,
 // Markdown), whose rows are Report.latencyRows.
 func latencyColumns() []string {

@@ -94,9 +94,10 @@ type codeView struct {
 
 type loadView struct {
 	Load
-	ErrorPct, Duration, Intended, Achieved, Delayed, CPU string
-	Codes                                                []codeView
-	Pods                                                 []podView
+	ErrorPct, Duration, Intended, Achieved, Delayed, Conns, CPU string
+	Codes                                                       []codeView
+	Notes                                                       []healthNote
+	Pods                                                        []podView
 }
 
 func newPage(r *Report) *page {
@@ -133,7 +134,8 @@ func legend(versions []string) template.HTML {
 func providerPanel(r *Report, provider string) providerView {
 	ls := r.latencyOf(provider)
 	v := providerView{Title: provider}
-	if ep := endpointOf(provider); ep != "" {
+	if len(ls) > 0 && ls[0].Endpoint != "" {
+		ep := ls[0].Endpoint
 		v.Title = "Endpoint " + ep + " (" + provider + ")"
 	} else if len(r.providers()) > 1 {
 		v.Title = "All requests (" + provider + ")"
@@ -229,7 +231,7 @@ func hasPercentiles(l Latency) bool {
 func loadPanel(l Load) loadView {
 	v := loadView{Load: l, ErrorPct: pct(l.Errors, l.Requests), Duration: num(l.DurationSeconds) + " s",
 		Intended: "–", Achieved: num(l.AchievedRate) + " req/s", Delayed: strconv.FormatInt(l.Delayed, 10),
-		CPU: strconv.FormatFloat(100*l.CPUUtilization, 'f', 1, 64) + "%", Pods: podViews(l.Pods)}
+		Conns: connectionsOf(l), CPU: strconv.FormatFloat(100*l.CPUUtilization, 'f', 1, 64) + "%", Notes: healthNotes(l), Pods: podViews(l.Pods)}
 	if l.IntendedRate > 0 {
 		v.Intended = num(l.IntendedRate) + " req/s"
 		v.Achieved += " (" + strconv.FormatFloat(100*l.AchievedRate/l.IntendedRate, 'f', 1, 64) + "%)"

@@ -88,22 +88,37 @@ func mdSLOs(b *strings.Builder, r *Report) {
 	b.WriteString(strings.Join(parts, "; ") + ".\n")
 }
 
-// mdLoad writes a row per load provider.
+// mdLoad writes a row per load provider, then what made a run
+// connection-bound or aborted and how many of its latencies are lower
+// bounds (the headline says why a run is invalid).
 func mdLoad(b *strings.Builder, r *Report) {
 	b.WriteString("\n### Load\n\n")
-	mdRow(b, []string{"provider", "mode", "requests", "errors", "rate (intended / achieved)", "responses", "generator"})
-	mdRule(b, 7, 2, 3)
+	mdRow(b, []string{"provider", "mode", "requests", "errors", "rate (intended / achieved)", "connections", "responses", "generator"})
+	mdRule(b, 8, 2, 3)
+	var notes []string
 	for _, l := range r.Load {
 		intended := "–"
 		if l.IntendedRate > 0 {
 			intended = num(l.IntendedRate)
 		}
 		gen := "ok"
-		if l.Saturated {
-			gen = "⚠️ invalid run"
+		switch {
+		case l.Saturated:
+			gen = "⚠️ invalid run" // the headline says why
+		case l.Warning != "":
+			gen = "⚠️ connection-bound"
+		}
+		if l.Aborted != "" {
+			notes = append(notes, fmt.Sprintf("- %s **aborted:** %s", mdCode(l.Provider), mdText(l.Aborted)))
+		}
+		for _, n := range healthNotes(l) {
+			notes = append(notes, fmt.Sprintf("- %s **%s:** %s", mdCode(l.Provider), n.Kind, mdText(n.Text)))
 		}
 		mdRow(b, []string{mdCode(l.Provider), mdText(l.Mode), num(float64(l.Requests)), num(float64(l.Errors)),
-			intended + " / " + num(l.AchievedRate) + " req/s", mdText(codeSummary(l)), gen})
+			intended + " / " + num(l.AchievedRate) + " req/s", connectionsOf(l), mdText(codeSummary(l)), gen})
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n" + strings.Join(notes, "\n") + "\n")
 	}
 }
 

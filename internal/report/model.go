@@ -513,7 +513,7 @@ func latencies(in *experiment.Insights, versions []string) []Latency {
 	for _, name := range sorted {
 		provider, kind := splitMetric(name)
 		meta, _ := in.MetaOf(name)
-		l := Latency{Provider: provider, Endpoint: endpointOf(provider), Metric: name, Kind: kind, Description: meta.Description}
+		l := Latency{Provider: provider, Endpoint: endpointOf(provider, in), Metric: name, Kind: kind, Description: meta.Description}
 		any := false
 		for i, v := range versions {
 			lv := latencyVersion(in, name, i, v)
@@ -576,14 +576,24 @@ func kindRank(kind string) int {
 	return 2
 }
 
-// endpointOf returns "list" for provider http-list.
-func endpointOf(provider string) string {
-	for _, base := range []string{"http-", "grpc-"} {
-		if strings.HasPrefix(provider, base) {
-			return strings.TrimPrefix(provider, base)
+// endpointOf returns "list" for provider http-list, and for canary-list
+// when a load task wrote its metrics as canary (its provider input).
+func endpointOf(provider string, in *experiment.Insights) string {
+	base := ""
+	for _, b := range []string{"http", "grpc"} {
+		if strings.HasPrefix(provider, b+"-") {
+			base = b
 		}
 	}
-	return ""
+	for b := range in.Load {
+		if strings.HasPrefix(provider, b+"-") && len(b) > len(base) {
+			base = b
+		}
+	}
+	if base == "" {
+		return ""
+	}
+	return strings.TrimPrefix(provider, base+"-")
 }
 
 func loads(in *experiment.Insights) []Load {
@@ -594,7 +604,7 @@ func loads(in *experiment.Insights) []Load {
 			continue
 		}
 		l := Load{
-			Provider: p, Endpoint: endpointOf(p), Mode: ls.Mode, Protocol: ls.Protocol,
+			Provider: p, Endpoint: endpointOf(p, in), Mode: ls.Mode, Protocol: ls.Protocol,
 			Requests: ls.Requests, Errors: ls.Errors, DurationSeconds: ls.DurationSeconds,
 			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed, Unsent: ls.Unsent,
 			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, Aborted: ls.Aborted,

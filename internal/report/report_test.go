@@ -28,6 +28,7 @@ var fixtures = []string{
 	"outage",
 	"no-insights",
 	"hostile",
+	"connection-bound",
 }
 
 // formatFiles are the golden file extensions of each format.
@@ -292,5 +293,39 @@ func TestExperimentWithoutResult(t *testing.T) {
 	}
 	if !bytes.Contains(render(t, "html", exp, report.Options{}), []byte("Experiment has not run yet")) {
 		t.Error("the HTML report does not say the experiment has not run")
+	}
+}
+
+// A load task given its own provider name (canary) has its endpoints found
+// as http's are: canary-<endpoint> is an endpoint of canary, in the load
+// table and in the latency panels.
+func TestEndpointsOfAProviderName(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("testdata", "endpoints.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.NewReplacer("http/", "canary/", "http-", "canary-", "\n      http:\n", "\n      canary:\n").Replace(string(b))
+	exp, err := experiment.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := report.New(exp)
+	got := map[string]string{}
+	for _, l := range r.Load {
+		got[l.Provider] = l.Endpoint
+	}
+	for _, l := range r.Latency {
+		if l.Endpoint != got[l.Provider] {
+			t.Errorf("latency %s: endpoint %q, the load table says %q", l.Metric, l.Endpoint, got[l.Provider])
+		}
+	}
+	if len(got) < 3 || got["canary"] != "" {
+		t.Fatalf("load providers %v, want canary and its endpoints", got)
+	}
+	for p, ep := range got {
+		if p != "canary" && (ep == "" || p != "canary-"+ep) {
+			t.Errorf("provider %s: endpoint %q", p, ep)
+		}
 	}
 }

@@ -158,14 +158,8 @@ func (p *printer) loadNotes(r *Report) {
 		if l.Aborted != "" {
 			p.wrapped("ABORTED: ", l.Provider+": "+l.Aborted, red)
 		}
-		if l.Warning != "" {
-			p.wrapped("WARNING: ", l.Provider+": "+l.Warning, yellow)
-		}
-		if l.TimedOut > 0 {
-			p.wrapped("TIMEOUTS: ", fmt.Sprintf("%s: %d requests timed out; they are in the latency at their timeout (lower bounds)", l.Provider, l.TimedOut), yellow)
-		}
-		if l.Unsent > 0 && !l.Saturated && l.Warning == "" { // a flagged run's reason says so
-			p.wrapped("UNSENT: ", fmt.Sprintf("%s: %d requests due within the duration could not start before it ended", l.Provider, l.Unsent), yellow)
+		for _, n := range healthNotes(l) {
+			p.wrapped(strings.ToUpper(n.Kind)+": ", l.Provider+": "+n.Text, yellow)
 		}
 	}
 }

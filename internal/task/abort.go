@@ -32,8 +32,9 @@ type compiledAbort struct {
 }
 
 // compileAborts validates abort conditions for a task whose metrics are named
-// provider/... ; field is the input's name for errors.
-func compileAborts(provider string, list []abortCondition) (*abortWatch, error) {
+// provider/... (latency aggregations joined with sep); field is the input's
+// name for errors.
+func compileAborts(provider, sep string, list []abortCondition) (*abortWatch, error) {
 	w := &abortWatch{}
 	for i, c := range list {
 		field := fmt.Sprintf("abort[%d]", i)
@@ -53,7 +54,7 @@ func compileAborts(provider string, list []abortCondition) (*abortWatch, error) 
 			}
 		}
 		if !ok {
-			return nil, &inputs.FieldError{Field: field + ".metric", Value: c.Metric, Expected: fmt.Sprintf("%s/error-rate, a %s latency percentile or the %s latency mean (e.g. %s)", provider, provider, provider, examplePercentile(provider))}
+			return nil, &inputs.FieldError{Field: field + ".metric", Value: c.Metric, Expected: fmt.Sprintf("%s/error-rate, a %s latency percentile or the %s latency mean (e.g. %s)", provider, provider, provider, provider+"/latency"+sep+"p99")}
 		}
 		if math.IsNaN(c.Limit) || math.IsInf(c.Limit, 0) {
 			return nil, &inputs.FieldError{Field: field + ".limit", Value: c.Limit, Expected: "a finite number"}
@@ -67,13 +68,6 @@ func compileAborts(provider string, list []abortCondition) (*abortWatch, error) 
 		return nil, nil
 	}
 	return w, nil
-}
-
-func examplePercentile(provider string) string {
-	if provider == "grpc" {
-		return "grpc/latency/p99"
-	}
-	return provider + "/latency-p99"
 }
 
 // check judges one interval; it returns why to stop, or "".

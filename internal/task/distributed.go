@@ -125,7 +125,7 @@ func (t *loadTask[E, I]) share(ctx context.Context, env *experiment.Env, loop in
 	}
 	opts.Shard = load.Shard{Index: g.Index, Count: pods}
 	opts.StartAt = start
-	env.Logger.Info(fmt.Sprintf("%s load: generator pod %d of %d", t.kind.name, g.Index, pods), "start", start.UTC().Format(time.RFC3339Nano))
+	env.Logger.Info(fmt.Sprintf("%s load: generator pod %d of %d", t.provider, g.Index, pods), "start", start.UTC().Format(time.RFC3339Nano))
 	rep, err := runLoad(runCtx, env, target, opts)
 	if err == nil && ctx.Err() == nil && runCtx.Err() != nil {
 		err = context.Cause(runCtx)
@@ -147,7 +147,7 @@ func (t *loadTask[E, I]) runDistributed(ctx context.Context, env *experiment.Env
 		return err
 	}
 	if !run {
-		return fmt.Errorf("%s load: the generator pods did not start", t.kind.name)
+		return fmt.Errorf("%s load: the generator pods did not start", t.provider)
 	}
 	defer target.Close()
 	parts, err := g.Meeting.Parts(ctx, env.Index, loop, pods-1)
@@ -156,7 +156,7 @@ func (t *loadTask[E, I]) runDistributed(ctx context.Context, env *experiment.Env
 	}
 	for _, p := range parts {
 		if p.Error != "" {
-			return fmt.Errorf("%s load: generator pod %d (%s): %s", t.kind.name, p.Pod, p.Host, p.Error)
+			return fmt.Errorf("%s load: generator pod %d (%s): %s", t.provider, p.Pod, p.Host, p.Error)
 		}
 	}
 	if t.warm {
@@ -172,11 +172,11 @@ func (t *loadTask[E, I]) runDistributed(ctx context.Context, env *experiment.Env
 	reports := make([]*load.Report, len(parts))
 	for i, p := range parts {
 		if reports[i], err = reportOf(p); err != nil {
-			return fmt.Errorf("%s load: the part of generator pod %d: %w", t.kind.name, p.Pod, err)
+			return fmt.Errorf("%s load: the part of generator pod %d: %w", t.provider, p.Pod, err)
 		}
 	}
 	if len(parts) != pods {
-		return fmt.Errorf("%s load: %d parts from %d generator pods", t.kind.name, len(parts), pods)
+		return fmt.Errorf("%s load: %d parts from %d generator pods", t.provider, len(parts), pods)
 	}
 	merged := load.Merge(reports)
 	if err := t.record(env, sharedTarget{target}, merged); err != nil {
@@ -186,8 +186,8 @@ func (t *loadTask[E, I]) runDistributed(ctx context.Context, env *experiment.Env
 	for i, p := range parts {
 		podLoads[i] = podLoad(p, reports[i])
 	}
-	env.Experiment.Result.Insights.Load[t.kind.name].Pods = podLoads
-	env.Logger.Info(t.kind.name+" load finished", t.kind.unit, merged.Total.Requests, "errors", merged.Total.Errors, "rate", round(merged.AchievedRate, 1), "pods", pods)
+	env.Experiment.Result.Insights.Load[t.provider].Pods = podLoads
+	env.Logger.Info(t.provider+" load finished", t.kind.unit, merged.Total.Requests, "errors", merged.Total.Errors, "rate", round(merged.AchievedRate, 1), "pods", pods)
 	return finishLoad(ctx, env, merged)
 }
 
@@ -200,15 +200,15 @@ func (t *loadTask[E, I]) follow(ctx context.Context, env *experiment.Env, loop i
 			return err
 		}
 		// pod 0 fails the task with it: the experiment records why
-		env.Logger.Error(t.kind.name+" load failed in this generator pod", "error", err.Error())
+		env.Logger.Error(t.provider+" load failed in this generator pod", "error", err.Error())
 		return g.Meeting.Record(ctx, env.Index, loop, experiment.LoadPart{Pod: g.Index, Host: g.Host, Error: err.Error()})
 	}
 	if !run {
-		env.Logger.Info(t.kind.name + " load: not run in this loop (pod 0 skipped it, or the experiment failed before it)")
+		env.Logger.Info(t.provider + " load: not run in this loop (pod 0 skipped it, or the experiment failed before it)")
 		return nil
 	}
 	target.Close()
-	env.Logger.Info(t.kind.name+" load share finished", t.kind.unit, rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1), "saturated", rep.Saturated)
+	env.Logger.Info(t.provider+" load share finished", t.kind.unit, rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1), "saturated", rep.Saturated)
 	part := experiment.LoadPart{Pod: g.Index, Host: g.Host}
 	if !t.warm {
 		if part, err = partOf(rep, g.Index, g.Host); err != nil {

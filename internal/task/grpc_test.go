@@ -195,6 +195,9 @@ func TestGRPCInputErrors(t *testing.T) {
 		{map[string]any{"host": "h:1", "call": "a.B.C", "duration-stop": "later"}, `field "duration-stop": invalid value "later": expected close, wait or ignore`},
 		{map[string]any{"host": "h:1", "call": "a.B.C", "insecure": true, "cacert": "ca.pem"}, `field "insecure": invalid value true`},
 		{map[string]any{"host": "h:1", "call": "a.B.C", "proto": "a.proto", "protoset": "b"}, "at most one of proto (or protoURL) and protoset"},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "provider": "http"}, `field "provider": invalid value "http": expected a name for this task's metrics`},
+		{map[string]any{"host": "h:1", "call": "a.B.C", "provider": "canary", "abort": []any{map[string]any{"metric": "grpc/error-rate", "limit": 0.1, "for": "2s"}}},
+			`field "abort[0].metric": invalid value "grpc/error-rate": expected canary/error-rate, a canary latency percentile or the canary latency mean (e.g. canary/latency/p99)`},
 	}
 	for _, tt := range tests {
 		_, err := newGRPC(tt.with)

@@ -3,10 +3,12 @@ package task
 import (
 	"bytes"
 	"context"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -61,7 +63,43 @@ func TestHTTPInputErrors(t *testing.T) {
 		{"endpoint bad name", map[string]any{"endpoints": map[string]any{"a b": map[string]any{"url": "http://x"}}}, `field "endpoints": invalid value "a b"`},
 		{"cert without key", map[string]any{"url": "https://x", "certFile": "c.pem"}, `field "certFile": invalid value "c.pem": expected certFile and keyFile together`},
 		{"negative numRequests", map[string]any{"url": "http://x", "numRequests": -1.0}, `field "numRequests": invalid value -1`},
+		{"provider of the other protocol", map[string]any{"url": "http://x", "provider": "grpc"}, `field "provider": invalid value "grpc": expected a name for this task's metrics`},
+		{"provider that reads as an endpoint", map[string]any{"url": "http://x", "provider": "http-a"}, `field "provider": invalid value "http-a"`},
+		{"provider not a metric name", map[string]any{"url": "http://x", "provider": "a/b"}, `field "provider": invalid value "a/b"`},
+		{"provider per endpoint", map[string]any{"endpoints": map[string]any{"a": map[string]any{"url": "http://x", "provider": "b"}}}, `field "endpoints.a.provider"`},
 	})
+}
+
+// The provider input names a load task's metrics, its endpoints' and its
+// abort conditions', so two load tasks in one loop keep theirs apart.
+func TestLoadProviderNamesMetrics(t *testing.T) {
+	t.Parallel()
+	srv := startHTTP(t, demo.HTTPConfig{})
+	exp, err := runTemp(t, newHTTP, map[string]any{
+		"numRequests": 40.0, "qps": 0.0, "connections": 2.0, "provider": "canary",
+		"abort":     []any{map[string]any{"metric": "canary/latency-p99", "limit": 60000.0, "for": "10s"}},
+		"endpoints": map[string]any{"a": map[string]any{"url": srv.URL() + "/a"}, "b": map[string]any{"url": srv.URL() + "/b"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// endpoints without weights run in turn, 40 requests each
+	if v := value(t, exp, "canary/request-count"); v != 80 {
+		t.Errorf("canary/request-count %v, want 80", v)
+	}
+	if a, b := value(t, exp, "canary-a/request-count"), value(t, exp, "canary-b/request-count"); a != 40 || b != 40 {
+		t.Errorf("canary-a and canary-b request counts %v and %v, want 40 each", a, b)
+	}
+	value(t, exp, "canary/latency-p99")
+	in := exp.Result.Insights
+	if got := slices.Sorted(maps.Keys(in.Load)); !slices.Equal(got, []string{"canary", "canary-a", "canary-b"}) {
+		t.Errorf("load summaries %v, want canary, canary-a, canary-b", got)
+	}
+	for name := range in.MetricsInfo {
+		if strings.HasPrefix(name, "http") {
+			t.Errorf("metric %s written under the protocol's name", name)
+		}
+	}
 }
 
 // Each protocol is proven against a real server that reports what it saw.
@@ -168,7 +206,11 @@ func TestHTTPWeightedMix(t *testing.T) {
 	}
 }
 
-// Transport failures are counted by kind and never stop the run.
+// Transport failures are counted by kind and never stop the run. The
+// kinds that arrive at once (reset, refused, a response) run under a
+// timeout no scheduling delay reaches, and the timeouts against a server
+// that never answers in time under a short one, so no kind can turn into
+// another on a busy machine.
 func TestHTTPErrorKinds(t *testing.T) {
 	skipInShortMode(t, "times requests out against a stalling server (wall clock); runs without -short")
 	t.Parallel()
@@ -180,11 +222,10 @@ func TestHTTPErrorKinds(t *testing.T) {
 	refused := "http://" + ln.Addr().String() + "/"
 	_ = ln.Close()
 	exp, err := runTemp(t, newHTTP, map[string]any{
-		"numRequests": 75.0, "qps": 0.0, "connections": 6.0, "timeout": "100ms", "allowInitialErrors": true, // 75 each, in turn
+		"numRequests": 75.0, "qps": 0.0, "connections": 6.0, "timeout": "1m", "allowInitialErrors": true, // 75 each, in turn
 		"endpoints": map[string]any{
 			"ok":      map[string]any{"url": srv.URL() + "/ok"},
 			"reset":   map[string]any{"url": srv.URL() + "/reset?fault=reset"},
-			"slow":    map[string]any{"url": srv.URL() + "/slow?delay=5s"},
 			"refused": map[string]any{"url": refused},
 		},
 	})
@@ -192,17 +233,31 @@ func TestHTTPErrorKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	load := exp.Result.Insights.Load
-	for ep, kind := range map[string]string{"reset": "connection-reset", "slow": "timeout", "refused": "connection-refused"} {
+	for ep, kind := range map[string]string{"reset": "connection-reset", "refused": "connection-refused"} {
 		st := load["http-"+ep]
-		if st.Requests != 75 || st.Errors != 75 || st.Codes[kind] != 75 {
-			t.Errorf("%s: requests %d errors %d codes %v, want 75 %s", ep, st.Requests, st.Errors, st.Codes, kind)
+		if st.Requests != 75 || st.Errors != 75 || st.Codes[kind] != 75 || st.TimedOut != 0 {
+			t.Errorf("%s: requests %d errors %d codes %v timed out %d, want 75 %s", ep, st.Requests, st.Errors, st.Codes, st.TimedOut, kind)
 		}
 	}
 	if st := load["http-ok"]; st.Requests != 75 || st.Errors != 0 || st.Codes["200"] != 75 {
 		t.Errorf("ok: %+v", st)
 	}
-	if v := value(t, exp, "http/request-count"); v != 300 {
+	if v := value(t, exp, "http/request-count"); v != 225 {
 		t.Errorf("request-count %v", v)
+	}
+
+	exp, err = runTemp(t, newHTTP, map[string]any{
+		"numRequests": 24.0, "qps": 0.0, "connections": 6.0, "timeout": "100ms", "allowInitialErrors": true,
+		"url": srv.URL() + "/slow?delay=1h",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := exp.Result.Insights.Load["http"]; st.Requests != 24 || st.Errors != 24 || st.Codes["timeout"] != 24 || st.TimedOut != 24 {
+		t.Errorf("slow: requests %d errors %d codes %v timed out %d, want 24 timeouts", st.Requests, st.Errors, st.Codes, st.TimedOut)
+	}
+	if v := value(t, exp, "http/latency-min"); v < 100 {
+		t.Errorf("slow: latency-min %v ms, want at least the 100 ms timeout", v)
 	}
 }
 

@@ -35,7 +35,7 @@ func (t *loadTask[E, I]) runInTurn(ctx context.Context, env *experiment.Env) err
 		}
 	}()
 	for i, e := range t.eps {
-		provider := t.kind.name + "-" + e.id
+		provider := t.provider + "-" + e.id
 		opts := t.plan.turn(i, e.own, provider).options(env)
 		rep, target, err := t.load(ctx, env, t.eps[i:i+1], opts)
 		if err != nil {
@@ -55,7 +55,7 @@ func (t *loadTask[E, I]) runInTurn(ctx context.Context, env *experiment.Env) err
 	if err := t.recordTurns(env, turns, rep); err != nil {
 		return err
 	}
-	env.Logger.Info(t.kind.name+" load finished", "endpoints", len(turns), t.kind.unit, rep.Total.Requests, "errors", rep.Total.Errors)
+	env.Logger.Info(t.provider+" load finished", "endpoints", len(turns), t.kind.unit, rep.Total.Requests, "errors", rep.Total.Errors)
 	return finishLoad(ctx, env, rep)
 }
 
@@ -101,7 +101,7 @@ func (t *loadTask[E, I]) recordTurns(env *experiment.Env, turns []turn, rep *loa
 		if own := tn.own.percentiles; len(own) > 0 {
 			pcts = mergePercentiles(own)
 		}
-		if err := t.recordOne(insights, t.kind.name+"-"+tn.id, tn.target, 0, tn.rep.Total, tn.rep, 1, pcts); err != nil {
+		if err := t.recordOne(insights, t.provider+"-"+tn.id, tn.target, 0, tn.rep.Total, tn.rep, 1, pcts); err != nil {
 			return err
 		}
 		protocols = append(protocols, tn.target.protocol(0))
@@ -115,11 +115,11 @@ func (t *loadTask[E, I]) recordTurns(env *experiment.Env, turns []turn, rep *loa
 		more = append(more, tn.target)
 	}
 	all := sameProtocol{turns[0].target, sameOr(protocols, "mixed")}
-	if err := t.recordOne(insights, t.kind.name, all, -1, rep.Total, rep, 1, t.pcts, more...); err != nil {
+	if err := t.recordOne(insights, t.provider, all, -1, rep.Total, rep, 1, t.pcts, more...); err != nil {
 		return err
 	}
 	if len(modes) > 1 {
-		insights.Load[t.kind.name].Mode = "mixed"
+		insights.Load[t.provider].Mode = "mixed"
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
@@ -42,6 +43,10 @@ type loadInputs struct {
 	Endpoints     map[string]map[string]any `json:"endpoints,omitempty"`
 	// Replicas is the number of load generator pods (distributed.go).
 	Replicas *int `json:"replicas,omitempty"`
+	// Provider names the task's metrics in place of the protocol's name
+	// (canary/latency-p99, canary-<endpoint>/...), so that two load tasks
+	// in one loop keep their metrics apart.
+	Provider string `json:"provider,omitempty"`
 	// WarmupNumRequests and WarmupDuration are chart values that the
 	// original's hub chart 0.13.x also left in the main task, where its
 	// task ignored them (the chart's warmup task before it used them).
@@ -53,7 +58,22 @@ type loadInputs struct {
 // runLevel lists the inputs of loadInputs that apply to the whole task and
 // cannot be set per endpoint (duration and percentiles can: see budget).
 func runLevel() []string {
-	return []string{"warmup", "rateTolerance", "uniform", "arrivals", "abort", "endpoints", "replicas"}
+	return []string{"warmup", "rateTolerance", "uniform", "arrivals", "abort", "endpoints", "replicas", "provider"}
+}
+
+// provider validates the provider input of a task of protocol kind and
+// returns the name of the task's metrics: the input, or the protocol's name.
+// A name of the other protocol, or one that reads as an endpoint's
+// (http-<name>, grpc-<name>), would mix this task's metrics with another's.
+func (in *loadInputs) provider(kind string) (string, error) {
+	p := in.Provider
+	if p == "" || p == kind {
+		return kind, nil
+	}
+	if !metrics.ValidSegment(p) || p == "http" || p == "grpc" || strings.HasPrefix(p, "http-") || strings.HasPrefix(p, "grpc-") {
+		return "", &inputs.FieldError{Field: "provider", Value: p, Expected: "a name for this task's metrics made of letters, digits, '.', '_' and '-', such as canary (metrics canary/latency-p99), other than http, grpc and the endpoints' http-<name> and grpc-<name>"}
+	}
+	return p, nil
 }
 
 // checkCount validates the request count (given under the protocol's name)
@@ -158,6 +178,8 @@ type loadTask[E, I any] struct {
 	inTurn bool
 	// gens are the generator pods sharing the load (replicas > 1).
 	gens *Generators
+	// provider names the metrics: the protocol's name or the provider input.
+	provider string
 }
 
 // loadKind is what a protocol adds to the skeleton.
@@ -213,15 +235,19 @@ func newLoad[E request, I, T any, PI interface {
 		return nil, err
 	}
 	kind, common, top, plan := in.skeleton()
-	split := func(e *T) (E, share) { return PT(e).split() }
-	eps, inTurn, err := resolveEndpoints(top, common.Endpoints, kind.name, slices.Concat(kind.runLevel, runLevel()), split)
+	provider, err := common.provider(kind.name)
 	if err != nil {
 		return nil, err
 	}
-	if plan.abort, err = compileAborts(kind.name, common.Abort); err != nil {
+	split := func(e *T) (E, share) { return PT(e).split() }
+	eps, inTurn, err := resolveEndpoints(top, common.Endpoints, provider, slices.Concat(kind.runLevel, runLevel()), split)
+	if err != nil {
 		return nil, err
 	}
-	plan.name, plan.uniform, plan.duration, plan.rateTolerance = kind.name, common.Uniform, common.Duration, *common.RateTolerance
+	if plan.abort, err = compileAborts(provider, kind.sep, common.Abort); err != nil {
+		return nil, err
+	}
+	plan.name, plan.uniform, plan.duration, plan.rateTolerance = provider, common.Uniform, common.Duration, *common.RateTolerance
 	if plan.arrivals = common.Arrivals; plan.arrivals == arrivalsPoisson && plan.rate == 0 {
 		return nil, &inputs.FieldError{Field: "arrivals", Value: plan.arrivals, Expected: arrivalsExpected + " with a fixed rate (http qps or grpc rps above 0): without one, each connection sends when its last response returns"}
 	}
@@ -238,6 +264,7 @@ func newLoad[E request, I, T any, PI interface {
 		}
 	}
 	t.kind, t.plan, t.eps, t.pcts, t.warm, t.inTurn = kind, plan, eps, common.Percentiles, common.Warmup != nil && *common.Warmup, inTurn
+	t.provider = provider
 	return t, nil
 }
 
@@ -277,7 +304,7 @@ func (t *loadTask[E, I]) Run(ctx context.Context, env *experiment.Env) error {
 	if err := t.record(env, target, rep); err != nil {
 		return err
 	}
-	env.Logger.Info(t.kind.name+" load finished", t.kind.unit, rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1))
+	env.Logger.Info(t.provider+" load finished", t.kind.unit, rep.Total.Requests, "errors", rep.Total.Errors, "rate", round(rep.AchievedRate, 1))
 	return finishLoad(ctx, env, rep)
 }
 
@@ -301,21 +328,21 @@ func (t *loadTask[E, I]) load(ctx context.Context, env *experiment.Env, eps []mi
 	return rep, target, nil
 }
 
-// record stores the run's metrics under the task's name and, for named
-// endpoints, under <name>-<endpoint> too.
+// record stores the run's metrics under the task's provider name and, for
+// named endpoints, under <provider>-<endpoint> too.
 func (t *loadTask[E, I]) record(env *experiment.Env, target measured, rep *load.Report) error {
 	insights, err := env.Experiment.Result.InitInsights(1, nil)
 	if err != nil {
 		return err
 	}
-	if err := t.recordOne(insights, t.kind.name, target, -1, rep.Total, rep, 1, t.pcts); err != nil {
+	if err := t.recordOne(insights, t.provider, target, -1, rep.Total, rep, 1, t.pcts); err != nil {
 		return err
 	}
 	if len(t.eps) == 1 && t.eps[0].id == "" {
 		return nil
 	}
 	for i, e := range t.eps {
-		if err := t.recordOne(insights, t.kind.name+"-"+e.id, target, i, rep.Endpoints[i], rep, weightShare(t.plan.weights, i), t.pcts); err != nil {
+		if err := t.recordOne(insights, t.provider+"-"+e.id, target, i, rep.Endpoints[i], rep, weightShare(t.plan.weights, i), t.pcts); err != nil {
 			return err
 		}
 	}

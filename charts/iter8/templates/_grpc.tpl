@@ -25,6 +25,7 @@ metadataURL are fetched by the task itself.
 {{- include "iter8.stringMap" (dict "m" $in "key" "tags") }}
 {{- include "iter8.toNumberList" (dict "m" $in "key" "percentiles") }}
 {{- include "iter8.toStrings" (dict "m" $in "keys" (list "host" "call" "proto" "protoURL" "protoset" "duration" "timeout" "connect-timeout" "stream-interval" "stream-call-duration" "authority" "cname")) }}
+{{- include "iter8.toStrings" (dict "m" $in "keys" (list "provider")) }}
 {{- include "iter8.stringMap" (dict "m" $in "key" "metadata") }}
 {{- include "iter8.stringMap" (dict "m" $in "key" "reflect-metadata") }}
 {{- if or $wn $wd }}

@@ -17,6 +17,7 @@ which rejects unknown fields by name.
 {{- include "iter8.toNumbers" (dict "m" $in "keys" (list "qps" "numRequests" "connections" "replicas")) }}
 {{- include "iter8.toNumberList" (dict "m" $in "key" "percentiles") }}
 {{- include "iter8.toStrings" (dict "m" $in "keys" (list "url" "payloadStr" "payloadFile" "payloadURL" "contentType" "duration" "timeout")) }}
+{{- include "iter8.toStrings" (dict "m" $in "keys" (list "provider")) }}
 {{- include "iter8.stringMap" (dict "m" $in "key" "headers") }}
 {{- if kindIs "map" $in.qpsSchedule }}
 {{- include "iter8.toNumbers" (dict "m" $in.qpsSchedule "keys" (list "start" "step" "end")) }}

@@ -6,6 +6,9 @@
 // refresh them (their numbers change from run to run):
 //
 //	go run ./internal/report/testdata/fixturegen internal/report/testdata
+//
+// With -derived, it rewrites only the fixtures edited from one-version.yaml
+// (hostile, connection-bound) from the committed one, without a run.
 package main
 
 import (
@@ -29,8 +32,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: fixturegen DIR")
+	switch {
+	case len(os.Args) == 3 && os.Args[1] == "-derived":
+		if err := derived(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "fixturegen:", err)
+			os.Exit(1)
+		}
+		return
+	case len(os.Args) != 2:
+		fmt.Fprintln(os.Stderr, "usage: fixturegen [-derived] DIR")
 		os.Exit(2)
 	}
 	if err := run(context.Background(), os.Args[1]); err != nil {
@@ -40,7 +50,7 @@ func main() {
 }
 
 func run(ctx context.Context, out string) error {
-	demo, err := demo.StartHTTP(demo.HTTPConfig{
+	fast, err := demo.StartHTTP(demo.HTTPConfig{
 		Latency:   demo.LogNormal(5*time.Millisecond, 25*time.Millisecond),
 		ErrorRate: 0.01,
 		ErrorCode: 503,
@@ -49,7 +59,7 @@ func run(ctx context.Context, out string) error {
 	if err != nil {
 		return err
 	}
-	defer demo.Close()
+	defer fast.Close()
 	slow, err := demo.StartHTTP(demo.HTTPConfig{
 		Latency:   demo.LogNormal(9*time.Millisecond, 60*time.Millisecond),
 		ErrorRate: 0.03,
@@ -60,20 +70,14 @@ func run(ctx context.Context, out string) error {
 	}
 	defer slow.Close()
 
-	save := func(name string, exp *experiment.Experiment) error {
-		b, err := experiment.Encode(exp)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(out, name), b, 0o644)
-	}
+	save := func(name string, exp *experiment.Experiment) error { return save(out, name, exp) }
 
 	// one version: the demo experiment with one SLO that fails
 	one, err := runLoops(ctx, 1, func(int) string {
 		return `spec:
 - task: http
   with:
-    url: ` + demo.URL() + `/get
+    url: ` + fast.URL() + `/get
     duration: 4s
     qps: 50
     connections: 8
@@ -125,9 +129,9 @@ func run(ctx context.Context, out string) error {
     connections: 8
     headers: {X-Test: fixture}
     endpoints:
-      list: {url: "` + demo.URL() + `/items", weight: 6}
-      buy: {url: "` + demo.URL() + `/orders?delay=30ms", method: POST, payloadStr: '{"item": 1}', contentType: application/json, weight: 3}
-      flaky: {url: "` + demo.URL() + `/flaky?fault=reset", weight: 1}
+      list: {url: "` + fast.URL() + `/items", weight: 6}
+      buy: {url: "` + fast.URL() + `/orders?delay=30ms", method: POST, payloadStr: '{"item": 1}', contentType: application/json, weight: 3}
+      flaky: {url: "` + fast.URL() + `/flaky?fault=reset", weight: 1}
     allowInitialErrors: true
 - task: assess
   with:
@@ -188,7 +192,7 @@ func run(ctx context.Context, out string) error {
 		return `spec:
 - task: http
   with:
-    url: ` + demo.URL() + `/get?delay=` + strconv.FormatFloat(math.Round(delay*10)/10, 'f', -1, 64) + `ms
+    url: ` + fast.URL() + `/get?delay=` + strconv.FormatFloat(math.Round(delay*10)/10, 'f', -1, 64) + `ms
     numRequests: 16
     qps: 80
     connections: 4
@@ -237,7 +241,7 @@ metrics:
 		return `spec:
 - task: http
   with:
-    url: ` + demo.URL() + `/get?delay=20ms
+    url: ` + fast.URL() + `/get?delay=20ms
     duration: 2s
     qps: 200
     connections: 1
@@ -268,7 +272,7 @@ metrics:
 		return `spec:
 - task: http
   with:
-    url: ` + demo.URL() + `/get
+    url: ` + fast.URL() + `/get
     numRequests: 60
     qps: 30
 - task: assess
@@ -294,7 +298,7 @@ metrics:
 	// task fails and its SLOs are not judged (never passed on the values
 	// of the loop before)
 	outage, err := runLoops(ctx, 3, func(loop int) string {
-		url := demo.URL() + "/get"
+		url := fast.URL() + "/get"
 		if loop == 2 {
 			url = "http://127.0.0.1:1/get"
 		}
@@ -335,12 +339,41 @@ metrics:
 	if err := save("no-insights.yaml", pending); err != nil {
 		return err
 	}
-	return save("hostile.yaml", hostile(one))
+	return saveDerived(out, one)
 }
 
-// hostile copies an experiment and puts markup and quotes everywhere a
-// report shows text from the experiment.
-func hostile(src *experiment.Experiment) *experiment.Experiment {
+// save writes a fixture.
+func save(dir, name string, exp *experiment.Experiment) error {
+	b, err := experiment.Encode(exp)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name), b, 0o644)
+}
+
+// derived rewrites the fixtures edited from the committed one-version.yaml.
+func derived(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "one-version.yaml"))
+	if err != nil {
+		return err
+	}
+	one, err := experiment.Decode(b)
+	if err != nil {
+		return err
+	}
+	return saveDerived(dir, one)
+}
+
+// saveDerived writes the fixtures edited from the one-version experiment.
+func saveDerived(dir string, one *experiment.Experiment) error {
+	if err := save(dir, "connection-bound.yaml", connectionBound(one)); err != nil {
+		return err
+	}
+	return save(dir, "hostile.yaml", hostile(one))
+}
+
+// clone copies an experiment through its encoding.
+func clone(src *experiment.Experiment) *experiment.Experiment {
 	b, err := experiment.Encode(src)
 	if err != nil {
 		panic(err)
@@ -349,6 +382,27 @@ func hostile(src *experiment.Experiment) *experiment.Experiment {
 	if err != nil {
 		panic(err)
 	}
+	return exp
+}
+
+// connectionBound copies an experiment and makes its open-loop run one
+// that grew its connections to the cap against a slow target (the
+// connection-bound warning, not an invalid run), some of whose requests
+// timed out (their latencies are lower bounds), as the load engine records
+// it.
+func connectionBound(src *experiment.Experiment) *experiment.Experiment {
+	exp := clone(src)
+	ls := exp.Result.Insights.Load["http"]
+	ls.Connections, ls.MaxConnections, ls.ConnectionBound = 8, 8, true
+	ls.Delayed, ls.TimedOut, ls.Unsent = 61, 3, 2
+	ls.Warning = "connection-bound: 61 of 200 requests waited for one of the 8 connections (the cap): the target's mean service time of 152.4 ms at 50 req/s needs about 8; their waits are in the latency; 2 requests due within the duration could not start before it ended"
+	return exp
+}
+
+// hostile copies an experiment and puts markup and quotes everywhere a
+// report shows text from the experiment.
+func hostile(src *experiment.Experiment) *experiment.Experiment {
+	exp := clone(src)
 	const evilURL = `http://127.0.0.1:1/?q="><script>alert('url')</script>&x='y'`
 	exp.Spec[0].With["url"] = evilURL
 	res := exp.Result
