@@ -135,8 +135,11 @@ func TestCustomMetricsPrometheus(t *testing.T) {
 	var logs bytes.Buffer
 	env := &experiment.Env{Experiment: e, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Dir: t.TempDir()}
 	// The istio template's counts are the counters' latest scraped values:
-	// bracket them by the exporter's clock before and after the task.
-	before := time.Since(exp.First()).Seconds() - 1.5
+	// bracket them by the exporter's clock, from the last scrape stored
+	// before the task (the one before the latest served) to the end of the
+	// task. A scrape that a busy machine delays cannot move the bracket.
+	scrapes := exp.Scrapes()
+	before := scrapes[len(scrapes)-2].Seconds()
 	if err := tk.Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,6 +141,7 @@ type Exporter struct {
 	mu      sync.Mutex
 	first   time.Time
 	scrapes int
+	elapsed []time.Duration // of each scrape
 	changed chan struct{}
 }
 
@@ -156,6 +158,7 @@ func NewExporter(t testing.TB, render func(elapsed time.Duration) string) *Expor
 		}
 		elapsed := now.Sub(e.first)
 		e.scrapes++
+		e.elapsed = append(e.elapsed, elapsed)
 		close(e.changed)
 		e.changed = make(chan struct{})
 		e.mu.Unlock()
@@ -189,6 +192,15 @@ func (e *Exporter) First() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.first
+}
+
+// Scrapes returns the time since the first scrape that each scrape so far
+// was served for. Prometheus scrapes a target one scrape after another, so
+// when the exporter has served n scrapes, the first n-1 are stored.
+func (e *Exporter) Scrapes() []time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.elapsed)
 }
 
 // WaitScrapes waits until the exporter has been scraped n times.
