@@ -765,7 +765,6 @@ func nodeDistributedCronJobStory(t *testing.T) {
 		"--set", fmt.Sprintf("http.replicas=%d", pods),
 		"--set", "assess.SLOs.upper.http/error-count=0",
 		"--set", "runner=cronjob", "--set", "cronjobSchedule=* * * * *")
-	ctx := ctxT(t)
 	waitWithin(t, 5*time.Minute, "two loops by the CronJob controller", func() (bool, error) {
 		exp := n.experiment(t, "cron")
 		if exp.Result == nil {
@@ -776,6 +775,9 @@ func nodeDistributedCronJobStory(t *testing.T) {
 		}
 		return exp.Result.NumLoops >= 2 && exp.Completed(), fmt.Errorf("%d loops, completed %t", exp.Result.NumLoops, exp.Completed())
 	})
+	// the API calls' deadline starts after the wait, which may take minutes
+	// (the CronJob controller starts a loop a minute)
+	ctx := ctxT(t)
 	cj, err := n.c.Client.BatchV1().CronJobs(n.ns).Get(ctx, "cron-1-cronjob", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
