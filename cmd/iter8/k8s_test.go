@@ -54,7 +54,7 @@ func (cl *cluster) k(t *testing.T, dir string, args ...string) result {
 	return iter8Env(t, dir, []string{"KUBECONFIG=" + cl.kubeconfig}, append([]string{"k"}, args...)...)
 }
 
-// The bound is generous: node stories wait minutes for controllers (a
+// ctxT bounds a test's API calls, generously: node stories wait minutes for controllers (a
 // CronJob starts a loop a minute) while using the same context.
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
