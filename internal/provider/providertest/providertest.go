@@ -283,7 +283,16 @@ type Sample struct {
 
 // Query runs an instant PromQL query and returns its samples.
 func (p *Prometheus) Query(ctx context.Context, q string) ([]Sample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/query?query="+url.QueryEscape(q), nil)
+	return p.query(ctx, q, url.Values{"query": {q}})
+}
+
+// QueryAt runs an instant PromQL query evaluated at the time at.
+func (p *Prometheus) QueryAt(ctx context.Context, q string, at time.Time) ([]Sample, error) {
+	return p.query(ctx, q, url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}})
+}
+
+func (p *Prometheus) query(ctx context.Context, q string, params url.Values) ([]Sample, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/query?"+params.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
