@@ -140,10 +140,33 @@ func TestCustomMetricsPrometheus(t *testing.T) {
 	// task. A scrape that a busy machine delays cannot move the bracket.
 	scrapes := exp.Scrapes()
 	before := scrapes[len(scrapes)-2].Seconds()
+	// Prometheus evaluates each query at the time it receives it: bracket
+	// those times by the wall clock.
+	evalFrom := time.Now().Add(-time.Millisecond)
 	if err := tk.Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
+	evalTo := time.Now().Add(time.Millisecond)
 	after := time.Since(exp.First()).Seconds()
+	// rate() and increase() extrapolate the samples in the window towards
+	// its ends, fully or by half an interval depending on how old the newest
+	// sample is: a busy machine that delays scrapes lowers them well beyond
+	// 1%. Their expected values come from the samples Prometheus stored, at
+	// every time the query may have been evaluated.
+	window := 5 * time.Second
+	lookback := time.Since(evalFrom) + window + 5*time.Second
+	bounds := func(selector string) (lo, hi float64) {
+		t.Helper()
+		series, err := prom.Points(context.Background(), selector, lookback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi, ok := providertest.IncreaseBounds(series, evalFrom, evalTo, window)
+		if !ok {
+			t.Fatalf("%s: fewer than two samples in any %s window from %s to %s: %v", selector, window, evalFrom, evalTo, series)
+		}
+		return lo, hi
+	}
 	in := e.Result.Insights
 	if in.NumVersions != 2 || in.VersionLabel(0) != "v1" || in.VersionLabel(1) != "v2" {
 		t.Fatalf("versions: %d %v", in.NumVersions, in.VersionNames)
@@ -162,12 +185,33 @@ func TestCustomMetricsPrometheus(t *testing.T) {
 			}
 			t.Logf("%s %s = %v", v.version, metric, got)
 		}
+		between := func(metric string, lo, hi float64) {
+			t.Helper()
+			got, ok := in.Value(metric, i)
+			if !ok {
+				reason, _ := in.Missing(metric, i)
+				t.Errorf("%s %s: no value (%s)", v.version, metric, reason)
+				return
+			}
+			const eps = 1e-9 // float rounding of the sums
+			if got < lo*(1-eps) || got > hi*(1+eps) {
+				t.Errorf("%s %s = %v, want within [%v, %v] (the stored samples' extrapolation from %s to %s)", v.version, metric, got, lo, hi, evalFrom.Format(time.StampMilli), evalTo.Format(time.StampMilli))
+			}
+			t.Logf("%s %s = %v in [%v, %v]", v.version, metric, got, lo, hi)
+		}
+		selectors := map[string][2]string{ // requests, errors
+			"prom": {fmt.Sprintf(`http_requests_total{version=%q}`, v.version), fmt.Sprintf(`http_requests_total{version=%q,code="500"}`, v.version)},
+			"kn": {fmt.Sprintf(`revision_request_count{namespace_name="default",service_name="shop",revision_name="shop-%s"}`, v.version),
+				fmt.Sprintf(`revision_request_count{namespace_name="default",service_name="shop",revision_name="shop-%s",response_code_class="5xx"}`, v.version)},
+		}
 		for _, p := range []string{"prom", "kn"} {
-			// rate() and increase() over the 5s window: the served rate,
-			// within the scrape timestamps' jitter.
-			check(p+"/request-rate", v.rate, 0.01)
-			check(p+"/request-count", v.rate*5, 0.01)
-			check(p+"/error-count", v.rate*v.errorRate*5, 0.01)
+			// rate() and increase() over the 5s window: what Prometheus's
+			// extrapolation gives from the samples it stored.
+			lo, hi := bounds(selectors[p][0])
+			between(p+"/request-rate", lo/window.Seconds(), hi/window.Seconds())
+			between(p+"/request-count", lo, hi)
+			lo, hi = bounds(selectors[p][1])
+			between(p+"/error-count", lo, hi)
 			// Ratios of series scraped together are exact.
 			check(p+"/error-rate", v.errorRate, 1e-9)
 			check(p+"/latency-mean", v.meanSec*1000, 1e-9)

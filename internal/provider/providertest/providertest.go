@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -282,7 +283,16 @@ type Sample struct {
 
 // Query runs an instant PromQL query and returns its samples.
 func (p *Prometheus) Query(ctx context.Context, q string) ([]Sample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/query?query="+url.QueryEscape(q), nil)
+	return p.query(ctx, q, url.Values{"query": {q}})
+}
+
+// QueryAt runs an instant PromQL query evaluated at the time at.
+func (p *Prometheus) QueryAt(ctx context.Context, q string, at time.Time) ([]Sample, error) {
+	return p.query(ctx, q, url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}})
+}
+
+func (p *Prometheus) query(ctx context.Context, q string, params url.Values) ([]Sample, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/query?"+params.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +325,53 @@ func (p *Prometheus) Query(ctx context.Context, q string) ([]Sample, error) {
 			return nil, fmt.Errorf("query %s: value %v: %w", q, r.Value[1], err)
 		}
 		out = append(out, Sample{Labels: r.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// Points returns the stored samples of every series that selector (a series
+// selector, such as x{a="b"}) matches over the lookback before now, from an
+// instant query of the range selector, ascending by time.
+func (p *Prometheus) Points(ctx context.Context, selector string, lookback time.Duration) ([][]Point, error) {
+	q := fmt.Sprintf("%s[%dms]", selector, lookback.Milliseconds())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/query?query="+url.QueryEscape(q), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Values [][2]any `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
+	}
+	if body.Status != "success" || body.Data.ResultType != "matrix" {
+		return nil, fmt.Errorf("query %s: status %s, result type %q, want a matrix: %s", q, body.Status, body.Data.ResultType, body.Error)
+	}
+	var out [][]Point
+	for _, r := range body.Data.Result {
+		var pts []Point
+		for _, pv := range r.Values {
+			ts, ok := pv[0].(float64)
+			s, _ := pv[1].(string)
+			v, err := strconv.ParseFloat(s, 64)
+			if !ok || err != nil {
+				return nil, fmt.Errorf("query %s: sample %v, want [seconds, \"value\"]", q, pv)
+			}
+			pts = append(pts, Point{T: time.UnixMilli(int64(math.Round(ts * 1000))), V: v})
+		}
+		out = append(out, pts)
 	}
 	return out, nil
 }
