@@ -292,33 +292,17 @@ func (p *Prometheus) QueryAt(ctx context.Context, q string, at time.Time) ([]Sam
 }
 
 func (p *Prometheus) query(ctx context.Context, q string, params url.Values) ([]Sample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/query?"+params.Encode(), nil)
-	if err != nil {
+	var data struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	if err := p.get(ctx, q, params, &data); err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("query %s: %w", q, err)
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("query %s: %s", q, body.Error)
 	}
 	var out []Sample
-	for _, r := range body.Data.Result {
+	for _, r := range data.Result {
 		s, _ := r.Value[1].(string)
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil {
@@ -329,38 +313,51 @@ func (p *Prometheus) query(ctx context.Context, q string, params url.Values) ([]
 	return out, nil
 }
 
+// get runs the instant query q (with params) and decodes the data of a
+// successful answer into data.
+func (p *Prometheus) get(ctx context.Context, q string, params url.Values, data any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/query?"+params.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body := struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   any    `json:"data"`
+	}{Data: data}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return fmt.Errorf("query %s: %w", q, err)
+	}
+	if body.Status != "success" {
+		return fmt.Errorf("query %s: %s", q, body.Error)
+	}
+	return nil
+}
+
 // Points returns the stored samples of every series that selector (a series
 // selector, such as x{a="b"}) matches over the lookback before now, from an
 // instant query of the range selector, ascending by time.
 func (p *Prometheus) Points(ctx context.Context, selector string, lookback time.Duration) ([][]Point, error) {
 	q := fmt.Sprintf("%s[%dms]", selector, lookback.Milliseconds())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/query?query="+url.QueryEscape(q), nil)
-	if err != nil {
+	var data struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Values [][2]any `json:"values"`
+		} `json:"result"`
+	}
+	if err := p.get(ctx, q, url.Values{"query": {q}}, &data); err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Values [][2]any `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("query %s: %w", q, err)
-	}
-	if body.Status != "success" || body.Data.ResultType != "matrix" {
-		return nil, fmt.Errorf("query %s: status %s, result type %q, want a matrix: %s", q, body.Status, body.Data.ResultType, body.Error)
+	if data.ResultType != "matrix" {
+		return nil, fmt.Errorf("query %s: result type %q, want a matrix", q, data.ResultType)
 	}
 	var out [][]Point
-	for _, r := range body.Data.Result {
+	for _, r := range data.Result {
 		var pts []Point
 		for _, pv := range r.Values {
 			ts, ok := pv[0].(float64)
