@@ -505,27 +505,7 @@ func nodeCronJobStory(t *testing.T) {
 	})
 	// Hold the schedule, so that the report and the logs see a settled
 	// number of loops.
-	ctx := ctxT(t)
-	cj, err := n.c.Client.BatchV1().CronJobs(n.ns).Get(ctx, "hourly-1-cronjob", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cj.Spec.Suspend = ptrTo(true)
-	if _, err := n.c.Client.BatchV1().CronJobs(n.ns).Update(ctx, cj, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitWithin(t, 3*time.Minute, "no loop running", func() (bool, error) {
-		jobs, err := n.c.Client.BatchV1().Jobs(n.ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, j := range jobs.Items {
-			if j.Status.CompletionTime == nil {
-				return false, fmt.Errorf("job %s runs", j.Name)
-			}
-		}
-		return true, nil
-	})
+	n.suspend(t, "hourly-1-cronjob", func(batchv1.Job) {})
 	loops := n.experiment(t, "hourly").Result.NumLoops
 	n.mustK(t, dir, "assert", "-g", "hourly", "-c", "completed,nofailure,slos")
 	r := n.mustK(t, dir, "report", "-g", "hourly")
@@ -775,31 +755,10 @@ func nodeDistributedCronJobStory(t *testing.T) {
 		}
 		return exp.Result.NumLoops >= 2 && exp.Completed(), fmt.Errorf("%d loops, completed %t", exp.Result.NumLoops, exp.Completed())
 	})
-	// the API calls' deadline starts after the wait, which may take minutes
-	// (the CronJob controller starts a loop a minute)
-	ctx := ctxT(t)
-	cj, err := n.c.Client.BatchV1().CronJobs(n.ns).Get(ctx, "cron-1-cronjob", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cj.Spec.Suspend = ptrTo(true)
-	if _, err := n.c.Client.BatchV1().CronJobs(n.ns).Update(ctx, cj, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitWithin(t, 3*time.Minute, "no loop running", func() (bool, error) {
-		jobs, err := n.c.Client.BatchV1().Jobs(n.ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
+	n.suspend(t, "cron-1-cronjob", func(j batchv1.Job) {
+		if *j.Spec.Completions != pods || j.Spec.CompletionMode == nil || *j.Spec.CompletionMode != batchv1.IndexedCompletion {
+			t.Fatalf("job %s is not an Indexed Job of %d pods: %+v", j.Name, pods, j.Spec)
 		}
-		for _, j := range jobs.Items {
-			if j.Status.CompletionTime == nil && j.Status.Failed == 0 {
-				return false, fmt.Errorf("job %s runs", j.Name)
-			}
-			if *j.Spec.Completions != pods || j.Spec.CompletionMode == nil || *j.Spec.CompletionMode != batchv1.IndexedCompletion {
-				t.Fatalf("job %s is not an Indexed Job of %d pods: %+v", j.Name, pods, j.Spec)
-			}
-		}
-		return true, nil
 	})
 	n.mustK(t, dir, "assert", "-g", "cron", "-c", "completed,nofailure,slos")
 	exp := n.experiment(t, "cron")
@@ -823,4 +782,44 @@ func nodeDistributedCronJobStory(t *testing.T) {
 	}
 	r = n.mustK(t, dir, "report", "-g", "cron")
 	mustContain(t, "k report", r.stdout, fmt.Sprintf("Number of completed loops: %d", loops), "Load generator pods:")
+}
+
+// suspend holds the CronJob's schedule and waits until every Job of the
+// namespace has completed or failed, checking each Job, so
+// that the report and the logs see a settled number of loops. The API
+// calls' deadline starts here, after the story waited minutes for loops.
+func (n *onNode) suspend(t *testing.T, cronJob string, check func(batchv1.Job)) {
+	t.Helper()
+	ctx := ctxT(t)
+	cj, err := n.c.Client.BatchV1().CronJobs(n.ns).Get(ctx, cronJob, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj.Spec.Suspend = ptrTo(true)
+	if _, err := n.c.Client.BatchV1().CronJobs(n.ns).Update(ctx, cj, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, 3*time.Minute, "no loop running", func() (bool, error) {
+		jobs, err := n.c.Client.BatchV1().Jobs(n.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, j := range jobs.Items {
+			if !jobEnded(j) {
+				return false, fmt.Errorf("job %s runs", j.Name)
+			}
+			check(j)
+		}
+		return true, nil
+	})
+}
+
+// jobEnded reports whether a Job has completed or failed for good.
+func jobEnded(j batchv1.Job) bool {
+	for _, c := range j.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return j.Status.CompletionTime != nil
 }
