@@ -350,11 +350,8 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 		ready.Add(1)
 		go func() {
 			defer e.wg.Done()
-			conn := e.target.NewConn()
+			conn := e.dial(ctx)
 			defer func() { _ = conn.Close() }()
-			if p, ok := conn.(Preconnector); ok {
-				p.Preconnect(ctx)
-			}
 			ready.Done()
 			select {
 			case <-begin:
@@ -504,13 +501,20 @@ func (e *engine) grow(ctx context.Context) {
 	i := int(e.workers.Load())
 	go func() {
 		defer e.wg.Done()
-		conn := e.target.NewConn()
+		conn := e.dial(ctx)
 		defer func() { _ = conn.Close() }()
-		if p, ok := conn.(Preconnector); ok {
-			p.Preconnect(ctx)
-		}
 		e.worker(ctx, conn, e.shards[i%len(e.shards)], i)
 	}()
+}
+
+// dial makes a worker's Conn and, when it can, connects it before its
+// first request, so that set-up is not measured as that request's latency.
+func (e *engine) dial(ctx context.Context) Conn {
+	conn := e.target.NewConn()
+	if p, ok := conn.(Preconnector); ok {
+		p.Preconnect(ctx)
+	}
+	return conn
 }
 
 // worker sends requests over conn; i is its index (for a concurrency
