@@ -18,6 +18,12 @@ import (
 type Outcome struct {
 	Code int
 	Err  ErrorKind
+	// At is when the answer arrived, when the Conn knows it more precisely
+	// than the return of Do or Collect does (the kernel's receive
+	// timestamp of its last bytes): the generator's own wake-up after the
+	// answer arrived is then not measured as the target's service time.
+	// Zero: when Do or Collect returned.
+	At time.Time
 }
 
 // Conn sends requests one at a time. Each worker owns one Conn, so
@@ -25,6 +31,25 @@ type Outcome struct {
 type Conn interface {
 	Do(ctx context.Context, endpoint int) Outcome
 	Close() error
+}
+
+// Deferrer is implemented by Conns that can send a request and collect its
+// answer later. In open loop, when the target answers well within the time
+// until a worker's next request is due, the worker sends a request, claims
+// its next one, sleeps until that is due and only then collects the answer,
+// whose arrival time the Conn takes from the kernel (Outcome.At): the
+// generator then wakes once per request (its due time) instead of twice (its
+// due time and the answer), which halves the wake-ups of an idle generator
+// at evenly spaced arrivals.
+type Deferrer interface {
+	// Send sends a request to endpoint without waiting for its answer
+	// (done false). When the request is over already (it could not be
+	// sent) or the Conn cannot defer its answer now, Send makes the
+	// whole request as Do does and returns its outcome with done true.
+	Send(ctx context.Context, endpoint int) (out Outcome, done bool)
+	// Collect waits for the answer to the request Send left open, until
+	// its timeout, and returns its outcome.
+	Collect(ctx context.Context) Outcome
 }
 
 // Target makes a Conn per worker.
@@ -423,6 +448,10 @@ type engine struct {
 	// service times) do not open connections.
 	svcMedian atomic.Int64
 	completed atomic.Int64
+	// noDeferUntil is the time into the run (ns) before which answers are
+	// not deferred: a deferred answer that had not arrived when the
+	// worker's next request was due stops deferral for a while.
+	noDeferUntil atomic.Int64
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
@@ -526,6 +555,20 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 		return
 	}
 	ctx = e.requestContext(ctx)
+	var df Deferrer
+	if e.open && e.opts.Concurrency == nil && (e.opts.DurationStop == "" || e.opts.DurationStop == Wait) {
+		// (a request the duration's end cuts short must be in flight,
+		// not an answer waiting to be collected)
+		df, _ = conn.(Deferrer)
+	}
+	// p is a request sent by df whose answer is not yet collected; it is
+	// collected before the next request or when the worker stops.
+	var p deferred
+	defer func() {
+		if p.open {
+			e.collect(ctx, df, sh, &p)
+		}
+	}()
 	for !e.stop.Load() && e.within(off) {
 		n := e.next.Add(1) - 1
 		if e.limit > 0 && n >= e.limit {
@@ -546,6 +589,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 		sent := claim
 		if e.open {
 			intended = e.opts.Pacer.At(n)
+			onTime := intended > claim
 			if d := intended - claim; d > 0 {
 				if timer == nil {
 					timer = time.NewTimer(d)
@@ -559,7 +603,19 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 					return
 				}
 				sent = time.Since(e.start)
-			} else {
+			}
+			if p.open {
+				// A deferred answer not yet in when this request was due
+				// delays it by the generator's choice (another connection
+				// may have been free): that lateness is the generator's,
+				// and no answer is deferred for a while. A worker already
+				// behind its schedule says nothing about the target.
+				if answered := e.collect(ctx, df, sh, &p); onTime && answered > intended {
+					e.noDeferUntil.Store(int64(answered + deferPause))
+				}
+				sent = time.Since(e.start)
+			}
+			if claim > intended {
 				// No connection was free when the request was due: the
 				// target held them all; the wait is charged to it.
 				wait = claim - intended
@@ -571,35 +627,99 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 		if e.opts.Monitor != nil {
 			sh.inflight.Add(1)
 		}
-		out := conn.Do(ctx, ep)
-		end := time.Since(e.start)
-		if e.opts.Monitor != nil {
-			sh.inflight.Add(-1)
+		sm := sample{sent: sent, intended: intended, wait: wait}
+		var out Outcome
+		if df != nil && e.deferrable(sent) {
+			var done bool
+			if out, done = df.Send(ctx, ep); !done {
+				p = deferred{open: true, ep: ep, sample: sm}
+				e.idle.Add(1)
+				continue
+			}
+		} else {
+			out = conn.Do(ctx, ep)
 		}
 		if e.open {
 			e.idle.Add(1)
 		}
-		if e.stop.Load() && out.Err != "" {
-			// Cut short by cancellation: not a measurement of the target.
+		if !e.finish(sh, ep, out, sm) {
 			return
 		}
-		if e.ignored(end) {
-			return
-		}
-		svc := end - sent
-		if e.open && out.Err == "" {
-			e.trackMedian(svc)
-		}
-		timedOut := out.Err == Timeout || out.Err == DeadlineExceeded
-		if timedOut && svc < e.opts.Timeout {
-			svc = e.opts.Timeout
-		}
-		isErr := e.opts.IsError(ep, out)
-		sh.record(ep, out, isErr, timedOut, sample{
-			sent: sent, service: svc, intended: intended, wait: wait,
-			omit: isErr && !timedOut && e.opts.OmitErrorLatency,
-		})
 	}
+}
+
+// deferPause is how long no answer is deferred after a deferred answer
+// came too late for the worker's next request.
+const deferPause = time.Second
+
+// deferred is a request whose answer a Deferrer collects later.
+type deferred struct {
+	open bool
+	ep   int
+	sample
+}
+
+// collect collects p's answer, records it and returns when it arrived.
+func (e *engine) collect(ctx context.Context, df Deferrer, sh *shard, p *deferred) time.Duration {
+	p.open = false
+	out := df.Collect(ctx)
+	end := e.ended(out)
+	e.finish(sh, p.ep, out, p.sample)
+	return end
+}
+
+// deferrable reports whether a request sent now may have its answer
+// collected at the worker's next due time: the median answer came back in
+// under an eighth of the time until then (about workers / rate), well
+// within the timeout, and no deferred answer was late recently.
+func (e *engine) deferrable(now time.Duration) bool {
+	if e.completed.Load() < minSamples || int64(now) < e.noDeferUntil.Load() {
+		return false
+	}
+	rate := e.rateAt(now)
+	if rate <= 0 {
+		return false
+	}
+	gap := time.Duration(float64(e.workers.Load()) / rate * float64(time.Second))
+	return 8*time.Duration(e.svcMedian.Load()) < gap && (e.opts.Timeout == 0 || 2*gap < e.opts.Timeout)
+}
+
+// ended is when the answer of out arrived, as time into the run.
+func (e *engine) ended(out Outcome) time.Duration {
+	if !out.At.IsZero() {
+		return out.At.Sub(e.start)
+	}
+	return time.Since(e.start)
+}
+
+// finish records a request's outcome; it returns false when the worker
+// must stop (the request was cut short by cancellation, or its answer came
+// after the duration and is ignored).
+func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) bool {
+	end := e.ended(out)
+	if e.opts.Monitor != nil {
+		sh.inflight.Add(-1)
+	}
+	if e.stop.Load() && out.Err != "" {
+		// Cut short by cancellation: not a measurement of the target.
+		return false
+	}
+	if e.ignored(end) {
+		return false
+	}
+	svc := max(end-sm.sent, 0)
+	if e.open && out.Err == "" {
+		e.trackMedian(svc)
+	}
+	timedOut := out.Err == Timeout || out.Err == DeadlineExceeded
+	if timedOut && svc < e.opts.Timeout {
+		svc = e.opts.Timeout
+	}
+	isErr := e.opts.IsError(ep, out)
+	sm.service = svc
+	sm.omit = isErr && !timedOut && e.opts.OmitErrorLatency
+	sh.record(ep, out, isErr, timedOut, sm)
+	return true
 }
 
 // minSamples is how many responses the median service time needs before it

@@ -119,6 +119,9 @@ type h1Conn struct {
 	raw *rawConn // plain TCP: writes and reads through the raw socket
 	br  *bufio.Reader
 	err error // the last failure, for messages
+
+	sentAt time.Time // when the request in progress was sent
+	head   bool      // it is a HEAD request
 }
 
 func newH1Conn(addr string, tlsConf *tls.Config, timeout time.Duration) *h1Conn {
@@ -212,27 +215,56 @@ func (c *h1Conn) preconnect(ctx context.Context) {
 
 // do sends one request and reads its response.
 func (c *h1Conn) do(ctx context.Context, req []byte, head bool) load.Outcome {
+	if out, ok := c.begin(ctx, req, head, false); !ok {
+		return out
+	}
+	return c.end(ctx)
+}
+
+// canDefer reports whether the answer to a request sent now can be read
+// later and still timed (see load.Deferrer).
+func (c *h1Conn) canDefer() bool { return c.nc != nil && c.raw != nil && c.raw.canDefer() }
+
+// begin starts a request: it connects if need be, arms the timeout and
+// sends req, at once when now is set, else within the read that waits for
+// the answer. ok is false when the request is over (out says why).
+func (c *h1Conn) begin(ctx context.Context, req []byte, head, now bool) (out load.Outcome, ok bool) {
 	c.watch(ctx)
 	if c.nc == nil {
 		if err := c.dial(ctx); err != nil {
-			return c.fail(ctx, err)
+			return c.fail(ctx, err), false
 		}
 	}
-	if err := c.nc.SetDeadline(time.Now().Add(c.timeout)); err != nil {
-		return c.fail(ctx, err)
+	c.sentAt, c.head = time.Now(), head
+	if err := c.nc.SetDeadline(c.sentAt.Add(c.timeout)); err != nil {
+		return c.fail(ctx, err), false
 	}
 	if c.br.Buffered() > 0 {
 		// bytes that arrived before this request was sent
-		return c.fail(ctx, errUnsolicited)
+		return c.fail(ctx, errUnsolicited), false
 	}
-	if c.raw != nil {
+	switch {
+	case c.raw != nil && now:
+		c.raw.stamp = 0
+		if err := c.raw.sendNow(req); err != nil {
+			return c.fail(ctx, err), false
+		}
+	case c.raw != nil:
 		// written by the read that waits for the response, once the
 		// socket was seen to hold no unsolicited bytes
+		c.raw.stamp = 0
 		c.raw.send(req)
-	} else if _, err := c.nc.Write(req); err != nil {
-		return c.fail(ctx, err)
+	default:
+		if _, err := c.nc.Write(req); err != nil {
+			return c.fail(ctx, err), false
+		}
 	}
-	code, closeConn, err := readResponse(c.br, head)
+	return load.Outcome{}, true
+}
+
+// end reads the answer to the request begin sent.
+func (c *h1Conn) end(ctx context.Context) load.Outcome {
+	code, closeConn, err := readResponse(c.br, c.head)
 	if err != nil {
 		return c.fail(ctx, err)
 	}
@@ -241,10 +273,28 @@ func (c *h1Conn) do(ctx context.Context, req []byte, head bool) load.Outcome {
 		// is unknown, and the spare would answer the next
 		return c.fail(ctx, errUnsolicited)
 	}
+	out := load.Outcome{Code: code, At: c.answered()}
 	if closeConn {
 		c.reset()
 	}
-	return load.Outcome{Code: code}
+	return out
+}
+
+// answered is when the answer's last bytes arrived, from the kernel's
+// receive timestamp, on the clock of sentAt; zero when there is no
+// timestamp. A timestamp outside the time from the send to now is not this
+// answer's arrival (the wall clock was set meanwhile): the connection then
+// trusts no more of them, and defers no answer.
+func (c *h1Conn) answered() time.Time {
+	if c.raw == nil || c.raw.stamp == 0 {
+		return time.Time{}
+	}
+	at := c.sentAt.Add(time.Duration(c.raw.stamp - c.sentAt.UnixNano()))
+	if at.Before(c.sentAt) || at.After(time.Now()) {
+		c.raw.distrust()
+		return time.Time{}
+	}
+	return at
 }
 
 func (c *h1Conn) fail(ctx context.Context, err error) load.Outcome {

@@ -94,6 +94,8 @@ type Target struct {
 	groups      []group
 	clients     []*http.Client
 	unreachable sync.Once
+	// deferred counts requests whose answers were collected later (tests)
+	deferred atomic.Int64
 }
 
 type group struct {
@@ -281,6 +283,7 @@ type conn struct {
 	t       *Target
 	h1      []*h1Conn
 	lastErr error
+	open    *h1Conn // the connection of a request whose answer Collect reads
 }
 
 func (c *conn) Do(ctx context.Context, i int) load.Outcome {
@@ -305,6 +308,40 @@ func (c *conn) first(ep *endpoint, out load.Outcome) {
 	err := fmt.Errorf("%s: %w", ep.URL, cause)
 	c.t.unreachable.Do(func() { c.t.cfg.Unreachable(err) })
 }
+
+// Send implements load.Deferrer: an HTTP/1.1 request over plain TCP, on a
+// connection open and already answering with receive timestamps, is sent
+// now and its answer read by Collect; any other request is made whole.
+func (c *conn) Send(ctx context.Context, i int) (load.Outcome, bool) {
+	ep := c.t.eps[i]
+	var h *h1Conn
+	if ep.client == nil && (c.t.cfg.Unreachable == nil || ep.answered.Load()) {
+		h = c.h1[ep.group]
+	}
+	if h == nil || !h.canDefer() {
+		return c.Do(ctx, i), true
+	}
+	if out, ok := h.begin(ctx, ep.req, ep.method == http.MethodHead, true); !ok {
+		c.lastErr = h.err
+		return out, true
+	}
+	c.open = h
+	c.t.deferred.Add(1)
+	return load.Outcome{}, false
+}
+
+// Collect implements load.Deferrer.
+func (c *conn) Collect(ctx context.Context) load.Outcome {
+	h := c.open
+	c.open = nil
+	out := h.end(ctx)
+	if out.Err != "" {
+		c.lastErr = h.err
+	}
+	return out
+}
+
+var _ load.Deferrer = (*conn)(nil)
 
 func (c *conn) do(ctx context.Context, ep *endpoint) load.Outcome {
 	if ep.client != nil {

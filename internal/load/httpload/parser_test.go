@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -90,29 +91,48 @@ func TestUnsolicitedBytes(t *testing.T) {
 		{"bytes before the request", "HTTP/1.1 203 Early\r\nContent-Length: 0\r\n\r\n", ok},
 	}
 	for _, tt := range tests {
-		addr := misbehave(t, tt.early, tt.answer)
-		c := newH1Conn(addr, nil, 5*time.Second)
-		ctx := context.Background()
-		c.preconnect(ctx)
-		if tt.early != "" {
-			waitReadable(t, c)
+		for _, deferred := range []bool{false, true} {
+			unsolicited(t, tt.name, tt.early, tt.answer, deferred)
 		}
-		codes := map[string]int{}
-		for range 4 {
-			out := c.do(ctx, buildRequest(mustEndpoint(t, "http://"+addr+"/")), false)
-			if out.Err != "" {
-				codes[string(out.Err)]++
-			} else {
-				codes[http.StatusText(out.Code)]++
+	}
+}
+
+// unsolicited sends four requests to a misbehaving server, made whole or
+// with their answers read after the send returned (deferred).
+func unsolicited(t *testing.T, name, early, answer string, deferred bool) {
+	t.Helper()
+	name = fmt.Sprintf("%s (deferred %v)", name, deferred)
+	addr := misbehave(t, early, answer)
+	c := newH1Conn(addr, nil, 5*time.Second)
+	defer func() { _ = c.Close() }()
+	ctx := context.Background()
+	c.preconnect(ctx)
+	if early != "" {
+		waitReadable(t, c)
+	}
+	codes := map[string]int{}
+	for range 4 {
+		req := buildRequest(mustEndpoint(t, "http://"+addr+"/"))
+		var out load.Outcome
+		if deferred {
+			var ok bool
+			if out, ok = c.begin(ctx, req, false, true); ok {
+				out = c.end(ctx)
 			}
-			if out.Code == 203 {
-				t.Errorf("%s: the spare response answered a request", tt.name)
-			}
+		} else {
+			out = c.do(ctx, req, false)
 		}
-		_ = c.Close()
-		if codes[string(load.ProtocolUnsolicited)] == 0 || codes["OK"] == 0 {
-			t.Errorf("%s: outcomes %v, want protocol-unsolicited, then a replaced connection that works", tt.name, codes)
+		if out.Err != "" {
+			codes[string(out.Err)]++
+		} else {
+			codes[http.StatusText(out.Code)]++
 		}
+		if out.Code == 203 {
+			t.Errorf("%s: the spare response answered a request", name)
+		}
+	}
+	if codes[string(load.ProtocolUnsolicited)] == 0 || codes["OK"] == 0 {
+		t.Errorf("%s: outcomes %v, want protocol-unsolicited, then a replaced connection that works", name, codes)
 	}
 }
 

@@ -5,6 +5,7 @@ package httpload
 import (
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"syscall"
@@ -15,16 +16,30 @@ import (
 // readiness was reset, so the read can wait for the response to arrive
 // instead of first trying a read that fails with EAGAIN. On Linux its
 // system calls on the non-blocking socket are raw (see rawsys_linux.go).
+//
+// On Linux it also reads the kernel's receive time of each answer, and it
+// can send a request whose answer is read later (sendNow): meanwhile the
+// socket's receive low-water mark is set high, so that the answer's arrival
+// does not wake the process; the next read that must wait sets it back.
 type rawConn struct {
 	nc       net.Conn
 	rc       syscall.RawConn
 	pending  []byte // request bytes not yet written
 	fallback bool   // the socket could not take the request at once
 	writing  bool   // the socket was checked for unsolicited bytes
+	sendOnly bool   // sendNow: write without waiting for the answer
 	p        []byte
 	n        int
 	err      error
 	fn       func(fd uintptr) bool
+	sendFn   func(fd uintptr)
+
+	stamped bool  // the kernel was asked for receive timestamps
+	seen    bool  // and gave one
+	stamp   int64 // the receive time of the last read with one (Unix ns)
+	msg     stampMsg
+	lowHigh bool  // the low-water mark is high (an answer is deferred)
+	lowat   int32 // the value passed to setsockopt
 }
 
 func newRawConn(c net.Conn) *rawConn {
@@ -38,7 +53,57 @@ func newRawConn(c net.Conn) *rawConn {
 	}
 	r := &rawConn{nc: c, rc: rc}
 	r.fn = r.step // bound once: no allocation per Read
+	r.sendFn = r.sendStep
+	_ = rc.Control(func(fd uintptr) { r.stamped = enableStamps(fd) })
 	return r
+}
+
+// canDefer reports whether an answer can be read later and still timed:
+// the kernel gives receive timestamps.
+func (r *rawConn) canDefer() bool { return r.stamped && r.seen }
+
+// distrust stops taking receive timestamps, after one that could not be
+// an answer's arrival.
+func (r *rawConn) distrust() { r.stamped, r.seen, r.stamp = false, false, 0 }
+
+// sendNow writes req at once; its answer is read by the next Reads. It
+// fails with errUnsolicited when bytes that answer no request are waiting.
+func (r *rawConn) sendNow(req []byte) error {
+	r.pending, r.writing, r.sendOnly, r.err = req, false, true, nil
+	if err := r.rc.Control(r.sendFn); err != nil {
+		r.pending = nil
+		return err
+	}
+	r.sendOnly = false
+	if r.fallback {
+		r.fallback = false
+		rest := r.pending
+		r.pending = nil
+		if _, err := r.nc.Write(rest); err != nil {
+			return err
+		}
+	}
+	return r.err
+}
+
+func (r *rawConn) sendStep(fd uintptr) {
+	if !r.lowHigh {
+		r.lowat = math.MaxInt32
+		if setLowat(fd, &r.lowat) == nil {
+			r.lowHigh = true
+		}
+	}
+	r.step(fd)
+}
+
+// lower sets the low-water mark back to one byte before a read waits.
+func (r *rawConn) lower(fd uintptr) {
+	if r.lowHigh {
+		r.lowat = 1
+		if setLowat(fd, &r.lowat) == nil {
+			r.lowHigh = false
+		}
+	}
 }
 
 // send arranges for req to be written by the next Read.
@@ -77,15 +142,36 @@ func (r *rawConn) step(fd uintptr) bool {
 			r.fallback = true
 			return true
 		}
+		if r.sendOnly {
+			return true
+		}
+		r.lower(fd)
 		return false // sent: wait for the response
 	}
-	for {
-		r.n, r.err = sysRead(fd, r.p)
-		if !errors.Is(r.err, syscall.EINTR) {
-			break
+	for retried := false; ; {
+		if r.stamped {
+			var stamp int64
+			r.n, stamp, r.err = r.msg.recv(fd, r.p)
+			if stamp != 0 {
+				r.stamp, r.seen = stamp, true
+			}
+		} else {
+			r.n, r.err = sysRead(fd, r.p)
 		}
+		if errors.Is(r.err, syscall.EINTR) {
+			continue
+		}
+		if errors.Is(r.err, syscall.EAGAIN) && r.lowHigh && !retried {
+			// the bytes that arrived while the mark was high did not
+			// make the socket readable: lower it and look again
+			r.lower(fd)
+			retried = true
+			continue
+		}
+		break
 	}
 	if errors.Is(r.err, syscall.EAGAIN) {
+		r.lower(fd)
 		return false
 	}
 	if r.err != nil {

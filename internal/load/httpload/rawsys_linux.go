@@ -51,3 +51,63 @@ func bufPtr(p []byte) unsafe.Pointer {
 	}
 	return unsafe.Pointer(&p[0])
 }
+
+// The receive timestamps and the receive low-water mark of rawConn.
+
+// enableStamps asks the kernel to report when the bytes of each read
+// arrived (SO_TIMESTAMPNS); it reports whether it could.
+func enableStamps(fd uintptr) bool {
+	return syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) == nil
+}
+
+// setLowat sets the socket's receive low-water mark (SO_RCVLOWAT): below
+// it, arriving bytes do not make the socket readable, so the runtime's
+// poller is not woken by them. The kernel caps a large value.
+func setLowat(fd uintptr, v *int32) error {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT,
+		uintptr(unsafe.Pointer(v)), 4, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// stampMsg is the message header of a read that takes the receive
+// timestamp. It lives as long as its connection, so that no read
+// allocates.
+type stampMsg struct {
+	hdr syscall.Msghdr
+	iov syscall.Iovec
+	oob [8]uint64 // control messages, 8-byte aligned
+}
+
+// recv reads into p and returns, besides the count, the kernel's
+// receive time of the last bytes read (Unix ns; 0 when it gave none).
+func (m *stampMsg) recv(fd uintptr, p []byte) (int, int64, error) {
+	oob := unsafe.Slice((*byte)(unsafe.Pointer(&m.oob[0])), len(m.oob)*8)
+	m.iov.Base = (*byte)(bufPtr(p))
+	m.iov.SetLen(len(p))
+	m.hdr.Iov = &m.iov
+	m.hdr.Iovlen = 1
+	m.hdr.Control = &oob[0]
+	m.hdr.SetControllen(len(oob))
+	n, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
+	m.iov.Base = nil
+	if e != 0 {
+		return -1, 0, e
+	}
+	var stamp int64
+	ctl := oob[:min(int(m.hdr.Controllen), len(oob))]
+	for len(ctl) >= syscall.CmsgLen(0) {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&ctl[0]))
+		l := int(h.Len)
+		if l < syscall.CmsgLen(0) || l > len(ctl) {
+			break
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS && l >= syscall.CmsgLen(int(unsafe.Sizeof(syscall.Timespec{}))) {
+			stamp = (*syscall.Timespec)(unsafe.Pointer(&ctl[syscall.CmsgLen(0)])).Nano()
+		}
+		ctl = ctl[min(syscall.CmsgSpace(l-syscall.CmsgLen(0)), len(ctl)):]
+	}
+	return int(n), stamp, nil
+}

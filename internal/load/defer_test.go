@@ -1,0 +1,165 @@
+package load_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/load"
+)
+
+// deferTarget is a fake target whose Conns can defer answers: request i
+// (in the order sent) is answered after delay(i), and its answer carries
+// that arrival time (Outcome.At), as a kernel receive timestamp would.
+type deferTarget struct {
+	delay func(i int64) time.Duration
+	n     atomic.Int64
+	mu    sync.Mutex
+	// how each request was made, by index: true when deferred
+	deferred map[int64]bool
+}
+
+func (t *deferTarget) NewConn() load.Conn { return &deferConn{t: t} }
+
+func (t *deferTarget) start(deferred bool) (int64, time.Time) {
+	i := t.n.Add(1) - 1
+	t.mu.Lock()
+	t.deferred[i] = deferred
+	t.mu.Unlock()
+	return i, time.Now().Add(t.delay(i))
+}
+
+func (t *deferTarget) count(deferred bool) (n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, d := range t.deferred {
+		if d == deferred {
+			n++
+		}
+	}
+	return n
+}
+
+type deferConn struct {
+	t  *deferTarget
+	at time.Time
+}
+
+func (c *deferConn) Do(ctx context.Context, _ int) load.Outcome {
+	_, at := c.t.start(false)
+	return answerAt(ctx, at)
+}
+
+func (c *deferConn) Send(_ context.Context, _ int) (load.Outcome, bool) {
+	_, c.at = c.t.start(true)
+	return load.Outcome{}, false
+}
+
+func (c *deferConn) Collect(ctx context.Context) load.Outcome { return answerAt(ctx, c.at) }
+
+func (c *deferConn) Close() error { return nil }
+
+// answerAt waits until at and answers with that arrival time.
+func answerAt(ctx context.Context, at time.Time) load.Outcome {
+	select {
+	case <-time.After(time.Until(at)):
+		return load.Outcome{Code: 200, At: at}
+	case <-ctx.Done():
+		return load.Outcome{Err: load.Canceled}
+	}
+}
+
+// A target that answers well within the time to a worker's next request
+// has its answers collected then, timed at their arrival (not their
+// collection, 4 ms later); every request is counted once.
+func TestDeferredAnswers(t *testing.T) {
+	t.Parallel()
+	tg := &deferTarget{delay: func(int64) time.Duration { return time.Microsecond }, deferred: map[int64]bool{}}
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: load.Constant{PerSecond: 1000}, Connections: 4, Requests: 300, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.Requests != 300 || rep.Total.Codes["200"] != 300 || tg.n.Load() != 300 {
+		t.Fatalf("recorded %d (%v), sent %d: want 300", rep.Total.Requests, rep.Total.Codes, tg.n.Load())
+	}
+	// the first 32 answers set the median service time, then requests
+	// are deferred
+	if d := tg.count(true); d < 150 {
+		t.Errorf("%d of 300 answers deferred, want most", d)
+	}
+	if p50 := rep.Total.Service.PercentileMs(50); p50 >= 1 {
+		t.Errorf("service time p50 %.3f ms: deferred answers timed at their collection, not their arrival", p50)
+	}
+}
+
+// A deferred answer that is not in when its worker's next request is due
+// delays that request by the generator's choice: the delay is generator
+// lag, not the target's latency, and no answer is deferred for a while.
+func TestDeferredLateAnswer(t *testing.T) {
+	t.Parallel()
+	const slow = 100
+	tg := &deferTarget{delay: func(i int64) time.Duration {
+		if i == slow {
+			return 30 * time.Millisecond
+		}
+		return 20 * time.Microsecond
+	}, deferred: map[int64]bool{}}
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: load.Constant{PerSecond: 1000}, Connections: 4, Requests: 400, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.Requests != 400 {
+		t.Fatalf("recorded %d, want 400", rep.Total.Requests)
+	}
+	tg.mu.Lock()
+	wasDeferred := tg.deferred[slow]
+	var after int
+	for i := int64(slow + 1); i < 400; i++ {
+		if !tg.deferred[i] {
+			after++
+		}
+	}
+	tg.mu.Unlock()
+	if !wasDeferred {
+		t.Fatalf("request %d was not deferred", slow)
+	}
+	if max := rep.Total.Service.MaxMs(); max < 30 {
+		t.Errorf("service time max %.3f ms, want the slow answer's 30 ms", max)
+	}
+	// the worker's next request was due about 4 ms after the slow one
+	// was sent and left when its answer came, about 26 ms late
+	if lag := rep.GeneratorLag.MaxMs(); lag < 20 {
+		t.Errorf("generator lag max %.3f ms, want the wait for the slow answer", lag)
+	}
+	// only the slow answer itself is slow: the second-slowest corrected
+	// latency (p99.5 of 400) is small, unless the machine stalled the
+	// generator itself behind its schedule (Delayed)
+	if second := rep.Total.Latency.PercentileMs(99.5); rep.Delayed == 0 && second >= 20 {
+		t.Errorf("second-slowest corrected latency %.3f ms: the wait for the slow answer was charged to the target", second)
+	}
+	if after == 0 {
+		t.Error("answers were still deferred after one came too late")
+	}
+}
+
+// A target slower than an eighth of the time to a worker's next request
+// is never deferred: its answers are read as they come.
+func TestSlowTargetNotDeferred(t *testing.T) {
+	t.Parallel()
+	tg := &deferTarget{delay: func(int64) time.Duration { return 5 * time.Millisecond }, deferred: map[int64]bool{}}
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: load.Constant{PerSecond: 400}, Connections: 4, MaxConnections: 4, Requests: 100, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.Requests != 100 || tg.count(true) != 0 {
+		t.Errorf("recorded %d, %d deferred: want 100, none deferred", rep.Total.Requests, tg.count(true))
+	}
+}
