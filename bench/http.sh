@@ -34,6 +34,15 @@
 #   TOOLS="iter8 fortio fortio-uniform" RATE=2000 bench/http.sh
 # ARRIVALS=poisson runs iter8 with Poisson arrivals.
 #
+# WIRE=1 adds a reference for latency fidelity: each measured run is captured
+# on the loopback interface with tcpdump (packets with data, to and from
+# nginx), and every request's wire latency, from its packet to nginx to the
+# response's packet back on the same connection, is set beside what each
+# tool reported (iter8: its service time and corrected latency). The capture
+# runs in the sender's context, so CPU figures of WIRE rounds are not
+# comparable with others:
+#   WIRE=1 TOOLS="iter8 fortio fortio-uniform" RATE=2000 bench/http.sh
+#
 # Peers are installed by name into $ITER8_BENCH_CACHE (default
 # ~/.cache/iter8-bench): fortio.org/fortio@v1.68.2, github.com/rakyll/hey,
 # github.com/tsenart/vegeta/v12 from the Go module proxy, wrk and nginx from
@@ -56,13 +65,60 @@ if wants hey; then [ -x "$BIN/hey" ] || GOBIN=$BIN go install github.com/rakyll/
 if wants vegeta; then [ -x "$BIN/vegeta" ] || GOBIN=$BIN go install github.com/tsenart/vegeta/v12@latest; fi
 start_nginx
 
+WIRE=${WIRE:-0}
+if [ "$WIRE" = 1 ]; then command -v tcpdump >/dev/null 2>&1 || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq tcpdump >/dev/null; }; fi
+
+# wire_start: captures packets with data to and from nginx (WIRE=1).
+wire_start() {
+  [ "$WIRE" = 1 ] || return 0
+  rm -f "$WORK/cap.pcap" "$WORK/tcpdump.err"
+  taskset -c "$SERVER_CPU" tcpdump -i lo -n -s 96 -B 65536 --time-stamp-precision=nano -w "$WORK/cap.pcap" \
+    "tcp port $PORT and (tcp[tcpflags] & tcp-push != 0)" 2>"$WORK/tcpdump.err" &
+  echo $! >"$WORK/tcpdump.pid"
+  for _ in $(seq 100); do grep -q listening "$WORK/tcpdump.err" 2>/dev/null && return; sleep 0.05; done
+  echo "tcpdump did not start: $(cat "$WORK/tcpdump.err")" >&2
+  exit 1
+}
+
+# wire_stop TOOL: stops the capture and appends the run's wire latency
+# (tool p50_ms p99_ms requests dropped) to $WORK/wire.
+wire_stop() {
+  [ "$WIRE" = 1 ] || return 0
+  local pid dropped
+  pid=$(cat "$WORK/tcpdump.pid")
+  kill -INT "$pid"
+  wait "$pid" 2>/dev/null || true
+  dropped=$(awk '/dropped by kernel/{print $1}' "$WORK/tcpdump.err")
+  tcpdump -r "$WORK/cap.pcap" -n -tt --time-stamp-precision=nano 2>/dev/null | python3 -c '
+import sys
+port, tool, dropped = "." + sys.argv[1], sys.argv[2], sys.argv[3] or "0"
+def ns(t):
+    s, f = t.split(".")
+    return int(s) * 10**9 + int(f.ljust(9, "0"))
+sent, lat = {}, []
+for line in sys.stdin:
+    f = line.split()
+    if len(f) < 5 or f[1] != "IP":
+        continue
+    t, src, dst = ns(f[0]), f[2], f[4].rstrip(":")
+    if dst.endswith(port):
+        sent[src] = t
+    elif src.endswith(port) and dst in sent:
+        lat.append(t - sent.pop(dst))
+lat.sort()
+pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] / 1e6
+print(tool, pct(50), pct(99), len(lat), dropped)' "$PORT" "$TOOL_NAME" "$dropped" >>"$WORK/wire"
+}
+
 # measure TOOL CMD...: runs CMD on the generator core and appends a result row:
 # tool cpu_seconds peak_rss_kb server_requests
 measure() {
   local tool=$1; shift
   local before after cpu rss
   before=$(served)
+  wire_start
   read -r cpu rss _ < <(rusage taskset -c "$GEN_CPU" "$@" 2>"$WORK/$tool.out")
+  TOOL_NAME=$tool wire_stop
   after=$(served)
   # the status request itself is not the tool's
   echo "$tool $cpu $rss $((after - before - 1))" >>"$WORK/rows"
@@ -224,6 +280,30 @@ for tool in rows:
 print()
 print("start-up CPU s (median of one-request runs): " + ", ".join("%s %.3f" % (t, statistics.median(v)) for t, v in startup.items()))
 PY
+if [ "$WIRE" = 1 ]; then
+  echo
+  echo "Latency against the wire (WIRE=1: from each request's packet to nginx to its response's packet; medians of the rounds):"
+  python3 - "$WORK/all" "$WORK/wire" <<'PY'
+import sys, statistics
+wire, tools = {}, {}
+for line in open(sys.argv[2]):
+    tool, p50, p99, n, dropped = line.split()
+    wire.setdefault(tool, []).append((float(p50), float(p99), int(n), int(dropped)))
+for line in open(sys.argv[1]):
+    f = line.split()
+    s50, s99 = (f[7], f[8]) if len(f) > 7 else (f[5], f[6])
+    tools.setdefault(f[0], []).append((float(f[5]), float(f[6]), float(s50), float(s99)))
+med = lambda rows, i: statistics.median(r[i] for r in rows)
+print()
+print("| tool | reported p50 / p99 ms | service time p50 / p99 ms | wire p50 / p99 ms | reported − wire p50 / p99 µs | reported ÷ wire p50 / p99 | requests on the wire, dropped packets |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for tool, rows in tools.items():
+    w = wire[tool]
+    r50, r99, s50, s99, w50, w99 = med(rows, 0), med(rows, 1), med(rows, 2), med(rows, 3), med(w, 0), med(w, 1)
+    print("| %s | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %+.0f / %+.0f | %.2f / %.2f | %.0f, %d |" % (
+        tool, r50, r99, s50, s99, w50, w99, (r50 - w50) * 1000, (r99 - w99) * 1000, r50 / w50, r99 / w99, med(w, 2), sum(x[3] for x in w)))
+PY
+fi
 echo
 echo "Rounds (tool, CPU s, peak RSS KB, requests served, req/s, p50 ms, p99 ms[, service p50 ms, p99 ms]):"
 cat "$WORK/all"
