@@ -15,13 +15,30 @@ import (
 // that arrival time (Outcome.At), as a kernel receive timestamp would.
 type deferTarget struct {
 	delay func(i int64) time.Duration
-	n     atomic.Int64
-	mu    sync.Mutex
+	// readLate, when set, makes Do return that long after the answer
+	// arrived (a generator slow to read it); plain makes Conns without
+	// Send and Collect
+	readLate func(i int64) time.Duration
+	plain    bool
+	n        atomic.Int64
+	mu       sync.Mutex
 	// how each request was made, by index: true when deferred
 	deferred map[int64]bool
 }
 
-func (t *deferTarget) NewConn() load.Conn { return &deferConn{t: t} }
+func (t *deferTarget) NewConn() load.Conn {
+	if t.plain {
+		return plainConn{&deferConn{t: t}}
+	}
+	return &deferConn{t: t}
+}
+
+// plainConn is a Conn that cannot defer answers.
+type plainConn struct{ c *deferConn }
+
+func (c plainConn) Do(ctx context.Context, ep int) load.Outcome { return c.c.Do(ctx, ep) }
+
+func (c plainConn) Close() error { return nil }
 
 func (t *deferTarget) start(deferred bool) (int64, time.Time) {
 	i := t.n.Add(1) - 1
@@ -48,8 +65,12 @@ type deferConn struct {
 }
 
 func (c *deferConn) Do(ctx context.Context, _ int) load.Outcome {
-	_, at := c.t.start(false)
-	return answerAt(ctx, at)
+	i, at := c.t.start(false)
+	out := answerAt(ctx, at)
+	if c.t.readLate != nil {
+		time.Sleep(c.t.readLate(i))
+	}
+	return out
 }
 
 func (c *deferConn) Send(_ context.Context, _ int) (load.Outcome, bool) {
@@ -161,5 +182,36 @@ func TestSlowTargetNotDeferred(t *testing.T) {
 	}
 	if rep.Total.Requests != 100 || tg.count(true) != 0 {
 		t.Errorf("recorded %d, %d deferred: want 100, none deferred", rep.Total.Requests, tg.count(true))
+	}
+}
+
+// A generator late to read an answer that arrived in time (its kernel
+// timestamp, Outcome.At) starts its worker's next request late by its own
+// doing: that lateness is generator lag, not a wait for the target.
+func TestLateReadNotCharged(t *testing.T) {
+	t.Parallel()
+	const late = 10
+	tg := &deferTarget{plain: true, deferred: map[int64]bool{},
+		delay: func(int64) time.Duration { return 50 * time.Microsecond },
+		readLate: func(i int64) time.Duration {
+			if i == late {
+				return 15 * time.Millisecond // the next request is due 10 ms after this one
+			}
+			return 0
+		}}
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: load.Constant{PerSecond: 100}, Connections: 1, MaxConnections: 1, Requests: 30, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.Requests != 30 || tg.count(true) != 0 {
+		t.Fatalf("recorded %d, %d deferred: want 30, none deferred", rep.Total.Requests, tg.count(true))
+	}
+	if rep.Delayed != 0 {
+		t.Errorf("%d requests charged a wait for the target, which answered every request in 50 µs", rep.Delayed)
+	}
+	if lag := rep.GeneratorLag.MaxMs(); lag < 4 {
+		t.Errorf("generator lag max %.3f ms, want the 5 ms the slow read made the next requests late", lag)
 	}
 }

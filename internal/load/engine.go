@@ -564,6 +564,8 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 	// p is a request sent by df whose answer is not yet collected; it is
 	// collected before the next request or when the worker stops.
 	var p deferred
+	// held records when the target held this worker's connection.
+	var held heldLog
 	defer func() {
 		if p.open {
 			e.collect(ctx, df, sh, &p)
@@ -590,6 +592,20 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 		if e.open {
 			intended = e.opts.Pacer.At(n)
 			onTime := intended > claim
+			// With an answer deferred, the claim was made right after the
+			// send, before the target could answer: a claim already late
+			// is the generator's own lateness, not a wait for the target.
+			// Otherwise the time after this request was due during which
+			// the target held the connection (a queue behind a slow
+			// target) is a wait for the target; the generator's time
+			// between an answer's arrival and the next send is its own.
+			waited := claim - intended
+			switch {
+			case p.open:
+				waited = 0
+			case held.n > 0 && waited > 0:
+				waited = held.total - held.before(intended)
+			}
 			if d := intended - claim; d > 0 {
 				if timer == nil {
 					timer = time.NewTimer(d)
@@ -610,15 +626,18 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 				// may have been free): that lateness is the generator's,
 				// and no answer is deferred for a while. A worker already
 				// behind its schedule says nothing about the target.
-				if answered := e.collect(ctx, df, sh, &p); onTime && answered > intended {
+				from := p.sent
+				answered := e.collect(ctx, df, sh, &p)
+				if onTime && answered > intended {
 					e.noDeferUntil.Store(int64(answered + deferPause))
 				}
+				held.add(from, answered)
 				sent = time.Since(e.start)
 			}
-			if claim > intended {
+			if waited > 0 {
 				// No connection was free when the request was due: the
 				// target held them all; the wait is charged to it.
-				wait = claim - intended
+				wait = waited
 			}
 			if e.idle.Add(-1) == 0 {
 				e.grow(ctx)
@@ -642,10 +661,53 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 		if e.open {
 			e.idle.Add(1)
 		}
-		if !e.finish(sh, ep, out, sm) {
+		end, ok := e.finish(sh, ep, out, sm)
+		if !ok {
 			return
 		}
+		held.add(sent, end)
 	}
+}
+
+// heldSpans is how many of a worker's requests its heldLog keeps.
+const heldSpans = 32
+
+// heldLog records the spans of a worker's last requests during which the
+// target held its connection, from each send to its answer's arrival, to
+// tell how much of a late request's lateness was a wait for the target and
+// how much the generator's own (its time between an answer's arrival and
+// the next send).
+type heldLog struct {
+	spans [heldSpans]heldSpan
+	n     int           // spans recorded
+	total time.Duration // the time held over every span recorded
+}
+
+type heldSpan struct{ from, to, before time.Duration }
+
+func (h *heldLog) add(from, to time.Duration) {
+	to = max(to, from)
+	h.spans[h.n%heldSpans] = heldSpan{from: from, to: to, before: h.total}
+	h.n++
+	h.total += to - from
+}
+
+// before is the time the target held the connection before t. Before the
+// oldest span kept, the connection counts as held throughout (the wait is
+// charged to the target: a queue that long is the target's).
+func (h *heldLog) before(t time.Duration) time.Duration {
+	kept := min(h.n, heldSpans)
+	for k := range kept {
+		s := h.spans[(h.n-1-k)%heldSpans]
+		switch {
+		case t >= s.to:
+			return s.before + s.to - s.from
+		case t >= s.from:
+			return s.before + t - s.from
+		}
+	}
+	oldest := h.spans[(h.n-kept)%heldSpans]
+	return max(oldest.before-(oldest.from-t), 0)
 }
 
 // deferPause is how long no answer is deferred after a deferred answer
@@ -662,9 +724,7 @@ type deferred struct {
 // collect collects p's answer, records it and returns when it arrived.
 func (e *engine) collect(ctx context.Context, df Deferrer, sh *shard, p *deferred) time.Duration {
 	p.open = false
-	out := df.Collect(ctx)
-	end := e.ended(out)
-	e.finish(sh, p.ep, out, p.sample)
+	end, _ := e.finish(sh, p.ep, df.Collect(ctx), p.sample)
 	return end
 }
 
@@ -692,20 +752,21 @@ func (e *engine) ended(out Outcome) time.Duration {
 	return time.Since(e.start)
 }
 
-// finish records a request's outcome; it returns false when the worker
-// must stop (the request was cut short by cancellation, or its answer came
-// after the duration and is ignored).
-func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) bool {
-	end := e.ended(out)
+// finish records a request's outcome and returns when it ended (its
+// answer arrived); ok is false when the worker must stop (the request was
+// cut short by cancellation, or its answer came after the duration and is
+// ignored).
+func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Duration, ok bool) {
+	end = e.ended(out)
 	if e.opts.Monitor != nil {
 		sh.inflight.Add(-1)
 	}
 	if e.stop.Load() && out.Err != "" {
 		// Cut short by cancellation: not a measurement of the target.
-		return false
+		return end, false
 	}
 	if e.ignored(end) {
-		return false
+		return end, false
 	}
 	svc := max(end-sm.sent, 0)
 	if e.open && out.Err == "" {
@@ -719,7 +780,7 @@ func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) bool {
 	sm.service = svc
 	sm.omit = isErr && !timedOut && e.opts.OmitErrorLatency
 	sh.record(ep, out, isErr, timedOut, sm)
-	return true
+	return end, true
 }
 
 // minSamples is how many responses the median service time needs before it

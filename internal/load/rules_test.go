@@ -210,3 +210,42 @@ func TestCorrectedLatency(t *testing.T) {
 		}
 	}
 }
+
+// The time the target held a connection after a request was due is what
+// the request waited for it: queueing behind a slow target counts in
+// full, the generator's time between an answer and the next send does not.
+func TestHeldLog(t *testing.T) {
+	t.Parallel()
+	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	tests := []struct {
+		name  string
+		spans [][2]float64 // send, answer (ms)
+		due   float64
+		want  time.Duration // held after due
+	}{
+		{"on time: answered before due", [][2]float64{{0, 1}}, 5, 0},
+		{"slow target: held past due", [][2]float64{{0, 20}}, 5, ms(15)},
+		{"queue of one connection: every span after due", [][2]float64{{0, 20}, {20, 40}, {40, 60}}, 5, ms(55)},
+		{"slow read: the answer was in, the generator late", [][2]float64{{0, 0.05}, {15, 15.05}}, 10, ms(0.05)},
+		{"due between spans", [][2]float64{{0, 1}, {3, 4}, {6, 7}}, 5, ms(1)},
+		{"due inside a span", [][2]float64{{0, 1}, {3, 8}}, 5, ms(3)},
+	}
+	for _, tt := range tests {
+		var h heldLog
+		for _, s := range tt.spans {
+			h.add(ms(s[0]), ms(s[1]))
+		}
+		if got := h.total - h.before(ms(tt.due)); got != tt.want {
+			t.Errorf("%s: held after %v ms = %v, want %v", tt.name, tt.due, got, tt.want)
+		}
+	}
+	// Beyond the spans kept, the connection counts as held: 40 spans of
+	// 20 ms back to back, due at 0, waited 800 ms.
+	var h heldLog
+	for i := range 40 {
+		h.add(ms(float64(20*i)), ms(float64(20*i+20)))
+	}
+	if got := h.total - h.before(0); got != ms(800) {
+		t.Errorf("a queue longer than the log: held after 0 = %v, want 800ms", got)
+	}
+}
