@@ -20,6 +20,11 @@ type deferTarget struct {
 	// Send and Collect
 	readLate func(i int64) time.Duration
 	plain    bool
+	// sendSlow, when set, makes Send return that long after it sent (a
+	// generator slow to send); timeout, when set, makes an answer
+	// collected later than that after its send a timeout
+	sendSlow func(i int64) time.Duration
+	timeout  time.Duration
 	n        atomic.Int64
 	mu       sync.Mutex
 	// how each request was made, by index: true when deferred
@@ -60,8 +65,8 @@ func (t *deferTarget) count(deferred bool) (n int) {
 }
 
 type deferConn struct {
-	t  *deferTarget
-	at time.Time
+	t        *deferTarget
+	at, sent time.Time
 }
 
 func (c *deferConn) Do(ctx context.Context, _ int) load.Outcome {
@@ -74,11 +79,22 @@ func (c *deferConn) Do(ctx context.Context, _ int) load.Outcome {
 }
 
 func (c *deferConn) Send(_ context.Context, _ int) (load.Outcome, bool) {
-	_, c.at = c.t.start(true)
+	var i int64
+	c.sent = time.Now()
+	i, c.at = c.t.start(true)
+	if c.t.sendSlow != nil {
+		time.Sleep(c.t.sendSlow(i))
+	}
 	return load.Outcome{}, false
 }
 
-func (c *deferConn) Collect(ctx context.Context) load.Outcome { return answerAt(ctx, c.at) }
+func (c *deferConn) Collect(ctx context.Context) load.Outcome {
+	if c.t.timeout > 0 && time.Since(c.sent) > c.t.timeout {
+		// collected after its deadline, as a read that gave up would be
+		return load.Outcome{Err: load.Timeout}
+	}
+	return answerAt(ctx, c.at)
+}
 
 func (c *deferConn) Close() error { return nil }
 
@@ -213,5 +229,79 @@ func TestLateReadNotCharged(t *testing.T) {
 	}
 	if lag := rep.GeneratorLag.MaxMs(); lag < 4 {
 		t.Errorf("generator lag max %.3f ms, want the 5 ms the slow read made the next requests late", lag)
+	}
+}
+
+// gapPacer is 100 req/s with a pause of 200 ms before request 50.
+type gapPacer struct{}
+
+func (gapPacer) At(n uint64) time.Duration {
+	at := time.Duration(n) * 10 * time.Millisecond
+	if n >= 50 {
+		at += 200 * time.Millisecond
+	}
+	return at
+}
+
+func (gapPacer) Rate() float64 { return 100 }
+
+// An answer is never left unread past its request's timeout, however long
+// until its worker's next request: it is collected first.
+func TestDeferredAnswerBeforeTimeout(t *testing.T) {
+	t.Parallel()
+	tg := &deferTarget{delay: func(int64) time.Duration { return 50 * time.Microsecond },
+		timeout: 100 * time.Millisecond, deferred: map[int64]bool{}}
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: gapPacer{}, Connections: 1, MaxConnections: 1, Requests: 60, Timeout: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.mu.Lock()
+	wasDeferred := tg.deferred[49]
+	tg.mu.Unlock()
+	if !wasDeferred {
+		t.Fatal("request 49, before the pause, was not deferred")
+	}
+	if rep.Total.Codes["200"] != 60 {
+		t.Errorf("codes %v, want 60 answered: an answer was collected after its timeout", rep.Total.Codes)
+	}
+}
+
+// A worker already behind when it claimed its next request waits for a
+// deferred answer as for any other: the time the target held the
+// connection after that request was due is charged to the target.
+func TestDeferredBehindWaitsForTarget(t *testing.T) {
+	t.Parallel()
+	const slow = 40
+	tg := &deferTarget{deferred: map[int64]bool{},
+		delay: func(i int64) time.Duration {
+			if i == slow {
+				return 30 * time.Millisecond
+			}
+			return 50 * time.Microsecond
+		},
+		sendSlow: func(i int64) time.Duration {
+			if i == slow {
+				return 15 * time.Millisecond // the next request is due 10 ms after this one
+			}
+			return 0
+		}}
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: load.Constant{PerSecond: 100}, Connections: 1, MaxConnections: 1, Requests: 50, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.mu.Lock()
+	wasDeferred := tg.deferred[slow]
+	tg.mu.Unlock()
+	if !wasDeferred {
+		t.Fatalf("request %d was not deferred", slow)
+	}
+	// the next request was due 10 ms after the slow one was sent, whose
+	// answer came 30 ms after it: 20 ms of waiting for the target
+	if second := rep.Total.Latency.PercentileMs(97); rep.Delayed == 0 || second < 19 {
+		t.Errorf("delayed %d, second-slowest corrected latency %.3f ms: the wait for the slow answer was not charged", rep.Delayed, second)
 	}
 }

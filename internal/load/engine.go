@@ -556,13 +556,16 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 	}
 	ctx = e.requestContext(ctx)
 	var df Deferrer
-	if e.open && e.opts.Concurrency == nil && (e.opts.DurationStop == "" || e.opts.DurationStop == Wait) {
-		// (a request the duration's end cuts short must be in flight,
-		// not an answer waiting to be collected)
+	if e.open && e.opts.Concurrency == nil && e.opts.Monitor == nil && (e.opts.DurationStop == "" || e.opts.DurationStop == Wait) {
+		// (a request the duration's end cuts short must be in flight, not
+		// an answer waiting to be collected; a monitor must see which
+		// requests are in flight, and a deferred one may not be)
 		df, _ = conn.(Deferrer)
 	}
 	// p is a request sent by df whose answer is not yet collected; it is
-	// collected before the next request or when the worker stops.
+	// collected before the next request or when the worker stops (after a
+	// cancellation its answer is not recorded, as a request in flight is
+	// not).
 	var p deferred
 	// held records when the target held this worker's connection.
 	var held heldLog
@@ -592,19 +595,15 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 		if e.open {
 			intended = e.opts.Pacer.At(n)
 			onTime := intended > claim
-			// With an answer deferred, the claim was made right after the
-			// send, before the target could answer: a claim already late
-			// is the generator's own lateness, not a wait for the target.
-			// Otherwise the time after this request was due during which
-			// the target held the connection (a queue behind a slow
-			// target) is a wait for the target; the generator's time
-			// between an answer's arrival and the next send is its own.
-			waited := claim - intended
-			switch {
-			case p.open:
-				waited = 0
-			case held.n > 0 && waited > 0:
-				waited = held.total - held.before(intended)
+			// A request claimed while an answer was deferred was claimed
+			// right after the send, before the target could answer.
+			claimedDeferred := p.open
+			if p.open && e.opts.Timeout > 0 && intended-p.sent >= e.opts.Timeout/2 {
+				// this request is due too long after the deferred one was
+				// sent to leave its answer unread until then
+				if !e.settle(ctx, df, sh, &p, &held, intended, false) {
+					return
+				}
 			}
 			if d := intended - claim; d > 0 {
 				if timer == nil {
@@ -620,27 +619,32 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 				}
 				sent = time.Since(e.start)
 			}
-			if p.open {
-				// A deferred answer not yet in when this request was due
-				// delays it by the generator's choice (another connection
-				// may have been free): that lateness is the generator's,
-				// and no answer is deferred for a while. A worker already
-				// behind its schedule says nothing about the target.
-				from := p.sent
-				answered := e.collect(ctx, df, sh, &p)
-				if onTime && answered > intended {
-					e.noDeferUntil.Store(int64(answered + deferPause))
-				}
-				held.add(from, answered)
-				sent = time.Since(e.start)
-			}
-			if waited > 0 {
-				// No connection was free when the request was due: the
-				// target held them all; the wait is charged to it.
-				wait = waited
-			}
 			if e.idle.Add(-1) == 0 {
 				e.grow(ctx)
+			}
+			if p.open {
+				if !e.settle(ctx, df, sh, &p, &held, intended, onTime) {
+					e.idle.Add(1)
+					return
+				}
+				sent = time.Since(e.start)
+			}
+			switch {
+			case claimedDeferred && onTime:
+				// A deferred answer not yet in when this request was due
+				// delayed it by the generator's choice (another connection
+				// may have been free): that lateness is the generator's,
+				// and settle paused deferral.
+			case claim > intended || sent > intended:
+				// The time after this request was due during which the
+				// target held the connection (a queue behind a slow
+				// target) is a wait for the target: no connection was
+				// free. The generator's time between an answer's arrival
+				// and the next send is its own.
+				wait = max(claim-intended, 0)
+				if held.n > 0 {
+					wait = max(held.total-held.before(intended), 0)
+				}
 			}
 		}
 		if e.opts.Monitor != nil {
@@ -692,9 +696,10 @@ func (h *heldLog) add(from, to time.Duration) {
 	h.total += to - from
 }
 
-// before is the time the target held the connection before t. Before the
-// oldest span kept, the connection counts as held throughout (the wait is
-// charged to the target: a queue that long is the target's).
+// before is the time the target held the connection before t. When spans
+// were dropped from the log, the time before the oldest one kept counts as
+// held throughout (the wait is charged to the target: a queue that long is
+// the target's).
 func (h *heldLog) before(t time.Duration) time.Duration {
 	kept := min(h.n, heldSpans)
 	for k := range kept {
@@ -721,11 +726,31 @@ type deferred struct {
 	sample
 }
 
-// collect collects p's answer, records it and returns when it arrived.
-func (e *engine) collect(ctx context.Context, df Deferrer, sh *shard, p *deferred) time.Duration {
+// collect collects p's answer and records it (unless the worker must stop:
+// see finish); it returns when the answer arrived.
+func (e *engine) collect(ctx context.Context, df Deferrer, sh *shard, p *deferred) (end time.Duration, ok bool) {
 	p.open = false
-	end, _ := e.finish(sh, p.ep, df.Collect(ctx), p.sample)
-	return end
+	return e.finish(sh, p.ep, df.Collect(ctx), p.sample)
+}
+
+// settle collects p's answer before the worker's next request, due at
+// intended, and adds the time the target held the connection to held. An
+// answer that came after the request was due, for a worker that was on
+// time, pauses deferral. It returns false when the worker must stop.
+func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred, held *heldLog, intended time.Duration, onTime bool) bool {
+	from := p.sent
+	answered, ok := e.collect(ctx, df, sh, p)
+	held.add(from, answered)
+	if onTime && answered > intended {
+		until := int64(answered + deferPause)
+		for {
+			cur := e.noDeferUntil.Load()
+			if cur >= until || e.noDeferUntil.CompareAndSwap(cur, until) {
+				break
+			}
+		}
+	}
+	return ok && !e.stop.Load()
 }
 
 // deferrable reports whether a request sent now may have its answer

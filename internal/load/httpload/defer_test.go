@@ -20,35 +20,25 @@ import (
 // kernel's receive timestamp), not at its reading.
 func TestDeferredAnswerTime(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	written := make(chan struct{}, 4)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer func() { _ = c.Close() }()
-		br := bufio.NewReader(c)
-		for {
-			if _, err := http.ReadRequest(br); err != nil {
-				return
-			}
-			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-				return
-			}
-			written <- struct{}{}
-		}
-	}()
-	addr := ln.Addr().String()
+	addr, written := answerServer(t, 0)
 	c := newH1Conn(addr, nil, 5*time.Second)
 	defer func() { _ = c.Close() }()
 	ctx := context.Background()
 	c.preconnect(ctx)
 	req := buildRequest(mustEndpoint(t, "http://"+addr+"/"))
+	// The kernel starts stamping packets shortly after the first socket
+	// asks (it flips a global switch from a work queue): answers before
+	// that carry no timestamp.
+	for try := 0; !c.raw.seen; try++ {
+		if try == 50 {
+			t.Fatal("no receive timestamp after 50 requests")
+		}
+		if out := c.do(ctx, req, false); out.Code != 200 {
+			t.Fatalf("warm-up: %+v", out)
+		}
+		<-written
+		time.Sleep(10 * time.Millisecond)
+	}
 	for i := range 3 {
 		if _, ok := c.begin(ctx, req, false, true); !ok {
 			t.Fatalf("request %d: %v", i, c.err)
@@ -71,6 +61,67 @@ func TestDeferredAnswerTime(t *testing.T) {
 	}
 	if !c.canDefer() {
 		t.Error("a connection with receive timestamps cannot defer answers")
+	}
+}
+
+// answerServer answers each request on one connection after delay, and
+// signals on written once each answer is written.
+func answerServer(t *testing.T, delay time.Duration) (addr string, written chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	written = make(chan struct{}, 4)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer func() { _ = c.Close() }()
+		br := bufio.NewReader(c)
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			time.Sleep(delay)
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+			written <- struct{}{}
+		}
+	}()
+	return ln.Addr().String(), written
+}
+
+// A deferred answer read after its request's deadline counts by when it
+// arrived: in time, it is an answer (the read does not give up before
+// looking); after the timeout, a timeout.
+func TestDeferredReadAfterDeadline(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		delay time.Duration
+		want  load.Outcome
+	}{
+		{"arrived in time", 0, load.Outcome{Code: 200}},
+		{"arrived after the timeout", 40 * time.Millisecond, load.Outcome{Err: load.Timeout}},
+	} {
+		addr, written := answerServer(t, tt.delay)
+		c := newH1Conn(addr, nil, 20*time.Millisecond)
+		ctx := context.Background()
+		c.preconnect(ctx)
+		if _, ok := c.begin(ctx, buildRequest(mustEndpoint(t, "http://"+addr+"/")), false, true); !ok {
+			t.Fatalf("%s: %v", tt.name, c.err)
+		}
+		<-written
+		time.Sleep(30 * time.Millisecond) // past the 20 ms deadline
+		out := c.end(ctx)
+		_ = c.Close()
+		if out.Code != tt.want.Code || out.Err != tt.want.Err {
+			t.Errorf("%s: outcome %+v, want %+v", tt.name, out, tt.want)
+		}
 	}
 }
 

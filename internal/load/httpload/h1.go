@@ -120,8 +120,9 @@ type h1Conn struct {
 	br  *bufio.Reader
 	err error // the last failure, for messages
 
-	sentAt time.Time // when the request in progress was sent
-	head   bool      // it is a HEAD request
+	sentAt   time.Time // when the request in progress was sent
+	head     bool      // it is a HEAD request
+	deferred bool      // its answer is read later (begin with now)
 }
 
 func newH1Conn(addr string, tlsConf *tls.Config, timeout time.Duration) *h1Conn {
@@ -235,7 +236,7 @@ func (c *h1Conn) begin(ctx context.Context, req []byte, head, now bool) (out loa
 			return c.fail(ctx, err), false
 		}
 	}
-	c.sentAt, c.head = time.Now(), head
+	c.sentAt, c.head, c.deferred = time.Now(), head, now
 	if err := c.nc.SetDeadline(c.sentAt.Add(c.timeout)); err != nil {
 		return c.fail(ctx, err), false
 	}
@@ -262,8 +263,23 @@ func (c *h1Conn) begin(ctx context.Context, req []byte, head, now bool) (out loa
 	return load.Outcome{}, true
 }
 
+// lateRead is how long a deferred answer read at or after its deadline
+// may take to read: it may have arrived in time.
+const lateRead = time.Millisecond
+
 // end reads the answer to the request begin sent.
 func (c *h1Conn) end(ctx context.Context) load.Outcome {
+	late := c.deferred && time.Until(c.sentAt.Add(c.timeout)) < lateRead
+	if late {
+		// The read would fail at its deadline without looking: look,
+		// and judge the answer by when it arrived.
+		c.mu.Lock()
+		if !c.cancelled {
+			_ = c.nc.SetReadDeadline(time.Now().Add(lateRead))
+		}
+		c.mu.Unlock()
+	}
+	c.deferred = false
 	code, closeConn, err := readResponse(c.br, c.head)
 	if err != nil {
 		return c.fail(ctx, err)
@@ -274,6 +290,11 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 		return c.fail(ctx, errUnsolicited)
 	}
 	out := load.Outcome{Code: code, At: c.answered()}
+	if late && (out.At.IsZero() || out.At.Sub(c.sentAt) > c.timeout) {
+		// it came after the timeout (or when is unknown)
+		c.reset()
+		return load.Outcome{Err: load.Timeout}
+	}
 	if closeConn {
 		c.reset()
 	}

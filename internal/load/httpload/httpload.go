@@ -94,7 +94,8 @@ type Target struct {
 	groups      []group
 	clients     []*http.Client
 	unreachable sync.Once
-	// deferred counts requests whose answers were collected later (tests)
+	// deferred counts the requests of closed Conns whose answers were
+	// collected later (tests)
 	deferred atomic.Int64
 }
 
@@ -284,6 +285,7 @@ type conn struct {
 	h1      []*h1Conn
 	lastErr error
 	open    *h1Conn // the connection of a request whose answer Collect reads
+	nDefer  int64   // requests whose answers Collect read (Target.deferred)
 }
 
 func (c *conn) Do(ctx context.Context, i int) load.Outcome {
@@ -326,7 +328,7 @@ func (c *conn) Send(ctx context.Context, i int) (load.Outcome, bool) {
 		return out, true
 	}
 	c.open = h
-	c.t.deferred.Add(1)
+	c.nDefer++
 	return load.Outcome{}, false
 }
 
@@ -398,6 +400,8 @@ func (c *conn) Preconnect(ctx context.Context) {
 var _ load.Preconnector = (*conn)(nil)
 
 func (c *conn) Close() error {
+	c.t.deferred.Add(c.nDefer)
+	c.nDefer = 0
 	for _, h := range c.h1 {
 		if h != nil {
 			_ = h.Close()

@@ -5,7 +5,6 @@ package httpload
 import (
 	"errors"
 	"io"
-	"math"
 	"net"
 	"os"
 	"syscall"
@@ -38,7 +37,7 @@ type rawConn struct {
 	seen    bool  // and gave one
 	stamp   int64 // the receive time of the last read with one (Unix ns)
 	msg     stampMsg
-	lowHigh bool  // the low-water mark is high (an answer is deferred)
+	lowHigh bool  // the low-water mark is high (since sendNow, until a read waits)
 	lowat   int32 // the value passed to setsockopt
 }
 
@@ -66,6 +65,12 @@ func (r *rawConn) canDefer() bool { return r.stamped && r.seen }
 // an answer's arrival.
 func (r *rawConn) distrust() { r.stamped, r.seen, r.stamp = false, false, 0 }
 
+// deferLowat is the receive low-water mark while an answer is deferred:
+// answers up to this size do not make the socket readable. (The kernel
+// also raises the socket's receive buffer to hold it: 64 KiB keeps that
+// modest.)
+const deferLowat = 64 << 10
+
 // sendNow writes req at once; its answer is read by the next Reads. It
 // fails with errUnsolicited when bytes that answer no request are waiting.
 func (r *rawConn) sendNow(req []byte) error {
@@ -88,7 +93,7 @@ func (r *rawConn) sendNow(req []byte) error {
 
 func (r *rawConn) sendStep(fd uintptr) {
 	if !r.lowHigh {
-		r.lowat = math.MaxInt32
+		r.lowat = deferLowat
 		if setLowat(fd, &r.lowat) == nil {
 			r.lowHigh = true
 		}
@@ -127,6 +132,12 @@ func (r *rawConn) step(fd uintptr) bool {
 		}
 		r.writing = true
 	}
+	if len(r.pending) > 0 && !r.sendOnly {
+		// the read after this write waits for the answer: lower the mark
+		// first, so that an answer arriving at once makes the socket
+		// readable (kernels before 4.18 do not signal it on lowering)
+		r.lower(fd)
+	}
 	if len(r.pending) > 0 {
 		n, err := writeFD(fd, r.pending)
 		switch {
@@ -145,7 +156,6 @@ func (r *rawConn) step(fd uintptr) bool {
 		if r.sendOnly {
 			return true
 		}
-		r.lower(fd)
 		return false // sent: wait for the response
 	}
 	for retried := false; ; {

@@ -1,10 +1,11 @@
-//go:build unix && !linux
+//go:build unix && (!linux || 386)
 
 package httpload
 
 import "syscall"
 
-// The system calls of rawConn, made the usual way outside Linux.
+// The system calls of rawConn, made the usual way outside Linux (and on
+// 32-bit x86 Linux, whose socket calls go through socketcall).
 
 func sysRead(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }
 
@@ -15,8 +16,8 @@ func sysPeek(fd uintptr, p []byte) (int, error) {
 	return n, err
 }
 
-// Receive timestamps are taken on Linux only: elsewhere answers are not
-// deferred (see stampMsg on Linux).
+// Receive timestamps are taken on 64-bit and ARM Linux only: elsewhere
+// answers are not deferred (see stampMsg there).
 
 func enableStamps(uintptr) bool { return false }
 
