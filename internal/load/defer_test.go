@@ -64,6 +64,23 @@ func (t *deferTarget) count(deferred bool) (n int) {
 	return n
 }
 
+// only returns d for request i and otherwise for every other request.
+func only(i int64, d, otherwise time.Duration) func(int64) time.Duration {
+	return func(n int64) time.Duration {
+		if n == i {
+			return d
+		}
+		return otherwise
+	}
+}
+
+// wasDeferred reports whether request i was deferred.
+func (t *deferTarget) wasDeferred(i int64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.deferred[i]
+}
+
 type deferConn struct {
 	t        *deferTarget
 	at, sent time.Time
@@ -139,12 +156,7 @@ func TestDeferredAnswers(t *testing.T) {
 func TestDeferredLateAnswer(t *testing.T) {
 	t.Parallel()
 	const slow = 100
-	tg := &deferTarget{delay: func(i int64) time.Duration {
-		if i == slow {
-			return 30 * time.Millisecond
-		}
-		return 20 * time.Microsecond
-	}, deferred: map[int64]bool{}}
+	tg := &deferTarget{delay: only(slow, 30*time.Millisecond, 20*time.Microsecond), deferred: map[int64]bool{}}
 	rep, err := load.Run(context.Background(), tg, load.Options{
 		Pacer: load.Constant{PerSecond: 1000}, Connections: 4, Requests: 400, Timeout: time.Second,
 	})
@@ -154,16 +166,13 @@ func TestDeferredLateAnswer(t *testing.T) {
 	if rep.Total.Requests != 400 {
 		t.Fatalf("recorded %d, want 400", rep.Total.Requests)
 	}
-	tg.mu.Lock()
-	wasDeferred := tg.deferred[slow]
 	var after int
 	for i := int64(slow + 1); i < 400; i++ {
-		if !tg.deferred[i] {
+		if !tg.wasDeferred(i) {
 			after++
 		}
 	}
-	tg.mu.Unlock()
-	if !wasDeferred {
+	if !tg.wasDeferred(slow) {
 		t.Fatalf("request %d was not deferred", slow)
 	}
 	if max := rep.Total.Service.MaxMs(); max < 30 {
@@ -207,14 +216,9 @@ func TestSlowTargetNotDeferred(t *testing.T) {
 func TestLateReadNotCharged(t *testing.T) {
 	t.Parallel()
 	const late = 10
+	// the next request is due 10 ms after the late one
 	tg := &deferTarget{plain: true, deferred: map[int64]bool{},
-		delay: func(int64) time.Duration { return 50 * time.Microsecond },
-		readLate: func(i int64) time.Duration {
-			if i == late {
-				return 15 * time.Millisecond // the next request is due 10 ms after this one
-			}
-			return 0
-		}}
+		delay: only(-1, 0, 50*time.Microsecond), readLate: only(late, 15*time.Millisecond, 0)}
 	rep, err := load.Run(context.Background(), tg, load.Options{
 		Pacer: load.Constant{PerSecond: 100}, Connections: 1, MaxConnections: 1, Requests: 30, Timeout: time.Second,
 	})
@@ -257,10 +261,7 @@ func TestDeferredAnswerBeforeTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg.mu.Lock()
-	wasDeferred := tg.deferred[49]
-	tg.mu.Unlock()
-	if !wasDeferred {
+	if !tg.wasDeferred(49) {
 		t.Fatal("request 49, before the pause, was not deferred")
 	}
 	if rep.Total.Codes["200"] != 60 {
@@ -274,29 +275,16 @@ func TestDeferredAnswerBeforeTimeout(t *testing.T) {
 func TestDeferredBehindWaitsForTarget(t *testing.T) {
 	t.Parallel()
 	const slow = 40
+	// the next request is due 10 ms after the slow one
 	tg := &deferTarget{deferred: map[int64]bool{},
-		delay: func(i int64) time.Duration {
-			if i == slow {
-				return 30 * time.Millisecond
-			}
-			return 50 * time.Microsecond
-		},
-		sendSlow: func(i int64) time.Duration {
-			if i == slow {
-				return 15 * time.Millisecond // the next request is due 10 ms after this one
-			}
-			return 0
-		}}
+		delay: only(slow, 30*time.Millisecond, 50*time.Microsecond), sendSlow: only(slow, 15*time.Millisecond, 0)}
 	rep, err := load.Run(context.Background(), tg, load.Options{
 		Pacer: load.Constant{PerSecond: 100}, Connections: 1, MaxConnections: 1, Requests: 50, Timeout: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg.mu.Lock()
-	wasDeferred := tg.deferred[slow]
-	tg.mu.Unlock()
-	if !wasDeferred {
+	if !tg.wasDeferred(slow) {
 		t.Fatalf("request %d was not deferred", slow)
 	}
 	// the next request was due 10 ms after the slow one was sent, whose

@@ -669,7 +669,9 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 		if !ok {
 			return
 		}
-		held.add(sent, end)
+		if e.open {
+			held.add(sent, end)
+		}
 	}
 }
 
