@@ -11,9 +11,11 @@ import (
 	"syscall"
 
 	"iter8.tools/iter8/internal/cli"
+	"iter8.tools/iter8/internal/startgc"
 )
 
 func main() {
+	startgc.Restore()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
