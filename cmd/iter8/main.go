@@ -14,8 +14,11 @@ import (
 	"iter8.tools/iter8/internal/startgc"
 )
 
+// init runs after every package main imports has been initialised (and in
+// main's tests too): the collector's target goes back to GOGC's here.
+func init() { startgc.Restore() }
+
 func main() {
-	startgc.Restore()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)

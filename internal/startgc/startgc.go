@@ -7,7 +7,10 @@
 // a one-request launch's CPU. Importing this package first raises the
 // target while the other packages initialise; Restore sets it back to what
 // the environment asked for (GOGC, or 100) before any work is done, so the
-// memory a run uses is unchanged.
+// memory a run uses is unchanged. Package main calls Restore from its init
+// function, which runs after every package it imports and also runs in
+// its tests; a binary that imports this package and never restores keeps
+// the raised target.
 //
 // Go initialises packages in dependency order and otherwise by import path,
 // so this package runs before every iter8.tools and k8s.io package (the
