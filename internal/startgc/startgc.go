@@ -27,3 +27,7 @@ var before = debug.SetGCPercent(startPercent)
 // Restore sets the collector's target back to the one in force before the
 // binary started.
 func Restore() { debug.SetGCPercent(before) }
+
+// Target is the collector's target in force before the binary started:
+// GOGC's, or 100.
+func Target() int { return before }

@@ -17,8 +17,8 @@ func TestRestore(t *testing.T) {
 	case err == nil:
 		want = v
 	}
-	if before != want {
-		t.Fatalf("target before start-up %d, want %d (GOGC)", before, want)
+	if Target() != want {
+		t.Fatalf("target before start-up %d, want %d (GOGC)", Target(), want)
 	}
 	Restore()
 	got := debug.SetGCPercent(startPercent)
