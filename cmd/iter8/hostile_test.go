@@ -412,6 +412,12 @@ func TestLiteralSecretsInEveryFormKeptOut(t *testing.T) {
 	}
 }
 
+// metricsTemplate is a custom-metrics provider template whose one query
+// parameter renders body.
+func metricsTemplate(body string) string {
+	return "url: http://127.0.0.1:1/q\nmetrics:\n- name: m\n  type: gauge\n  jqExpression: .v\n  params: [{name: q, value: '" + body + "'}]\n"
+}
+
 // iter8Measured runs the binary in dir and also returns its peak memory.
 func iter8Measured(t *testing.T, dir string, args ...string) (result, int64) {
 	t.Helper()
@@ -432,12 +438,9 @@ func iter8Measured(t *testing.T, dir string, args ...string) (result, int64) {
 func TestExpressionsAndTemplatesHaveBoundedCost(t *testing.T) {
 	needBinary(t)
 	t.Parallel()
-	tpl := func(body string) string {
-		return "url: http://127.0.0.1:1/q\nmetrics:\n- name: m\n  type: gauge\n  jqExpression: .v\n  params: [{name: q, value: '" + body + "'}]\n"
-	}
 	served := map[string]string{
-		"/range.tpl": tpl(`{{ range until 300000000 }}x{{ end }}`),
-		"/int.tpl":   tpl(`{{ range 1000000000000 }}{{ end }}`),
+		"/range.tpl": metricsTemplate(`{{ range until 300000000 }}x{{ end }}`),
+		"/int.tpl":   metricsTemplate(`{{ range 1000000000000 }}{{ end }}`),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, served[r.URL.Path])

@@ -65,13 +65,10 @@ func TestPayloadTemplatesRenderNoSecretReferences(t *testing.T) {
 func TestTemplatesAreStoppedNotAbandoned(t *testing.T) {
 	needBinary(t)
 	t.Parallel()
-	tpl := func(body string) string {
-		return "url: http://127.0.0.1:1/q\nmetrics:\n- name: m\n  type: gauge\n  jqExpression: .v\n  params: [{name: q, value: '" + body + "'}]\n"
-	}
 	served := map[string]string{
-		"/loops.tpl":     tpl(`{{ $l := until 100000 }}{{ range $l }}{{ range $l }}{{ range $l }}{{ end }}{{ end }}{{ end }}`),
+		"/loops.tpl":     metricsTemplate(`{{ $l := until 100000 }}{{ range $l }}{{ range $l }}{{ range $l }}{{ end }}{{ end }}{{ end }}`),
 		"/recursion.tpl": `{{ define "a" }}{{ template "a" . }}{{ template "a" . }}{{ end }}{{ template "a" . }}`,
-		"/memory.tpl":    tpl(`{{ $l := list }}{{ range until 100000 }}{{ $l = append $l (repeat 1000000 "x") }}{{ end }}`),
+		"/memory.tpl":    metricsTemplate(`{{ $l := list }}{{ range until 100000 }}{{ $l = append $l (repeat 1000000 "x") }}{{ end }}`),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, served[r.URL.Path])
