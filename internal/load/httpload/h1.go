@@ -123,6 +123,10 @@ type h1Conn struct {
 	sentAt   time.Time // when the request in progress was sent
 	head     bool      // it is a HEAD request
 	deferred bool      // its answer is read later (begin with now)
+	// size is the size of the last answer read over the raw socket
+	// (bytes, head and body; 0 when unknown); mark is the count of bytes
+	// read from it before that answer.
+	size, mark int64
 }
 
 func newH1Conn(addr string, tlsConf *tls.Config, timeout time.Duration) *h1Conn {
@@ -236,7 +240,7 @@ func (c *h1Conn) begin(ctx context.Context, req []byte, head, now bool) (out loa
 			return c.fail(ctx, err), false
 		}
 	}
-	c.sentAt, c.head, c.deferred = time.Now(), head, now
+	c.sentAt, c.head, c.deferred, c.size = time.Now(), head, now, 0
 	if err := c.nc.SetDeadline(c.sentAt.Add(c.timeout)); err != nil {
 		return c.fail(ctx, err), false
 	}
@@ -246,14 +250,14 @@ func (c *h1Conn) begin(ctx context.Context, req []byte, head, now bool) (out loa
 	}
 	switch {
 	case c.raw != nil && now:
-		c.raw.stamp = 0
+		c.raw.stamp, c.mark = 0, c.raw.got
 		if err := c.raw.sendNow(req); err != nil {
 			return c.fail(ctx, err), false
 		}
 	case c.raw != nil:
 		// written by the read that waits for the response, once the
 		// socket was seen to hold no unsolicited bytes
-		c.raw.stamp = 0
+		c.raw.stamp, c.mark = 0, c.raw.got
 		c.raw.send(req)
 	default:
 		if _, err := c.nc.Write(req); err != nil {
@@ -281,6 +285,10 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 	}
 	c.deferred = false
 	code, closeConn, err := readResponse(c.br, c.head)
+	if c.raw != nil {
+		// (a failed answer's bytes count too: a large one is large)
+		c.size = c.raw.got - c.mark
+	}
 	if err != nil {
 		return c.fail(ctx, err)
 	}

@@ -78,6 +78,34 @@ type endpoint struct {
 	// answered is set once a request to the endpoint came back (see
 	// Config.Unreachable).
 	answered atomic.Bool
+	// largest is the size of the largest answer read from the endpoint
+	// over the fast path (bytes, head and body; 0 before the first).
+	largest atomic.Int64
+}
+
+// deferMaxAnswer is the largest answer an endpoint may have given for its
+// answers to be deferred. A deferred answer waits in the socket until the
+// worker reads it: one larger than the receive window the connection
+// offers would stop the server mid-answer until then, and that stall would
+// count as the target's service time. A new TCP connection over a network
+// offers about ten segments (about 14 KiB); over loopback, more.
+const deferMaxAnswer = 8 << 10
+
+// note records the size of an answer read from ep.
+func (ep *endpoint) note(size int64) {
+	for {
+		l := ep.largest.Load()
+		if size <= l || ep.largest.CompareAndSwap(l, size) {
+			return
+		}
+	}
+}
+
+// deferrable reports whether answers from ep may be deferred: every answer
+// read from it so far, and at least one, was small enough.
+func (ep *endpoint) deferrable() bool {
+	l := ep.largest.Load()
+	return l > 0 && l <= deferMaxAnswer
 }
 
 func (ep *endpoint) hostHeader() string {
@@ -284,8 +312,9 @@ type conn struct {
 	t       *Target
 	h1      []*h1Conn
 	lastErr error
-	open    *h1Conn // the connection of a request whose answer Collect reads
-	nDefer  int64   // requests whose answers Collect read (Target.deferred)
+	open    *h1Conn   // the connection of a request whose answer Collect reads
+	openEP  *endpoint // and its endpoint
+	nDefer  int64     // requests whose answers Collect read (Target.deferred)
 }
 
 func (c *conn) Do(ctx context.Context, i int) load.Outcome {
@@ -320,26 +349,27 @@ func (c *conn) Send(ctx context.Context, i int) (load.Outcome, bool) {
 	if ep.client == nil && (c.t.cfg.Unreachable == nil || ep.answered.Load()) {
 		h = c.h1[ep.group]
 	}
-	if h == nil || !h.canDefer() {
+	if h == nil || !h.canDefer() || !ep.deferrable() {
 		return c.Do(ctx, i), true
 	}
 	if out, ok := h.begin(ctx, ep.req, ep.method == http.MethodHead, true); !ok {
 		c.lastErr = h.err
 		return out, true
 	}
-	c.open = h
+	c.open, c.openEP = h, ep
 	c.nDefer++
 	return load.Outcome{}, false
 }
 
 // Collect implements load.Deferrer.
 func (c *conn) Collect(ctx context.Context) load.Outcome {
-	h := c.open
-	c.open = nil
+	h, ep := c.open, c.openEP
+	c.open, c.openEP = nil, nil
 	out := h.end(ctx)
 	if out.Err != "" {
 		c.lastErr = h.err
 	}
+	ep.note(h.size)
 	return out
 }
 
@@ -359,6 +389,7 @@ func (c *conn) do(ctx context.Context, ep *endpoint) load.Outcome {
 	if out.Err != "" {
 		c.lastErr = h.err
 	}
+	ep.note(h.size)
 	return out
 }
 

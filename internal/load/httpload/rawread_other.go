@@ -8,6 +8,7 @@ import "net"
 type rawConn struct {
 	net.Conn
 	stamp int64
+	got   int64
 }
 
 func newRawConn(net.Conn) *rawConn { return nil }

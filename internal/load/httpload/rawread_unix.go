@@ -39,6 +39,7 @@ type rawConn struct {
 	msg     stampMsg
 	lowHigh bool  // the low-water mark is high (since sendNow, until a read waits)
 	lowat   int32 // the value passed to setsockopt
+	got     int64 // bytes read
 }
 
 func newRawConn(c net.Conn) *rawConn {
@@ -227,6 +228,7 @@ func (r *rawConn) Read(p []byte) (int, error) {
 	case r.n == 0 && len(p) > 0:
 		return 0, io.EOF
 	}
+	r.got += int64(r.n)
 	return r.n, nil
 }
 
