@@ -92,6 +92,41 @@ func TestOneRequestRunIsJudged(t *testing.T) {
 	}
 }
 
+// A server that closes idle keep-alive connections (uvicorn and Node.js
+// after 5 s) fails no request: one sent after the close goes again over a
+// new connection, GET and POST alike, and the server sees each request
+// once.
+func TestIdleCloseIsNotAnError(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	for _, method := range []string{"GET", "POST"} {
+		t.Run(method, func(t *testing.T) {
+			t.Parallel()
+			srv, err := demo.StartHTTP(demo.HTTPConfig{IdleTimeout: 50 * time.Millisecond}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = srv.Close() })
+			dir := t.TempDir()
+			args := []string{"launch", "--set", "tasks={http,assess}", "--set", "http.url=" + srv.URL(),
+				"--set", "http.qps=5", "--set", "http.connections=1", "--set", "http.numRequests=6",
+				"--set", "assess.SLOs.upper.http/error-count=0"}
+			if method == "POST" {
+				args = append(args, "--set", "http.payloadStr=hello")
+			}
+			if r := iter8(t, dir, args...); r.code != 0 {
+				t.Fatalf("launch exited %d: %s", r.code, r.stderr)
+			}
+			if r := iter8(t, dir, "assert", "-c", "completed,nofailure,slos"); r.code != 0 {
+				t.Errorf("assert exited %d, want 0: %s", r.code, r.stderr)
+			}
+			if n := srv.Count(method, "/"); n != 6 {
+				t.Errorf("the server saw %d %s requests, want 6", n, method)
+			}
+		})
+	}
+}
+
 // Requests that time out are latency at their timeout: 20% of requests take
 // 1.5 s against a 1 s timeout, so p99 is at least 1 s, and the report says
 // how many samples are lower bounds (issue 13, item 3).

@@ -85,6 +85,9 @@ type HTTPConfig struct {
 	TLS *tls.Config
 	// H2C serves cleartext HTTP/2 with prior knowledge besides HTTP/1.1.
 	H2C bool
+	// IdleTimeout closes keep-alive connections idle this long, as
+	// uvicorn and Node.js do after 5 s; 0 keeps them open.
+	IdleTimeout time.Duration
 	// RecordTimes keeps every request's handling time, for accuracy tests.
 	RecordTimes bool
 	// Stats, when set, is served as JSON at /_iter8/stats (for benchmarks
@@ -142,7 +145,7 @@ func StartHTTP(cfg HTTPConfig, addr string) (*HTTP, error) {
 		done:   make(chan struct{}),
 		timed:  make(chan struct{}, 1),
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cfg.IdleTimeout, ErrorLog: log.New(io.Discard, "", 0)}
 	if cfg.H2C {
 		s.srv.Protocols = new(http.Protocols)
 		s.srv.Protocols.SetHTTP1(true)

@@ -36,14 +36,14 @@ func TestDeferredAnswerTime(t *testing.T) {
 		if try == 50 {
 			t.Fatal("no receive timestamp after 50 requests")
 		}
-		if out := c.do(ctx, req, false); out.Code != 200 {
+		if out := c.do(ctx, req); out.Code != 200 {
 			t.Fatalf("warm-up: %+v", out)
 		}
 		<-written
 		time.Sleep(10 * time.Millisecond)
 	}
 	for i := range 3 {
-		if _, ok := c.begin(ctx, req, false, true); !ok {
+		if _, ok := c.begin(ctx, req, true); !ok {
 			t.Fatalf("request %d: %v", i, c.err)
 		}
 		sent := c.sentAt
@@ -115,7 +115,7 @@ func TestDeferredReadAfterDeadline(t *testing.T) {
 		c := newH1Conn(addr, nil, 20*time.Millisecond)
 		ctx := context.Background()
 		c.preconnect(ctx)
-		if _, ok := c.begin(ctx, buildRequest(mustEndpoint(t, "http://"+addr+"/")), false, true); !ok {
+		if _, ok := c.begin(ctx, buildRequest(mustEndpoint(t, "http://"+addr+"/")), true); !ok {
 			t.Fatalf("%s: %v", tt.name, c.err)
 		}
 		<-written

@@ -6,13 +6,16 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"iter8.tools/iter8/internal/load"
@@ -23,8 +26,19 @@ import (
 // enough of the response (status, Content-Length, Transfer-Encoding,
 // Connection) to find its end. No allocation per request.
 
+// h1Req is a request serialised for the fast path, with what reading its
+// answer and sending it again need.
+type h1Req struct {
+	b    []byte
+	head bool // a HEAD request: its answer has no body
+	// replay: it may be sent again after the server closed the connection
+	// without answering (GET, HEAD, OPTIONS or TRACE without a body, as
+	// net/http's Transport replays)
+	replay bool
+}
+
 // buildRequest serialises an HTTP/1.1 request.
-func buildRequest(ep *endpoint) []byte {
+func buildRequest(ep *endpoint) h1Req {
 	var b bytes.Buffer
 	b.WriteString(ep.method)
 	b.WriteByte(' ')
@@ -58,7 +72,8 @@ func buildRequest(ep *endpoint) []byte {
 	}
 	b.WriteString("\r\n")
 	b.Write(ep.Body)
-	return b.Bytes()
+	replay := len(ep.Body) == 0 && slices.Contains([]string{"GET", "HEAD", "OPTIONS", "TRACE"}, ep.method)
+	return h1Req{b: b.Bytes(), head: ep.method == "HEAD", replay: replay}
 }
 
 func equalFold(a, b string) bool {
@@ -121,8 +136,13 @@ type h1Conn struct {
 	err error // the last failure, for messages
 
 	sentAt   time.Time // when the request in progress was sent
-	head     bool      // it is a HEAD request
+	req      h1Req     // that request
 	deferred bool      // its answer is read later (begin with now)
+	// answers counts the answers read on the current connection; again
+	// is set while the request in progress is sent a second time (see
+	// mayRetry).
+	answers int
+	again   bool
 	// size is the size of the last answer read over the raw socket
 	// (bytes, head and body; 0 when unknown); mark is the count of bytes
 	// read from it before that answer.
@@ -178,7 +198,7 @@ func (c *h1Conn) dial(ctx context.Context) error {
 		_ = nc.Close()
 		return errCancelled
 	}
-	c.nc = nc
+	c.nc, c.answers = nc, 0
 	var rd io.Reader = nc
 	if c.raw = newRawConn(nc); c.raw != nil {
 		rd = c.raw
@@ -219,8 +239,8 @@ func (c *h1Conn) preconnect(ctx context.Context) {
 }
 
 // do sends one request and reads its response.
-func (c *h1Conn) do(ctx context.Context, req []byte, head bool) load.Outcome {
-	if out, ok := c.begin(ctx, req, head, false); !ok {
+func (c *h1Conn) do(ctx context.Context, req h1Req) load.Outcome {
+	if out, ok := c.begin(ctx, req, false); !ok {
 		return out
 	}
 	return c.end(ctx)
@@ -233,14 +253,25 @@ func (c *h1Conn) canDefer() bool { return c.nc != nil && c.raw != nil && c.raw.c
 // begin starts a request: it connects if need be, arms the timeout and
 // sends req, at once when now is set, else within the read that waits for
 // the answer. ok is false when the request is over (out says why).
-func (c *h1Conn) begin(ctx context.Context, req []byte, head, now bool) (out load.Outcome, ok bool) {
+func (c *h1Conn) begin(ctx context.Context, req h1Req, now bool) (out load.Outcome, ok bool) {
 	c.watch(ctx)
 	if c.nc == nil {
 		if err := c.dial(ctx); err != nil {
 			return c.fail(ctx, err), false
 		}
 	}
-	c.sentAt, c.head, c.deferred, c.size = time.Now(), head, now, 0
+	c.sentAt, c.req, c.deferred, c.size, c.again = time.Now(), req, now, 0, false
+	return c.send(ctx, now)
+}
+
+// send sends c.req (see begin), the second time over a new connection; the
+// deadline counts from the first send.
+func (c *h1Conn) send(ctx context.Context, now bool) (out load.Outcome, ok bool) {
+	if c.nc == nil {
+		if err := c.dial(ctx); err != nil {
+			return c.fail(ctx, err), false
+		}
+	}
 	if err := c.nc.SetDeadline(c.sentAt.Add(c.timeout)); err != nil {
 		return c.fail(ctx, err), false
 	}
@@ -248,23 +279,53 @@ func (c *h1Conn) begin(ctx context.Context, req []byte, head, now bool) (out loa
 		// bytes that arrived before this request was sent
 		return c.fail(ctx, errUnsolicited), false
 	}
+	var err error
 	switch {
 	case c.raw != nil && now:
 		c.raw.stamp, c.mark = 0, c.raw.got
-		if err := c.raw.sendNow(req); err != nil {
-			return c.fail(ctx, err), false
-		}
+		err = c.raw.sendNow(c.req.b)
 	case c.raw != nil:
 		// written by the read that waits for the response, once the
 		// socket was seen to hold no unsolicited bytes
 		c.raw.stamp, c.mark = 0, c.raw.got
-		c.raw.send(req)
+		c.raw.send(c.req.b)
 	default:
-		if _, err := c.nc.Write(req); err != nil {
-			return c.fail(ctx, err), false
+		_, err = c.nc.Write(c.req.b)
+	}
+	if err != nil {
+		if c.mayRetry(ctx, err) {
+			c.reset()
+			return c.send(ctx, now)
 		}
+		return c.fail(ctx, err), false
 	}
 	return load.Outcome{}, true
+}
+
+// mayRetry reports whether the request in progress, which failed with err
+// before any byte of its answer arrived, is sent again over a new
+// connection, and marks it sent again. Servers close connections that
+// were idle for a while (uvicorn and Node.js after 5 s): a request on a
+// connection that already carried an answer is sent once more, as
+// net/http's Transport does, when nothing of it reached the server (the
+// server had closed the connection first, or the write failed), or when
+// it can be replayed (h1Req.replay) and the connection closed without an
+// answer. Its time counts from the first send, the new connection's
+// set-up included.
+func (c *h1Conn) mayRetry(ctx context.Context, err error) bool {
+	if c.again || c.answers == 0 || ctx.Err() != nil {
+		return false
+	}
+	var se *os.SyscallError
+	switch {
+	case errors.Is(err, errPeerClosed),
+		errors.As(err, &se) && se.Syscall == "write" && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)):
+	case c.req.replay && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+	default:
+		return false
+	}
+	c.again = true
+	return true
 }
 
 // lateRead is how long a deferred answer read at or after its deadline
@@ -283,8 +344,16 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 		}
 		c.mu.Unlock()
 	}
+	deferred := c.deferred
 	c.deferred = false
-	code, closeConn, err := readResponse(c.br, c.head)
+	if _, err := c.br.Peek(1); err != nil {
+		// no byte of the answer came
+		if c.mayRetry(ctx, err) {
+			return c.retry(ctx, deferred)
+		}
+		return c.fail(ctx, err)
+	}
+	code, closeConn, err := readResponse(c.br, c.req.head)
 	if c.raw != nil {
 		// (a failed answer's bytes count too: a large one is large)
 		c.size = c.raw.got - c.mark
@@ -292,6 +361,7 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 	if err != nil {
 		return c.fail(ctx, err)
 	}
+	c.answers++
 	if !closeConn && c.br.Buffered() > 0 {
 		// more than one response to one request: which one answers it
 		// is unknown, and the spare would answer the next
@@ -305,6 +375,28 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 	}
 	if closeConn {
 		c.reset()
+	}
+	return out
+}
+
+// retry sends the request in progress again over a new connection and
+// reads its answer (see mayRetry). An answer that was deferred was found
+// missing only when collected, later than a worker waiting for it would
+// have: its arrival is then set back by that delay, so that its service
+// time is the first send's end plus the second request's time.
+func (c *h1Conn) retry(ctx context.Context, deferred bool) load.Outcome {
+	c.reset()
+	start := time.Now()
+	if out, ok := c.send(ctx, false); !ok {
+		return out
+	}
+	out := c.end(ctx)
+	if deferred && out.Err == "" {
+		at := out.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		out.At = c.sentAt.Add(at.Sub(start))
 	}
 	return out
 }
@@ -358,6 +450,9 @@ var (
 	errSpaceInName  = &protoError{load.Protocol, "space in a header name"}
 	errSignedStatus = &protoError{load.ProtocolStatus, "signed status code"}
 	errCancelled    = errors.New("request cancelled")
+	// errPeerClosed: the server had closed the connection before the
+	// request was written; nothing was sent.
+	errPeerClosed = fmt.Errorf("the server closed the connection before the request was sent: %w", io.ErrUnexpectedEOF)
 )
 
 // protoError is a response that breaks HTTP/1.1 framing; kind is the key it

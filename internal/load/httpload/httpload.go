@@ -67,8 +67,8 @@ type endpoint struct {
 	u      *url.URL
 	method string
 	addr   string
-	group  int    // fast-path connection group; -1 for net/http
-	req    []byte // serialised request (fast path)
+	group  int   // fast-path connection group; -1 for net/http
+	req    h1Req // serialised request (fast path)
 	tls    *tls.Config
 	client *http.Client // net/http path
 	stdReq *http.Request
@@ -352,7 +352,7 @@ func (c *conn) Send(ctx context.Context, i int) (load.Outcome, bool) {
 	if h == nil || !h.canDefer() || !ep.deferrable() {
 		return c.Do(ctx, i), true
 	}
-	if out, ok := h.begin(ctx, ep.req, ep.method == http.MethodHead, true); !ok {
+	if out, ok := h.begin(ctx, ep.req, true); !ok {
 		c.lastErr = h.err
 		return out, true
 	}
@@ -385,7 +385,7 @@ func (c *conn) do(ctx context.Context, ep *endpoint) load.Outcome {
 		h = newH1Conn(g.addr, g.tls, c.t.cfg.Timeout)
 		c.h1[ep.group] = h
 	}
-	out := h.do(ctx, ep.req, ep.method == http.MethodHead)
+	out := h.do(ctx, ep.req)
 	if out.Err != "" {
 		c.lastErr = h.err
 	}

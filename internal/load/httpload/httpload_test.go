@@ -72,7 +72,7 @@ func TestBuildRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "POST /a/b?x=1 HTTP/1.1\r\nHost: svc.example\r\nUser-Agent: iter8\r\nX-A: 1\r\nX-B: 2\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"
-	if got := string(tg.eps[0].req); got != want {
+	if got := string(tg.eps[0].req.b); got != want {
 		t.Errorf("request:\n%q\nwant\n%q", got, want)
 	}
 	for _, bad := range []Endpoint{

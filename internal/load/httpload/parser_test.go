@@ -116,11 +116,11 @@ func unsolicited(t *testing.T, name, early, answer string, deferred bool) {
 		var out load.Outcome
 		if deferred {
 			var ok bool
-			if out, ok = c.begin(ctx, req, false, true); ok {
+			if out, ok = c.begin(ctx, req, true); ok {
 				out = c.end(ctx)
 			}
 		} else {
-			out = c.do(ctx, req, false)
+			out = c.do(ctx, req)
 		}
 		if out.Err != "" {
 			codes[string(out.Err)]++

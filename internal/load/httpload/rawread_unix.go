@@ -126,7 +126,10 @@ func (r *rawConn) step(fd uintptr) bool {
 			r.err = errUnsolicited
 			return true
 		case err == nil:
-			// the server closed the connection; the write and read report it
+			// the server closed the connection: nothing is sent
+			r.pending = nil
+			r.err = errPeerClosed
+			return true
 		case !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR):
 			r.err = os.NewSyscallError("recvfrom", err)
 			return true

@@ -1,0 +1,152 @@
+package httpload
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"iter8.tools/iter8/internal/load"
+)
+
+// closing is what a closer server does to a connection after its answers.
+type closing int
+
+const (
+	closeAtOnce closing = iota // close before the next request arrives (an idle timeout)
+	readClose                  // read the next request, then close without answering
+	readReset                  // read the next request, then reset the connection
+)
+
+// closer serves answers of 200 and ends connections: the first after
+// first answers, with how; later ones after later answers (-1: never),
+// by reading a request and closing. It returns the address and the count
+// of connections accepted.
+func closer(t *testing.T, first int, how closing, later int) (string, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			answers, end := later, readClose
+			if accepted.Add(1) == 1 {
+				answers, end = first, how
+			}
+			go serveThenClose(c, answers, end)
+		}
+	}()
+	return ln.Addr().String(), &accepted
+}
+
+func serveThenClose(c net.Conn, answers int, how closing) {
+	defer func() { _ = c.Close() }()
+	br := bufio.NewReader(c)
+	for n := 0; answers < 0 || n < answers; n++ {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, req.Body)
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+			return
+		}
+	}
+	if how == closeAtOnce {
+		return
+	}
+	if _, err := http.ReadRequest(br); err != nil {
+		return
+	}
+	if how == readReset {
+		_ = c.(*net.TCPConn).SetLinger(0)
+	}
+}
+
+// A server that closed a connection that had carried an answer (an idle
+// timeout) does not fail the next request: it is sent again, once, over a
+// new connection when nothing of it reached the server or when it can be
+// replayed (GET without a body), as net/http's Transport does. A POST the
+// server read before closing, a new connection closed without an answer,
+// and a second close are errors. A deferred answer found missing when
+// collected is timed as if the loss had been seen at once.
+func TestServerClosedConnection(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		method       string
+		first        int
+		how          closing
+		later        int
+		wantErr      load.ErrorKind
+		wantAccepted int32
+	}{
+		{"GET after an idle close", "GET", 1, closeAtOnce, -1, "", 2},
+		{"POST after an idle close", "POST", 1, closeAtOnce, -1, "", 2},
+		{"GET read, then closed", "GET", 1, readClose, -1, "", 2},
+		{"GET read, then reset", "GET", 1, readReset, -1, "", 2},
+		{"POST read, then closed", "POST", 1, readClose, -1, load.ConnClosed, 1},
+		{"a new connection closed without an answer", "GET", 0, readClose, -1, load.ConnClosed, 1},
+		{"closed again over the new connection", "GET", 1, readClose, 0, load.ConnClosed, 2},
+	}
+	for _, tt := range tests {
+		for _, deferred := range []bool{false, true} {
+			addr, accepted := closer(t, tt.first, tt.how, tt.later)
+			tg, err := New(Config{Endpoints: []Endpoint{{URL: "http://" + addr + "/", Method: tt.method}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := tg.eps[0].req
+			c := newH1Conn(addr, nil, 5*time.Second)
+			ctx := context.Background()
+			c.preconnect(ctx)
+			if tt.first > 0 {
+				if out := c.do(ctx, req); out.Code != 200 {
+					t.Fatalf("%s: first request: %+v (%v)", tt.name, out, c.err)
+				}
+			}
+			if tt.how == closeAtOnce {
+				waitReadable(t, c) // the server's close has arrived
+			}
+			var out load.Outcome
+			var ok bool
+			if !deferred {
+				out = c.do(ctx, req)
+			} else if out, ok = c.begin(ctx, req, true); ok {
+				time.Sleep(100 * time.Millisecond) // the worker sleeps until its next request is due
+				reading := time.Now()
+				out = c.end(ctx)
+				if out.Err == "" && !out.At.Before(reading) {
+					t.Errorf("%s (deferred): answer timed %v after the send, at or after its collection %v after it: want the time of a request sent again at once",
+						tt.name, out.At.Sub(c.sentAt), reading.Sub(c.sentAt))
+				}
+			}
+			if (tt.wantErr == "" && out.Code != 200) || out.Err != tt.wantErr {
+				t.Errorf("%s (deferred %v): outcome %+v (%v), want code 200 or error %q", tt.name, deferred, out, c.err, tt.wantErr)
+			}
+			if n := accepted.Load(); n != tt.wantAccepted {
+				t.Errorf("%s (deferred %v): %d connections, want %d", tt.name, deferred, n, tt.wantAccepted)
+			}
+			if tt.later == 0 {
+				// a request over a third, new connection that closes
+				// without an answer is not sent again
+				if out := c.do(ctx, req); out.Err != load.ConnClosed || accepted.Load() != tt.wantAccepted+1 {
+					t.Errorf("%s (deferred %v): over a new connection: %+v after %d connections, want %q after %d",
+						tt.name, deferred, out, accepted.Load(), load.ConnClosed, tt.wantAccepted+1)
+				}
+			}
+			_ = c.Close()
+		}
+	}
+}
