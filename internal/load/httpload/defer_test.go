@@ -263,3 +263,60 @@ func TestLargeAnswerStopsDeferral(t *testing.T) {
 		}
 	}
 }
+
+// A deferred request that found its connection closed by the server goes
+// over a new connection; until that one shows receive timestamps, its
+// answer is read at once rather than deferred (it could not be timed).
+func TestDeferredSendOverNewConnection(t *testing.T) {
+	t.Parallel()
+	var closeAfter atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !closeAfter.Load() {
+			w.Header().Set("Content-Length", "2")
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
+		// answer, then close without saying so (as an idle timeout would)
+		nc, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_ = nc.Close()
+	}))
+	defer srv.Close()
+	tg, err := New(Config{Endpoints: []Endpoint{{URL: srv.URL}}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	ctx := context.Background()
+	c := tg.NewConn().(*conn)
+	defer func() { _ = c.Close() }()
+	for try := 0; c.h1[0] == nil || !c.h1[0].canDefer(); try++ {
+		if try == 50 {
+			t.Fatal("no receive timestamp after 50 requests")
+		}
+		if out := c.Do(ctx, 0); out.Code != 200 {
+			t.Fatalf("warm-up: %+v", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	closeAfter.Store(true)
+	if _, done := c.Send(ctx, 0); done {
+		t.Fatal("the answer was not deferred")
+	}
+	if out := c.Collect(ctx); out.Code != 200 {
+		t.Fatalf("answer before the close: %+v", out)
+	}
+	closeAfter.Store(false)
+	waitReadable(t, c.h1[0]) // the server's close has arrived
+	out, done := c.Send(ctx, 0)
+	if !done {
+		out = c.Collect(ctx)
+		t.Errorf("the answer over a new connection without timestamps yet was deferred")
+	}
+	if out.Code != 200 {
+		t.Errorf("over a new connection: %+v (%v), want 200", out, c.lastErr)
+	}
+}

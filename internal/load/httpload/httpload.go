@@ -357,6 +357,11 @@ func (c *conn) Send(ctx context.Context, i int) (load.Outcome, bool) {
 		return out, true
 	}
 	c.open, c.openEP = h, ep
+	if !h.canDefer() {
+		// sent over a new connection (the server had closed the other),
+		// which has not shown receive timestamps yet: read the answer now
+		return c.Collect(ctx), true
+	}
 	c.nDefer++
 	return load.Outcome{}, false
 }
