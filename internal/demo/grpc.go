@@ -69,6 +69,8 @@ type GRPC struct {
 	n     atomic.Uint64
 	done  chan struct{}
 
+	conns atomic.Int64 // connections accepted
+
 	mu       sync.Mutex
 	calls    map[string]int64 // by method name
 	received map[string]int64 // request messages by method
@@ -209,10 +211,27 @@ func StartGRPC(cfg GRPCConfig, addr string) (*GRPC, error) {
 	s.ln = ln
 	go func() {
 		defer close(s.done)
-		_ = s.srv.Serve(ln)
+		_ = s.srv.Serve(countingListener{ln, &s.conns})
 	}()
 	return s, nil
 }
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// Connections returns how many connections the server has accepted.
+func (s *GRPC) Connections() int64 { return s.conns.Load() }
 
 // composite resolves descriptors from several registries.
 type composite []*protoregistry.Files

@@ -328,7 +328,7 @@ func grpcErrors([]mixEndpoint[grpcCallInputs]) func(int, load.Outcome) bool {
 }
 
 // target builds the gRPC target, connects it and, with skipFirst, makes
-// and discards that many calls before a fresh target is measured.
+// and discards that many calls before the measured ones.
 func (in *grpcInputs) target(ctx context.Context, env *experiment.Env, eps []mixEndpoint[grpcCallInputs], opts load.Options, _ func(error)) (measured, error) {
 	cfg := grpcload.Config{
 		Endpoints: make([]grpcload.Endpoint, len(eps)), Connections: *in.Connections, Timeout: opts.Timeout,
@@ -365,15 +365,13 @@ func (in *grpcInputs) target(ctx context.Context, env *experiment.Env, eps []mix
 	if in.SkipFirst != nil && *in.SkipFirst > 0 {
 		skip := opts
 		skip.Requests, skip.Duration, skip.Progress, skip.Monitor = uint64(*in.SkipFirst), 0, nil, nil
-		_, err := load.Run(ctx, target, skip)
-		// a fresh target, so stream counts cover the measured calls only
-		target.Close()
-		if err != nil {
+		if _, err := load.Run(ctx, target, skip); err != nil {
+			target.Close()
 			return nil, err
 		}
-		if target, err = grpcload.New(cfg); err != nil {
-			return nil, err
-		}
+		// the measured calls go over the connections the skipped ones
+		// warmed (as ghz's skipFirst), and stream counts cover them only
+		target.ResetStreams()
 	}
 	return grpcTarget{target, len(eps), &in.ghzInputs}, nil
 }

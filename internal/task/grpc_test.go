@@ -172,6 +172,25 @@ func TestGRPCErrors(t *testing.T) {
 	}
 }
 
+// skipFirst discards its calls' measurements, not their connections: the
+// measured calls go over the connections the skipped ones opened (as ghz's
+// skipFirst), so they pay no connection set-up.
+func TestGRPCSkipFirstKeepsConnections(t *testing.T) {
+	t.Parallel()
+	conns := map[float64]int64{}
+	for _, skip := range []float64{0, 5} {
+		srv := startGRPC(t, demo.GRPCConfig{})
+		with := map[string]any{"host": srv.Addr(), "call": "iter8.demo.v1.Demo.Unary", "total": 10.0, "connections": 1.0, "skipFirst": skip}
+		if _, err := runTemp(t, newGRPC, with); err != nil {
+			t.Fatalf("skipFirst %v: %v", skip, err)
+		}
+		conns[skip] = srv.Connections()
+	}
+	if conns[5] != conns[0] {
+		t.Errorf("the server accepted %d connections with skipFirst 5, %d without: want as many", conns[5], conns[0])
+	}
+}
+
 func TestGRPCInputErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

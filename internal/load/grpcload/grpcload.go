@@ -408,6 +408,16 @@ func (t *Target) Streams(ep int) StreamStats {
 	return e.streams
 }
 
+// ResetStreams forgets the stream measurements of the calls made so far
+// (warm-up calls that are not measured).
+func (t *Target) ResetStreams() {
+	for _, e := range t.eps {
+		e.streamMu.Lock()
+		e.streams = newStreamStats()
+		e.streamMu.Unlock()
+	}
+}
+
 // IsStream reports whether an endpoint's method streams.
 func (t *Target) IsStream(ep int) bool {
 	d := t.eps[ep].desc
@@ -460,12 +470,16 @@ func (c *conn) Do(ctx context.Context, i int) load.Outcome {
 	} else {
 		err = c.stream(callCtx, cc, ep, msgs, &c.streams[i])
 	}
-	return outcome(ctx, err)
+	deadline, _ := callCtx.Deadline()
+	return outcome(ctx, err, deadline, time.Now())
 }
 
 // outcome maps a call's error to its status code; failures that produced no
-// answer from the server are error kinds, not timed.
-func outcome(ctx context.Context, err error) load.Outcome {
+// answer from the server are error kinds, not timed. A deadline-exceeded
+// status is a timeout (timed at the timeout) only when the call's deadline
+// had come; before it, the server sent that status (its own deadline for
+// a downstream call ran out): an answer, timed as any other.
+func outcome(ctx context.Context, err error, deadline, now time.Time) load.Outcome {
 	if err == nil {
 		return load.Outcome{Code: int(codes.OK)}
 	}
@@ -473,7 +487,11 @@ func outcome(ctx context.Context, err error) load.Outcome {
 	switch {
 	case ctx.Err() != nil:
 		return load.Outcome{Err: load.Canceled}
-	case code == codes.Unavailable || code == codes.DeadlineExceeded || code == codes.Canceled:
+	case !deadline.IsZero() && endedByDeadline(err, deadline, now):
+		return load.Outcome{Code: int(codes.DeadlineExceeded), Err: load.DeadlineExceeded}
+	case code == codes.DeadlineExceeded:
+		return load.Outcome{Code: int(code)}
+	case code == codes.Unavailable || code == codes.Canceled:
 		return load.Outcome{Code: int(code), Err: load.ErrorKind(code.String())}
 	}
 	return load.Outcome{Code: int(code)}
@@ -483,7 +501,9 @@ func outcome(ctx context.Context, err error) load.Outcome {
 // StreamInterval, StreamCallCount of them) and receives every response,
 // recording per-message times.
 func (c *conn) stream(ctx context.Context, cc *grpc.ClientConn, ep *endpoint, msgs [][]byte, st *StreamStats) error {
+	var planned time.Time // when the stream call is due to end
 	if ep.StreamCallDuration > 0 {
+		planned = time.Now().Add(ep.StreamCallDuration)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, ep.StreamCallDuration)
 		defer cancel()
@@ -570,10 +590,20 @@ func (c *conn) stream(ctx context.Context, cc *grpc.ClientConn, ep *endpoint, ms
 	if err2 == nil && sendErr != nil {
 		err2 = sendErr
 	}
-	if status.Code(err2) == codes.DeadlineExceeded && ep.StreamCallDuration > 0 && ctx.Err() != nil && time.Since(start) >= ep.StreamCallDuration {
+	if !planned.IsZero() && endedByDeadline(err2, planned, time.Now()) {
 		return nil // the stream ran for its configured duration
 	}
 	return err2
+}
+
+// endedByDeadline reports whether a call that failed with err at now ended
+// because its deadline had come: a deadline-exceeded (or cancelled) status
+// once the clock reached it. The server, which learns the deadline from the
+// request, may end the call a moment before the client's own timer fires,
+// so the clock decides, not the context.
+func endedByDeadline(err error, deadline, now time.Time) bool {
+	c := status.Code(err)
+	return (c == codes.DeadlineExceeded || c == codes.Canceled) && !now.Before(deadline)
 }
 
 // Close hands this worker's stream measurements to the target.
