@@ -196,6 +196,24 @@ func TestDeferredLateAnswer(t *testing.T) {
 
 // A target slower than an eighth of the time to a worker's next request
 // is never deferred: its answers are read as they come.
+// At a low rate per connection (here 100 ms between a connection's
+// requests, over the 50 ms limit), answers are read as they come however
+// fast the target: an answer left unread that long could take the time of
+// the server's idle close.
+func TestLowRateNotDeferred(t *testing.T) {
+	t.Parallel()
+	tg := &deferTarget{delay: func(int64) time.Duration { return 0 }, deferred: map[int64]bool{}}
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: load.Constant{PerSecond: 20}, Connections: 2, MaxConnections: 2, Requests: 40, Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.Requests != 40 || tg.count(true) != 0 {
+		t.Errorf("recorded %d, %d deferred: want 40, none deferred", rep.Total.Requests, tg.count(true))
+	}
+}
+
 func TestSlowTargetNotDeferred(t *testing.T) {
 	t.Parallel()
 	tg := &deferTarget{delay: func(int64) time.Duration { return 5 * time.Millisecond }, deferred: map[int64]bool{}}

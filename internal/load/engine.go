@@ -755,10 +755,20 @@ func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred
 	return ok && !e.stop.Load()
 }
 
+// maxDeferGap is the longest time until a worker's next request for which
+// its answer is deferred. Deferral saves a wake-up per request, which
+// matters at high rates only; the longer an answer waits unread, the more
+// can happen to it meanwhile: a server closing the connection as idle
+// (uvicorn and Node.js after 5 s, some proxies after 1 s or less) sends
+// a FIN that the kernel merges into the unread answer, whose receive
+// timestamp then becomes the FIN's.
+const maxDeferGap = 50 * time.Millisecond
+
 // deferrable reports whether a request sent now may have its answer
 // collected at the worker's next due time: the median answer came back in
-// under an eighth of the time until then (about workers / rate), well
-// within the timeout, and no deferred answer was late recently.
+// under an eighth of the time until then (about workers / rate, at most
+// maxDeferGap), well within the timeout, and no deferred answer was late
+// recently.
 func (e *engine) deferrable(now time.Duration) bool {
 	if e.completed.Load() < minSamples || int64(now) < e.noDeferUntil.Load() {
 		return false
@@ -768,7 +778,7 @@ func (e *engine) deferrable(now time.Duration) bool {
 		return false
 	}
 	gap := time.Duration(float64(e.workers.Load()) / rate * float64(time.Second))
-	return 8*time.Duration(e.svcMedian.Load()) < gap && (e.opts.Timeout == 0 || 2*gap < e.opts.Timeout)
+	return 8*time.Duration(e.svcMedian.Load()) < gap && gap <= maxDeferGap && (e.opts.Timeout == 0 || 2*gap < e.opts.Timeout)
 }
 
 // ended is when the answer of out arrived, as time into the run.

@@ -305,22 +305,24 @@ func (c *h1Conn) send(ctx context.Context, now bool) (out load.Outcome, ok bool)
 // mayRetry reports whether the request in progress, which failed with err
 // before any byte of its answer arrived, is sent again over a new
 // connection, and marks it sent again. Servers close connections that
-// were idle for a while (uvicorn and Node.js after 5 s): a request on a
-// connection that already carried an answer is sent once more, as
-// net/http's Transport does, when nothing of it reached the server (the
-// server had closed the connection first, or the write failed), or when
-// it can be replayed (h1Req.replay) and the connection closed without an
-// answer. Its time counts from the first send, the new connection's
+// were idle for a while (uvicorn and Node.js after 5 s; some with a 408
+// first): a request is sent once more, as net/http's Transport does, when
+// nothing of it reached the server (the server had closed or reset the
+// connection first, or the write failed), or when it can be replayed
+// (h1Req.replay) and a connection that already carried an answer closed
+// without answering it. Its time counts from the first send, the new connection's
 // set-up included.
 func (c *h1Conn) mayRetry(ctx context.Context, err error) bool {
-	if c.again || c.answers == 0 || ctx.Err() != nil {
+	if c.again || ctx.Err() != nil {
 		return false
 	}
 	var se *os.SyscallError
 	switch {
 	case errors.Is(err, errPeerClosed),
 		errors.As(err, &se) && se.Syscall == "write" && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)):
-	case c.req.replay && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+		// nothing reached the server, even on a connection that carried
+		// no answer yet (opened before the run and idle since)
+	case c.answers > 0 && c.req.replay && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
 	default:
 		return false
 	}

@@ -118,15 +118,23 @@ func (r *rawConn) send(req []byte) { r.pending, r.writing = req, false }
 func (r *rawConn) step(fd uintptr) bool {
 	if len(r.pending) > 0 && !r.writing {
 		// Bytes already waiting answer no request: refuse to send.
-		var one [1]byte
-		n, err := recvPeek(fd, one[:])
+		var early [len("HTTP/1.1 408")]byte
+		n, err := recvPeek(fd, early[:])
 		switch {
+		case n > 0 && idleTimeout(early[:n]):
+			// the server timed the idle connection out and said so
+			// with a 408 before closing it (net/http treats it so):
+			// nothing is sent
+			r.pending = nil
+			r.err = errPeerClosed
+			return true
 		case n > 0:
 			r.pending = nil
 			r.err = errUnsolicited
 			return true
-		case err == nil:
-			// the server closed the connection: nothing is sent
+		case err == nil, errors.Is(err, syscall.ECONNRESET):
+			// the server closed (or reset) the connection: nothing is
+			// sent
 			r.pending = nil
 			r.err = errPeerClosed
 			return true
@@ -192,6 +200,12 @@ func (r *rawConn) step(fd uintptr) bool {
 		r.err = os.NewSyscallError("read", r.err)
 	}
 	return true
+}
+
+// idleTimeout reports whether early bytes, which arrived before a request
+// was sent, begin a 408 response: a server closing an idle connection.
+func idleTimeout(early []byte) bool {
+	return len(early) == len("HTTP/1.1 408") && string(early[:7]) == "HTTP/1." && string(early[8:]) == " 408"
 }
 
 func writeFD(fd uintptr, b []byte) (int, error) {

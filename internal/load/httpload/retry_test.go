@@ -18,6 +18,8 @@ type closing int
 
 const (
 	closeAtOnce closing = iota // close before the next request arrives (an idle timeout)
+	resetAtOnce                // reset the connection before the next request arrives
+	send408                    // answer 408 before the next request arrives, then close
 	readClose                  // read the next request, then close without answering
 	readReset                  // read the next request, then reset the connection
 )
@@ -63,7 +65,15 @@ func serveThenClose(c net.Conn, answers int, how closing) {
 			return
 		}
 	}
-	if how == closeAtOnce {
+	switch how {
+	case closeAtOnce:
+		return
+	case resetAtOnce:
+		_ = c.(*net.TCPConn).SetLinger(0)
+		return
+	case send408:
+		time.Sleep(50 * time.Millisecond) // idle: the answer was read alone
+		_, _ = io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 		return
 	}
 	if _, err := http.ReadRequest(br); err != nil {
@@ -74,10 +84,12 @@ func serveThenClose(c net.Conn, answers int, how closing) {
 	}
 }
 
-// A server that closed a connection that had carried an answer (an idle
-// timeout) does not fail the next request: it is sent again, once, over a
+// A server that closed a connection while it was idle (an idle timeout,
+// with or without a 408 first, by FIN or reset, before or after its first
+// answer) does not fail the next request: it is sent again, once, over a
 // new connection when nothing of it reached the server or when it can be
-// replayed (GET without a body), as net/http's Transport does. A POST the
+// replayed (GET without a body) on a connection that carried an answer,
+// as net/http's Transport does. A POST the
 // server read before closing, a new connection closed without an answer,
 // and a second close are errors. A deferred answer found missing when
 // collected is timed as if the loss had been seen at once.
@@ -94,6 +106,9 @@ func TestServerClosedConnection(t *testing.T) {
 	}{
 		{"GET after an idle close", "GET", 1, closeAtOnce, -1, "", 2},
 		{"POST after an idle close", "POST", 1, closeAtOnce, -1, "", 2},
+		{"POST after an idle reset", "POST", 1, resetAtOnce, -1, "", 2},
+		{"POST after a 408 and an idle close", "POST", 1, send408, -1, "", 2},
+		{"POST on a new connection closed while idle", "POST", 0, closeAtOnce, -1, "", 2},
 		{"GET read, then closed", "GET", 1, readClose, -1, "", 2},
 		{"GET read, then reset", "GET", 1, readReset, -1, "", 2},
 		{"POST read, then closed", "POST", 1, readClose, -1, load.ConnClosed, 1},
@@ -116,7 +131,7 @@ func TestServerClosedConnection(t *testing.T) {
 					t.Fatalf("%s: first request: %+v (%v)", tt.name, out, c.err)
 				}
 			}
-			if tt.how == closeAtOnce {
+			if tt.how < readClose {
 				waitReadable(t, c) // the server's close has arrived
 			}
 			var out load.Outcome
