@@ -227,19 +227,8 @@ func TestLargeAnswerStopsDeferral(t *testing.T) {
 	ctx := context.Background()
 	a, b := tg.NewConn().(*conn), tg.NewConn().(*conn)
 	defer func() { _ = a.Close(); _ = b.Close() }()
-	for _, c := range []*conn{a, b} {
-		// until the kernel stamps this connection's answers (see
-		// TestDeferredAnswerTime)
-		for try := 0; c.h1[0] == nil || !c.h1[0].canDefer(); try++ {
-			if try == 50 {
-				t.Fatal("no receive timestamp after 50 requests")
-			}
-			if out := c.Do(ctx, 0); out.Code != 200 {
-				t.Fatalf("warm-up: %+v", out)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	stamped(t, a)
+	stamped(t, b)
 	if _, done := a.Send(ctx, 0); done {
 		t.Fatal("a small answer was not deferred")
 	}
@@ -293,15 +282,7 @@ func TestDeferredSendOverNewConnection(t *testing.T) {
 	ctx := context.Background()
 	c := tg.NewConn().(*conn)
 	defer func() { _ = c.Close() }()
-	for try := 0; c.h1[0] == nil || !c.h1[0].canDefer(); try++ {
-		if try == 50 {
-			t.Fatal("no receive timestamp after 50 requests")
-		}
-		if out := c.Do(ctx, 0); out.Code != 200 {
-			t.Fatalf("warm-up: %+v", out)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	stamped(t, c)
 	closeAfter.Store(true)
 	if _, done := c.Send(ctx, 0); done {
 		t.Fatal("the answer was not deferred")
@@ -318,5 +299,21 @@ func TestDeferredSendOverNewConnection(t *testing.T) {
 	}
 	if out.Code != 200 {
 		t.Errorf("over a new connection: %+v (%v), want 200", out, c.lastErr)
+	}
+}
+
+// stamped makes requests over c (to its endpoint 0) until the kernel
+// stamps its connection's answers, so that they can be deferred (see
+// TestDeferredAnswerTime).
+func stamped(t *testing.T, c *conn) {
+	t.Helper()
+	for try := 0; c.h1[0] == nil || !c.h1[0].canDefer(); try++ {
+		if try == 50 {
+			t.Fatal("no receive timestamp after 50 requests")
+		}
+		if out := c.Do(context.Background(), 0); out.Code != 200 {
+			t.Fatalf("warm-up: %+v", out)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
