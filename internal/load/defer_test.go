@@ -194,37 +194,33 @@ func TestDeferredLateAnswer(t *testing.T) {
 	}
 }
 
-// A target slower than an eighth of the time to a worker's next request
-// is never deferred: its answers are read as they come.
-// At a low rate per connection (here 100 ms between a connection's
-// requests, over the 50 ms limit), answers are read as they come however
-// fast the target: an answer left unread that long could take the time of
-// the server's idle close.
-func TestLowRateNotDeferred(t *testing.T) {
+// Answers are read as they come, however the run goes, when the target
+// is slow for the rate (its median answer is not under an eighth of a
+// connection's gap between requests) or the rate per connection is low
+// (100 ms between a connection's requests, over the 50 ms limit: an answer
+// left unread that long could take the time of the server's idle close).
+func TestNotDeferred(t *testing.T) {
 	t.Parallel()
-	tg := &deferTarget{delay: func(int64) time.Duration { return 0 }, deferred: map[int64]bool{}}
-	rep, err := load.Run(context.Background(), tg, load.Options{
-		Pacer: load.Constant{PerSecond: 20}, Connections: 2, MaxConnections: 2, Requests: 40, Timeout: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Total.Requests != 40 || tg.count(true) != 0 {
-		t.Errorf("recorded %d, %d deferred: want 40, none deferred", rep.Total.Requests, tg.count(true))
-	}
-}
-
-func TestSlowTargetNotDeferred(t *testing.T) {
-	t.Parallel()
-	tg := &deferTarget{delay: func(int64) time.Duration { return 5 * time.Millisecond }, deferred: map[int64]bool{}}
-	rep, err := load.Run(context.Background(), tg, load.Options{
-		Pacer: load.Constant{PerSecond: 400}, Connections: 4, MaxConnections: 4, Requests: 100, Timeout: time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Total.Requests != 100 || tg.count(true) != 0 {
-		t.Errorf("recorded %d, %d deferred: want 100, none deferred", rep.Total.Requests, tg.count(true))
+	for _, tt := range []struct {
+		name     string
+		delay    time.Duration
+		rate     float64
+		conns, n int
+	}{
+		{"slow target", 5 * time.Millisecond, 400, 4, 100},
+		{"low rate per connection", 0, 20, 2, 40},
+	} {
+		tg := &deferTarget{delay: func(int64) time.Duration { return tt.delay }, deferred: map[int64]bool{}}
+		rep, err := load.Run(context.Background(), tg, load.Options{
+			Pacer: load.Constant{PerSecond: tt.rate}, Connections: tt.conns, MaxConnections: tt.conns,
+			Requests: uint64(tt.n), Timeout: 10 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Total.Requests != int64(tt.n) || tg.count(true) != 0 {
+			t.Errorf("%s: recorded %d, %d deferred: want %d, none deferred", tt.name, rep.Total.Requests, tg.count(true), tt.n)
+		}
 	}
 }
 
