@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -427,6 +428,7 @@ func (t *Target) IsStream(ep int) bool {
 // NewConn returns a caller for one worker.
 func (t *Target) NewConn() load.Conn {
 	c := &conn{t: t, idx: int(t.next.Add(1) - 1), streams: make([]StreamStats, len(t.eps))}
+	c.opts = append(slices.Clip(t.opts), grpc.Header(&c.hdr), grpc.Trailer(&c.trl))
 	for i := range c.streams {
 		c.streams[i] = newStreamStats()
 	}
@@ -439,6 +441,11 @@ type conn struct {
 	base    context.Context
 	ctxs    []context.Context // per endpoint, with metadata
 	streams []StreamStats
+	// opts are the target's call options plus two that keep a unary
+	// call's response header and trailer in hdr and trl: either says the
+	// server answered the call.
+	opts     []grpc.CallOption
+	hdr, trl metadata.MD
 }
 
 func (c *conn) ctx(ctx context.Context, ep int) context.Context {
@@ -464,22 +471,28 @@ func (c *conn) Do(ctx context.Context, i int) load.Outcome {
 	}
 	callCtx, cancel := context.WithTimeout(c.ctx(ctx, i), c.t.cfg.Timeout)
 	defer cancel()
+	var answered bool
 	if !ep.desc.ClientStreams && !ep.desc.ServerStreams {
 		var s sink
-		err = cc.Invoke(callCtx, ep.path, &msgs[0], &s, c.t.opts...)
+		c.hdr, c.trl = nil, nil
+		err = cc.Invoke(callCtx, ep.path, &msgs[0], &s, c.opts...)
+		answered = len(c.hdr) > 0 || len(c.trl) > 0
 	} else {
-		err = c.stream(callCtx, cc, ep, msgs, &c.streams[i])
+		answered, err = c.stream(callCtx, cc, ep, msgs, &c.streams[i])
 	}
 	deadline, _ := callCtx.Deadline()
-	return outcome(ctx, err, deadline, time.Now())
+	return outcome(ctx, err, deadline, time.Now(), answered)
 }
 
 // outcome maps a call's error to its status code; failures that produced no
 // answer from the server are error kinds, not timed. A deadline-exceeded
 // status is a timeout (timed at the timeout) only when the call's deadline
 // had come; before it, the server sent that status (its own deadline for
-// a downstream call ran out): an answer, timed as any other.
-func outcome(ctx context.Context, err error, deadline, now time.Time) load.Outcome {
+// a downstream call ran out): an answer, timed as any other. Unavailable
+// and cancelled are the server's answers, timed, when it answered (sent a
+// response header or trailer: a server shedding load); else the client's
+// (no connection, the stream reset).
+func outcome(ctx context.Context, err error, deadline, now time.Time, answered bool) load.Outcome {
 	if err == nil {
 		return load.Outcome{Code: int(codes.OK)}
 	}
@@ -491,7 +504,7 @@ func outcome(ctx context.Context, err error, deadline, now time.Time) load.Outco
 		return load.Outcome{Code: int(codes.DeadlineExceeded), Err: load.DeadlineExceeded}
 	case code == codes.DeadlineExceeded:
 		return load.Outcome{Code: int(code)}
-	case code == codes.Unavailable || code == codes.Canceled:
+	case (code == codes.Unavailable || code == codes.Canceled) && !answered:
 		return load.Outcome{Code: int(code), Err: load.ErrorKind(code.String())}
 	}
 	return load.Outcome{Code: int(code)}
@@ -500,7 +513,7 @@ func outcome(ctx context.Context, err error, deadline, now time.Time) load.Outco
 // stream runs one streaming call: it sends the request messages (spaced by
 // StreamInterval, StreamCallCount of them) and receives every response,
 // recording per-message times.
-func (c *conn) stream(ctx context.Context, cc *grpc.ClientConn, ep *endpoint, msgs [][]byte, st *StreamStats) error {
+func (c *conn) stream(ctx context.Context, cc *grpc.ClientConn, ep *endpoint, msgs [][]byte, st *StreamStats) (answered bool, err error) {
 	var planned time.Time // when the stream call is due to end
 	if ep.StreamCallDuration > 0 {
 		planned = time.Now().Add(ep.StreamCallDuration)
@@ -511,7 +524,7 @@ func (c *conn) stream(ctx context.Context, cc *grpc.ClientConn, ep *endpoint, ms
 	start := time.Now()
 	s, err := cc.NewStream(ctx, ep.desc, ep.path, c.t.opts...)
 	if err != nil {
-		return err
+		return false, err
 	}
 	count := 1
 	if ep.desc.ClientStreams {
@@ -591,9 +604,14 @@ func (c *conn) stream(ctx context.Context, cc *grpc.ClientConn, ep *endpoint, ms
 		err2 = sendErr
 	}
 	if !planned.IsZero() && endedByDeadline(err2, planned, time.Now()) {
-		return nil // the stream ran for its configured duration
+		return true, nil // the stream ran for its configured duration
 	}
-	return err2
+	if err2 != nil {
+		// (the stream is over: Header does not wait)
+		hdr, _ := s.Header()
+		answered = len(hdr) > 0 || len(s.Trailer()) > 0
+	}
+	return answered, err2
 }
 
 // endedByDeadline reports whether a call that failed with err at now ended

@@ -3,6 +3,8 @@ package grpcload
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -112,29 +114,35 @@ func TestOutcome(t *testing.T) {
 		ctx      context.Context
 		err      error
 		deadline time.Time
+		answered bool // the server sent a response header or trailer
 		want     load.Outcome
 	}{
-		{"ok", context.Background(), nil, future, load.Outcome{Code: 0}},
-		{"deadline exceeded by the server", context.Background(), status.Error(codes.DeadlineExceeded, "downstream"), future, load.Outcome{Code: 4}},
-		{"deadline come", context.Background(), status.Error(codes.DeadlineExceeded, "context deadline exceeded"), past, load.Outcome{Code: 4, Err: load.DeadlineExceeded}},
-		{"reset by the server at the deadline", context.Background(), status.Error(codes.Canceled, "stream terminated by RST_STREAM with error code: CANCEL"), past, load.Outcome{Code: 4, Err: load.DeadlineExceeded}},
-		{"internal", context.Background(), status.Error(codes.Internal, "boom"), future, load.Outcome{Code: 13}},
-		{"unavailable", context.Background(), status.Error(codes.Unavailable, "connection refused"), future, load.Outcome{Code: 14, Err: "Unavailable"}},
-		{"run cancelled", cancelled, errors.New("context canceled"), past, load.Outcome{Err: load.Canceled}},
+		{"ok", context.Background(), nil, future, true, load.Outcome{Code: 0}},
+		{"deadline exceeded by the server", context.Background(), status.Error(codes.DeadlineExceeded, "downstream"), future, true, load.Outcome{Code: 4}},
+		{"deadline come", context.Background(), status.Error(codes.DeadlineExceeded, "context deadline exceeded"), past, false, load.Outcome{Code: 4, Err: load.DeadlineExceeded}},
+		{"reset by the server at the deadline", context.Background(), status.Error(codes.Canceled, "stream terminated by RST_STREAM with error code: CANCEL"), past, false, load.Outcome{Code: 4, Err: load.DeadlineExceeded}},
+		{"internal", context.Background(), status.Error(codes.Internal, "boom"), future, true, load.Outcome{Code: 13}},
+		{"unavailable, no connection", context.Background(), status.Error(codes.Unavailable, "connection refused"), future, false, load.Outcome{Code: 14, Err: "Unavailable"}},
+		{"unavailable, sent by the server", context.Background(), status.Error(codes.Unavailable, "overloaded"), future, true, load.Outcome{Code: 14}},
+		{"cancelled, sent by the server", context.Background(), status.Error(codes.Canceled, "gave up"), future, true, load.Outcome{Code: 1}},
+		{"stream reset", context.Background(), status.Error(codes.Canceled, "stream terminated by RST_STREAM"), future, false, load.Outcome{Code: 1, Err: "Canceled"}},
+		{"run cancelled", cancelled, errors.New("context canceled"), past, false, load.Outcome{Err: load.Canceled}},
 	}
 	for _, tt := range tests {
-		if got := outcome(tt.ctx, tt.err, tt.deadline, now); got != tt.want {
+		if got := outcome(tt.ctx, tt.err, tt.deadline, now, tt.answered); got != tt.want {
 			t.Errorf("%s: outcome %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
 }
 
-// A server that answers with deadline-exceeded after 20 ms (its own
-// downstream deadline) answered: its calls are errors timed at about
-// 20 ms, not timeouts at the 5 s timeout.
-func TestServerDeadlineStatusIsTimed(t *testing.T) {
+// A server that answers with an error status after 20 ms answered: its
+// calls are errors timed at about 20 ms. Deadline-exceeded (its own
+// downstream deadline ran out) is not a timeout at the 5 s timeout, and
+// unavailable (shedding load) is not left out of the latency as a failed
+// connection would be.
+func TestServerErrorStatusIsTimed(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a load run against the demo gRPC server; runs without -short")
+		t.Skip("load runs against the demo gRPC server; runs without -short")
 	}
 	t.Parallel()
 	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
@@ -151,21 +159,56 @@ func TestServerDeadlineStatusIsTimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	const timeout = 5 * time.Second
-	tg, err := New(Config{Endpoints: []Endpoint{{Host: srv.Addr(), Method: md,
-		Data: []byte(`{"options": {"code": 4, "delay_ms": 20}}`)}}, Timeout: timeout})
+	for _, code := range []codes.Code{codes.DeadlineExceeded, codes.Unavailable, codes.Canceled} {
+		tg, err := New(Config{Endpoints: []Endpoint{{Host: srv.Addr(), Method: md,
+			Data: []byte(fmt.Sprintf(`{"options": {"code": %d, "delay_ms": 20}}`, code))}}, Timeout: timeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := load.Run(context.Background(), tg, load.Options{Connections: 2, Requests: 10, Timeout: timeout,
+			IsError: func(_ int, out load.Outcome) bool { return out.Err != "" || out.Code != 0 }})
+		tg.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Total.Errors != 10 || rep.Total.TimedOut != 0 || rep.Total.Service.Count() != 10 {
+			t.Errorf("%v: %d errors, %d timed out, %d timed (codes %v): want 10 errors, none timed out, all timed",
+				code, rep.Total.Errors, rep.Total.TimedOut, rep.Total.Service.Count(), rep.Total.Codes)
+		}
+		if max := rep.Total.Service.PercentileMs(100); rep.Total.Service.Count() > 0 && (max < 20 || max >= float64(timeout.Milliseconds())) {
+			t.Errorf("%v: service time max %.1f ms: want the server's 20 ms or more, under the %v timeout", code, max, timeout)
+		}
+	}
+}
+
+// Calls that found no server (nothing listens at the address) are errors
+// by kind, not timed: their quick failure is no service time.
+func TestNoServerIsNotTimed(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	files, err := demo.Files(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := FindMethod(files, "iter8.demo.v1.Demo.Unary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := New(Config{Endpoints: []Endpoint{{Host: addr, Method: md, Data: []byte(`{}`)}}, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	rep, err := load.Run(context.Background(), tg, load.Options{Connections: 2, Requests: 10, Timeout: timeout,
-		IsError: func(_ int, out load.Outcome) bool { return out.Err != "" || out.Code != 0 }})
+	rep, err := load.Run(context.Background(), tg, load.Options{Connections: 1, Requests: 3, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Total.Errors != 10 || rep.Total.TimedOut != 0 {
-		t.Errorf("%d errors, %d timed out (codes %v): want 10 errors, none timed out", rep.Total.Errors, rep.Total.TimedOut, rep.Total.Codes)
-	}
-	if max := rep.Total.Service.PercentileMs(100); max < 20 || max >= float64(timeout.Milliseconds()) {
-		t.Errorf("service time max %.1f ms: want the server's 20 ms or more, under the %v timeout", max, timeout)
+	if rep.Total.Errors != 3 || rep.Total.Service.Count() != 0 {
+		t.Errorf("%d errors, %d timed (codes %v): want 3 errors, none timed", rep.Total.Errors, rep.Total.Service.Count(), rep.Total.Codes)
 	}
 }
