@@ -24,6 +24,10 @@ type Outcome struct {
 	// answer arrived is then not measured as the target's service time.
 	// Zero: when Do or Collect returned.
 	At time.Time
+	// Sent is when the request left, when the Conn first spent time
+	// preparing it (rendering a data template): that time is the
+	// generator's, not the target's. Zero: when Do was called.
+	Sent time.Time
 }
 
 // Conn sends requests one at a time. Each worker owns one Conn, so
@@ -804,6 +808,9 @@ func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Dur
 	}
 	if e.ignored(end) {
 		return end, false
+	}
+	if !out.Sent.IsZero() {
+		sm.sent = max(sm.sent, out.Sent.Sub(e.start))
 	}
 	svc := max(end-sm.sent, 0)
 	if e.open && out.Err == "" {

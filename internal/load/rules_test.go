@@ -249,3 +249,35 @@ func TestHeldLog(t *testing.T) {
 		t.Errorf("a queue longer than the log: held after 0 = %v, want 800ms", got)
 	}
 }
+
+// preparingConn spends prepare before sending (a data template being
+// rendered) and serve waiting for the answer, and says when it sent.
+type preparingConn struct{ prepare, serve time.Duration }
+
+func (c preparingConn) Do(context.Context, int) Outcome {
+	time.Sleep(c.prepare)
+	sent := time.Now()
+	time.Sleep(c.serve)
+	return Outcome{Code: 200, Sent: sent}
+}
+
+func (c preparingConn) Close() error { return nil }
+
+type preparingTarget struct{ preparingConn }
+
+func (t preparingTarget) NewConn() Conn { return t.preparingConn }
+
+// The time a Conn spends preparing a request before sending it (Outcome.Sent)
+// is the generator's, not the target's: a 50 ms preparation and a 5 ms
+// service give service times of about 5 ms, not 55.
+func TestPreparationNotServiceTime(t *testing.T) {
+	t.Parallel()
+	tg := preparingTarget{preparingConn{prepare: 50 * time.Millisecond, serve: 5 * time.Millisecond}}
+	rep, err := Run(context.Background(), tg, Options{Connections: 1, Requests: 4, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if min := rep.Total.Service.PercentileMs(0); min < 5 || min >= 50 {
+		t.Errorf("service time min %.1f ms: want the 5 ms service, without the 50 ms preparation", min)
+	}
+}

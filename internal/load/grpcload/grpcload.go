@@ -469,6 +469,10 @@ func (c *conn) Do(ctx context.Context, i int) load.Outcome {
 	if err != nil {
 		return load.Outcome{Code: int(codes.InvalidArgument)}
 	}
+	var sent time.Time
+	if ep.tmpl != nil {
+		sent = time.Now() // rendering the request was the generator's time
+	}
 	callCtx, cancel := context.WithTimeout(c.ctx(ctx, i), c.t.cfg.Timeout)
 	defer cancel()
 	var answered bool
@@ -481,7 +485,9 @@ func (c *conn) Do(ctx context.Context, i int) load.Outcome {
 		answered, err = c.stream(callCtx, cc, ep, msgs, &c.streams[i])
 	}
 	deadline, _ := callCtx.Deadline()
-	return outcome(ctx, err, deadline, time.Now(), answered)
+	out := outcome(ctx, err, deadline, time.Now(), answered)
+	out.Sent = sent
+	return out
 }
 
 // outcome maps a call's error to its status code; failures that produced no

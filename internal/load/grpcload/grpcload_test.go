@@ -212,3 +212,42 @@ func TestNoServerIsNotTimed(t *testing.T) {
 		t.Errorf("%d errors, %d timed (codes %v): want 3 errors, none timed", rep.Total.Errors, rep.Total.Service.Count(), rep.Total.Codes)
 	}
 }
+
+// A call whose request is rendered from a data template says when it was
+// sent, after the rendering (the generator's time, see load.Outcome.Sent);
+// one with a fixed request leaves that to the engine.
+func TestTemplateCallSaysWhenSent(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	files, err := demo.Files(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := FindMethod(files, "iter8.demo.v1.Demo.Unary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		data     string
+		wantSent bool
+	}{
+		{`{"name": "call {{.RequestNumber}}"}`, true},
+		{`{"name": "call"}`, false},
+	} {
+		tg, err := New(Config{Endpoints: []Endpoint{{Host: srv.Addr(), Method: md, Data: []byte(tt.data)}}, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := time.Now()
+		out := tg.NewConn().Do(context.Background(), 0)
+		after := time.Now()
+		tg.Close()
+		if out.Code != 0 || out.Sent.IsZero() != !tt.wantSent || (tt.wantSent && (out.Sent.Before(before) || out.Sent.After(after))) {
+			t.Errorf("data %s: outcome %+v: want code 0 and a send time %v", tt.data, out, tt.wantSent)
+		}
+	}
+}
