@@ -125,6 +125,42 @@ func answerAt(ctx context.Context, at time.Time) load.Outcome {
 	}
 }
 
+// A stall of the target holds every connection: the requests whose
+// workers waited for a stalled deferred answer waited for the target, as
+// they would have without deferral, and are charged for it (all but the
+// first collected after the stall, which cannot tell it from one slow
+// answer). 8 connections at 200 req/s: requests 40 to 47, sent 5 ms apart,
+// are all answered at once 45 ms after the last; the next requests of
+// their workers, due 5 to 40 ms before that, wait for them.
+func TestDeferredStallCharged(t *testing.T) {
+	t.Parallel()
+	const first, conns, rate = 40, 8, 200
+	gap := time.Second / rate
+	end := time.Duration(first+conns-1)*gap + 45*time.Millisecond // the stall's end, into the run
+	tg := &deferTarget{delay: func(i int64) time.Duration {
+		if i >= first && i < first+conns {
+			return end - time.Duration(i)*gap
+		}
+		return 20 * time.Microsecond
+	}, deferred: map[int64]bool{}}
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: load.Constant{PerSecond: rate}, Connections: conns, MaxConnections: conns, Requests: 160, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tg.wasDeferred(first) {
+		t.Fatalf("request %d was not deferred", first)
+	}
+	// The 8 stalled requests took 45 to 80 ms; of the 8 that waited for
+	// them (40, 35, ..., 5 ms), at least the 5 waits of 15 ms or more but
+	// the first collected are charged: 13 samples of 15 ms or more, the
+	// 13th largest of 160 being p92.
+	if p := rep.Total.Latency.PercentileMs(92); p < 15 {
+		t.Errorf("corrected latency p92 %.3f ms: the waits for the stall were not charged to the target (p99 %.3f ms)", p, rep.Total.Latency.PercentileMs(99))
+	}
+}
+
 // A target that answers well within the time to a worker's next request
 // has its answers collected then, timed at their arrival (not their
 // collection, 4 ms later); every request is counted once.

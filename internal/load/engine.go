@@ -456,6 +456,11 @@ type engine struct {
 	// not deferred: a deferred answer that had not arrived when the
 	// worker's next request was due stops deferral for a while.
 	noDeferUntil atomic.Int64
+	// lateEnd is when the latest deferred answer that came after its
+	// worker's next request was due arrived (ns into the run): it tells a
+	// stall of the target, which holds several connections at once, from
+	// one slow answer (see settle).
+	lateEnd atomic.Int64
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
@@ -520,12 +525,7 @@ func (e *engine) grow(ctx context.Context) {
 			return // too few responses yet: at most double before they say more
 		}
 		if e.workers.CompareAndSwap(w, w+1) {
-			for {
-				p := e.peak.Load()
-				if w+1 <= p || e.peak.CompareAndSwap(p, w+1) {
-					break
-				}
-			}
+			casMax(&e.peak, w+1)
 			break
 		}
 	}
@@ -605,7 +605,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 			if p.open && e.opts.Timeout > 0 && intended-p.sent >= e.opts.Timeout/2 {
 				// this request is due too long after the deferred one was
 				// sent to leave its answer unread until then
-				if !e.settle(ctx, df, sh, &p, &held, intended, false) {
+				if _, ok := e.settle(ctx, df, sh, &p, &held, intended, false); !ok {
 					return
 				}
 			}
@@ -626,19 +626,22 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 			if e.idle.Add(-1) == 0 {
 				e.grow(ctx)
 			}
+			stalled := false
 			if p.open {
-				if !e.settle(ctx, df, sh, &p, &held, intended, onTime) {
+				var ok bool
+				if stalled, ok = e.settle(ctx, df, sh, &p, &held, intended, onTime); !ok {
 					e.idle.Add(1)
 					return
 				}
 				sent = time.Since(e.start)
 			}
 			switch {
-			case claimedDeferred && onTime:
+			case claimedDeferred && onTime && !stalled:
 				// A deferred answer not yet in when this request was due
 				// delayed it by the generator's choice (another connection
-				// may have been free): that lateness is the generator's,
-				// and settle paused deferral.
+				// was likely free: no other deferred answer was late with
+				// it): that lateness is the generator's, and settle paused
+				// deferral.
 			case claim > intended || sent > intended:
 				// The time after this request was due during which the
 				// target held the connection (a queue behind a slow
@@ -742,21 +745,32 @@ func (e *engine) collect(ctx context.Context, df Deferrer, sh *shard, p *deferre
 // settle collects p's answer before the worker's next request, due at
 // intended, and adds the time the target held the connection to held. An
 // answer that came after the request was due, for a worker that was on
-// time, pauses deferral. It returns false when the worker must stop.
-func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred, held *heldLog, intended time.Duration, onTime bool) bool {
+// time, pauses deferral; shared then says whether another deferred answer
+// was late with it (one came after this request was due): a stall of the
+// target, which a worker that had not deferred would have waited for too,
+// rather than one slow answer while other connections were free. (The
+// first answer collected after a stall cannot tell yet.) ok is false when
+// the worker must stop.
+func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred, held *heldLog, intended time.Duration, onTime bool) (shared, ok bool) {
 	from := p.sent
 	answered, ok := e.collect(ctx, df, sh, p)
 	held.add(from, answered)
 	if onTime && answered > intended {
-		until := int64(answered + deferPause)
-		for {
-			cur := e.noDeferUntil.Load()
-			if cur >= until || e.noDeferUntil.CompareAndSwap(cur, until) {
-				break
-			}
+		shared = e.lateEnd.Load() >= int64(intended)
+		casMax(&e.lateEnd, int64(answered))
+		casMax(&e.noDeferUntil, int64(answered+deferPause))
+	}
+	return shared, ok && !e.stop.Load()
+}
+
+// casMax raises v to at least x.
+func casMax(v *atomic.Int64, x int64) {
+	for {
+		cur := v.Load()
+		if cur >= x || v.CompareAndSwap(cur, x) {
+			return
 		}
 	}
-	return ok && !e.stop.Load()
 }
 
 // maxDeferGap is the longest time until a worker's next request for which
