@@ -756,19 +756,20 @@ func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred
 	answered, ok := e.collect(ctx, df, sh, p)
 	held.add(from, answered)
 	if onTime && answered > intended {
-		shared = e.lateEnd.Load() >= int64(intended)
-		casMax(&e.lateEnd, int64(answered))
+		// (one atomic step: of late answers collected at once, only the
+		// first sees the time before them)
+		shared = casMax(&e.lateEnd, int64(answered)) >= int64(intended)
 		casMax(&e.noDeferUntil, int64(answered+deferPause))
 	}
 	return shared, ok && !e.stop.Load()
 }
 
-// casMax raises v to at least x.
-func casMax(v *atomic.Int64, x int64) {
+// casMax raises v to at least x and returns its value before.
+func casMax(v *atomic.Int64, x int64) int64 {
 	for {
 		cur := v.Load()
 		if cur >= x || v.CompareAndSwap(cur, x) {
-			return
+			return cur
 		}
 	}
 }
