@@ -364,10 +364,13 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 		return c.fail(ctx, err)
 	}
 	c.answers++
-	if !closeConn && c.br.Buffered() > 0 {
-		// more than one response to one request: which one answers it
-		// is unknown, and the spare would answer the next
-		return c.fail(ctx, errUnsolicited)
+	if n := c.br.Buffered(); !closeConn && n > 0 {
+		if b, _ := c.br.Peek(n); !emptyLines(b) {
+			// more than one response to one request: which one answers
+			// it is unknown, and the spare would answer the next
+			return c.fail(ctx, errUnsolicited)
+		}
+		_, _ = c.br.Discard(n) // empty lines after the answer
 	}
 	out := load.Outcome{Code: code, At: c.answered()}
 	if late && (out.At.IsZero() || out.At.Sub(c.sentAt) > c.timeout) {
@@ -688,6 +691,19 @@ func eofIsUnexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// emptyLines reports whether b holds only line ends (CR and LF): empty
+// lines a server sent after an answer, which answer nothing and are
+// ignored, as RFC 9112 (section 2.2) has servers ignore them before a
+// request.
+func emptyLines(b []byte) bool {
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -92,16 +92,39 @@ func TestUnsolicitedBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, deferred := range []bool{false, true} {
-			unsolicited(t, tt.name, tt.early, tt.answer, deferred)
+			name := fmt.Sprintf("%s (deferred %v)", tt.name, deferred)
+			codes := fourRequests(t, name, tt.early, tt.answer, deferred)
+			if codes[string(load.ProtocolUnsolicited)] == 0 || codes["OK"] == 0 {
+				t.Errorf("%s: outcomes %v, want protocol-unsolicited, then a replaced connection that works", name, codes)
+			}
 		}
 	}
 }
 
-// unsolicited sends four requests to a misbehaving server, made whole or
-// with their answers read after the send returned (deferred).
-func unsolicited(t *testing.T, name, early, answer string, deferred bool) {
+// Empty lines (CRLF) a server sends after an answer, or before the first,
+// answer nothing and are dropped: every request is answered.
+func TestEmptyLinesIgnored(t *testing.T) {
+	t.Parallel()
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	tests := []struct{ name, early, answer string }{
+		{"a line end after each answer", "", ok + "\r\n"},
+		{"empty lines before the first request", "\r\n\r\n", ok},
+	}
+	for _, tt := range tests {
+		for _, deferred := range []bool{false, true} {
+			name := fmt.Sprintf("%s (deferred %v)", tt.name, deferred)
+			if codes := fourRequests(t, name, tt.early, tt.answer, deferred); codes["OK"] != 4 {
+				t.Errorf("%s: outcomes %v, want 4 OK", name, codes)
+			}
+		}
+	}
+}
+
+// fourRequests sends four requests to a misbehaving server, made whole or
+// with their answers read after the send returned (deferred), and counts
+// their outcomes (status texts, error kinds).
+func fourRequests(t *testing.T, name, early, answer string, deferred bool) map[string]int {
 	t.Helper()
-	name = fmt.Sprintf("%s (deferred %v)", name, deferred)
 	addr := misbehave(t, early, answer)
 	c := newH1Conn(addr, nil, 5*time.Second)
 	defer func() { _ = c.Close() }()
@@ -131,9 +154,7 @@ func unsolicited(t *testing.T, name, early, answer string, deferred bool) {
 			t.Errorf("%s: the spare response answered a request", name)
 		}
 	}
-	if codes[string(load.ProtocolUnsolicited)] == 0 || codes["OK"] == 0 {
-		t.Errorf("%s: outcomes %v, want protocol-unsolicited, then a replaced connection that works", name, codes)
-	}
+	return codes
 }
 
 // waitReadable blocks until c's socket holds unread bytes (through the

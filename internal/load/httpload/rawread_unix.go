@@ -120,6 +120,14 @@ func (r *rawConn) step(fd uintptr) bool {
 		// Bytes already waiting answer no request: refuse to send.
 		var early [len("HTTP/1.1 408")]byte
 		n, err := recvPeek(fd, early[:])
+		for n > 0 && emptyLines(early[:n]) {
+			// empty lines after the last answer: drop them and look again
+			if _, err := sysRead(fd, early[:n]); err != nil {
+				r.err = os.NewSyscallError("read", err)
+				return true
+			}
+			n, err = recvPeek(fd, early[:])
+		}
 		switch {
 		case n > 0 && idleTimeout(early[:n]):
 			// the server timed the idle connection out and said so
