@@ -143,6 +143,11 @@ type h1Conn struct {
 	// mayRetry).
 	answers int
 	again   bool
+	// wrote counts the bytes of the request in progress written without
+	// the raw socket; cut is the error of a write the server cut short
+	// (see writeCut).
+	wrote int
+	cut   error
 	// size is the size of the last answer read over the raw socket
 	// (bytes, head and body; 0 when unknown); mark is the count of bytes
 	// read from it before that answer.
@@ -260,7 +265,7 @@ func (c *h1Conn) begin(ctx context.Context, req h1Req, now bool) (out load.Outco
 			return c.fail(ctx, err), false
 		}
 	}
-	c.sentAt, c.req, c.deferred, c.size, c.again = time.Now(), req, now, 0, false
+	c.sentAt, c.req, c.deferred, c.size, c.again, c.wrote, c.cut = time.Now(), req, now, 0, false, 0, nil
 	return c.send(ctx, now)
 }
 
@@ -290,16 +295,38 @@ func (c *h1Conn) send(ctx context.Context, now bool) (out load.Outcome, ok bool)
 		c.raw.stamp, c.mark = 0, c.raw.got
 		c.raw.send(c.req.b)
 	default:
-		_, err = c.nc.Write(c.req.b)
+		c.wrote, err = c.nc.Write(c.req.b)
 	}
 	if err != nil {
 		if c.mayRetry(ctx, err) {
 			c.reset()
 			return c.send(ctx, now)
 		}
+		if c.writeCut(err) {
+			// the server may have answered before it read the whole
+			// request (rejecting a large body): end reads its answer
+			c.cut = err
+			return load.Outcome{}, true
+		}
 		return c.fail(ctx, err), false
 	}
 	return load.Outcome{}, true
+}
+
+// written is how many bytes of the request in progress were written.
+func (c *h1Conn) written() int {
+	if c.raw != nil {
+		return c.raw.wrote
+	}
+	return c.wrote
+}
+
+// writeCut reports whether err is a write that the server cut short by
+// closing or resetting the connection after part of the request reached it.
+func (c *h1Conn) writeCut(err error) bool {
+	var se *os.SyscallError
+	return c.written() > 0 && errors.As(err, &se) && se.Syscall == "write" &&
+		(errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET))
 }
 
 // mayRetry reports whether the request in progress, which failed with err
@@ -319,10 +346,10 @@ func (c *h1Conn) mayRetry(ctx context.Context, err error) bool {
 	var se *os.SyscallError
 	switch {
 	case errors.Is(err, errPeerClosed),
-		errors.As(err, &se) && se.Syscall == "write" && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)):
+		c.written() == 0 && errors.As(err, &se) && se.Syscall == "write" && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)):
 		// nothing reached the server, even on a connection that carried
 		// no answer yet (opened before the run and idle since)
-	case c.answers > 0 && c.req.replay && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+	case c.cut == nil && c.answers > 0 && c.req.replay && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
 	default:
 		return false
 	}
@@ -348,10 +375,20 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 	}
 	deferred := c.deferred
 	c.deferred = false
-	if _, err := c.br.Peek(1); err != nil {
+	_, err := c.br.Peek(1)
+	if err != nil && c.cut == nil && c.writeCut(err) {
+		// the write inside the read was cut short: look for an answer
+		// the server sent first
+		c.cut = err
+		_, err = c.br.Peek(1)
+	}
+	if err != nil {
 		// no byte of the answer came
 		if c.mayRetry(ctx, err) {
 			return c.retry(ctx, deferred)
+		}
+		if c.cut != nil {
+			err = c.cut // the server cut the request short without answering
 		}
 		return c.fail(ctx, err)
 	}

@@ -357,9 +357,10 @@ func (c *conn) Send(ctx context.Context, i int) (load.Outcome, bool) {
 		return out, true
 	}
 	c.open, c.openEP = h, ep
-	if !h.canDefer() {
+	if !h.canDefer() || h.cut != nil {
 		// sent over a new connection (the server had closed the other),
-		// which has not shown receive timestamps yet: read the answer now
+		// which has not shown receive timestamps yet, or cut short by
+		// the server: read the answer now
 		return c.Collect(ctx), true
 	}
 	c.nDefer++

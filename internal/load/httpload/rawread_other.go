@@ -9,6 +9,7 @@ type rawConn struct {
 	net.Conn
 	stamp int64
 	got   int64
+	wrote int
 }
 
 func newRawConn(net.Conn) *rawConn { return nil }

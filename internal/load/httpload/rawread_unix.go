@@ -40,6 +40,7 @@ type rawConn struct {
 	lowHigh bool  // the low-water mark is high (since sendNow, until a read waits)
 	lowat   int32 // the value passed to setsockopt
 	got     int64 // bytes read
+	wrote   int   // bytes of the request in progress written
 }
 
 func newRawConn(c net.Conn) *rawConn {
@@ -75,7 +76,7 @@ const deferLowat = 64 << 10
 // sendNow writes req at once; its answer is read by the next Reads. It
 // fails with errUnsolicited when bytes that answer no request are waiting.
 func (r *rawConn) sendNow(req []byte) error {
-	r.pending, r.writing, r.sendOnly, r.err = req, false, true, nil
+	r.pending, r.writing, r.sendOnly, r.err, r.wrote = req, false, true, nil, 0
 	if err := r.rc.Control(r.sendFn); err != nil {
 		r.pending = nil
 		return err
@@ -85,7 +86,9 @@ func (r *rawConn) sendNow(req []byte) error {
 		r.fallback = false
 		rest := r.pending
 		r.pending = nil
-		if _, err := r.nc.Write(rest); err != nil {
+		n, err := r.nc.Write(rest)
+		r.wrote += n
+		if err != nil {
 			return err
 		}
 	}
@@ -113,7 +116,7 @@ func (r *rawConn) lower(fd uintptr) {
 }
 
 // send arranges for req to be written by the next Read.
-func (r *rawConn) send(req []byte) { r.pending, r.writing = req, false }
+func (r *rawConn) send(req []byte) { r.pending, r.writing, r.wrote = req, false, 0 }
 
 func (r *rawConn) step(fd uintptr) bool {
 	if len(r.pending) > 0 && !r.writing {
@@ -165,9 +168,12 @@ func (r *rawConn) step(fd uintptr) bool {
 			r.fallback = true
 			return true
 		case err != nil:
+			// (a later read may find an answer the server sent first)
+			r.pending = nil
 			r.err = os.NewSyscallError("write", err)
 			return true
 		}
+		r.wrote += n
 		r.pending = r.pending[n:]
 		if len(r.pending) > 0 {
 			r.fallback = true
@@ -238,7 +244,9 @@ func (r *rawConn) Read(p []byte) (int, error) {
 			r.fallback = false
 			rest := r.pending
 			r.pending = nil
-			if _, err := r.nc.Write(rest); err != nil {
+			n, err := r.nc.Write(rest)
+			r.wrote += n
+			if err != nil {
 				r.p = nil
 				return 0, err
 			}

@@ -165,3 +165,68 @@ func TestServerClosedConnection(t *testing.T) {
 		}
 	}
 }
+
+// A server that answers before it has read a large request body (rejecting
+// it: 413) and closes the connection cuts the request's write short; the
+// answer is its outcome, not the write's error. One that closes without
+// answering is a reset, and the request, part of which reached the
+// server, is not sent again.
+func TestAnswerBeforeBodyRead(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		answer string
+		want   load.Outcome
+	}{
+		{"answered 413", "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", load.Outcome{Code: 413}},
+		{"closed without an answer", "", load.Outcome{Err: load.ConnReset}},
+	} {
+		for _, deferred := range []bool{false, true} {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var accepted atomic.Int32
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					accepted.Add(1)
+					go func() {
+						// read the head only, answer, and close with the
+						// body unread (a reset)
+						if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+							_, _ = io.WriteString(c, tt.answer)
+						}
+						_ = c.Close()
+					}()
+				}
+			}()
+			addr := ln.Addr().String()
+			tg, err := New(Config{Endpoints: []Endpoint{{URL: "http://" + addr + "/upload", Method: "POST", Body: make([]byte, 8<<20)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newH1Conn(addr, nil, 5*time.Second)
+			ctx := context.Background()
+			c.preconnect(ctx)
+			var out load.Outcome
+			var ok bool
+			if !deferred {
+				out = c.do(ctx, tg.eps[0].req)
+			} else if out, ok = c.begin(ctx, tg.eps[0].req, true); ok {
+				out = c.end(ctx)
+			}
+			_ = c.Close()
+			_ = ln.Close()
+			if out.Code != tt.want.Code || out.Err != tt.want.Err {
+				t.Errorf("%s (deferred %v): outcome %+v (%v), want %+v", tt.name, deferred, out, c.err, tt.want)
+			}
+			if n := accepted.Load(); n != 1 {
+				t.Errorf("%s (deferred %v): %d connections, want 1 (no second send)", tt.name, deferred, n)
+			}
+		}
+	}
+}
