@@ -45,6 +45,9 @@ func (r *Result) recordLoop(start time.Time) {
 			row := make([]slo.Outcome, len(v.Versions))
 			for i, res := range v.Versions {
 				row[i] = res.Outcome
+				if res.Loop != "" {
+					row[i] = res.Loop // the loop's own outcome, before its window
+				}
 			}
 			s.SLOs = append(s.SLOs, row)
 		}

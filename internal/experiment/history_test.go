@@ -102,3 +102,24 @@ func TestHistoryBounded(t *testing.T) {
 		t.Errorf("merged histograms hold %d samples, want %d", n, want)
 	}
 }
+
+// The history records each loop's own outcome of an SLO, the one its values
+// gave, not the one a window over earlier loops made of it: a failure in
+// one loop fails the windows over it, and no window failure is counted
+// again as a failure of the loops after it.
+func TestHistoryRecordsLoopOutcomes(t *testing.T) {
+	t.Parallel()
+	r := &Result{NumLoops: 1}
+	in, err := r.InitInsights(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.SLOVerdicts = []slo.Verdict{{
+		Objective: slo.Objective{Metric: "app/x", Limit: 1, Direction: slo.Upper},
+		Versions:  []slo.Result{{Outcome: slo.Failed, Loop: slo.Passed, Reason: "not satisfied in loop 0"}},
+	}}
+	r.recordLoop(time.Now())
+	if got := r.History[0].SLOs[0][0]; got != slo.Passed {
+		t.Errorf("recorded %s, want the loop's own outcome passed", got)
+	}
+}

@@ -91,6 +91,9 @@ type Result struct {
 	// Ignored is set on a no-data outcome whose objective has onNoData:
 	// ignore; it does not count against the experiment.
 	Ignored bool `json:"ignored,omitempty"`
+	// Loop is the outcome of this loop's values alone, when a window over
+	// earlier loops changed Outcome; the history records it.
+	Loop Outcome `json:"loopOutcome,omitempty"`
 }
 
 // Satisfied reports whether the result does not count against the

@@ -119,49 +119,42 @@ func firstUnmet(verdicts []slo.Verdict, in *experiment.Insights) string {
 	return ""
 }
 
-// applyWindow fails a passing verdict that did not hold in each of the
-// previous loops of the window. A past loop holds an SLO only when it judged
-// the SLO (its recorded outcome is not notJudged: a failed loop, or one
-// that skipped the assess task, never counts as passed) and the SLO passes
-// on the values that loop measured (a merged history entry counts as one
-// loop, with the mean of its loops, and must have judged it in every loop
-// it covers). first is the position of the task's first SLO in the
-// recorded outcomes.
+// applyWindow fails a satisfied verdict (passed, or no data that its
+// objective ignores) that did not hold in each of the previous loops of
+// the window, counted in loops. A past loop held an SLO when its recorded
+// outcome, the outcome of that loop's own values, passed (or was no data
+// that the objective ignores); a loop that did not judge it (a failed
+// loop, or one that skipped the assess task) never did. A merged history
+// entry held it when every loop it covers passed, so a window that
+// reaches into part of one is judged on all of it. first is the position
+// of the task's first SLO in the recorded outcomes.
 func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSummary, previous int) {
-	start := max(len(history)-previous, 0)
-	recent := history[start:]
 	for vi := range verdicts {
 		v := &verdicts[vi]
 		for ver := range v.Versions {
 			r := &v.Versions[ver]
-			if r.Outcome != slo.Passed {
+			if !r.Satisfied() {
 				continue
 			}
-			for k := len(recent) - 1; k >= 0; k-- {
-				e := recent[k]
-				if why := unjudged(e, first+vi, ver); why != "" {
-					r.Outcome = slo.Failed
-					r.Reason = fmt.Sprintf("%s, in the window of %d loops", why, previous+1)
-					break
-				}
-				past := slo.Evaluate([]slo.Objective{v.Objective}, ver+1, e.Insights())[0].Versions[ver]
-				if past.Outcome == slo.Passed {
+			need := previous
+			for k := len(history) - 1; k >= 0 && need > 0; k-- {
+				e := history[k]
+				need -= e.Covers()
+				why := unjudged(e, first+vi, ver, v.Objective)
+				if why == "" {
 					continue
 				}
-				r.Outcome = slo.Failed
-				if past.Outcome == slo.NoData {
-					r.Outcome = slo.NoData
-				}
-				r.Reason = fmt.Sprintf("not satisfied in loop %d of the window of %d loops: %s", e.Loop, previous+1, past.Reason)
+				r.Loop, r.Outcome, r.Ignored = r.Outcome, slo.Failed, false
+				r.Reason = fmt.Sprintf("%s, in the window of %d loops", why, previous+1)
 				break
 			}
 		}
 	}
 }
 
-// unjudged says why a history entry does not count as having judged SLO i
-// as passed for a version in every loop it covers, or returns "".
-func unjudged(e experiment.LoopSummary, i, version int) string {
+// unjudged says why a history entry does not count as having held SLO i
+// (objective o) for a version in every loop it covers, or returns "".
+func unjudged(e experiment.LoopSummary, i, version int, o slo.Objective) string {
 	if e.Covers() > 1 && e.SLOsPassed != nil {
 		// A merged entry keeps how many of its loops passed.
 		n := 0
@@ -173,8 +166,19 @@ func unjudged(e experiment.LoopSummary, i, version int) string {
 		}
 		return ""
 	}
-	if i >= len(e.SLOs) || version >= len(e.SLOs[i]) || e.SLOs[i][version] == slo.NotJudged || e.SLOs[i][version] == "" {
+	var got slo.Outcome
+	if i < len(e.SLOs) && version < len(e.SLOs[i]) {
+		got = e.SLOs[i][version]
+	}
+	switch {
+	case got == slo.Passed, got == slo.NoData && o.OnNoData == slo.IgnoreNoData:
+		return ""
+	case got == slo.NotJudged || got == "":
 		return fmt.Sprintf("not judged in loop %d (no data): a loop without a fresh judgement does not count as passed", e.Loop)
 	}
-	return ""
+	why := fmt.Sprintf("its outcome was %s", got)
+	if past := slo.Evaluate([]slo.Objective{o}, version+1, e.Insights())[0].Versions[version]; past.Outcome == got && past.Reason != "" {
+		why = past.Reason // what the loop's values say, when they say the same
+	}
+	return fmt.Sprintf("not satisfied in loop %d: %s", e.Loop, why)
 }

@@ -24,33 +24,62 @@ func TestAssessNeedsSLOs(t *testing.T) {
 	}
 }
 
-// A window counts a loop that did not judge the SLO (its outcome recorded
-// as notJudged, or no outcome at all) as not passed, whatever values the
-// loop kept; a merged entry must have passed in each loop it covers.
+// A window judges each previous loop by the outcome that loop recorded
+// for its own values: a loop that did not judge the SLO (notJudged, or no
+// outcome at all) or did not pass it (failed, invalid) breaks the window,
+// whatever values it kept (they are rounded); no data breaks it unless the
+// objective ignores no data. The window counts loops, not history
+// entries: a merged entry must have passed in each loop it covers, and
+// one the window does not reach does not count.
 func TestAssessWindowNeedsFreshJudgements(t *testing.T) {
 	t.Parallel()
 	ok := []map[string]float64{{"app/latency": 50}}
+	loop := func(n int, o slo.Outcome) experiment.LoopSummary {
+		return experiment.LoopSummary{Loop: n, Values: ok, SLOs: [][]slo.Outcome{{o}}}
+	}
+	merged := func(last, passed int) experiment.LoopSummary {
+		return experiment.LoopSummary{Loop: last, Loops: 10, Values: ok, SLOsPassed: [][]int{{passed}}}
+	}
 	for _, tt := range []struct {
-		name    string
-		history []experiment.LoopSummary
-		outcome slo.Outcome
-		reason  string
+		name     string
+		window   float64
+		loops    int
+		history  []experiment.LoopSummary
+		onNoData string
+		value    *float64 // the current loop's value (nil: none)
+		outcome  slo.Outcome
+		reason   string
 	}{
-		{"all judged", []experiment.LoopSummary{{Loop: 1, Values: ok, SLOs: [][]slo.Outcome{{slo.Passed}}}, {Loop: 2, Values: ok, SLOs: [][]slo.Outcome{{slo.Passed}}}}, slo.Passed, ""},
-		{"not judged", []experiment.LoopSummary{{Loop: 1, Values: ok, SLOs: [][]slo.Outcome{{slo.Passed}}}, {Loop: 2, Values: ok, SLOs: [][]slo.Outcome{{slo.NotJudged}}}},
+		{"all judged", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), loop(2, slo.Passed)}, "", ptr(70), slo.Passed, ""},
+		{"not judged", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), loop(2, slo.NotJudged)}, "", ptr(70),
 			slo.Failed, "not judged in loop 2 (no data): a loop without a fresh judgement does not count as passed, in the window of 3 loops"},
-		{"no outcome", []experiment.LoopSummary{{Loop: 1, Values: ok, SLOs: [][]slo.Outcome{{slo.Passed}}}, {Loop: 2, Values: ok}}, slo.Failed, "not judged in loop 2 (no data)"},
-		{"no values", []experiment.LoopSummary{{Loop: 1, Values: ok, SLOs: [][]slo.Outcome{{slo.Passed}}}, {Loop: 2, SLOs: [][]slo.Outcome{{slo.Passed}}}}, slo.NoData, "not satisfied in loop 2 of the window of 3 loops: no value was recorded for app/latency"},
-		{"merged, one loop failed", []experiment.LoopSummary{{Loop: 20, Loops: 10, Values: ok, SLOsPassed: [][]int{{9}}}, {Loop: 21, Values: ok, SLOs: [][]slo.Outcome{{slo.Passed}}}}, slo.Failed, "passed in 9 of the 10 loops ending at loop 20, in the window of 3 loops"},
-		{"merged, all passed", []experiment.LoopSummary{{Loop: 20, Loops: 10, Values: ok, SLOsPassed: [][]int{{10}}}, {Loop: 21, Values: ok, SLOs: [][]slo.Outcome{{slo.Passed}}}}, slo.Passed, ""},
+		{"no outcome", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), {Loop: 2, Values: ok}}, "", ptr(70), slo.Failed, "not judged in loop 2 (no data)"},
+		{"failed, its value rounded to the limit", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed),
+			{Loop: 2, Values: []map[string]float64{{"app/latency": 100}}, SLOs: [][]slo.Outcome{{slo.Failed}}}}, "", ptr(70),
+			slo.Failed, "not satisfied in loop 2: its outcome was failed, in the window of 3 loops"},
+		{"invalid", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), loop(2, slo.Invalid)}, "", ptr(70), slo.Failed, "not satisfied in loop 2: its outcome was invalid"},
+		{"no data", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), loop(2, slo.NoData)}, "", ptr(70), slo.Failed, "not satisfied in loop 2: its outcome was noData"},
+		{"no data, ignored", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), loop(2, slo.NoData)}, "ignore", ptr(70), slo.Passed, ""},
+		{"no data now, ignored, after a failure", 3, 3, []experiment.LoopSummary{loop(1, slo.Failed), loop(2, slo.Passed)}, "ignore", nil,
+			slo.Failed, "not satisfied in loop 1"},
+		{"merged, one loop failed", 3, 22, []experiment.LoopSummary{merged(20, 9), loop(21, slo.Passed)}, "", ptr(70),
+			slo.Failed, "passed in 9 of the 10 loops ending at loop 20, in the window of 3 loops"},
+		{"merged, all passed", 3, 22, []experiment.LoopSummary{merged(20, 10), loop(21, slo.Passed)}, "", ptr(70), slo.Passed, ""},
+		{"merged, beyond the window", 12, 23, []experiment.LoopSummary{merged(10, 9), merged(20, 10), loop(21, slo.Passed), loop(22, slo.Passed)}, "", ptr(70), slo.Passed, ""},
 	} {
-		tk, err := newAssess(map[string]any{"window": 3.0, "SLOs": map[string]any{"upper": []any{map[string]any{"metric": "app/latency", "limit": 100.0}}}})
+		o := map[string]any{"metric": "app/latency", "limit": 100.0}
+		if tt.onNoData != "" {
+			o["onNoData"] = tt.onNoData
+		}
+		tk, err := newAssess(map[string]any{"window": tt.window, "SLOs": map[string]any{"upper": []any{o}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		exp := &experiment.Experiment{Result: &experiment.Result{NumLoops: 3, History: tt.history}}
+		exp := &experiment.Experiment{Result: &experiment.Result{NumLoops: tt.loops, History: tt.history}}
 		in, _ := exp.Result.InitInsights(1, nil)
-		_ = in.SetValue("app/latency", metricsMeta(), 0, 70)
+		if tt.value != nil {
+			_ = in.SetValue("app/latency", metricsMeta(), 0, *tt.value)
+		}
 		if err := tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard()}); err != nil {
 			t.Fatal(err)
 		}
@@ -60,6 +89,8 @@ func TestAssessWindowNeedsFreshJudgements(t *testing.T) {
 		}
 	}
 }
+
+func ptr(v float64) *float64 { return &v }
 
 // Each assess task records its verdicts at its own place among the spec's
 // SLOs (Env.SLOIndex), and the original's SLOs and SLOsSatisfied follow.
