@@ -29,6 +29,14 @@ func (r *Result) InitInsights(n int, names []VersionInfo) (*Insights, error) {
 	switch {
 	case in.NumVersions == 0:
 		in.NumVersions = n
+		// The not-judged verdicts of the loop's start were made before
+		// the number of versions was known: one per version now.
+		for i := range in.SLOVerdicts {
+			v := &in.SLOVerdicts[i]
+			for len(v.Versions) > 0 && len(v.Versions) < n {
+				v.Versions = append(v.Versions, slo.Result{Outcome: v.Versions[0].Outcome, Reason: v.Versions[0].Reason})
+			}
+		}
 	case in.NumVersions != n:
 		return nil, fmt.Errorf("this task measures %d version(s) but the experiment already has %d", n, in.NumVersions)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
 )
 
@@ -168,5 +169,44 @@ func TestFinished(t *testing.T) {
 	}
 	if (&experiment.Experiment{}).Finished() {
 		t.Error("an experiment that has not started is finished")
+	}
+}
+
+// twoVersions records a value for each of two versions.
+type twoVersions struct{}
+
+func (twoVersions) Run(_ context.Context, env *experiment.Env) error {
+	in, err := env.Experiment.Result.InitInsights(2, nil)
+	if err != nil {
+		return err
+	}
+	for v := range 2 {
+		if err := in.SetValue("fake/value", metrics.Meta{Type: metrics.Gauge}, v, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// An SLO not judged in the first loop of an experiment with two versions
+// (its assess skipped by if:) is not judged for each of the two, not for
+// one: reports and assert list every version.
+func TestUnjudgedSLOsOfEachVersion(t *testing.T) {
+	t.Parallel()
+	doc := `
+spec:
+- task: two
+- if: Result.NumLoops >= 3
+  task: judge
+  with: {limit: 5}
+`
+	reg := judgeRegistry()
+	reg["two"] = func(map[string]any) (experiment.Task, error) { return twoVersions{}, nil }
+	exp, err := (&experiment.Runner{Store: newStore(t, doc), Registry: reg}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]slo.Outcome{{slo.NotJudged, slo.NotJudged}}, outcomes(exp)); diff != "" {
+		t.Errorf("loop 1 (-want +got):\n%s", diff)
 	}
 }
