@@ -26,6 +26,8 @@ type deferTarget struct {
 	sendSlow func(i int64) time.Duration
 	timeout  time.Duration
 	n        atomic.Int64
+	// unread is the longest an answer waited, once arrived, for Collect
+	unread atomic.Int64
 	mu       sync.Mutex
 	// how each request was made, by index: true when deferred
 	deferred map[int64]bool
@@ -106,6 +108,11 @@ func (c *deferConn) Send(_ context.Context, _ int) (load.Outcome, bool) {
 }
 
 func (c *deferConn) Collect(ctx context.Context) load.Outcome {
+	for u := int64(time.Since(c.at)); ; {
+		if cur := c.t.unread.Load(); u <= cur || c.t.unread.CompareAndSwap(cur, u) {
+			break
+		}
+	}
 	if c.t.timeout > 0 && time.Since(c.sent) > c.t.timeout {
 		// collected after its deadline, as a read that gave up would be
 		return load.Outcome{Err: load.Timeout}
@@ -298,6 +305,26 @@ func (gapPacer) At(n uint64) time.Duration {
 }
 
 func (gapPacer) Rate() float64 { return 100 }
+
+// An answer is not left unread long, however long until its worker's next
+// request (a rate falling, a long Poisson gap): when that is due more than
+// 50 ms after the send, the answer is collected before the worker sleeps,
+// and so cannot meet the server's idle close.
+func TestDeferredAnswerBeforeLongGap(t *testing.T) {
+	t.Parallel()
+	tg := &deferTarget{delay: func(int64) time.Duration { return 50 * time.Microsecond }, deferred: map[int64]bool{}}
+	if _, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: gapPacer{}, Connections: 1, MaxConnections: 1, Requests: 60, Timeout: 10 * time.Second,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !tg.wasDeferred(49) {
+		t.Fatal("request 49, before the pause, was not deferred")
+	}
+	if u := time.Duration(tg.unread.Load()); u >= 100*time.Millisecond {
+		t.Errorf("an answer waited %v unread: want it collected before the 200 ms pause", u)
+	}
+}
 
 // An answer is never left unread past its request's timeout, however long
 // until its worker's next request: it is collected first.

@@ -602,9 +602,10 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 			// A request claimed while an answer was deferred was claimed
 			// right after the send, before the target could answer.
 			claimedDeferred := p.open
-			if p.open && e.opts.Timeout > 0 && intended-p.sent >= e.opts.Timeout/2 {
+			if p.open && (intended-p.sent > maxDeferGap || (e.opts.Timeout > 0 && intended-p.sent >= e.opts.Timeout/2)) {
 				// this request is due too long after the deferred one was
-				// sent to leave its answer unread until then
+				// sent to leave its answer unread until then (a falling
+				// rate, a long Poisson gap; see maxDeferGap)
 				if _, ok := e.settle(ctx, df, sh, &p, &held, intended, false); !ok {
 					return
 				}

@@ -255,7 +255,8 @@ func TestLargeAnswerStopsDeferral(t *testing.T) {
 
 // A deferred request that found its connection closed by the server goes
 // over a new connection; until that one shows receive timestamps, its
-// answer is read at once rather than deferred (it could not be timed).
+// answer is read at once rather than deferred (it could not be timed), and
+// from then on no answer from that endpoint is deferred.
 func TestDeferredSendOverNewConnection(t *testing.T) {
 	t.Parallel()
 	var closeAfter atomic.Bool
@@ -299,6 +300,13 @@ func TestDeferredSendOverNewConnection(t *testing.T) {
 	}
 	if out.Code != 200 {
 		t.Errorf("over a new connection: %+v (%v), want 200", out, c.lastErr)
+	}
+	// a server that closes connections under the generator has no more
+	// answers deferred, even once the new connection shows timestamps
+	stamped(t, c)
+	if _, done := c.Send(ctx, 0); !done {
+		_ = c.Collect(ctx)
+		t.Error("an answer was deferred after the server closed a connection under it")
 	}
 }
 

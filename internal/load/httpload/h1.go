@@ -373,7 +373,6 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 		}
 		c.mu.Unlock()
 	}
-	deferred := c.deferred
 	c.deferred = false
 	_, err := c.br.Peek(1)
 	if err != nil && c.cut == nil && c.writeCut(err) {
@@ -385,7 +384,7 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 	if err != nil {
 		// no byte of the answer came
 		if c.mayRetry(ctx, err) {
-			return c.retry(ctx, deferred)
+			return c.retry(ctx)
 		}
 		if c.cut != nil {
 			err = c.cut // the server cut the request short without answering
@@ -422,25 +421,17 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 }
 
 // retry sends the request in progress again over a new connection and
-// reads its answer (see mayRetry). An answer that was deferred was found
-// missing only when collected, later than a worker waiting for it would
-// have: its arrival is then set back by that delay, so that its service
-// time is the first send's end plus the second request's time.
-func (c *h1Conn) retry(ctx context.Context, deferred bool) load.Outcome {
+// reads its answer (see mayRetry); its time runs from the first send. For
+// an answer that was deferred, the loss was found only when it was
+// collected, and when the server closed the connection is unknown (it may
+// have held the request first): its time includes the wait until then,
+// an excess of at most the deferral's bound, never a shortfall.
+func (c *h1Conn) retry(ctx context.Context) load.Outcome {
 	c.reset()
-	start := time.Now()
 	if out, ok := c.send(ctx, false); !ok {
 		return out
 	}
-	out := c.end(ctx)
-	if deferred && out.Err == "" {
-		at := out.At
-		if at.IsZero() {
-			at = time.Now()
-		}
-		out.At = c.sentAt.Add(at.Sub(start))
-	}
-	return out
+	return c.end(ctx)
 }
 
 // answered is when the answer's last bytes arrived, from the kernel's

@@ -81,6 +81,9 @@ type endpoint struct {
 	// largest is the size of the largest answer read from the endpoint
 	// over the fast path (bytes, head and body; 0 before the first).
 	largest atomic.Int64
+	// closes is set once a deferred answer was lost to the server closing
+	// its connection: answers are no longer deferred (see h1Conn.retry).
+	closes atomic.Bool
 }
 
 // deferMaxAnswer is the largest answer an endpoint may have given for its
@@ -105,7 +108,7 @@ func (ep *endpoint) note(size int64) {
 // read from it so far, and at least one, was small enough.
 func (ep *endpoint) deferrable() bool {
 	l := ep.largest.Load()
-	return l > 0 && l <= deferMaxAnswer
+	return l > 0 && l <= deferMaxAnswer && !ep.closes.Load()
 }
 
 func (ep *endpoint) hostHeader() string {
@@ -374,6 +377,9 @@ func (c *conn) Collect(ctx context.Context) load.Outcome {
 	out := h.end(ctx)
 	if out.Err != "" {
 		c.lastErr = h.err
+	}
+	if h.again {
+		ep.closes.Store(true)
 	}
 	ep.note(h.size)
 	return out
