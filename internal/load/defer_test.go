@@ -28,7 +28,7 @@ type deferTarget struct {
 	n        atomic.Int64
 	// unread is the longest an answer waited, once arrived, for Collect
 	unread atomic.Int64
-	mu       sync.Mutex
+	mu     sync.Mutex
 	// how each request was made, by index: true when deferred
 	deferred map[int64]bool
 }
