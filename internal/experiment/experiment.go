@@ -145,8 +145,9 @@ func (e *Experiment) NoFailure() bool {
 	return e.Result != nil && !e.Result.Failure
 }
 
-// SLOs reports whether every version satisfies every SLO. It is true when
-// insights exist without SLOs, and false when there are no insights yet.
+// SLOs reports whether every version satisfies every SLO, as iter8 assert
+// -c slos checks: false when there are no insights yet, and when the
+// experiment declares no SLO (nothing was checked).
 func (e *Experiment) SLOs() bool {
 	if e.Result == nil || e.Result.Insights == nil {
 		return false
@@ -156,7 +157,7 @@ func (e *Experiment) SLOs() bool {
 		return slo.Satisfied(in.SLOVerdicts)
 	}
 	if in.SLOsSatisfied == nil {
-		return true
+		return false
 	}
 	for _, m := range [][][]bool{in.SLOsSatisfied.Upper, in.SLOsSatisfied.Lower} {
 		for _, row := range m {

@@ -210,3 +210,16 @@ spec:
 		t.Errorf("loop 1 (-want +got):\n%s", diff)
 	}
 }
+
+// An experiment that declares no SLO does not satisfy its SLOs: SLOs()
+// (the JSON report's slosSatisfied) says what assert -c slos says.
+func TestNoSLOIsNotSatisfied(t *testing.T) {
+	t.Parallel()
+	exp := &experiment.Experiment{Result: &experiment.Result{NumLoops: 1, Insights: &experiment.Insights{NumVersions: 1}}}
+	if exp.SLOs() {
+		t.Error("SLOs() is true for an experiment without SLOs")
+	}
+	if failures := exp.Check([]experiment.Assertion{experiment.AssertSLOs}); len(failures) == 0 {
+		t.Error("assert -c slos holds for an experiment without SLOs")
+	}
+}
