@@ -27,7 +27,6 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 		return err
 	}
 	deadline := time.Now().Add(o.timeout)
-	var ticker *time.Ticker
 	for {
 		exp, err := st.Load(ctx)
 		if err != nil {
@@ -57,15 +56,14 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 			}
 			return fmt.Errorf("%w: %d unmet (see above)", ErrAssert, len(failures))
 		}
-		if ticker == nil {
-			ticker = time.NewTicker(o.interval)
-			defer ticker.Stop()
-		}
 		a.logger.Info("waiting for the experiment", "unmet", len(failures), "timeLeft", time.Until(deadline).Round(time.Second).String())
+		// the next check, at the deadline at the latest (a last look then)
+		wait := time.NewTimer(min(o.interval, time.Until(deadline)))
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			return context.Cause(ctx)
-		case <-ticker.C:
+		case <-wait.C:
 		}
 	}
 }

@@ -666,3 +666,19 @@ current-context: none
 		{name: "launch bad flag", args: k("launch", "--dyr"), golden: "k-launch-bad-flag.golden", wantCode: 2},
 	})
 }
+
+// assert --timeout gives up at its deadline, not at the first check after
+// it: a 300 ms timeout with checks every 10 s returns long before 10 s.
+func TestAssertTimeoutIsADeadline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	running := "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}]}}\nresult:\n  startTime: 2026-11-27T10:00:00Z\n  numLoops: 1\n  numCompletedTasks: 0\n  failure: false\n  iter8Version: v0.14\n"
+	if err := os.WriteFile(filepath.Join(dir, "experiment.yaml"), []byte(running), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code, _, stderr := iter8(context.Background(), "assert", "--runDir", dir, "-c", "completed", "--timeout", "300ms", "--interval", "10s")
+	if took := time.Since(start); code != 1 || took >= 5*time.Second {
+		t.Errorf("exit %d after %v, want 1 within about the 300 ms timeout:\n%s", code, took.Round(time.Millisecond), stderr)
+	}
+}
