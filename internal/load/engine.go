@@ -451,6 +451,11 @@ type engine struct {
 	// median, so that the generator's own stalls (which inflate a few
 	// service times) do not open connections.
 	svcMedian atomic.Int64
+	// svcMean is a moving mean (ns) of how long requests held their
+	// connections, answers and timeouts alike, for growth: Little's law
+	// needs the mean, and a slow tail (1 request in 20 taking 500 ms)
+	// holds connections that the median does not see.
+	svcMean atomic.Int64
 	completed atomic.Int64
 	// noDeferUntil is the time into the run (ns) before which answers are
 	// not deferred: a deferred answer that had not arrived when the
@@ -503,9 +508,10 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 }
 
 // grow starts one more open-loop worker when every worker is busy, the cap
-// allows it, and the median service time says the rate needs it (Little's
-// law: rate × service time connections are busy on average; twice that,
-// plus two, absorbs bursts), or, before minSamples responses came back, up
+// allows it, and the service time says the rate needs it (Little's law:
+// rate × mean service time connections are busy on average; twice that,
+// plus two, absorbs bursts; the larger of the median and the moving mean,
+// so that a slow tail counts), or, before minSamples responses came back, up
 // to twice the initial connections. The governor
 // keeps a generator that is short of CPU from opening connections that
 // would not help: its lateness is its own.
@@ -516,7 +522,7 @@ func (e *engine) grow(ctx context.Context) {
 			e.capHit.Store(true)
 			return
 		}
-		if svc := e.svcMedian.Load(); e.completed.Load() >= minSamples {
+		if svc := max(e.svcMedian.Load(), e.svcMean.Load()); e.completed.Load() >= minSamples {
 			need := e.rateAt(time.Since(e.start)) * time.Duration(svc).Seconds()
 			if float64(w) >= 2*need+2 {
 				return
@@ -836,6 +842,9 @@ func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Dur
 	if timedOut && svc < e.opts.Timeout {
 		svc = e.opts.Timeout
 	}
+	if e.open && (out.Err == "" || timedOut) {
+		e.trackMean(svc)
+	}
 	isErr := e.opts.IsError(ep, out)
 	sm.service = svc
 	sm.omit = isErr && !timedOut && e.opts.OmitErrorLatency
@@ -860,6 +869,16 @@ func (e *engine) trackMedian(svc time.Duration) {
 		e.svcMedian.Store(m + m/16 + 1)
 	case int64(svc) < m:
 		e.svcMedian.Store(max(m-m/16, 1))
+	}
+}
+
+// trackMean moves the mean estimate a sixty-fourth of the way to held.
+// Racing updates may lose a step, which does not matter.
+func (e *engine) trackMean(held time.Duration) {
+	if m := e.svcMean.Load(); m == 0 {
+		e.svcMean.Store(max(int64(held), 1))
+	} else {
+		e.svcMean.Store(max(m+(int64(held)-m)/64, 1))
 	}
 }
 

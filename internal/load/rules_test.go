@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,5 +280,51 @@ func TestPreparationNotServiceTime(t *testing.T) {
 	}
 	if min := rep.Total.Service.PercentileMs(0); min < 5 || min >= 50 {
 		t.Errorf("service time min %.1f ms: want the 5 ms service, without the 50 ms preparation", min)
+	}
+}
+
+// tailConn answers every every-th request (counted over the target) after
+// slow, the others at once.
+type tailConn struct{ t *tailTarget }
+
+func (c tailConn) Do(ctx context.Context, _ int) Outcome {
+	if c.t.n.Add(1)%c.t.every != 0 {
+		return Outcome{Code: 200}
+	}
+	t := time.NewTimer(c.t.slow)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return Outcome{Code: 200}
+	case <-ctx.Done():
+		return Outcome{Err: Canceled}
+	}
+}
+
+func (tailConn) Close() error { return nil }
+
+type tailTarget struct {
+	every int64
+	slow  time.Duration
+	n     atomic.Int64
+}
+
+func (t *tailTarget) NewConn() Conn { return tailConn{t} }
+
+// A target with a slow tail (1 answer in 20 takes 500 ms, the median is
+// nothing) holds 5 connections on average at 200 req/s: connections grow
+// past the initial 4 (Little's law on the mean, not the median), and the
+// run is not blamed on the generator.
+func TestSlowTailGrowsConnections(t *testing.T) {
+	t.Parallel()
+	rep, err := Run(context.Background(), &tailTarget{every: 20, slow: 500 * time.Millisecond}, Options{
+		Pacer: Constant{PerSecond: 200}, Connections: 4, MaxConnections: 100, Requests: 600, Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Saturated || rep.Connections <= 4 {
+		t.Errorf("%d connections (cap %d), saturated %v (%s): want growth past 4 and a valid run",
+			rep.Connections, rep.MaxConnections, rep.Saturated, rep.SaturationReason)
 	}
 }
