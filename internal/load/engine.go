@@ -455,7 +455,7 @@ type engine struct {
 	// connections, answers and timeouts alike, for growth: Little's law
 	// needs the mean, and a slow tail (1 request in 20 taking 500 ms)
 	// holds connections that the median does not see.
-	svcMean atomic.Int64
+	svcMean   atomic.Int64
 	completed atomic.Int64
 	// noDeferUntil is the time into the run (ns) before which answers are
 	// not deferred: a deferred answer that had not arrived when the
