@@ -131,7 +131,8 @@ type h1Conn struct {
 	ctx       context.Context
 	stop      func() bool
 
-	raw *rawConn // plain TCP: writes and reads through the raw socket
+	raw *rawConn        // plain TCP: writes and reads through the raw socket
+	tcp syscall.RawConn // TLS: the TCP socket under it
 	br  *bufio.Reader
 	err error // the last failure, for messages
 
@@ -186,7 +187,11 @@ func (c *h1Conn) dial(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var tcp syscall.RawConn
 	if c.tls != nil {
+		if t, ok := nc.(*net.TCPConn); ok {
+			tcp, _ = t.SyscallConn()
+		}
 		tc := tls.Client(nc, c.tls)
 		hctx, cancel := context.WithTimeout(ctx, c.timeout)
 		err := tc.HandshakeContext(hctx)
@@ -203,7 +208,7 @@ func (c *h1Conn) dial(ctx context.Context) error {
 		_ = nc.Close()
 		return errCancelled
 	}
-	c.nc, c.answers = nc, 0
+	c.nc, c.tcp, c.answers = nc, tcp, 0
 	var rd io.Reader = nc
 	if c.raw = newRawConn(nc); c.raw != nil {
 		rd = c.raw
@@ -260,13 +265,43 @@ func (c *h1Conn) canDefer() bool { return c.nc != nil && c.raw != nil && c.raw.c
 // the answer. ok is false when the request is over (out says why).
 func (c *h1Conn) begin(ctx context.Context, req h1Req, now bool) (out load.Outcome, ok bool) {
 	c.watch(ctx)
+	// (before the clock starts: a session ticket can take a moment)
+	closed := c.nc != nil && c.tcp != nil && c.tlsClosed()
 	if c.nc == nil {
 		if err := c.dial(ctx); err != nil {
 			return c.fail(ctx, err), false
 		}
 	}
 	c.sentAt, c.req, c.deferred, c.size, c.again, c.wrote, c.cut = time.Now(), req, now, 0, false, 0, nil
+	if closed {
+		// the server closed the idle connection: the request goes over a
+		// new one, its set-up timed (see mayRetry)
+		c.reset()
+		c.again = true
+	}
 	return c.send(ctx, now)
+}
+
+// tlsLook is how long tlsClosed lets the TLS layer read records that
+// arrived while a connection was idle.
+const tlsLook = time.Millisecond
+
+// tlsClosed reports whether the server closed an idle TLS connection
+// (which net/http's client notices by reading in the background): the TCP
+// socket has seen the server's end, or TLS records arrived meanwhile that
+// end in the server's close_notify (not a session ticket, which TLS 1.3
+// servers send after the handshake).
+func (c *h1Conn) tlsClosed() bool {
+	closed, pending := peerState(c.tcp)
+	if closed || !pending {
+		return closed
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(tlsLook))
+	_, err := c.br.Peek(1)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	// data is unsolicited: send finds it buffered
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // send sends c.req (see begin), the second time over a new connection; the

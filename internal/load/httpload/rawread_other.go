@@ -2,7 +2,10 @@
 
 package httpload
 
-import "net"
+import (
+	"net"
+	"syscall"
+)
 
 // rawConn is only used on Unix; elsewhere requests use net.Conn.
 type rawConn struct {
@@ -21,3 +24,7 @@ func (r *rawConn) canDefer() bool { return false }
 func (r *rawConn) sendNow([]byte) error { return nil }
 
 func (r *rawConn) distrust() {}
+
+// peerState is not known here: an idle TLS connection the server closed
+// fails its next request.
+func peerState(syscall.RawConn) (closed, pending bool) { return false, false }

@@ -265,5 +265,18 @@ func (r *rawConn) Read(p []byte) (int, error) {
 	return r.n, nil
 }
 
+// peerState looks at a socket without reading: closed when the peer ended
+// (or reset) the connection and nothing is left to read, pending when
+// bytes wait.
+func peerState(rc syscall.RawConn) (closed, pending bool) {
+	_ = rc.Control(func(fd uintptr) {
+		var one [1]byte
+		n, err := recvPeek(fd, one[:])
+		closed = (n == 0 && err == nil) || errors.Is(err, syscall.ECONNRESET)
+		pending = n > 0
+	})
+	return closed, pending
+}
+
 // recvPeek peeks at the socket without blocking.
 func recvPeek(fd uintptr, p []byte) (int, error) { return sysPeek(fd, p) }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -227,6 +228,61 @@ func TestAnswerBeforeBodyRead(t *testing.T) {
 			}
 			if n := accepted.Load(); n != 1 {
 				t.Errorf("%s (deferred %v): %d connections, want 1 (no second send)", tt.name, deferred, n)
+			}
+		}
+	}
+}
+
+// Over TLS too, a request that finds its idle connection closed by the
+// server (its idle timeout) goes over a new connection, POST as GET; a
+// connection the server left open is used as it is (the session tickets a
+// TLS 1.3 server sends after the handshake are not a close).
+func TestTLSIdleClose(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name         string
+		idle         time.Duration
+		wantAccepted int32
+	}{
+		{"closed while idle", 50 * time.Millisecond, 2},
+		{"left open", 0, 1},
+	} {
+		for _, method := range []string{"GET", "POST"} {
+			var accepted atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				_, _ = io.WriteString(w, "ok")
+			}))
+			srv.Config.IdleTimeout = tt.idle
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					accepted.Add(1)
+				}
+			}
+			srv.StartTLS()
+			ep := Endpoint{URL: srv.URL + "/", Method: method, TLS: TLS{InsecureSkipVerify: true}}
+			if method == "POST" {
+				ep.Body = []byte("hello")
+			}
+			tg, err := New(Config{Endpoints: []Endpoint{ep}, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := tg.NewConn().(*conn)
+			ctx := context.Background()
+			for i := range 2 {
+				if i == 1 {
+					time.Sleep(200 * time.Millisecond) // idle
+				}
+				if out := c.Do(ctx, 0); out.Code != 200 {
+					t.Errorf("%s, %s: request %d: %+v (%v)", tt.name, method, i, out, c.lastErr)
+				}
+			}
+			_ = c.Close()
+			tg.Close()
+			srv.Close()
+			if n := accepted.Load(); n != tt.wantAccepted {
+				t.Errorf("%s, %s: %d connections, want %d", tt.name, method, n, tt.wantAccepted)
 			}
 		}
 	}
