@@ -299,9 +299,11 @@ func (c *h1Conn) tlsClosed() bool {
 	_ = c.nc.SetReadDeadline(time.Now().Add(tlsLook))
 	_, err := c.br.Peek(1)
 	_ = c.nc.SetReadDeadline(time.Time{})
+	if err == nil {
+		return false // data, unsolicited: send finds it buffered
+	}
 	var ne net.Error
-	// data is unsolicited: send finds it buffered
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	return !errors.As(err, &ne) || !ne.Timeout()
 }
 
 // send sends c.req (see begin), the second time over a new connection; the
