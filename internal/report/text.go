@@ -485,19 +485,19 @@ func sloRows(r *Report) [][]cell {
 	for _, s := range r.SLOs {
 		row := []cell{{text: s.Condition}}
 		for _, res := range s.Results {
-			row = append(row, outcomeCell(res))
+			row = append(row, outcomeCell(res, s.Limit))
 		}
 		rows = append(rows, row)
 	}
 	return rows
 }
 
-// outcomeCell shows the original's true/false with the value judged, or
-// why there was none.
-func outcomeCell(r SLOResult) cell {
+// outcomeCell shows the original's true/false with the value judged
+// (never rounded to the limit it missed), or why there was none.
+func outcomeCell(r SLOResult, limit float64) cell {
 	v := ""
 	if r.Value != nil {
-		v = textValue(*r.Value)
+		v = slo.Beside(*r.Value, limit, textValue(*r.Value))
 	}
 	l := labelOf(r.Outcome)
 	switch r.Outcome {

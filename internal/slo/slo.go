@@ -154,7 +154,7 @@ func judge(o Objective, version int, src Source) Result {
 		r.Outcome = Passed
 	} else {
 		r.Outcome = Failed
-		r.Reason = "value " + strconv.FormatFloat(val, 'g', 6, 64) + " is " + map[Direction]string{Upper: "above", Lower: "below"}[o.Direction] + " the limit " + strconv.FormatFloat(o.Limit, 'f', -1, 64)
+		r.Reason = "value " + Beside(val, o.Limit, strconv.FormatFloat(val, 'g', 6, 64)) + " is " + map[Direction]string{Upper: "above", Lower: "below"}[o.Direction] + " the limit " + strconv.FormatFloat(o.Limit, 'f', -1, 64)
 	}
 	return r
 }
@@ -191,4 +191,18 @@ func Satisfied(verdicts []Verdict) bool {
 		}
 	}
 	return true
+}
+
+// Beside returns short, a rounded rendering of v, unless it would read as
+// the limit while v is not the limit (0.1000001 against 0.1): then the
+// shortest rendering that tells them apart, so that a value shown beside
+// its verdict never contradicts it.
+func Beside(v, limit float64, short string) string {
+	if v == limit {
+		return short
+	}
+	if p, err := strconv.ParseFloat(short, 64); err == nil && p != limit {
+		return short
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }

@@ -2,6 +2,7 @@ package slo
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -110,5 +111,29 @@ func TestObjectiveString(t *testing.T) {
 	}
 	if s := (Objective{Metric: "p/request-count", Limit: 1.5, Direction: Lower}).String(); s != "1.5 <= p/request-count" {
 		t.Errorf("lower: %q", s)
+	}
+}
+
+// A value shown beside its verdict is never rounded to the limit it
+// missed: the reason and the text report say 0.1000001, not 0.1.
+func TestValueBesideLimit(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		v, limit float64
+		short    string
+		want     string
+	}{
+		{0.1000001, 0.1, "0.1", "0.1000001"},
+		{0.0504, 0.05, "0.05", "0.0504"},
+		{0.05, 0.05, "0.05", "0.05"},
+		{0.0712, 0.05, "0.07", "0.07"},
+	} {
+		if got := Beside(tt.v, tt.limit, tt.short); got != tt.want {
+			t.Errorf("Beside(%v, %v, %q) = %q, want %q", tt.v, tt.limit, tt.short, got, tt.want)
+		}
+	}
+	v := Evaluate([]Objective{{Metric: "m", Limit: 0.1, Direction: Upper}}, 1, values{"m": {0.1000001}})[0].Versions[0]
+	if v.Outcome != Failed || !strings.Contains(v.Reason, "value 0.1000001 is above the limit 0.1") {
+		t.Errorf("%s: %s, want failed with the value unrounded", v.Outcome, v.Reason)
 	}
 }
