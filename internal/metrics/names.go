@@ -111,6 +111,26 @@ func percentileOf(s string) (float64, bool) {
 	return v, true
 }
 
+// histPercentile matches the percentile names of the load histograms, with
+// any number: latency-p0, service-time-p101, latency/p250.
+var histPercentile = regexp.MustCompile(`^(latency|service-time)[-/]p([0-9]+(?:\.[0-9]+)?)$`)
+
+// PercentileOutOfRange reports whether the metric (the part after the
+// provider) names a percentile of a load histogram outside (0, 100], which
+// no histogram has: latency-p0, latency-p101.
+func (n Name) PercentileOutOfRange() bool {
+	m := n.Metric
+	if n.Aggregation != "" {
+		m += "/" + n.Aggregation
+	}
+	g := histPercentile.FindStringSubmatch(m)
+	if g == nil {
+		return false
+	}
+	p, err := strconv.ParseFloat(g[2], 64)
+	return err == nil && (p <= 0 || p > 100)
+}
+
 // FormatPercentile spells a percentile the way metric names use it: 50, 97.5, 99.9.
 func FormatPercentile(p float64) string {
 	return strconv.FormatFloat(p, 'f', -1, 64)

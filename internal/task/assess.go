@@ -46,6 +46,9 @@ func newAssess(with map[string]any) (experiment.Task, error) {
 			if err != nil {
 				return nil, &inputs.FieldError{Field: field + ".metric", Value: s.Metric, Expected: "a metric name such as http/latency-mean or http/latency-p99"}
 			}
+			if n.PercentileOutOfRange() {
+				return nil, &inputs.FieldError{Field: field + ".metric", Value: s.Metric, Expected: "a percentile above 0 and at most 100, such as http/latency-p99 or http/latency-p99.9"}
+			}
 			if math.IsNaN(s.Limit) || math.IsInf(s.Limit, 0) {
 				return nil, &inputs.FieldError{Field: field + ".limit", Value: s.Limit, Expected: "a finite number"}
 			}

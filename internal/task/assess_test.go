@@ -131,3 +131,29 @@ func TestAssessRecordsAtItsPlace(t *testing.T) {
 		t.Errorf("SLOs %+v", in.SLOs)
 	}
 }
+
+// A percentile no histogram has (0, or above 100) is bad input, named,
+// not an SLO that can only ever have no data.
+func TestAssessPercentileRange(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		metric string
+		ok     bool
+	}{
+		{"http/latency-p0", false},
+		{"http/latency-p101", false},
+		{"grpc/latency/p250", false},
+		{"http/service-time-p0", false},
+		{"http/latency-p100", true},
+		{"http/latency-p99.9", true},
+		{"app/build-p0", true}, // not a load histogram's percentile
+	} {
+		_, err := newAssess(map[string]any{"SLOs": map[string]any{"upper": []any{map[string]any{"metric": tt.metric, "limit": 1.0}}}})
+		if tt.ok != (err == nil) {
+			t.Errorf("%s: error %v, want ok %v", tt.metric, err, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), `field "SLOs.upper[0].metric"`) {
+			t.Errorf("%s: error %v does not name the field", tt.metric, err)
+		}
+	}
+}
