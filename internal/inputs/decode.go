@@ -143,6 +143,10 @@ func fieldDecodeError(key string, val any, t reflect.Type, err error) error {
 			want += fmt.Sprintf(" (found a %s where %s was expected)", te.Value, describeType(te.Type))
 		} else if te.Field != "" {
 			want = describeType(te.Type)
+			if where, leaf, ok := locate(val, strings.Split(te.Field, "."), "", te.Value); ok {
+				// name the very value, with its list positions
+				return &FieldError{Field: key + where, Value: leaf, Expected: want}
+			}
 		}
 		return &FieldError{Field: field, Value: val, Expected: want}
 	}
@@ -161,6 +165,50 @@ func fieldDecodeError(key string, val any, t reflect.Type, err error) error {
 	}
 	msg := strings.TrimPrefix(err.Error(), "json: ")
 	return &FieldError{Field: key, Value: val, Expected: describeType(t) + " (" + msg + ")"}
+}
+
+// locate finds, in a decoded value v, the first value at path (object
+// keys; lists are searched through and their positions named) whose JSON
+// kind is kind, as json.UnmarshalTypeError reports it ("string", "number",
+// "bool", "array", "object"): where it is (".upper[0].limit") and the value.
+func locate(v any, path []string, at, kind string) (string, any, bool) {
+	if len(path) == 0 && jsonKind(v) == strings.Fields(kind + " ")[0] {
+		return at, v, true
+	}
+	if l, ok := v.([]any); ok {
+		for i, e := range l {
+			if where, leaf, ok := locate(e, path, fmt.Sprintf("%s[%d]", at, i), kind); ok {
+				return where, leaf, true
+			}
+		}
+		return "", nil, false
+	}
+	m, ok := v.(map[string]any)
+	if !ok || len(path) == 0 {
+		return "", nil, false
+	}
+	child, ok := m[path[0]]
+	if !ok {
+		return "", nil, false
+	}
+	return locate(child, path[1:], at+"."+path[0], kind)
+}
+
+// jsonKind is the JSON kind of a decoded value.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	case nil:
+		return "null"
+	}
+	return "number"
 }
 
 func describeType(t reflect.Type) string {

@@ -63,3 +63,40 @@ func TestDecodeInputs(t *testing.T) {
 		})
 	}
 }
+
+// A value of the wrong type deep in lists and objects is named by its
+// path, list positions included, with the value itself, not the whole
+// top-level value.
+func TestDecodeNamesTheValue(t *testing.T) {
+	t.Parallel()
+	type param struct {
+		Name string `json:"name"`
+	}
+	type metric struct {
+		Params []param `json:"params"`
+	}
+	type slo struct {
+		Metric string  `json:"metric"`
+		Limit  float64 `json:"limit"`
+	}
+	var in struct {
+		SLOs struct {
+			Upper []slo `json:"upper"`
+		} `json:"SLOs"`
+		Metrics []metric `json:"metrics"`
+	}
+	for _, tt := range []struct {
+		with map[string]any
+		want string
+	}{
+		{map[string]any{"SLOs": map[string]any{"upper": []any{map[string]any{"metric": "a", "limit": 1.0}, map[string]any{"metric": "b", "limit": "5%"}}}},
+			`field "SLOs.upper[1].limit": invalid value "5%": expected a number`},
+		{map[string]any{"metrics": []any{map[string]any{"params": []any{map[string]any{"name": false}}}}},
+			`field "metrics[0].params[0].name": invalid value false: expected a string`},
+	} {
+		err := inputs.Decode(tt.with, &in)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want %s", err, tt.want)
+		}
+	}
+}
