@@ -259,7 +259,12 @@ func number(v any, what string, r *secret.Redactor) Measurement {
 	case []byte:
 		return number(string(x), what, r)
 	case string:
-		p, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		t := strings.TrimSpace(x)
+		p, err := strconv.ParseFloat(t, 64)
+		if err == nil && strings.ContainsAny(t, "_xX") {
+			// Go's syntax (1_000, 0x1p-2), not a decimal a query returns
+			err = strconv.ErrSyntax
+		}
 		if err != nil {
 			return failed(fmt.Errorf("%s returned the string %q, not a number", what, r.Truncate(x, maxSnippet)))
 		}

@@ -30,6 +30,7 @@ func api(t *testing.T, token string) (*httptest.Server, *atomic.Int64) {
 	reply("/nan", `{"data": {"result": [{"value": [1, "NaN"]}]}}`)
 	reply("/inf", `{"data": {"result": [{"value": [1, "+Inf"]}]}}`)
 	reply("/word", `{"data": {"result": [{"value": [1, "high"]}]}}`)
+	reply("/gosyntax", `{"data": {"result": [{"value": [1, "1_0"]}], "hex": "0x1p-2"}}`)
 	reply("/object", `{"data": {"result": [{"value": [1, {"a": 1}]}]}}`)
 	reply("/html", `<html>oops</html>`)
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
@@ -95,6 +96,8 @@ func TestCollectREST(t *testing.T) {
 		{"NaN", srv.URL + "/nan", jq, "", nil, NoData, 0, `returned NaN (for example a ratio of zero to zero)`},
 		{"infinity", srv.URL + "/inf", jq, "", nil, NoData, 0, `returned +Inf`},
 		{"not a number", srv.URL + "/word", jq, "", nil, Failed, 0, `jq expression ".data.result[0].value[1]" returned the string "high", not a number`},
+		{"Go's digit separators", srv.URL + "/gosyntax", jq, "", nil, Failed, 0, `returned the string "1_0", not a number`},
+		{"a hexadecimal float", srv.URL + "/gosyntax", ".data.hex", "", nil, Failed, 0, `returned the string "0x1p-2", not a number`},
 		{"an object", srv.URL + "/object", jq, "", nil, Failed, 0, `returned {"a":1}, not a number`},
 		{"jq runtime error", srv.URL + "/empty", jq + " | tonumber", "", nil, Failed, 0, `jq expression ".data.result[0].value[1] | tonumber" failed: `},
 		{"HTTP status", srv.URL + "/status", jq, "", nil, Failed, 0, `GET ` + srv.URL + `/status: HTTP 400 Bad Request: {"status":"error","errorType":"bad_data","error":"parse error at char 5"}`},
