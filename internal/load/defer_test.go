@@ -370,3 +370,111 @@ func TestDeferredBehindWaitsForTarget(t *testing.T) {
 		t.Errorf("delayed %d, second-slowest corrected latency %.3f ms: the wait for the slow answer was not charged", rep.Delayed, second)
 	}
 }
+
+// slowGapPacer is 25 req/s with a pause of 200 ms before request 50.
+type slowGapPacer struct{}
+
+func (slowGapPacer) At(n uint64) time.Duration {
+	at := time.Duration(n) * 40 * time.Millisecond
+	if n >= 50 {
+		at += 200 * time.Millisecond
+	}
+	return at
+}
+
+func (slowGapPacer) Rate() float64 { return 25 }
+
+// sendTimes wraps a deferTarget and notes when each request was sent.
+type sendTimes struct {
+	*deferTarget
+	mu    sync.Mutex
+	sends map[int64]time.Time
+}
+
+func (t *sendTimes) NewConn() load.Conn { return &sendTimesConn{t: t, c: &deferConn{t: t.deferTarget}} }
+
+func (t *sendTimes) gap(i int64) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sends[i+1].Sub(t.sends[i])
+}
+
+type sendTimesConn struct {
+	t *sendTimes
+	c *deferConn
+}
+
+func (c *sendTimesConn) note() {
+	c.t.mu.Lock()
+	c.t.sends[c.t.n.Load()] = time.Now()
+	c.t.mu.Unlock()
+}
+
+func (c *sendTimesConn) Do(ctx context.Context, ep int) load.Outcome { c.note(); return c.c.Do(ctx, ep) }
+
+func (c *sendTimesConn) Send(ctx context.Context, ep int) (load.Outcome, bool) {
+	c.note()
+	return c.c.Send(ctx, ep)
+}
+
+func (c *sendTimesConn) Collect(ctx context.Context) load.Outcome { return c.c.Collect(ctx) }
+
+func (c *sendTimesConn) Close() error { return nil }
+
+// An answer collected early, before a long gap, does not push the next
+// request back by the time it took: request 49's answer takes 300 ms and
+// request 50 is due 240 ms after 49, so 50 leaves when the answer is in,
+// about 300 ms after 49, not 240 ms after that.
+func TestEarlyCollectionKeepsSchedule(t *testing.T) {
+	t.Parallel()
+	tg := &sendTimes{deferTarget: &deferTarget{delay: func(i int64) time.Duration {
+		if i == 49 {
+			return 300 * time.Millisecond
+		}
+		return 2 * time.Millisecond
+	}, deferred: map[int64]bool{}}, sends: map[int64]time.Time{}}
+	if _, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: slowGapPacer{}, Connections: 1, MaxConnections: 1, Requests: 60, Timeout: 10 * time.Second,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !tg.wasDeferred(49) {
+		t.Fatal("request 49 was not deferred")
+	}
+	if g := tg.gap(49); g > 420*time.Millisecond {
+		t.Errorf("request 50 left %v after 49, want about 300 ms (when 49's answer came)", g)
+	}
+}
+
+// renderTarget spends 15 ms preparing each request (the generator's time),
+// which is then answered in 50 µs.
+type renderTarget struct{}
+
+func (renderTarget) NewConn() load.Conn { return renderConn{} }
+
+type renderConn struct{}
+
+func (renderConn) Do(context.Context, int) load.Outcome {
+	time.Sleep(15 * time.Millisecond)
+	sent := time.Now()
+	return load.Outcome{Code: 200, Sent: sent, At: sent.Add(50 * time.Microsecond)}
+}
+
+func (renderConn) Close() error { return nil }
+
+// Preparation time is the generator's in the waits too: a generator behind
+// its schedule because each request takes 15 ms to prepare (at 100 req/s
+// over one connection) does not charge the target a wait for a connection
+// the target held for 50 µs.
+func TestPreparationNotAWait(t *testing.T) {
+	t.Parallel()
+	rep, err := load.Run(context.Background(), renderTarget{}, load.Options{
+		Pacer: load.Constant{PerSecond: 100}, Connections: 1, MaxConnections: 1, Requests: 40, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rep.Total.Latency.PercentileMs(99); p > 5 {
+		t.Errorf("corrected latency p99 %.3f ms for a 0.05 ms service: the preparation was charged to the target as a wait", p)
+	}
+}

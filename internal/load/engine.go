@@ -615,6 +615,11 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 				if _, ok := e.settle(ctx, df, sh, &p, &held, intended, false); !ok {
 					return
 				}
+				// collected: the request is claimed now, as any other
+				// after an answer (a wait past its due time was the
+				// target's, held)
+				claim = time.Since(e.start)
+				sent, onTime, claimedDeferred = claim, intended > claim, false
 			}
 			if d := intended - claim; d > 0 {
 				if timer == nil {
@@ -684,6 +689,10 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 			return
 		}
 		if e.open {
+			if !out.Sent.IsZero() {
+				// preparing the request was the generator's time
+				sent = max(sent, out.Sent.Sub(e.start))
+			}
 			held.add(sent, end)
 		}
 	}

@@ -536,7 +536,12 @@ func trendRows(r *Report, p *printer) [][]cell {
 			loops = loops[len(loops)-n:]
 		}
 	}
-	span := fmt.Sprintf("Loops %d-%d", loops[0].Loop, loops[len(loops)-1].Loop)
+	first := loops[0].Loop - max(loops[0].Loops, 1) + 1
+	span := fmt.Sprintf("Loops %d-%d", first, loops[len(loops)-1].Loop)
+	if merged := len(loops) < loops[len(loops)-1].Loop-first+1; merged {
+		// older loops are merged in the history: a mark per entry
+		span += fmt.Sprintf(" (%d marks, older loops merged)", len(loops))
+	}
 	headers := []string{span}
 	if !r.oneUnnamedVersion() {
 		headers = nil
