@@ -410,7 +410,10 @@ func (c *sendTimesConn) note() {
 	c.t.mu.Unlock()
 }
 
-func (c *sendTimesConn) Do(ctx context.Context, ep int) load.Outcome { c.note(); return c.c.Do(ctx, ep) }
+func (c *sendTimesConn) Do(ctx context.Context, ep int) load.Outcome {
+	c.note()
+	return c.c.Do(ctx, ep)
+}
 
 func (c *sendTimesConn) Send(ctx context.Context, ep int) (load.Outcome, bool) {
 	c.note()
