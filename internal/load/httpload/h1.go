@@ -317,9 +317,20 @@ func (c *h1Conn) send(ctx context.Context, now bool) (out load.Outcome, ok bool)
 	if err := c.nc.SetDeadline(c.sentAt.Add(c.timeout)); err != nil {
 		return c.fail(ctx, err), false
 	}
-	if c.br.Buffered() > 0 {
-		// bytes that arrived before this request was sent
-		return c.fail(ctx, errUnsolicited), false
+	if n := c.br.Buffered(); n > 0 {
+		// bytes that arrived before this request was sent (over TLS:
+		// tlsClosed read them; over plain TCP the raw check sees them)
+		b, _ := c.br.Peek(n)
+		switch {
+		case emptyLines(b):
+			_, _ = c.br.Discard(n)
+		case idleTimeout(b[:min(n, len("HTTP/1.1 408"))]) && c.mayRetry(ctx, errPeerClosed):
+			// the server timed the idle connection out with a 408
+			c.reset()
+			return c.send(ctx, now)
+		default:
+			return c.fail(ctx, errUnsolicited), false
+		}
 	}
 	var err error
 	switch {
@@ -769,6 +780,12 @@ func emptyLines(b []byte) bool {
 		}
 	}
 	return len(b) > 0
+}
+
+// idleTimeout reports whether early bytes, which arrived before a request
+// was sent, begin a 408 response: a server closing an idle connection.
+func idleTimeout(early []byte) bool {
+	return len(early) == len("HTTP/1.1 408") && string(early[:7]) == "HTTP/1." && string(early[8:]) == " 408"
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -216,12 +216,6 @@ func (r *rawConn) step(fd uintptr) bool {
 	return true
 }
 
-// idleTimeout reports whether early bytes, which arrived before a request
-// was sent, begin a 408 response: a server closing an idle connection.
-func idleTimeout(early []byte) bool {
-	return len(early) == len("HTTP/1.1 408") && string(early[:7]) == "HTTP/1." && string(early[8:]) == " 408"
-}
-
 func writeFD(fd uintptr, b []byte) (int, error) {
 	for {
 		n, err := sysWrite(fd, b)

@@ -3,6 +3,7 @@ package httpload
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"iter8.tools/iter8/internal/demo/demotest"
 	"iter8.tools/iter8/internal/load"
 )
 
@@ -284,6 +286,88 @@ func TestTLSIdleClose(t *testing.T) {
 			if n := accepted.Load(); n != tt.wantAccepted {
 				t.Errorf("%s, %s: %d connections, want %d", tt.name, method, n, tt.wantAccepted)
 			}
+		}
+	}
+}
+
+// tlsServe serves TLS connections with serve (over the demo CA) and
+// returns the address and the count of connections accepted.
+func tlsServe(t *testing.T, serve func(c net.Conn, n int32)) (string, *atomic.Int32) {
+	t.Helper()
+	ca, err := demotest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := ca.ServerTLS("localhost", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(tls.Server(c, conf), accepted.Add(1))
+		}
+	}()
+	return ln.Addr().String(), &accepted
+}
+
+// Over TLS as over plain TCP, a 408 a server sends before closing an idle
+// connection, and empty lines it sends after an answer, fail no request.
+func TestTLSIdleAnswers(t *testing.T) {
+	t.Parallel()
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	for _, tt := range []struct {
+		name         string
+		serve        func(c net.Conn, n int32)
+		wantAccepted int32
+	}{
+		{"a 408, then a close", func(c net.Conn, n int32) {
+			if n == 1 {
+				serveThenClose(c, 1, send408)
+				return
+			}
+			serveThenClose(c, -1, readClose)
+		}, 2},
+		{"a line end after each answer", func(c net.Conn, _ int32) {
+			defer func() { _ = c.Close() }()
+			br := bufio.NewReader(c)
+			for {
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				_, _ = io.WriteString(c, ok)
+				time.Sleep(20 * time.Millisecond) // after the answer was read
+				_, _ = io.WriteString(c, "\r\n")
+			}
+		}, 1},
+	} {
+		addr, accepted := tlsServe(t, tt.serve)
+		tg, err := New(Config{Endpoints: []Endpoint{{URL: "https://" + addr + "/", Method: "POST", Body: []byte("x"), TLS: TLS{InsecureSkipVerify: true}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := tg.NewConn().(*conn)
+		for i := range 3 {
+			time.Sleep(100 * time.Millisecond) // idle
+			if out := c.Do(context.Background(), 0); out.Code != 200 {
+				t.Errorf("%s: request %d: %+v (%v)", tt.name, i, out, c.lastErr)
+			}
+		}
+		_ = c.Close()
+		tg.Close()
+		if n := accepted.Load(); n != tt.wantAccepted {
+			t.Errorf("%s: %d connections, want %d", tt.name, n, tt.wantAccepted)
 		}
 	}
 }
