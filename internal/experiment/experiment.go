@@ -92,7 +92,7 @@ type LoopSummary struct {
 	// order of insights.sloVerdicts.
 	SLOs [][]slo.Outcome `json:"slos,omitempty"`
 	// SLOsPassed counts, for a merged entry, the loops in which each SLO
-	// passed, per version.
+	// held, per version: passed, or had no data that the SLO ignores.
 	SLOsPassed [][]int `json:"slosPassed,omitempty"`
 }
 

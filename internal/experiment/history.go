@@ -52,7 +52,13 @@ func (r *Result) recordLoop(start time.Time) {
 			s.SLOs = append(s.SLOs, row)
 		}
 	}
-	r.History = compactHistory(append(r.History, s))
+	var ignore []bool // per SLO: no data does not count against it
+	if in := r.Insights; in != nil {
+		for _, v := range in.SLOVerdicts {
+			ignore = append(ignore, v.Objective.OnNoData == slo.IgnoreNoData)
+		}
+	}
+	r.History = compactHistory(append(r.History, s), ignore)
 }
 
 // compact rounds a value to 6 significant digits: enough for trends, and
@@ -70,7 +76,7 @@ func compact(v float64) float64 {
 
 // compactHistory merges the oldest entries of any tier holding more than
 // HistoryTier entries into one entry of the next tier.
-func compactHistory(h []LoopSummary) []LoopSummary {
+func compactHistory(h []LoopSummary, ignore []bool) []LoopSummary {
 	largest := 1
 	for _, e := range h {
 		largest = max(largest, e.Covers())
@@ -89,7 +95,7 @@ func compactHistory(h []LoopSummary) []LoopSummary {
 			continue
 		}
 		// Entries of a tier are contiguous, oldest first.
-		merged := mergeLoops(h[first : first+HistoryMerge])
+		merged := mergeLoops(h[first:first+HistoryMerge], ignore)
 		out := make([]LoopSummary, 0, len(h)-HistoryMerge+1)
 		out = append(out, h[:first]...)
 		out = append(out, merged)
@@ -101,7 +107,7 @@ func compactHistory(h []LoopSummary) []LoopSummary {
 }
 
 // mergeLoops merges consecutive entries, oldest first, into one.
-func mergeLoops(es []LoopSummary) LoopSummary {
+func mergeLoops(es []LoopSummary, ignore []bool) LoopSummary {
 	last := es[len(es)-1]
 	m := LoopSummary{Loop: last.Loop, StartTime: es[0].StartTime, SLOs: last.SLOs}
 	sums := []map[string]float64{}
@@ -143,7 +149,7 @@ func mergeLoops(es []LoopSummary) LoopSummary {
 		}
 		passed := e.SLOsPassed
 		if passed == nil {
-			passed = passedCounts(e.SLOs)
+			passed = passedCounts(e.SLOs, ignore)
 		}
 		for i, row := range passed {
 			for len(m.SLOsPassed) <= i {
@@ -176,12 +182,14 @@ func mergeLoops(es []LoopSummary) LoopSummary {
 	return m
 }
 
-func passedCounts(outcomes [][]slo.Outcome) [][]int {
+// passedCounts counts, per SLO and version, the loops of a single entry
+// whose SLO held: passed, or had no data that the SLO ignores (ignore[i]).
+func passedCounts(outcomes [][]slo.Outcome, ignore []bool) [][]int {
 	out := make([][]int, len(outcomes))
 	for i, row := range outcomes {
 		out[i] = make([]int, len(row))
 		for j, o := range row {
-			if o == slo.Passed {
+			if o == slo.Passed || (o == slo.NoData && i < len(ignore) && ignore[i]) {
 				out[i][j] = 1
 			}
 		}

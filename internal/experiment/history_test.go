@@ -123,3 +123,27 @@ func TestHistoryRecordsLoopOutcomes(t *testing.T) {
 		t.Errorf("recorded %s, want the loop's own outcome passed", got)
 	}
 }
+
+// Merged entries count the loops in which an SLO held: an SLO with
+// onNoData: ignore holds in a loop that had no data, as a window over the
+// single entries says.
+func TestHistoryMergedCountsIgnoredNoData(t *testing.T) {
+	t.Parallel()
+	r := &Result{}
+	for range HistoryTier + HistoryMerge {
+		r.NumLoops++
+		in, err := r.InitInsights(1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.SLOVerdicts = []slo.Verdict{
+			{Objective: slo.Objective{Metric: "app/x", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData}, Versions: []slo.Result{{Outcome: slo.NoData, Ignored: true}}},
+			{Objective: slo.Objective{Metric: "app/y", Limit: 1, Direction: slo.Upper}, Versions: []slo.Result{{Outcome: slo.NoData}}},
+		}
+		r.recordLoop(time.Now())
+	}
+	m := r.History[0]
+	if m.Covers() != HistoryMerge || m.SLOsPassed[0][0] != HistoryMerge || m.SLOsPassed[1][0] != 0 {
+		t.Errorf("merged entry of %d loops counts %v held: want %d for the ignored no data, 0 for the other", m.Covers(), m.SLOsPassed, HistoryMerge)
+	}
+}

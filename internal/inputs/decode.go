@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strings"
@@ -143,7 +144,7 @@ func fieldDecodeError(key string, val any, t reflect.Type, err error) error {
 			want += fmt.Sprintf(" (found a %s where %s was expected)", te.Value, describeType(te.Type))
 		} else if te.Field != "" {
 			want = describeType(te.Type)
-			if where, leaf, ok := locate(val, strings.Split(te.Field, "."), "", te.Value); ok {
+			if where, leaf, ok := locate(val, strings.Split(te.Field, "."), "", te.Value, te.Type); ok {
 				// name the very value, with its list positions
 				return &FieldError{Field: key + where, Value: leaf, Expected: want}
 			}
@@ -171,13 +172,13 @@ func fieldDecodeError(key string, val any, t reflect.Type, err error) error {
 // keys; lists are searched through and their positions named) whose JSON
 // kind is kind, as json.UnmarshalTypeError reports it ("string", "number",
 // "bool", "array", "object"): where it is (".upper[0].limit") and the value.
-func locate(v any, path []string, at, kind string) (string, any, bool) {
-	if len(path) == 0 && jsonKind(v) == strings.Fields(kind + " ")[0] {
+func locate(v any, path []string, at, kind string, t reflect.Type) (string, any, bool) {
+	if len(path) == 0 && jsonKind(v) == strings.Fields(kind + " ")[0] && !fits(v, t) {
 		return at, v, true
 	}
 	if l, ok := v.([]any); ok {
 		for i, e := range l {
-			if where, leaf, ok := locate(e, path, fmt.Sprintf("%s[%d]", at, i), kind); ok {
+			if where, leaf, ok := locate(e, path, fmt.Sprintf("%s[%d]", at, i), kind, t); ok {
 				return where, leaf, true
 			}
 		}
@@ -191,7 +192,23 @@ func locate(v any, path []string, at, kind string) (string, any, bool) {
 	if !ok {
 		return "", nil, false
 	}
-	return locate(child, path[1:], at+"."+path[0], kind)
+	return locate(child, path[1:], at+"."+path[0], kind, t)
+}
+
+// fits reports whether a decoded number fits an integer type (whole, and
+// in its range); other values are judged by their kind alone (false).
+func fits(v any, t reflect.Type) bool {
+	f, ok := v.(float64)
+	if !ok || t == nil {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return f == math.Trunc(f) && !reflect.Zero(t).OverflowInt(int64(f)) && math.Abs(f) < 1<<63
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return f >= 0 && f == math.Trunc(f) && f < 1<<64 && !reflect.Zero(t).OverflowUint(uint64(f))
+	}
+	return false
 }
 
 // jsonKind is the JSON kind of a decoded value.

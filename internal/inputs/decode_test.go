@@ -79,11 +79,15 @@ func TestDecodeNamesTheValue(t *testing.T) {
 		Metric string  `json:"metric"`
 		Limit  float64 `json:"limit"`
 	}
+	type item struct {
+		N int `json:"n"`
+	}
 	var in struct {
 		SLOs struct {
 			Upper []slo `json:"upper"`
 		} `json:"SLOs"`
 		Metrics []metric `json:"metrics"`
+		Items   []item   `json:"items"`
 	}
 	for _, tt := range []struct {
 		with map[string]any
@@ -93,6 +97,8 @@ func TestDecodeNamesTheValue(t *testing.T) {
 			`field "SLOs.upper[1].limit": invalid value "5%": expected a number`},
 		{map[string]any{"metrics": []any{map[string]any{"params": []any{map[string]any{"name": false}}}}},
 			`field "metrics[0].params[0].name": invalid value false: expected a string`},
+		{map[string]any{"items": []any{map[string]any{"n": 1.0}, map[string]any{"n": 1.5}}},
+			`field "items[1].n": invalid value 1.5`},
 	} {
 		err := inputs.Decode(tt.with, &in)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
