@@ -55,7 +55,7 @@ func (r *Result) recordLoop(start time.Time) {
 	var ignore []bool // per SLO: no data does not count against it
 	if in := r.Insights; in != nil {
 		for _, v := range in.SLOVerdicts {
-			ignore = append(ignore, v.Objective.OnNoData == slo.IgnoreNoData)
+			ignore = append(ignore, v.OnNoData == slo.IgnoreNoData)
 		}
 	}
 	r.History = compactHistory(append(r.History, s), ignore)
