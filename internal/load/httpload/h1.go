@@ -182,7 +182,12 @@ func (c *h1Conn) watch(ctx context.Context) {
 }
 
 func (c *h1Conn) dial(ctx context.Context) error {
-	d := net.Dialer{Timeout: c.timeout}
+	timeout := c.timeout
+	if c.again {
+		// a request sent again has what is left of its own timeout
+		timeout = max(time.Until(c.sentAt.Add(c.timeout)), time.Millisecond)
+	}
+	d := net.Dialer{Timeout: timeout}
 	nc, err := d.DialContext(ctx, "tcp", c.addr)
 	if err != nil {
 		return err
@@ -193,7 +198,7 @@ func (c *h1Conn) dial(ctx context.Context) error {
 			tcp, _ = t.SyscallConn()
 		}
 		tc := tls.Client(nc, c.tls)
-		hctx, cancel := context.WithTimeout(ctx, c.timeout)
+		hctx, cancel := context.WithTimeout(ctx, timeout)
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
@@ -265,6 +270,7 @@ func (c *h1Conn) canDefer() bool { return c.nc != nil && c.raw != nil && c.raw.c
 // the answer. ok is false when the request is over (out says why).
 func (c *h1Conn) begin(ctx context.Context, req h1Req, now bool) (out load.Outcome, ok bool) {
 	c.watch(ctx)
+	c.size, c.again = 0, false // (a failed dial reads no answer)
 	// (before the clock starts: a session ticket can take a moment)
 	closed := c.nc != nil && c.tcp != nil && c.tlsClosed()
 	if c.nc == nil {
