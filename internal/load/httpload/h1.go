@@ -270,7 +270,7 @@ func (c *h1Conn) canDefer() bool { return c.nc != nil && c.raw != nil && c.raw.c
 // the answer. ok is false when the request is over (out says why).
 func (c *h1Conn) begin(ctx context.Context, req h1Req, now bool) (out load.Outcome, ok bool) {
 	c.watch(ctx)
-	c.size, c.again = 0, false // (a failed dial reads no answer)
+	c.size = 0 // (a failed dial reads no answer)
 	// (before the clock starts: a session ticket can take a moment)
 	closed := c.nc != nil && c.tcp != nil && c.tlsClosed()
 	if c.nc == nil {
@@ -391,8 +391,8 @@ func (c *h1Conn) writeCut(err error) bool {
 // nothing of it reached the server (the server had closed or reset the
 // connection first, or the write failed), or when it can be replayed
 // (h1Req.replay) and a connection that already carried an answer closed
-// without answering it. Its time counts from the first send, the new connection's
-// set-up included.
+// without answering it. Its time counts from the first send, the new
+// connection's set-up included.
 func (c *h1Conn) mayRetry(ctx context.Context, err error) bool {
 	if c.again || ctx.Err() != nil {
 		return false
