@@ -270,7 +270,8 @@ func (c *h1Conn) canDefer() bool { return c.nc != nil && c.raw != nil && c.raw.c
 // the answer. ok is false when the request is over (out says why).
 func (c *h1Conn) begin(ctx context.Context, req h1Req, now bool) (out load.Outcome, ok bool) {
 	c.watch(ctx)
-	c.size = 0 // (a failed dial reads no answer)
+	// (a failed dial reads no answer; a dial here has a whole timeout)
+	c.size, c.again = 0, false
 	// (before the clock starts: a session ticket can take a moment)
 	closed := c.nc != nil && c.tcp != nil && c.tlsClosed()
 	if c.nc == nil {
