@@ -371,3 +371,27 @@ func TestTLSIdleAnswers(t *testing.T) {
 		}
 	}
 }
+
+// A new request dials with its whole timeout, whatever the request before
+// it did: only a request sent again is held to what is left of its own.
+func TestDialAfterARetry(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	defer srv.Close()
+	tg, err := New(Config{Endpoints: []Endpoint{{URL: srv.URL + "/", TLS: TLS{InsecureSkipVerify: true}}}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tg.NewConn().(*conn)
+	defer func() { _ = c.Close() }()
+	if out := c.Do(context.Background(), 0); out.Code != 200 {
+		t.Fatalf("first request: %+v (%v)", out, c.lastErr)
+	}
+	// as after a request sent again long ago, whose connection then closed
+	h := c.h1[0]
+	h.reset()
+	h.again, h.sentAt = true, time.Now().Add(-time.Hour)
+	if out := c.Do(context.Background(), 0); out.Code != 200 {
+		t.Errorf("a new request after a retry: %+v (%v)", out, c.lastErr)
+	}
+}
