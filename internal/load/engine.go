@@ -461,11 +461,6 @@ type engine struct {
 	// not deferred: a deferred answer that had not arrived when the
 	// worker's next request was due stops deferral for a while.
 	noDeferUntil atomic.Int64
-	// lateEnd is when the latest deferred answer that came after its
-	// worker's next request was due arrived (ns into the run): it tells a
-	// stall of the target, which holds several connections at once, from
-	// one slow answer (see settle).
-	lateEnd atomic.Int64
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
@@ -612,7 +607,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 				// this request is due too long after the deferred one was
 				// sent to leave its answer unread until then (a falling
 				// rate, a long Poisson gap; see maxDeferGap)
-				if _, ok := e.settle(ctx, df, sh, &p, &held, intended, false); !ok {
+				if !e.settle(ctx, df, sh, &p, &held, intended, false) {
 					return
 				}
 				// collected: the request is claimed now, as any other
@@ -638,22 +633,21 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 			if e.idle.Add(-1) == 0 {
 				e.grow(ctx)
 			}
-			stalled := false
 			if p.open {
-				var ok bool
-				if stalled, ok = e.settle(ctx, df, sh, &p, &held, intended, onTime); !ok {
+				if !e.settle(ctx, df, sh, &p, &held, intended, onTime) {
 					e.idle.Add(1)
 					return
 				}
 				sent = time.Since(e.start)
 			}
 			switch {
-			case claimedDeferred && onTime && !stalled:
+			case claimedDeferred && onTime:
 				// A deferred answer not yet in when this request was due
 				// delayed it by the generator's choice (another connection
-				// was likely free: no other deferred answer was late with
-				// it): that lateness is the generator's, and settle paused
-				// deferral.
+				// may have been free): that lateness is the generator's,
+				// and settle paused deferral. (Deferral needs a target
+				// whose mean answer is fast, so a stall that catches one
+				// is rare: see deferrable.)
 			case claim > intended || sent > intended:
 				// The time after this request was due during which the
 				// target held the connection (a queue behind a slow
@@ -761,31 +755,23 @@ func (e *engine) collect(ctx context.Context, df Deferrer, sh *shard, p *deferre
 // settle collects p's answer before the worker's next request, due at
 // intended, and adds the time the target held the connection to held. An
 // answer that came after the request was due, for a worker that was on
-// time, pauses deferral; shared then says whether another deferred answer
-// was late with it (one came after this request was due): a stall of the
-// target, which a worker that had not deferred would have waited for too,
-// rather than one slow answer while other connections were free. (The
-// first answer collected after a stall cannot tell yet.) ok is false when
-// the worker must stop.
-func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred, held *heldLog, intended time.Duration, onTime bool) (shared, ok bool) {
+// time, pauses deferral. It returns false when the worker must stop.
+func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred, held *heldLog, intended time.Duration, onTime bool) bool {
 	from := p.sent
 	answered, ok := e.collect(ctx, df, sh, p)
 	held.add(from, answered)
 	if onTime && answered > intended {
-		// (one atomic step: of late answers collected at once, only the
-		// first sees the time before them)
-		shared = casMax(&e.lateEnd, int64(answered)) >= int64(intended)
 		casMax(&e.noDeferUntil, int64(answered+deferPause))
 	}
-	return shared, ok && !e.stop.Load()
+	return ok && !e.stop.Load()
 }
 
-// casMax raises v to at least x and returns its value before.
-func casMax(v *atomic.Int64, x int64) int64 {
+// casMax raises v to at least x.
+func casMax(v *atomic.Int64, x int64) {
 	for {
 		cur := v.Load()
 		if cur >= x || v.CompareAndSwap(cur, x) {
-			return cur
+			return
 		}
 	}
 }
@@ -800,10 +786,10 @@ func casMax(v *atomic.Int64, x int64) int64 {
 const maxDeferGap = 50 * time.Millisecond
 
 // deferrable reports whether a request sent now may have its answer
-// collected at the worker's next due time: the median answer came back in
-// under an eighth of the time until then (about workers / rate, at most
-// maxDeferGap), well within the timeout, and no deferred answer was late
-// recently.
+// collected at the worker's next due time: the median and the mean answer
+// came back in under an eighth of the time until then (about workers /
+// rate, at most maxDeferGap), well within the timeout, and no deferred
+// answer was late recently.
 func (e *engine) deferrable(now time.Duration) bool {
 	if e.completed.Load() < minSamples || int64(now) < e.noDeferUntil.Load() {
 		return false
@@ -813,7 +799,11 @@ func (e *engine) deferrable(now time.Duration) bool {
 		return false
 	}
 	gap := time.Duration(float64(e.workers.Load()) / rate * float64(time.Second))
-	return 8*time.Duration(e.svcMedian.Load()) < gap && gap <= maxDeferGap && (e.opts.Timeout == 0 || 2*gap < e.opts.Timeout)
+	// (the mean too: a slow tail, or a target that stalls now and then,
+	// holds connections the median does not show, and a deferred answer
+	// caught in one would delay the next request)
+	svc := time.Duration(max(e.svcMedian.Load(), e.svcMean.Load()))
+	return 8*svc < gap && gap <= maxDeferGap && (e.opts.Timeout == 0 || 2*gap < e.opts.Timeout)
 }
 
 // ended is when the answer of out arrived, as time into the run.
