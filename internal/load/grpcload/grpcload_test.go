@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/load"
@@ -145,19 +146,7 @@ func TestServerErrorStatusIsTimed(t *testing.T) {
 		t.Skip("load runs against the demo gRPC server; runs without -short")
 	}
 	t.Parallel()
-	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
-	files, err := demo.Files(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := FindMethod(files, "iter8.demo.v1.Demo.Unary")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, md := demoUnary(t)
 	const timeout = 5 * time.Second
 	for _, code := range []codes.Code{codes.DeadlineExceeded, codes.Unavailable, codes.Canceled} {
 		tg, err := New(Config{Endpoints: []Endpoint{{Host: srv.Addr(), Method: md,
@@ -191,14 +180,7 @@ func TestNoServerIsNotTimed(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
-	files, err := demo.Files(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := FindMethod(files, "iter8.demo.v1.Demo.Unary")
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := demoMethod(t)
 	tg, err := New(Config{Endpoints: []Endpoint{{Host: addr, Method: md, Data: []byte(`{}`)}}, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -218,19 +200,7 @@ func TestNoServerIsNotTimed(t *testing.T) {
 // one with a fixed request leaves that to the engine.
 func TestTemplateCallSaysWhenSent(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
-	files, err := demo.Files(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := FindMethod(files, "iter8.demo.v1.Demo.Unary")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, md := demoUnary(t)
 	for _, tt := range []struct {
 		data     string
 		wantSent bool
@@ -250,4 +220,30 @@ func TestTemplateCallSaysWhenSent(t *testing.T) {
 			t.Errorf("data %s: outcome %+v: want code 0 and a send time %v", tt.data, out, tt.wantSent)
 		}
 	}
+}
+
+// demoUnary starts the demo gRPC server for the test and returns it with
+// its unary method.
+func demoUnary(t *testing.T) (*demo.GRPC, protoreflect.MethodDescriptor) {
+	t.Helper()
+	srv, err := demo.StartGRPC(demo.GRPCConfig{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv, demoMethod(t)
+}
+
+// demoMethod returns the demo service's unary method.
+func demoMethod(t *testing.T) protoreflect.MethodDescriptor {
+	t.Helper()
+	files, err := demo.Files(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := FindMethod(files, "iter8.demo.v1.Demo.Unary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md
 }
