@@ -468,4 +468,13 @@ func TestSlowTailNotDeferred(t *testing.T) {
 	if p := rep.Total.Latency.PercentileMs(95); p > 50 {
 		t.Errorf("corrected latency p95 %.3f ms (%d deferred): want a fast answer's, the tail being 5%%", p, tg.count(true))
 	}
+	late := 0
+	for i := int64(300); i < 600; i++ {
+		if tg.wasDeferred(i) {
+			late++
+		}
+	}
+	if late > 0 {
+		t.Errorf("%d of the last 300 answers deferred: want none once the mean shows the tail", late)
+	}
 }
