@@ -33,6 +33,21 @@ const (
 // of connections accepted.
 func closer(t *testing.T, first int, how closing, later int) (string, *atomic.Int32) {
 	t.Helper()
+	return serveConns(t, nil, func(c net.Conn, n int32) {
+		if n == 1 {
+			serveThenClose(c, first, how)
+			return
+		}
+		serveThenClose(c, later, readClose)
+	})
+}
+
+// serveConns accepts connections on 127.0.0.1 for the test, wraps each
+// with wrap (when set: TLS, say) and serves it with serve, which learns
+// its number (from 1). It returns the address and the count of
+// connections accepted.
+func serveConns(t *testing.T, wrap func(net.Conn) net.Conn, serve func(c net.Conn, n int32)) (string, *atomic.Int32) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -45,11 +60,10 @@ func closer(t *testing.T, first int, how closing, later int) (string, *atomic.In
 			if err != nil {
 				return
 			}
-			answers, end := later, readClose
-			if accepted.Add(1) == 1 {
-				answers, end = first, how
+			if wrap != nil {
+				c = wrap(c)
 			}
-			go serveThenClose(c, answers, end)
+			go serve(c, accepted.Add(1))
 		}
 	}()
 	return ln.Addr().String(), &accepted
@@ -192,29 +206,14 @@ func TestAnswerBeforeBodyRead(t *testing.T) {
 		{"closed without an answer", "", load.Outcome{Err: load.ConnReset}},
 	} {
 		for _, deferred := range []bool{false, true} {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var accepted atomic.Int32
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					accepted.Add(1)
-					go func() {
-						// read the head only, answer, and close with the
-						// body unread (a reset)
-						if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-							_, _ = io.WriteString(c, tt.answer)
-						}
-						_ = c.Close()
-					}()
+			addr, accepted := serveConns(t, nil, func(c net.Conn, _ int32) {
+				// read the head only, answer, and close with the body
+				// unread (a reset)
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					_, _ = io.WriteString(c, tt.answer)
 				}
-			}()
-			addr := ln.Addr().String()
+				_ = c.Close()
+			})
 			tg, err := New(Config{Endpoints: []Endpoint{{URL: "http://" + addr + "/upload", Method: "POST", Body: make([]byte, 8<<20)}}})
 			if err != nil {
 				t.Fatal(err)
@@ -230,7 +229,6 @@ func TestAnswerBeforeBodyRead(t *testing.T) {
 				out = c.end(ctx)
 			}
 			_ = c.Close()
-			_ = ln.Close()
 			if out.Code != tt.want.Code || out.Err != tt.want.Err {
 				t.Errorf("%s (deferred %v): outcome %+v (%v), want %+v", tt.name, deferred, out, c.err, tt.want)
 			}
@@ -308,22 +306,7 @@ func tlsServe(t *testing.T, serve func(c net.Conn, n int32)) (string, *atomic.In
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(tls.Server(c, conf), accepted.Add(1))
-		}
-	}()
-	return ln.Addr().String(), &accepted
+	return serveConns(t, func(c net.Conn) net.Conn { return tls.Server(c, conf) }, serve)
 }
 
 // Over TLS as over plain TCP, a 408 a server sends before closing an idle
