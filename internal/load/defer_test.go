@@ -159,25 +159,21 @@ func TestDeferredAnswers(t *testing.T) {
 
 // A deferred answer that is not in when its worker's next request is due
 // delays that request by the generator's choice: the delay is generator
-// lag, not the target's latency, and no answer is deferred for a while.
+// lag, not the target's latency, and no answer is deferred for the rest of
+// the run (a target that stalls every few seconds would otherwise catch
+// deferred answers in every stall).
 func TestDeferredLateAnswer(t *testing.T) {
 	t.Parallel()
-	const slow = 100
+	const slow, n = 100, 1600
 	tg := &deferTarget{delay: only(slow, 30*time.Millisecond, 20*time.Microsecond), deferred: map[int64]bool{}}
 	rep, err := load.Run(context.Background(), tg, load.Options{
-		Pacer: load.Constant{PerSecond: 1000}, Connections: 4, Requests: 400, Timeout: time.Second,
+		Pacer: load.Constant{PerSecond: 1000}, Connections: 4, Requests: n, Timeout: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Total.Requests != 400 {
-		t.Fatalf("recorded %d, want 400", rep.Total.Requests)
-	}
-	var after int
-	for i := int64(slow + 1); i < 400; i++ {
-		if !tg.wasDeferred(i) {
-			after++
-		}
+	if rep.Total.Requests != n {
+		t.Fatalf("recorded %d, want %d", rep.Total.Requests, n)
 	}
 	if !tg.wasDeferred(slow) {
 		t.Fatalf("request %d was not deferred", slow)
@@ -188,16 +184,24 @@ func TestDeferredLateAnswer(t *testing.T) {
 	// the worker's next request was due about 4 ms after the slow one
 	// was sent and left when its answer came, about 26 ms late
 	if lag := rep.GeneratorLag.MaxMs(); lag < 20 {
-		t.Errorf("generator lag max %.3f ms, want the wait for the slow answer", lag)
+		t.Fatalf("generator lag max %.3f ms, want the wait for the slow answer", lag)
 	}
 	// only the slow answer itself is slow: the second-slowest corrected
-	// latency (p99.5 of 400) is small, unless the machine stalled the
-	// generator itself behind its schedule (Delayed)
-	if second := rep.Total.Latency.PercentileMs(99.5); rep.Delayed == 0 && second >= 20 {
+	// latency is small, unless the machine stalled the generator itself
+	// behind its schedule (Delayed)
+	if second := rep.Total.Latency.PercentileMs(100 - 100.0/n); rep.Delayed == 0 && second >= 20 {
 		t.Errorf("second-slowest corrected latency %.3f ms: the wait for the slow answer was charged to the target", second)
 	}
-	if after == 0 {
-		t.Error("answers were still deferred after one came too late")
+	// a second later (the pause this rule replaced), deferral has not
+	// resumed
+	var again []int64
+	for i := int64(slow + 1000); i < n; i++ {
+		if tg.wasDeferred(i) {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		t.Errorf("%d answers deferred after a late one (from request %d)", len(again), again[0])
 	}
 }
 

@@ -387,7 +387,7 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 			case <-ctx.Done():
 				return
 			}
-			e.worker(ctx, conn, e.shards[i%shards], i)
+			e.worker(ctx, conn, e.shards[i%shards], i, heldLog{})
 		}()
 	}
 	ready.Wait()
@@ -457,10 +457,10 @@ type engine struct {
 	// holds connections that the median does not see.
 	svcMean   atomic.Int64
 	completed atomic.Int64
-	// noDeferUntil is the time into the run (ns) before which answers are
-	// not deferred: a deferred answer that had not arrived when the
-	// worker's next request was due stops deferral for a while.
-	noDeferUntil atomic.Int64
+	// noDefer is set when a deferred answer had not arrived when its
+	// worker's next request was due: no answer is deferred for the rest
+	// of the run (see settle).
+	noDefer atomic.Bool
 }
 
 // watch waits for the workers, emitting progress, and tells workers to stop
@@ -510,7 +510,14 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 // to twice the initial connections. The governor
 // keeps a generator that is short of CPU from opening connections that
 // would not help: its lateness is its own.
-func (e *engine) grow(ctx context.Context) {
+//
+// held is the log of the worker that found no other free: the new worker
+// starts from it, as it takes over that worker's queue. A request due
+// before the new connection existed waited as that one did (all held
+// through a stall of the target: the wait is the target's), and the
+// connection's set-up counts as held too. (A worker with an empty log has
+// had no answer yet: its first request is timed from its due time.)
+func (e *engine) grow(ctx context.Context, held *heldLog) {
 	for {
 		w := e.workers.Load()
 		if w >= int64(e.maxConns) {
@@ -533,11 +540,15 @@ func (e *engine) grow(ctx context.Context) {
 	e.idle.Add(1)
 	e.wg.Add(1) // the calling worker holds the group open
 	i := int(e.workers.Load())
+	log, born := *held, time.Since(e.start)
 	go func() {
 		defer e.wg.Done()
 		conn := e.dial(ctx)
 		defer func() { _ = conn.Close() }()
-		e.worker(ctx, conn, e.shards[i%len(e.shards)], i)
+		if log.n > 0 {
+			log.add(born, time.Since(e.start))
+		}
+		e.worker(ctx, conn, e.shards[i%len(e.shards)], i, log)
 	}()
 }
 
@@ -552,8 +563,8 @@ func (e *engine) dial(ctx context.Context) Conn {
 }
 
 // worker sends requests over conn; i is its index (for a concurrency
-// schedule).
-func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
+// schedule), and held its log of the time the target held it (see grow).
+func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held heldLog) {
 	var timer *time.Timer
 	off, ok := e.await(i, &timer)
 	if !ok {
@@ -572,8 +583,6 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 	// cancellation its answer is not recorded, as a request in flight is
 	// not).
 	var p deferred
-	// held records when the target held this worker's connection.
-	var held heldLog
 	defer func() {
 		if p.open {
 			e.collect(ctx, df, sh, &p)
@@ -631,7 +640,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 				sent = time.Since(e.start)
 			}
 			if e.idle.Add(-1) == 0 {
-				e.grow(ctx)
+				e.grow(ctx, &held)
 			}
 			if p.open {
 				if !e.settle(ctx, df, sh, &p, &held, intended, onTime) {
@@ -645,9 +654,9 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int) {
 				// A deferred answer not yet in when this request was due
 				// delayed it by the generator's choice (another connection
 				// may have been free): that lateness is the generator's,
-				// and settle paused deferral. (Deferral needs a target
-				// whose mean answer is fast, so a stall that catches one
-				// is rare: see deferrable.)
+				// and settle ended deferral for the run. (Deferral needs a
+				// target whose mean answer is fast, so a stall that
+				// catches one is rare: see deferrable.)
 			case claim > intended || sent > intended:
 				// The time after this request was due during which the
 				// target held the connection (a queue behind a slow
@@ -734,10 +743,6 @@ func (h *heldLog) before(t time.Duration) time.Duration {
 	return max(oldest.before-(oldest.from-t), 0)
 }
 
-// deferPause is how long no answer is deferred after a deferred answer
-// came too late for the worker's next request.
-const deferPause = time.Second
-
 // deferred is a request whose answer a Deferrer collects later.
 type deferred struct {
 	open bool
@@ -755,13 +760,18 @@ func (e *engine) collect(ctx context.Context, df Deferrer, sh *shard, p *deferre
 // settle collects p's answer before the worker's next request, due at
 // intended, and adds the time the target held the connection to held. An
 // answer that came after the request was due, for a worker that was on
-// time, pauses deferral. It returns false when the worker must stop.
+// time, ends deferral for the rest of the run: the request waited behind
+// it by the generator's choice, and that wait is booked as generator lag
+// (the engine cannot tell whether another connection would have been
+// answered sooner), so that a target stalling now and then (a garbage
+// collector's pause) loses such waits once per run, not once per stall.
+// Deferral saves only CPU. It returns false when the worker must stop.
 func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred, held *heldLog, intended time.Duration, onTime bool) bool {
 	from := p.sent
 	answered, ok := e.collect(ctx, df, sh, p)
 	held.add(from, answered)
 	if onTime && answered > intended {
-		casMax(&e.noDeferUntil, int64(answered+deferPause))
+		e.noDefer.Store(true)
 	}
 	return ok && !e.stop.Load()
 }
@@ -789,9 +799,9 @@ const maxDeferGap = 50 * time.Millisecond
 // collected at the worker's next due time: the median and the mean answer
 // came back in under an eighth of the time until then (about workers /
 // rate, at most maxDeferGap), well within the timeout, and no deferred
-// answer was late recently.
+// answer was late in this run.
 func (e *engine) deferrable(now time.Duration) bool {
-	if e.completed.Load() < minSamples || int64(now) < e.noDeferUntil.Load() {
+	if e.completed.Load() < minSamples || e.noDefer.Load() {
 		return false
 	}
 	rate := e.rateAt(now)

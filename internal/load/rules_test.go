@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -326,5 +327,65 @@ func TestSlowTailGrowsConnections(t *testing.T) {
 	if rep.Saturated || rep.Connections <= 4 {
 		t.Errorf("%d connections (cap %d), saturated %v (%s): want growth past 4 and a valid run",
 			rep.Connections, rep.MaxConnections, rep.Saturated, rep.SaturationReason)
+	}
+}
+
+// stallTarget answers in svc, except that the request numbered at starts a
+// stall of d: every request sent before the stall ends is answered at its
+// end.
+type stallTarget struct {
+	svc time.Duration
+	at  int
+	d   time.Duration
+	mu  sync.Mutex
+	n   int
+	// end is when the stall ends
+	end time.Time
+}
+
+func (s *stallTarget) NewConn() Conn { return stallConn{s} }
+
+type stallConn struct{ s *stallTarget }
+
+func (c stallConn) Do(ctx context.Context, _ int) Outcome {
+	s := c.s
+	s.mu.Lock()
+	s.n++
+	if s.n == s.at {
+		s.end = time.Now().Add(s.d)
+	}
+	end := s.end
+	s.mu.Unlock()
+	if d := max(time.Until(end), s.svc); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return Outcome{Err: Canceled}
+		}
+	}
+	return Outcome{Code: 200}
+}
+func (stallConn) Close() error { return nil }
+
+// A stall of the target holds every connection, and the connections opened
+// when it ends take over the queue: the requests due during the stall
+// waited for the target, whichever connection sent them. At 400 req/s, a
+// 300 ms stall holds 120 of 400 requests: a fifth waited 100 ms or more.
+func TestStallChargedOnNewConnections(t *testing.T) {
+	t.Parallel()
+	target := &stallTarget{svc: time.Millisecond, at: 40, d: 300 * time.Millisecond}
+	rep, err := Run(context.Background(), target, Options{
+		Pacer: Constant{PerSecond: 400}, Connections: 2, MaxConnections: 100, Requests: 400,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Connections <= 2 {
+		t.Fatalf("connections %d: the test needs growth after the stall", rep.Connections)
+	}
+	if p80 := rep.Total.Latency.PercentileMs(80); p80 < 80 {
+		t.Errorf("corrected p80 %.1f ms, want about 100 ms (delayed %d of %d, %d connections)", p80, rep.Delayed, rep.Sent, rep.Connections)
 	}
 }
