@@ -78,8 +78,9 @@ type LoopSummary struct {
 	// (absent: 1).
 	Loops     int       `json:"loops,omitempty"`
 	StartTime time.Time `json:"startTime"`
-	// Failure is set when a loop covered failed; Failures counts them in a
-	// merged entry.
+	// Failure is set when a task failed in a loop covered (unlike the
+	// result's, it is not sticky); Failures counts such loops in a merged
+	// entry.
 	Failure  bool `json:"failure,omitempty"`
 	Failures int  `json:"failures,omitempty"`
 	// Values holds, per version, each scalar metric's value at the end of

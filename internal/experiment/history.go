@@ -20,10 +20,11 @@ const (
 	HistoryMerge = 10
 )
 
-// recordLoop appends the summary of the loop that just ended and compacts
-// the history.
-func (r *Result) recordLoop(start time.Time) {
-	s := LoopSummary{Loop: r.NumLoops, StartTime: start, Failure: r.Failure}
+// recordLoop appends the summary of the loop that just ended, failed when a
+// task failed in it, and compacts the history. (The result's Failure is
+// sticky, as in the original: a loop after a failed one ran on its own.)
+func (r *Result) recordLoop(start time.Time, failed bool) {
+	s := LoopSummary{Loop: r.NumLoops, StartTime: start, Failure: failed}
 	if in := r.Insights; in != nil {
 		for v := range in.NonHistMetricValues {
 			vals := map[string]float64{}

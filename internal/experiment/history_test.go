@@ -55,9 +55,7 @@ func TestHistoryBounded(t *testing.T) {
 		if i%100 == 0 {
 			syntheticLoop(t, r, rng)
 		}
-		r.Failure = i == 42
-		r.recordLoop(start.Add(time.Duration(i) * time.Minute))
-		r.Failure = false
+		r.recordLoop(start.Add(time.Duration(i)*time.Minute), i == 42)
 	}
 	b, err := Encode(exp)
 	if err != nil {
@@ -118,7 +116,7 @@ func TestHistoryRecordsLoopOutcomes(t *testing.T) {
 		Objective: slo.Objective{Metric: "app/x", Limit: 1, Direction: slo.Upper},
 		Versions:  []slo.Result{{Outcome: slo.Failed, Loop: slo.Passed, Reason: "not satisfied in loop 0"}},
 	}}
-	r.recordLoop(time.Now())
+	r.recordLoop(time.Now(), false)
 	if got := r.History[0].SLOs[0][0]; got != slo.Passed {
 		t.Errorf("recorded %s, want the loop's own outcome passed", got)
 	}
@@ -140,7 +138,7 @@ func TestHistoryMergedCountsIgnoredNoData(t *testing.T) {
 			{Objective: slo.Objective{Metric: "app/x", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData}, Versions: []slo.Result{{Outcome: slo.NoData, Ignored: true}}},
 			{Objective: slo.Objective{Metric: "app/y", Limit: 1, Direction: slo.Upper}, Versions: []slo.Result{{Outcome: slo.NoData}}},
 		}
-		r.recordLoop(time.Now())
+		r.recordLoop(time.Now(), false)
 	}
 	m := r.History[0]
 	if m.Covers() != HistoryMerge || m.SLOsPassed[0][0] != HistoryMerge || m.SLOsPassed[1][0] != 0 {

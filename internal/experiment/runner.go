@@ -167,7 +167,7 @@ func (r *Runner) loop(ctx context.Context, reuse bool, loopStart time.Time) (*Ex
 		}
 		log.Info(fmt.Sprintf("task %d: %s: completed", i+1, s.Name), "seconds", round3(took.Seconds()))
 	}
-	res.recordLoop(loopStart)
+	res.recordLoop(loopStart, false)
 	if err := r.Store.Save(ctx, exp); err != nil {
 		return exp, err
 	}
@@ -236,7 +236,7 @@ func (r *Runner) fail(ctx context.Context, exp *Experiment, steps []Step, loopSt
 	res.notJudged(steps, i, len(steps), fmt.Sprintf("not judged in loop %d: %s", res.NumLoops, reason))
 	res.Failure = true
 	res.FailureReason = reason
-	res.recordLoop(loopStart)
+	res.recordLoop(loopStart, true)
 	res.Tasks[i].State, res.Tasks[i].Error, res.Tasks[i].DurationSeconds = Failed, err.Error(), took.Seconds()
 	if r.Logger != nil {
 		r.Logger.Error(fmt.Sprintf("task %d: %s: failure", i+1, name), "error", err.Error())
