@@ -384,3 +384,48 @@ func TestDialAfterARetry(t *testing.T) {
 		t.Errorf("a new request after a retry: %+v (%v)", out, c.lastErr)
 	}
 }
+
+// A request sent again has only what is left of its own timeout, its new
+// connection's set-up included: a GET the server held 700 ms and dropped,
+// sent again to a server that never completes the TLS handshake, fails at
+// its 1 s timeout, not 700 ms later.
+func TestRetryKeepsTheTimeout(t *testing.T) {
+	t.Parallel()
+	const timeout, held = time.Second, 700 * time.Millisecond
+	addr, accepted := tlsServe(t, func(c net.Conn, n int32) {
+		defer func() { _ = c.Close() }()
+		if n > 1 {
+			time.Sleep(3 * time.Second) // no handshake
+			return
+		}
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		time.Sleep(held)
+	})
+	tg, err := New(Config{Endpoints: []Endpoint{{URL: "https://" + addr + "/", TLS: TLS{InsecureSkipVerify: true}}}, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	c := tg.NewConn().(*conn)
+	defer func() { _ = c.Close() }()
+	if out := c.Do(context.Background(), 0); out.Code != 200 {
+		t.Fatalf("first request: %+v (%v)", out, c.lastErr)
+	}
+	start := time.Now()
+	out := c.Do(context.Background(), 0)
+	took := time.Since(start)
+	if out.Err != load.Timeout || accepted.Load() != 2 {
+		t.Errorf("outcome %+v (%v) over %d connections, want a timeout after a second connection", out, c.lastErr, accepted.Load())
+	}
+	// the whole timeout again for the retry would end at 1.7 s
+	if took < timeout || took >= timeout+held/2 {
+		t.Errorf("took %v, want about the %v timeout", took, timeout)
+	}
+}
