@@ -214,7 +214,9 @@ func snippet(r *secret.Redactor, b []byte) string {
 	if len(b) > 64<<10 {
 		b = b[:64<<10] // whitespace collapsing need not see a whole 16 MiB body
 	}
-	s := r.Truncate(strings.Join(strings.Fields(string(b)), " "), maxSnippet)
+	// redacted before its white space is collapsed: a secret with a tab
+	// or a line end would no longer match as it was resolved
+	s := r.Truncate(strings.Join(strings.Fields(r.Redact(string(b))), " "), maxSnippet)
 	if s == "" {
 		return "(empty body)"
 	}

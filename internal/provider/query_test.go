@@ -77,6 +77,7 @@ func collect(t *testing.T, c *Client, text string, vals map[string]any) []Measur
 
 func TestCollectREST(t *testing.T) {
 	t.Setenv("ITER8_PROVIDER_TEST_TOKEN", "tok-3141")
+	t.Setenv("ITER8_PROVIDER_TEST_TAB_TOKEN", "tab\t\ttok-2718")
 	srv, authorized := api(t, "tok-3141")
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
@@ -108,6 +109,9 @@ func TestCollectREST(t *testing.T) {
 		{"wrong secret", srv.URL + "/private", ".v", "", map[string]any{"Authorization": "Bearer nope"}, Failed, 0, "HTTP 401 Unauthorized: (empty body)"},
 		{"unset secret", srv.URL + "/private", ".v", "", map[string]any{"Authorization": "Bearer ${env:ITER8_PROVIDER_TEST_UNSET}"}, Failed, 0, "header Authorization: secret: resolving ${env:ITER8_PROVIDER_TEST_UNSET}: environment variable ITER8_PROVIDER_TEST_UNSET is not set"},
 		{"echoed secret is redacted", srv.URL + "/echo?key=${env:ITER8_PROVIDER_TEST_TOKEN}", ".v", "", map[string]any{"Authorization": "Bearer ${env:ITER8_PROVIDER_TEST_TOKEN}"}, Failed, 0, "GET " + srv.URL + "/echo: HTTP 403 Forbidden: denied for Bearer [redacted] (query key=[redacted]&q=up)"},
+		// the echo's white space is collapsed for the message: the
+		// secret's tabs with it
+		{"echoed secret with tabs", srv.URL + "/echo", ".v", "", map[string]any{"Authorization": "Bearer ${env:ITER8_PROVIDER_TEST_TAB_TOKEN}"}, Failed, 0, "HTTP 403 Forbidden: denied for Bearer [redacted] (query q=up)"},
 		{"POST", srv.URL + "/query", ".method", "POST", nil, Failed, 0, `returned the string "POST", not a number`},
 	}
 	c := &Client{Timeout: 300 * time.Millisecond}
@@ -119,7 +123,7 @@ func TestCollectREST(t *testing.T) {
 			if m.Status != tt.status || m.Value != tt.value || !strings.Contains(m.Reason, tt.reason) || (tt.reason == "" && m.Reason != "") {
 				t.Errorf("got %s %v %q\nwant %s %v %q", m.Status, m.Value, m.Reason, tt.status, tt.value, tt.reason)
 			}
-			if strings.Contains(m.Reason, "tok-3141") {
+			if strings.Contains(m.Reason, "tok-3141") || strings.Contains(m.Reason, "tok-2718") {
 				t.Errorf("the secret leaked: %s", m.Reason)
 			}
 		})

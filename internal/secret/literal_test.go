@@ -94,6 +94,11 @@ func TestRedactForms(t *testing.T) {
 	if got := r.Redact(`Post "https://hooks.slack.com/services/T0/B0/s3cr3tpath": refused`); strings.Contains(got, "s3cr3t") {
 		t.Errorf("normalised URL: %q", got)
 	}
+	// A secret with white space, in a message that collapsed it.
+	r.Remember("Tab\tSeparated\n  Token77")
+	if got := r.Redact("echoed: Tab Separated Token77 end"); strings.Contains(got, "Token77") {
+		t.Errorf("collapsed white space: %q", got)
+	}
 	var none *Redactor
 	if none.Redact("x") != "x" {
 		t.Error("a nil Redactor changes messages")

@@ -137,14 +137,19 @@ func (r *Redactor) add(s string) {
 }
 
 // Forms returns the spellings of secret s that Redact matches (each also in
-// any letter case): s, its URL query and path encodings, and its JSON string
-// encodings with and without "\/".
+// any letter case): s, its URL query and path encodings, its JSON string
+// encodings with and without "\/", and, for a secret with tabs, line ends
+// or runs of spaces, the same with its white space collapsed to single
+// spaces (as a message that tidies a body prints it).
 func Forms(s string) []string {
 	forms := []string{s}
 	addForm := func(f string) {
 		if f != "" && !slices.Contains(forms, f) {
 			forms = append(forms, f)
 		}
+	}
+	if c := strings.Join(strings.Fields(s), " "); len(c) >= minCut {
+		addForm(c)
 	}
 	addForm(url.QueryEscape(s))
 	addForm(url.PathEscape(s))
