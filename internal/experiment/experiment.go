@@ -50,6 +50,9 @@ type Result struct {
 	// Aborted is set when a task stopped the experiment early (an SLO
 	// breached with abortOnFailure, or a load task's abort condition).
 	Aborted bool `json:"aborted,omitempty"`
+	// LoopStartTime is when the latest loop started (new): a loop found
+	// interrupted is recorded in the history at that time.
+	LoopStartTime *time.Time `json:"loopStartTime,omitempty"`
 	// Tasks is the state of each task in the latest loop (new).
 	Tasks    []TaskStatus `json:"tasks,omitempty"`
 	Insights *Insights    `json:"insights,omitempty"`

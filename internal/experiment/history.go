@@ -20,6 +20,45 @@ const (
 	HistoryMerge = 10
 )
 
+// endInterrupted records the stored result's latest loop when it began and
+// has no record: the process running it stopped before it ended (killed,
+// its pod evicted or out of memory). A loop stopped in a task, or between
+// two, failed: its SLOs are not judged, the experiment is failed with the
+// reason (returned), and a window does not pass over it. A loop whose tasks
+// had all ended is recorded as it stands. steps are the spec's tasks.
+func (r *Result) endInterrupted(steps []Step) string {
+	if r.NumLoops == 0 || len(r.Tasks) == 0 || len(r.History) > 0 && r.History[len(r.History)-1].Loop >= r.NumLoops {
+		return ""
+	}
+	start := r.StartTime
+	if r.LoopStartTime != nil {
+		start = *r.LoopStartTime
+	}
+	why := ""
+	for i, t := range r.Tasks {
+		switch t.State {
+		case Running:
+			why = fmt.Sprintf("loop %d was interrupted: task %d (%s) was running when its process stopped", r.NumLoops, i+1, t.Name)
+		case Pending:
+			why = fmt.Sprintf("loop %d was interrupted: its process stopped before task %d (%s)", r.NumLoops, i+1, t.Name)
+		case Failed:
+			return "" // recorded when it failed
+		default:
+			continue
+		}
+		r.Tasks[i].State, r.Tasks[i].Error = Failed, why
+		break
+	}
+	if why == "" {
+		r.recordLoop(start, false)
+		return ""
+	}
+	r.notJudged(steps, 0, len(steps), fmt.Sprintf("not judged in loop %d: %s", r.NumLoops, why))
+	r.Failure, r.FailureReason = true, why
+	r.recordLoop(start, true)
+	return why
+}
+
 // recordLoop appends the summary of the loop that just ended, failed when a
 // task failed in it, and compacts the history. (The result's Failure is
 // sticky, as in the original: a loop after a failed one ran on its own.)

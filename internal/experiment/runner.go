@@ -105,6 +105,11 @@ func (r *Runner) loop(ctx context.Context, reuse bool, loopStart time.Time) (*Ex
 		res = NewResult(loopStart, r.Version)
 		exp.Result = res
 	}
+	if reuse {
+		if why := res.endInterrupted(steps); why != "" {
+			log.Warn(why)
+		}
+	}
 	res.Iter8Version = r.Version
 	if r.Job != "" {
 		res.Job = r.Job
@@ -114,6 +119,7 @@ func (r *Runner) loop(ctx context.Context, reuse bool, loopStart time.Time) (*Ex
 	}
 	res.NumLoops++
 	res.NumCompletedTasks = 0
+	res.LoopStartTime = &loopStart
 	res.startLoop(steps)
 	res.Tasks = make([]TaskStatus, len(steps))
 	for i, s := range steps {

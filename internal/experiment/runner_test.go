@@ -324,3 +324,53 @@ func TestLoopStartsAreAnIntervalApart(t *testing.T) {
 		t.Errorf("the experiment started at %v, its first loop at %v", exp.Result.StartTime, h[0].StartTime)
 	}
 }
+
+// A loop whose process was killed (its pod evicted, out of memory) leaves
+// no record; the next run that reuses the result records it as failed,
+// its SLOs not judged, so that no window passes over it. A loop whose
+// tasks had all ended before the process stopped is recorded as it stands.
+func TestRunnerRecordsInterruptedLoop(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		states  []experiment.TaskState
+		failure string
+	}{
+		{"killed in a task", []experiment.TaskState{experiment.Completed, experiment.Running}, "loop 2 was interrupted: task 2 (record) was running when its process stopped"},
+		{"killed between tasks", []experiment.TaskState{experiment.Completed, experiment.Pending}, "loop 2 was interrupted: its process stopped before task 2 (record)"},
+		{"killed after its tasks", []experiment.TaskState{experiment.Completed, experiment.Completed}, ""},
+	} {
+		st := newStore(t, "spec:\n- task: record\n  with: {value: 3}\n- task: record\n  with: {value: 4}\n")
+		clock := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+		r := &experiment.Runner{Store: st, Registry: registry(nil), Now: func() time.Time { return clock }}
+		if _, err := r.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// loop 2 began an hour later, and its process stopped
+		exp, err := st.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		began := clock.Add(time.Hour)
+		exp.Result.NumLoops, exp.Result.LoopStartTime = 2, &began
+		for i, s := range tt.states {
+			exp.Result.Tasks[i].State = s
+		}
+		if err := st.Save(context.Background(), exp); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(2 * time.Hour)
+		r.ReuseResult = true
+		exp, err = r.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := exp.Result
+		if len(res.History) != 3 || res.History[1].Loop != 2 || !res.History[1].StartTime.Equal(began) || res.NumLoops != 3 {
+			t.Fatalf("%s: loops %d, history %+v", tt.name, res.NumLoops, res.History)
+		}
+		if res.Failure != (tt.failure != "") || res.FailureReason != tt.failure || res.History[1].Failure != (tt.failure != "") || res.History[2].Failure {
+			t.Errorf("%s: failure %v %q, loop 2 failed %v, loop 3 failed %v; want %q", tt.name, res.Failure, res.FailureReason, res.History[1].Failure, res.History[2].Failure, tt.failure)
+		}
+	}
+}

@@ -91,7 +91,7 @@ func (t *assessTask) Run(_ context.Context, env *experiment.Env) error {
 	}
 	verdicts := slo.Evaluate(t.objectives, in.NumVersions, in)
 	if t.in.Window != nil && *t.in.Window > 1 {
-		applyWindow(verdicts, env.SLOIndex, res.History, *t.in.Window-1)
+		applyWindow(verdicts, env.SLOIndex, res.History, res.NumLoops, *t.in.Window-1)
 	}
 	in.SetVerdicts(env.SLOIndex, verdicts)
 	for _, v := range verdicts {
@@ -105,16 +105,29 @@ func (t *assessTask) Run(_ context.Context, env *experiment.Env) error {
 			}
 		}
 	}
-	if t.in.AbortOnFailure && !slo.Satisfied(verdicts) {
+	if t.in.AbortOnFailure && unmet(verdicts) {
 		return fmt.Errorf("%w: an SLO is not satisfied and abortOnFailure is set (%s)", experiment.ErrAbort, firstUnmet(verdicts, in))
 	}
 	return nil
 }
 
+// unmet reports whether an SLO was judged and not satisfied: a window
+// that is not full yet is not a reason to stop.
+func unmet(verdicts []slo.Verdict) bool {
+	for _, v := range verdicts {
+		for _, r := range v.Versions {
+			if !r.Satisfied() && r.Outcome != slo.NotJudged {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func firstUnmet(verdicts []slo.Verdict, in *experiment.Insights) string {
 	for _, v := range verdicts {
 		for i, r := range v.Versions {
-			if r.Outcome != slo.Passed {
+			if !r.Satisfied() && r.Outcome != slo.NotJudged {
 				return fmt.Sprintf("%s for %s: %s", v.String(), in.VersionLabel(i), r.Reason)
 			}
 		}
@@ -124,14 +137,17 @@ func firstUnmet(verdicts []slo.Verdict, in *experiment.Insights) string {
 
 // applyWindow fails a satisfied verdict (passed, or no data that its
 // objective ignores) that did not hold in each of the previous loops of
-// the window, counted in loops. A past loop held an SLO when its recorded
-// outcome, the outcome of that loop's own values, passed (or was no data
-// that the objective ignores); a loop that did not judge it (a failed
-// loop, or one that skipped the assess task) never did. A merged history
-// entry held it when every loop it covers passed, so a window that
-// reaches into part of one is judged on all of it. first is the position
-// of the task's first SLO in the recorded outcomes.
-func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSummary, previous int) {
+// the window, counted in loops: current is this loop's number. A past loop
+// held an SLO when its recorded outcome, the outcome of that loop's own
+// values, passed (or was no data that the objective ignores); a loop that
+// did not judge it (a failed loop, or one that skipped the assess task)
+// never did, nor did a loop with no record at all (its process was killed
+// before it ended). A merged history entry held it when every loop it
+// covers passed, so a window that reaches into part of one is judged on
+// all of it. A window reaching before the first loop is not full: the
+// verdict is not judged yet. first is the position of the task's first SLO
+// in the recorded outcomes.
+func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSummary, current, previous int) {
 	for vi := range verdicts {
 		v := &verdicts[vi]
 		for ver := range v.Versions {
@@ -139,20 +155,47 @@ func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSum
 			if !r.Satisfied() {
 				continue
 			}
-			need := previous
-			for k := len(history) - 1; k >= 0 && need > 0; k-- {
-				e := history[k]
-				need -= e.Covers()
-				why := unjudged(e, first+vi, ver, v.Objective)
-				if why == "" {
-					continue
-				}
+			why, missing := windowBreak(history, current, previous, first+vi, ver, v.Objective)
+			switch {
+			case why != "":
 				r.Loop, r.Outcome, r.Ignored = r.Outcome, slo.Failed, false
 				r.Reason = fmt.Sprintf("%s, in the window of %d loops", why, previous+1)
-				break
+			case missing > 0:
+				r.Loop, r.Outcome, r.Ignored = r.Outcome, slo.NotJudged, false
+				r.Reason = fmt.Sprintf("the window of %d loops has %d so far (the SLO held in each); it is judged once the window is full", previous+1, previous+1-missing)
 			}
 		}
 	}
+}
+
+// windowBreak says why the previous loops before loop current do not all
+// count as having held SLO i (objective o) for a version, or returns ""
+// and how many of those loops are yet to run (the window reaches before
+// loop 1).
+func windowBreak(history []experiment.LoopSummary, current, previous, i, version int, o slo.Objective) (why string, missing int) {
+	oldest := current - previous // the oldest loop in the window
+	want := current - 1          // the newest loop not yet found
+	for k := len(history) - 1; k >= 0 && want >= max(oldest, 1); k-- {
+		e := history[k]
+		switch {
+		case e.Loop > want:
+			continue // (this loop's own record: not expected while it runs)
+		case e.Loop < want:
+			return unrecorded(want), 0
+		}
+		if why := unjudged(e, i, version, o); why != "" {
+			return why, 0
+		}
+		want = e.Loop - e.Covers()
+	}
+	if want >= max(oldest, 1) {
+		return unrecorded(want), 0
+	}
+	return "", max(1-oldest, 0)
+}
+
+func unrecorded(loop int) string {
+	return fmt.Sprintf("not judged in loop %d (no record: it did not end, its process stopped first): a loop without a fresh judgement does not count as passed", loop)
 }
 
 // unjudged says why a history entry does not count as having held SLO i

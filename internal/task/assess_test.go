@@ -30,7 +30,9 @@ func TestAssessNeedsSLOs(t *testing.T) {
 // whatever values it kept (they are rounded); no data breaks it unless the
 // objective ignores no data. The window counts loops, not history
 // entries: a merged entry must have passed in each loop it covers, and
-// one the window does not reach does not count.
+// one the window does not reach does not count. A loop with no record (its
+// process was killed) never passed, and a window that reaches before the
+// first loop is not judged yet.
 func TestAssessWindowNeedsFreshJudgements(t *testing.T) {
 	t.Parallel()
 	ok := []map[string]float64{{"app/latency": 50}}
@@ -65,6 +67,13 @@ func TestAssessWindowNeedsFreshJudgements(t *testing.T) {
 		{"merged, one loop failed", 3, 22, []experiment.LoopSummary{merged(20, 9), loop(21, slo.Passed)}, "", ptr(70),
 			slo.Failed, "passed in 9 of the 10 loops ending at loop 20, in the window of 3 loops"},
 		{"merged, all passed", 3, 22, []experiment.LoopSummary{merged(20, 10), loop(21, slo.Passed)}, "", ptr(70), slo.Passed, ""},
+		{"a loop with no record (killed)", 2, 3, []experiment.LoopSummary{loop(1, slo.Passed)}, "", ptr(70),
+			slo.Failed, "not judged in loop 2 (no record: it did not end, its process stopped first)"},
+		{"no record before the history", 3, 3, []experiment.LoopSummary{loop(2, slo.Passed)}, "", ptr(70), slo.Failed, "not judged in loop 1 (no record"},
+		{"window not full", 5, 2, []experiment.LoopSummary{loop(1, slo.Passed)}, "", ptr(70),
+			slo.NotJudged, "the window of 5 loops has 2 so far (the SLO held in each); it is judged once the window is full"},
+		{"window not full, first loop", 5, 1, nil, "", ptr(70), slo.NotJudged, "has 1 so far"},
+		{"window not full, broken already", 5, 2, []experiment.LoopSummary{loop(1, slo.Failed)}, "", ptr(70), slo.Failed, "not satisfied in loop 1"},
 		{"merged, beyond the window", 12, 23, []experiment.LoopSummary{merged(10, 9), merged(20, 10), loop(21, slo.Passed), loop(22, slo.Passed)}, "", ptr(70), slo.Passed, ""},
 	} {
 		o := map[string]any{"metric": "app/latency", "limit": 100.0}

@@ -67,7 +67,8 @@ func TestAbortInputErrors(t *testing.T) {
 }
 
 // assess over a window of loops fails an SLO that did not hold in each of
-// them; abortOnFailure stops further loops.
+// them; abortOnFailure stops further loops, but not while the window is
+// not full.
 func TestAssessWindowAndAbort(t *testing.T) {
 	t.Parallel()
 	history := []experiment.LoopSummary{
@@ -104,6 +105,17 @@ func TestAssessWindowAndAbort(t *testing.T) {
 	err := tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard()})
 	if !errors.Is(err, experiment.ErrAbort) || !strings.Contains(err.Error(), "app/latency <= 10 for version 0: value 70 is above the limit 10") {
 		t.Errorf("abortOnFailure: %v", err)
+	}
+	// a window that is not full yet is not judged, and stops nothing
+	tk, _ = newAssess(map[string]any{"abortOnFailure": true, "window": 3.0, "SLOs": map[string]any{"upper": []any{map[string]any{"metric": "app/latency", "limit": 100.0}}}})
+	exp = &experiment.Experiment{Result: &experiment.Result{NumLoops: 1}}
+	in, _ = exp.Result.InitInsights(1, nil)
+	_ = in.SetValue("app/latency", metricsMeta(), 0, 70)
+	if err := tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard()}); err != nil {
+		t.Errorf("abortOnFailure, window not full: %v", err)
+	}
+	if r := in.SLOVerdicts[0].Versions[0]; r.Outcome != slo.NotJudged {
+		t.Errorf("window not full: %s (%s), want notJudged", r.Outcome, r.Reason)
 	}
 	if _, err := newAssess(map[string]any{"window": 0.0}); err == nil {
 		t.Error("window 0 accepted")
