@@ -389,3 +389,21 @@ func TestStallChargedOnNewConnections(t *testing.T) {
 		t.Errorf("corrected p80 %.1f ms, want about 100 ms (delayed %d of %d, %d connections)", p80, rep.Delayed, rep.Sent, rep.Connections)
 	}
 }
+
+// Connections grow from the start, before any answer has come back: a
+// target that takes 100 ms, at 200 req/s, needs 20 connections from its
+// first 100 ms, and none of its requests waits for one (the default 4,
+// doubled until 32 answers had come, queued the first ones 100 ms).
+func TestGrowthBeforeAnswers(t *testing.T) {
+	t.Parallel()
+	const svc = 100 * time.Millisecond
+	rep, err := Run(context.Background(), slowTarget{d: svc}, Options{
+		Pacer: Constant{PerSecond: 200}, Connections: 4, MaxConnections: 100, Requests: 200,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p99 := rep.Total.Latency.PercentileMs(99); p99 >= 150 {
+		t.Errorf("corrected p99 %.1f ms for a 100 ms target (delayed %d, %d connections)", p99, rep.Delayed, rep.Connections)
+	}
+}
