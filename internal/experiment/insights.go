@@ -27,7 +27,9 @@ func (r *Result) InitInsights(n int, names []VersionInfo) (*Insights, error) {
 		r.Insights = in
 	}
 	switch {
-	case in.NumVersions == 0:
+	case in.NumVersions == 0, n > in.NumVersions && !in.measured():
+		// (an earlier loop's assess, with nothing measured yet, judged
+		// one version: a task skipped by if: in that loop may measure more)
 		in.NumVersions = n
 		// The not-judged verdicts of the loop's start were made before
 		// the number of versions was known: one per version now.
@@ -37,6 +39,7 @@ func (r *Result) InitInsights(n int, names []VersionInfo) (*Insights, error) {
 				v.Versions = append(v.Versions, slo.Result{Outcome: v.Versions[0].Outcome, Reason: v.Versions[0].Reason})
 			}
 		}
+		in.syncSLOs()
 	case in.NumVersions != n:
 		return nil, fmt.Errorf("this task measures %d version(s) but the experiment already has %d", n, in.NumVersions)
 	}
@@ -45,6 +48,33 @@ func (r *Result) InitInsights(n int, names []VersionInfo) (*Insights, error) {
 	}
 	in.grow()
 	return in, nil
+}
+
+// measured reports whether a task recorded anything in this loop.
+func (in *Insights) measured() bool {
+	for _, vs := range [][]map[string][]float64{in.NonHistMetricValues, in.SummaryMetricValues} {
+		for _, m := range vs {
+			if len(m) > 0 {
+				return true
+			}
+		}
+	}
+	for _, m := range in.HistMetricValues {
+		if len(m) > 0 {
+			return true
+		}
+	}
+	for _, m := range in.Histograms {
+		if len(m) > 0 {
+			return true
+		}
+	}
+	for _, m := range in.MissingValues {
+		if len(m) > 0 {
+			return true
+		}
+	}
+	return len(in.Load) > 0
 }
 
 // grow sizes the per-version slices to NumVersions.

@@ -21,7 +21,11 @@ type judgeTask struct{ objs []slo.Objective }
 func (j judgeTask) Objectives() []slo.Objective { return j.objs }
 
 func (j judgeTask) Run(_ context.Context, env *experiment.Env) error {
-	in, err := env.Experiment.Result.InitInsights(1, nil)
+	n := 1 // as assess: the versions measured, or one before any was
+	if in := env.Experiment.Result.Insights; in != nil && in.NumVersions > 0 {
+		n = in.NumVersions
+	}
+	in, err := env.Experiment.Result.InitInsights(n, nil)
 	if err != nil {
 		return err
 	}
@@ -208,6 +212,43 @@ spec:
 	}
 	if diff := cmp.Diff([][]slo.Outcome{{slo.NotJudged, slo.NotJudged}}, outcomes(exp)); diff != "" {
 		t.Errorf("loop 1 (-want +got):\n%s", diff)
+	}
+}
+
+// A task that measures two versions, skipped by if: in the first loop,
+// measures them in the next, though that loop's judge saw one version
+// (with nothing measured); a task measuring other versions than one that
+// measured in the same loop is an error.
+func TestVersionsMeasuredAfterASkip(t *testing.T) {
+	t.Parallel()
+	doc := `
+spec:
+- if: Result.NumLoops >= 2
+  task: two
+- task: judge
+  with: {limit: 5}
+`
+	reg := judgeRegistry()
+	reg["two"] = func(map[string]any) (experiment.Task, error) { return twoVersions{}, nil }
+	st := newStore(t, doc)
+	r := &experiment.Runner{Store: st, Registry: reg}
+	exp, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]slo.Outcome{{slo.NoData}}, outcomes(exp)); diff != "" {
+		t.Errorf("loop 1 (-want +got):\n%s", diff)
+	}
+	r.ReuseResult = true
+	if exp, err = r.Run(context.Background()); err != nil {
+		t.Fatalf("loop 2: %v", err)
+	}
+	if diff := cmp.Diff([][]slo.Outcome{{slo.Passed, slo.Passed}}, outcomes(exp)); diff != "" {
+		t.Errorf("loop 2 (-want +got):\n%s", diff)
+	}
+	in := exp.Result.Insights
+	if _, err := exp.Result.InitInsights(3, nil); err == nil || in.NumVersions != 2 {
+		t.Errorf("three versions after two were measured: %v, %d versions", err, in.NumVersions)
 	}
 }
 
