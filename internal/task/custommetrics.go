@@ -2,6 +2,7 @@ package task
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -85,7 +86,11 @@ func newCustomMetrics(with map[string]any) (experiment.Task, error) {
 	}
 	for i, vv := range in.VersionValues {
 		if _, err := provider.VersionValues(vv, nil, now, now); err != nil {
-			return nil, &inputs.FieldError{Field: fmt.Sprintf("versionValues[%d].startingTime", i), Value: vv["startingTime"], Expected: "a time in RFC 3339 format, such as 2026-01-02T15:04:05Z"}
+			var fe *inputs.FieldError
+			if errors.As(err, &fe) {
+				fe.Field = fmt.Sprintf("versionValues[%d].startingTime", i)
+			}
+			return nil, err
 		}
 	}
 	if in.Timeout == nil {
