@@ -220,6 +220,7 @@ func TestCollectPostgres(t *testing.T) {
 		{"count", tmpl("SELECT count(*) FROM orders WHERE version = $1", "{{ .version }}"), dsn, map[string]any{"version": "v1"}, OK, 2, ""},
 		{"numeric sum", tmpl("SELECT sum(amount) FROM orders WHERE version = $1", "{{ .version }}"), dsn, map[string]any{"version": "v1"}, OK, 30.5, ""},
 		{"time parameter", tmpl("SELECT count(*) FROM orders WHERE created_at >= $1", "{{ .startingTime }}"), dsn, map[string]any{"startingTime": "2000-01-01T00:00:00Z"}, OK, 3, ""},
+		{"time parameter, cast as in the docs", tmpl("SELECT count(*) FROM orders WHERE created_at >= $1::timestamptz", "{{ .startingTime }}"), dsn, map[string]any{"startingTime": "2000-01-01T00:00:00Z"}, OK, 3, ""},
 		{"injection is a value", tmpl("SELECT count(*) FROM orders WHERE version = $1", "{{ .version }}"), dsn, map[string]any{"version": "v1' OR '1'='1"}, OK, 0, ""},
 		{"NULL", tmpl("SELECT sum(amount) FROM orders WHERE version = $1", "{{ .version }}"), dsn, map[string]any{"version": "v9"}, NoData, 0, "the SQL query returned NULL"},
 		{"no rows", tmpl("SELECT amount FROM orders WHERE version = $1", "{{ .version }}"), dsn, map[string]any{"version": "v9"}, NoData, 0, "the SQL query returned no rows"},
