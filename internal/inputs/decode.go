@@ -246,13 +246,41 @@ func describeType(t reflect.Type) string {
 	case reflect.String:
 		return "a string"
 	case reflect.Slice, reflect.Array:
-		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(describeType(t.Elem()), "a "), "an ") + "s"
+		return "a list of " + plural(t.Elem())
 	case reflect.Map:
-		return "a map of " + strings.TrimPrefix(describeType(t.Elem()), "a ") + " values"
+		if t.Elem().Kind() == reflect.Interface {
+			return "a map"
+		}
+		return "a map of " + plural(t.Elem())
 	case reflect.Struct:
 		return "an object"
+	case reflect.Interface:
+		return "a value"
 	}
 	return t.String()
+}
+
+// plural names the values of type t in the plural: "strings", "maps of
+// strings", "lists of numbers".
+func plural(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch d := describeType(t); {
+	case t == reflect.TypeFor[Duration]():
+		return "durations such as 30s"
+	case t.Kind() == reflect.Bool:
+		return "true or false values"
+	case t.Kind() == reflect.Interface:
+		return "values"
+	default:
+		d = strings.TrimPrefix(strings.TrimPrefix(d, "a "), "an ")
+		head, rest, _ := strings.Cut(d, " of ")
+		if rest != "" {
+			return head + "s of " + rest
+		}
+		return head + "s"
+	}
 }
 
 // ValueError is returned by input types' UnmarshalJSON to say what was

@@ -18,7 +18,8 @@ type sampleInputs struct {
 	Ranges   []struct {
 		Lower *int `json:"lower,omitempty"`
 	} `json:"errorRanges,omitempty"`
-	Flag bool `json:"warmup,omitempty"`
+	Flag  bool             `json:"warmup,omitempty"`
+	Items []map[string]any `json:"items,omitempty"`
 }
 
 func TestDecodeInputs(t *testing.T) {
@@ -30,7 +31,7 @@ func TestDecodeInputs(t *testing.T) {
 	}{
 		{"ok", map[string]any{"url": "http://x", "qps": 2.5, "numRequests": 10.0, "duration": "1m", "headers": map[string]any{"a": "b"}}, ""},
 		{"case-insensitive key", map[string]any{"NUMREQUESTS": 3.0}, ""},
-		{"unknown field", map[string]any{"qsp": 1.0}, `unknown field "qsp": did you mean "qps"? (expected one of duration, errorRanges, headers, numRequests, qps, url, warmup)`},
+		{"unknown field", map[string]any{"qsp": 1.0}, `unknown field "qsp": did you mean "qps"? (expected one of duration, errorRanges, headers, items, numRequests, qps, url, warmup)`},
 		{"malformed duration", map[string]any{"duration": "10 parsecs"}, `field "duration": invalid value "10 parsecs": expected a duration such as 30s, 1m or 500ms`},
 		{"duration as number", map[string]any{"duration": 10.0}, `field "duration": invalid value 10: expected a duration`},
 		{"string for number", map[string]any{"qps": "fast"}, `field "qps": invalid value "fast": expected a number`},
@@ -38,7 +39,8 @@ func TestDecodeInputs(t *testing.T) {
 		{"list for string", map[string]any{"url": []any{"a"}}, `field "url": invalid value ["a"]: expected a string`},
 		{"bool", map[string]any{"warmup": "yes"}, `field "warmup": invalid value "yes": expected true or false`},
 		{"nested unknown", map[string]any{"errorRanges": []any{map[string]any{"lowr": 400.0}}}, `field "errorRanges"`},
-		{"map value type", map[string]any{"headers": map[string]any{"a": 1.0}}, `field "headers": invalid value {"a":1}: expected a map of string values (found a number where a string was expected)`},
+		{"map value type", map[string]any{"headers": map[string]any{"a": 1.0}}, `field "headers": invalid value {"a":1}: expected a map of strings (found a number where a string was expected)`},
+		{"list of maps", map[string]any{"items": "abc"}, `field "items": invalid value "abc": expected a list of maps`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,6 +76,10 @@ func newCustomMetrics(with map[string]any) (experiment.Task, error) {
 		return nil, err
 	}
 	for i, vv := range in.VersionValues {
+		if vv == nil {
+			// (--set versionValues[1].x=y alone leaves entry 0 empty)
+			return nil, &inputs.FieldError{Field: fmt.Sprintf("versionValues[%d]", i), Value: nil, Expected: "the values of a version, such as {version: v1}: every version up to the last needs its own"}
+		}
 		if err := checkSecretValues(fmt.Sprintf("versionValues[%d]", i), vv); err != nil {
 			return nil, err
 		}

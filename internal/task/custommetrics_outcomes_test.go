@@ -24,6 +24,9 @@ func TestCustomMetricsInputErrors(t *testing.T) {
 		{"version names", map[string]any{"templates": map[string]any{"p": "prometheus"}, "versionValues": []any{map[string]any{}, map[string]any{}}, "versionNames": []any{"only-one"}}, `field "versionNames": invalid value ["only-one"]: expected one name per version: 2`},
 		{"starting time", map[string]any{"templates": map[string]any{"p": "prometheus"}, "values": map[string]any{"startingTime": "noon"}}, `field "values.startingTime": invalid value "noon": expected a time in RFC 3339 format`},
 		{"version starting time", map[string]any{"templates": map[string]any{"p": "prometheus"}, "versionValues": []any{map[string]any{"startingTime": 5.0}}}, `field "versionValues[0].startingTime": invalid value 5`},
+		{"version starting time to come", map[string]any{"templates": map[string]any{"p": "prometheus"}, "versionValues": []any{map[string]any{"startingTime": "2099-01-01T00:00:00Z"}}}, `field "versionValues[0].startingTime": invalid value "2099-01-01T00:00:00Z": expected a time that has come`},
+		{"a version left empty", map[string]any{"templates": map[string]any{"p": "prometheus"}, "versionValues": []any{nil, map[string]any{"version": "v2"}}}, `field "versionValues[0]": invalid value null: expected the values of a version`},
+		{"versions not a list", map[string]any{"templates": map[string]any{"p": "prometheus"}, "versionValues": "abc"}, `field "versionValues": invalid value "abc": expected a list of maps`},
 		{"timeout", map[string]any{"templates": map[string]any{"p": "prometheus"}, "timeout": "0s"}, `field "timeout": invalid value "0s": expected a positive duration`},
 		{"unknown field", map[string]any{"templates": map[string]any{"p": "prometheus"}, "value": map[string]any{}}, `unknown field "value": did you mean "values"?`},
 	})
