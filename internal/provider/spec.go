@@ -35,6 +35,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -223,11 +224,30 @@ func (m *Metric) checkSQL(field, template string) error {
 		return &inputs.FieldError{Field: field + ".query", Missing: true, Expected: "a SQL query returning one number, with values passed as bound parameters in args"}
 	}
 	// Values reach SQL only as bound parameters: a query that the template
-	// built from values does not appear literally in the template's text.
-	if !strings.Contains(template, normalizeSpace(m.Query)) {
+	// built from values does not appear literally in the template's text
+	// (as it is, or in YAML's single- or double-quoted spelling).
+	if !writtenIn(template, m.Query) {
 		return &inputs.FieldError{Field: field + ".query", Value: m.Query, Expected: "a query written literally in the template, with values passed as bound parameters in args ($1, $2 … for postgres, ? for mysql), never built from values"}
 	}
 	return nil
 }
 
 func normalizeSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// writtenIn reports whether query q appears in the template text norm (its
+// white space normalised) as it is, or quoted as YAML quotes a string: in
+// single quotes with each ' doubled, or in double quotes with JSON's
+// escapes (a subset of YAML's).
+func writtenIn(norm, q string) bool {
+	single := "'" + strings.ReplaceAll(q, "'", "''") + "'"
+	var double strings.Builder
+	enc := json.NewEncoder(&double)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(q)
+	for _, form := range []string{q, single, double.String()} {
+		if f := normalizeSpace(form); f != "" && strings.Contains(norm, f) {
+			return true
+		}
+	}
+	return false
+}

@@ -207,6 +207,18 @@ func TestRenderErrors(t *testing.T) {
 	if diff := cmp.Diff([]any{"v1' OR '1'='1"}, spec.Metrics[0].Args); diff != "" {
 		t.Error(diff)
 	}
+	// A query written literally in YAML's quoted forms, quotes escaped
+	// as YAML escapes them, is literal too.
+	for _, q := range []string{
+		`'SELECT avg((status = ''failed'')::int) FROM orders WHERE version = $1'`,
+		`"SELECT count(*) FROM \"Orders\" WHERE version = $1"`,
+		"'SELECT count(*) FROM orders\n    WHERE version = $1'",
+	} {
+		text := strings.Replace(sqlTemplate, ">\n    SELECT count(*) FROM orders\n    WHERE version = $1", q, 1)
+		if _, err := render(t, "p", text, map[string]any{"version": "v1", "dsn": "x"}); err != nil {
+			t.Errorf("query %s: %v", q, err)
+		}
+	}
 }
 
 func TestClassifyAndLoad(t *testing.T) {
