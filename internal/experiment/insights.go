@@ -3,8 +3,11 @@ package experiment
 import (
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 	"time"
 
+	"iter8.tools/iter8/internal/inputs"
 	"iter8.tools/iter8/internal/metrics"
 	"iter8.tools/iter8/internal/slo"
 )
@@ -158,14 +161,42 @@ func (in *Insights) SetMissing(name string, meta metrics.Meta, version int, outc
 // Missing says why a metric has no value for a version (slo.Source): the
 // recorded reason, and whether its query failed.
 func (in *Insights) Missing(name string, version int) (string, bool) {
-	if in == nil || version < 0 || version >= len(in.MissingValues) {
+	if in == nil {
 		return "", false
 	}
-	m, ok := in.MissingValues[version][metrics.NormalizeName(name)]
-	if !ok {
-		return "", false
+	if version >= 0 && version < len(in.MissingValues) {
+		if m, ok := in.MissingValues[version][metrics.NormalizeName(name)]; ok {
+			return m.Reason, m.Outcome == slo.Error
+		}
 	}
-	return m.Reason, m.Outcome == slo.Error
+	if why := in.misspelt(name); why != "" {
+		return why, true // an error: onNoData: ignore must not hide a typo
+	}
+	return "", false
+}
+
+// misspelt says why name looks like a misspelling of a metric that its
+// provider recorded (r/eror-rate beside r/error-rate), or returns "".
+func (in *Insights) misspelt(name string) string {
+	if _, ok := in.MetaOf(name); ok {
+		return ""
+	}
+	n, err := metrics.ParseName(name)
+	if err != nil {
+		return ""
+	}
+	metric := strings.TrimPrefix(metrics.NormalizeName(name), n.Provider+"/")
+	var names []string
+	for k := range in.MetricsInfo {
+		if p, m, ok := strings.Cut(k, "/"); ok && p == n.Provider {
+			names = append(names, m)
+		}
+	}
+	sort.Strings(names)
+	if c := inputs.Closest(metric, names); c != "" {
+		return fmt.Sprintf("provider %s records no metric %s: did you mean %s/%s?", n.Provider, metric, n.Provider, c)
+	}
+	return ""
 }
 
 // SetHistogram records a latency histogram for a version: its buckets in the

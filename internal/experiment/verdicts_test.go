@@ -264,3 +264,33 @@ func TestNoSLOIsNotSatisfied(t *testing.T) {
 		t.Error("assert -c slos holds for an experiment without SLOs")
 	}
 }
+
+// An SLO on a metric its provider does not record, when the provider
+// records one a letter or two apart, is an error naming the likely metric:
+// onNoData: ignore must not pass a misspelt SLO forever. A metric no
+// recorded name is close to stays no data.
+func TestMisspeltMetricIsAnError(t *testing.T) {
+	t.Parallel()
+	res := &experiment.Result{}
+	in, err := res.InitInsights(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.SetValue("r/error-rate", metrics.Meta{Type: metrics.Gauge}, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	objs := []slo.Objective{
+		{Metric: "r/eror-rate", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData},
+		{Metric: "r/throughput", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData},
+		{Metric: "q/eror-rate", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData},
+	}
+	got := slo.Evaluate(objs, 1, in)
+	if r := got[0].Versions[0]; r.Outcome != slo.Error || r.Reason != "provider r records no metric eror-rate: did you mean r/error-rate?" {
+		t.Errorf("misspelt: %s (%s)", r.Outcome, r.Reason)
+	}
+	for _, v := range got[1:] {
+		if r := v.Versions[0]; r.Outcome != slo.NoData || !r.Ignored {
+			t.Errorf("%s: %s (%s), want ignored no data", v.Metric, r.Outcome, r.Reason)
+		}
+	}
+}
