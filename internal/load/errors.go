@@ -32,7 +32,10 @@ const (
 	// ProtocolUnsolicited: bytes that answer no request, such as a second
 	// response to one request.
 	ProtocolUnsolicited ErrorKind = "protocol-unsolicited"
-	Other               ErrorKind = "other"
+	// StreamReset: the server reset an HTTP/2 request's stream (RST_STREAM)
+	// instead of answering it; the connection carries on.
+	StreamReset ErrorKind = "stream-reset"
+	Other       ErrorKind = "other"
 )
 
 // Classify maps a transport error to its kind.

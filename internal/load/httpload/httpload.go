@@ -275,6 +275,20 @@ func (t *Target) stdClient(ep *endpoint) *http.Client {
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// classifyStd classifies an error of net/http. Its HTTP/2 stream errors
+// (a server's RST_STREAM) are of a type it does not export, and say so in
+// their text only: "stream error: stream ID 3; INTERNAL_ERROR; received
+// from peer".
+func classifyStd(err error) load.ErrorKind {
+	if k := load.Classify(err); k != load.Other {
+		return k
+	}
+	if strings.Contains(err.Error(), "stream error: ") {
+		return load.StreamReset
+	}
+	return load.Other
+}
+
 // validToken reports whether s is a valid HTTP token (method, header name).
 func validToken(s string) bool {
 	if s == "" {
@@ -417,14 +431,14 @@ func (c *conn) doStd(ctx context.Context, ep *endpoint) load.Outcome {
 		if ctx.Err() != nil {
 			return load.Outcome{Err: load.Canceled}
 		}
-		return load.Outcome{Err: load.Classify(err)}
+		return load.Outcome{Err: classifyStd(err)}
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 	ep.protoOnce.Do(func() { ep.proto = resp.Proto })
 	if err != nil {
 		c.lastErr = err
-		return load.Outcome{Err: load.Classify(err)}
+		return load.Outcome{Err: classifyStd(err)}
 	}
 	return load.Outcome{Code: resp.StatusCode}
 }
