@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,5 +40,62 @@ func TestHTTP2StreamReset(t *testing.T) {
 	}
 	if out := c.Do(context.Background(), 1); out.Code != 200 {
 		t.Errorf("the next request: %+v (%v)", out, c.lastErr)
+	}
+}
+
+// An HTTP/2 endpoint's first connection is made before the clock starts
+// (Preconnect), over TLS and cleartext alike, and its first request uses
+// it: the request does not pay for the handshakes.
+func TestHTTP2Preconnect(t *testing.T) {
+	t.Parallel()
+	for _, tlsOn := range []bool{false, true} {
+		var accepted atomic.Int32
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				accepted.Add(1)
+			}
+		}
+		srv.Config.Protocols = new(http.Protocols)
+		srv.Config.Protocols.SetUnencryptedHTTP2(true)
+		if tlsOn {
+			srv.EnableHTTP2 = true
+			srv.StartTLS()
+		} else {
+			srv.Start()
+		}
+		tg, err := New(Config{Endpoints: []Endpoint{{URL: srv.URL + "/", HTTP2: true, TLS: TLS{InsecureSkipVerify: true}}}, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := tg.NewConn().(*conn)
+		c.Preconnect(context.Background())
+		second := tg.NewConn().(*conn)
+		second.Preconnect(context.Background()) // one connection for all workers
+		waitFor(t, func() bool { return accepted.Load() == 1 })
+		for range 3 {
+			if out := c.Do(context.Background(), 0); out.Code != 200 {
+				t.Errorf("TLS %v: %+v (%v)", tlsOn, out, c.lastErr)
+			}
+		}
+		if n, proto := accepted.Load(), tg.Protocols()[0]; n != 1 || proto != "HTTP/2.0" {
+			t.Errorf("TLS %v: %d connections, %s; want the one made beforehand, HTTP/2.0", tlsOn, n, proto)
+		}
+		_ = c.Close()
+		_ = second.Close()
+		tg.Close()
+		srv.Close()
+	}
+}
+
+// waitFor waits up to 5 s for cond (a server's count of what it accepted,
+// which it learns a moment after the client).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

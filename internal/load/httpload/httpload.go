@@ -84,6 +84,11 @@ type endpoint struct {
 	// closes is set once a deferred answer was lost to the server closing
 	// its connection: answers are no longer deferred (see h1Conn.retry).
 	closes atomic.Bool
+	// ready holds a connection dialled before the clock started, which the
+	// net/http transport takes for its first connection (see Preconnect);
+	// dialOnce dials it once for all workers.
+	ready    chan net.Conn
+	dialOnce sync.Once
 }
 
 // deferMaxAnswer is the largest answer an endpoint may have given for its
@@ -253,6 +258,8 @@ func tlsConfig(o TLS, host string, h2 bool) (*tls.Config, error) {
 
 // stdClient returns a net/http client for an HTTP/2 endpoint.
 func (t *Target) stdClient(ep *endpoint) *http.Client {
+	ep.ready = make(chan net.Conn, 1)
+	dialer := &net.Dialer{Timeout: t.cfg.Timeout}
 	tr := &http.Transport{
 		Proxy:               nil,
 		MaxIdleConns:        t.cfg.Connections,
@@ -261,7 +268,24 @@ func (t *Target) stdClient(ep *endpoint) *http.Client {
 		DisableCompression:  true,
 		TLSClientConfig:     ep.tls,
 		ForceAttemptHTTP2:   true,
-		DialContext:         (&net.Dialer{Timeout: t.cfg.Timeout}).DialContext,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			select {
+			case nc := <-ep.ready:
+				return nc, nil
+			default:
+				return dialer.DialContext(ctx, network, addr)
+			}
+		},
+	}
+	if ep.tls != nil {
+		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			select {
+			case nc := <-ep.ready:
+				return nc, nil
+			default:
+				return dialTLS(ctx, dialer, network, addr, ep.tls)
+			}
+		}
 	}
 	if ep.u.Scheme == "http" {
 		// h2c with prior knowledge
@@ -274,6 +298,45 @@ func (t *Target) stdClient(ep *endpoint) *http.Client {
 }
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// dialTLS dials addr and completes the TLS handshake (ALPN offers h2).
+func dialTLS(ctx context.Context, d *net.Dialer, network, addr string, conf *tls.Config) (net.Conn, error) {
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(nc, conf)
+	if d.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// preconnect dials the first connection of an HTTP/2 endpoint before the
+// clock starts, so that the first request does not pay for the TCP and TLS
+// handshakes (HTTP/2 multiplexes requests over it: one is enough). A
+// failed dial is left to that request to report.
+func (ep *endpoint) preconnect(ctx context.Context, timeout time.Duration) {
+	ep.dialOnce.Do(func() {
+		d := &net.Dialer{Timeout: timeout}
+		var nc net.Conn
+		var err error
+		if ep.tls != nil {
+			nc, err = dialTLS(ctx, d, "tcp", ep.addr, ep.tls)
+		} else {
+			nc, err = d.DialContext(ctx, "tcp", ep.addr)
+		}
+		if err == nil {
+			ep.ready <- nc
+		}
+	})
+}
 
 // classifyStd classifies an error of net/http. Its HTTP/2 stream errors
 // (a server's RST_STREAM) are of a type it does not export, and say so in
@@ -445,6 +508,11 @@ func (c *conn) doStd(ctx context.Context, ep *endpoint) load.Outcome {
 
 // Preconnect opens the worker's HTTP/1.1 connections before the run.
 func (c *conn) Preconnect(ctx context.Context) {
+	for _, ep := range c.t.eps {
+		if ep.client != nil {
+			ep.preconnect(ctx, c.t.cfg.Timeout)
+		}
+	}
 	for g := range c.t.groups {
 		if c.h1[g] == nil {
 			grp := c.t.groups[g]
