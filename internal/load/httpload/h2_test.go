@@ -3,9 +3,9 @@ package httpload
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
