@@ -79,3 +79,41 @@ func checkProviders(steps []Step) error {
 	}
 	return nil
 }
+
+// measuredVersions is how many versions a step measures: 1 for a load task
+// (none for a warmup), the length of a custommetrics task's versionValues
+// (at least 1), 0 for a task that measures none.
+func measuredVersions(s Step) int {
+	switch s.Name {
+	case "http", "grpc":
+		if len(metricProviders(s)) == 0 {
+			return 0
+		}
+		return 1
+	case "custommetrics":
+		if vv, ok := s.Spec.With["versionValues"].([]any); ok && len(vv) > 0 {
+			return len(vv)
+		}
+		return 1
+	}
+	return 0
+}
+
+// checkVersions refuses tasks that measure different numbers of versions:
+// the later one would fail the loop when it runs, after the load before it
+// had run for nothing.
+func checkVersions(steps []Step) error {
+	first := -1
+	for i, s := range steps {
+		n := measuredVersions(s)
+		switch {
+		case n == 0:
+		case first < 0:
+			first = i
+		case n != measuredVersions(steps[first]):
+			return invalidf("task %d (%s) measures %d version(s) and task %d (%s) %d: the tasks of an experiment measure the same versions (one entry of versionValues per version)",
+				first+1, steps[first].Name, measuredVersions(steps[first]), i+1, s.Name, n)
+		}
+	}
+	return nil
+}

@@ -17,7 +17,8 @@ func providersRegistry() experiment.Registry {
 }
 
 // Two tasks that write the same metric names in one loop are refused,
-// naming both; warmups and separate names are fine.
+// naming both, and so are tasks that measure different numbers of
+// versions; warmups and separate names are fine.
 func TestLoadTasksMustNotShareMetrics(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -42,6 +43,11 @@ func TestLoadTasksMustNotShareMetrics(t *testing.T) {
 			"task 2 (grpc) writes the metrics canary-x/…, which read as those of endpoint x of task 1 (http, metrics canary/…)"},
 		{"http and grpc", "- task: http\n- task: grpc\n", ""},
 		{"different providers", "- task: custommetrics\n  with: {templates: {a: prometheus}}\n- task: custommetrics\n  with: {templates: {b: prometheus}}\n", ""},
+		// every task measures the same versions
+		{"two versions after one", "- task: http\n- task: custommetrics\n  with: {templates: {a: prometheus}, versionValues: [{}, {}]}\n",
+			"task 1 (http) measures 1 version(s) and task 2 (custommetrics) 2: the tasks of an experiment measure the same versions"},
+		{"two versions after a warmup", "- task: http\n  with: {warmup: true}\n- task: custommetrics\n  with: {templates: {a: prometheus}, versionValues: [{}, {}]}\n", ""},
+		{"two versions twice", "- task: custommetrics\n  with: {templates: {a: prometheus}, versionValues: [{}, {}]}\n- task: custommetrics\n  with: {templates: {b: prometheus}, versionValues: [{}, {}]}\n- task: assess\n", ""},
 	} {
 		exp, err := experiment.Decode([]byte("spec:\n" + tt.spec))
 		if err != nil {

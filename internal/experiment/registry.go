@@ -160,6 +160,9 @@ func build(spec []TaskSpec, reg Registry, lenient bool) ([]Step, error) {
 	if err := checkProviders(steps); err != nil {
 		return nil, err
 	}
+	if err := checkVersions(steps); err != nil {
+		return nil, err
+	}
 	return steps, nil
 }
 
