@@ -457,6 +457,10 @@ type engine struct {
 	// holds connections that the median does not see.
 	svcMean   atomic.Int64
 	completed atomic.Int64
+	// finished counts the requests recorded, answered or not: 32 of them
+	// (errors, timeouts and refusals alike) let the service time govern
+	// growth, so a target that only fails does not grow connections.
+	finished atomic.Int64
 	// noDefer is set when a deferred answer had not arrived when its
 	// worker's next request was due: no answer is deferred for the rest
 	// of the run (see settle).
@@ -506,13 +510,11 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 // allows it, and the service time says the rate needs it (Little's law:
 // rate × mean service time connections are busy on average; twice that,
 // plus two, absorbs bursts; the larger of the median and the moving mean,
-// so that a slow tail counts). Before minSamples responses came back there
+// so that a slow tail counts). Before minSamples requests finished there
 // is no service time yet, and every busy worker opens one: a target slow
-// from its first request needs its connections then (at most one per
-// request claimed, so a generator short of CPU opens at most minSamples
-// more before the service time says what the rate needs; holding growth
-// to twice the initial connections until then queued a 100 ms target's
-// first requests, p99 345 ms at 200 req/s). The governor keeps a
+// from its first request needs its connections then (holding growth to
+// twice the initial connections until then queued a 100 ms target's first
+// requests, p99 345 ms at 200 req/s). The governor keeps a
 // generator that is short of CPU from opening connections that would not
 // help: its lateness is its own.
 //
@@ -520,8 +522,11 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 // starts from it, as it takes over that worker's queue. A request due
 // before the new connection existed waited as that one did (all held
 // through a stall of the target: the wait is the target's), and the
-// connection's set-up counts as held too. (A worker with an empty log has
-// had no answer yet: its first request is timed from its due time.)
+// connection's set-up counts as held too. A request due before then,
+// when that worker has had no answer yet, is not charged the time before
+// the set-up: without a span to show the target held the connection, the
+// wait may be the generator's (a generator short of CPU finds every
+// connection busy with its own lateness).
 func (e *engine) grow(ctx context.Context, held *heldLog) {
 	for {
 		w := e.workers.Load()
@@ -529,7 +534,7 @@ func (e *engine) grow(ctx context.Context, held *heldLog) {
 			e.capHit.Store(true)
 			return
 		}
-		if svc := max(e.svcMedian.Load(), e.svcMean.Load()); e.completed.Load() >= minSamples {
+		if svc := max(e.svcMedian.Load(), e.svcMean.Load()); e.finished.Load() >= minSamples {
 			need := e.rateAt(time.Since(e.start)) * time.Duration(svc).Seconds()
 			if float64(w) >= 2*need+2 {
 				return
@@ -543,14 +548,13 @@ func (e *engine) grow(ctx context.Context, held *heldLog) {
 	e.idle.Add(1)
 	e.wg.Add(1) // the calling worker holds the group open
 	i := int(e.workers.Load())
-	log, born := *held, time.Since(e.start)
+	log := *held
 	go func() {
 		defer e.wg.Done()
+		born := time.Since(e.start)
 		conn := e.dial(ctx)
 		defer func() { _ = conn.Close() }()
-		if log.n > 0 {
-			log.add(born, time.Since(e.start))
-		}
+		log.add(born, time.Since(e.start))
 		e.worker(ctx, conn, e.shards[i%len(e.shards)], i, log)
 	}()
 }
@@ -857,6 +861,7 @@ func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Dur
 	if e.open && (out.Err == "" || timedOut) {
 		e.trackMean(svc)
 	}
+	e.finished.Add(1)
 	isErr := e.opts.IsError(ep, out)
 	sm.service = svc
 	sm.omit = isErr && !timedOut && e.opts.OmitErrorLatency

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -405,5 +406,47 @@ func TestGrowthBeforeAnswers(t *testing.T) {
 	}
 	if p99 := rep.Total.Latency.PercentileMs(99); p99 >= 150 {
 		t.Errorf("corrected p99 %.1f ms for a 100 ms target (delayed %d, %d connections)", p99, rep.Delayed, rep.Connections)
+	}
+}
+
+// halfMsTarget answers in 0.5 ms and says when it sent and when its answer
+// arrived (as the HTTP client does from kernel timestamps).
+type halfMsTarget struct{}
+
+func (halfMsTarget) NewConn() Conn { return halfMsConn{} }
+
+type halfMsConn struct{}
+
+func (halfMsConn) Do(context.Context, int) Outcome {
+	sent := time.Now()
+	time.Sleep(500 * time.Microsecond)
+	return Outcome{Code: 200, Sent: sent, At: sent.Add(500 * time.Microsecond)}
+}
+func (halfMsConn) Close() error { return nil }
+
+// A generator short of CPU finds every connection busy with its own
+// lateness, and opens more before any answer has come back: the requests
+// those connections send are not charged the generator's lateness (a
+// connection with no answer yet has no span to show the target held it).
+// Not parallel: its spinning goroutines starve the generator on purpose.
+func TestBusyGeneratorNotChargedToTarget(t *testing.T) {
+	var stop atomic.Bool
+	defer stop.Store(true)
+	for range 2 * runtime.GOMAXPROCS(0) {
+		go func() {
+			for !stop.Load() {
+				for j := 0; j < 1_000_000; j++ {
+				}
+			}
+		}()
+	}
+	rep, err := Run(context.Background(), halfMsTarget{}, Options{
+		Pacer: Constant{PerSecond: 2000}, Connections: 4, MaxConnections: 1000, Requests: 2000, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p99 := rep.Total.Latency.PercentileMs(99); !rep.Saturated && p99 > 5 {
+		t.Errorf("a 0.5 ms target: corrected p99 %.1f ms over %d connections, not saturated: the generator's lateness was charged to the target", p99, rep.Connections)
 	}
 }
