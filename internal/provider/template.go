@@ -101,8 +101,8 @@ func cleanExecError(err error) error {
 // VersionValues returns the template values of one version: values
 // deep-merged with over (over wins), plus startingTime (RFC 3339) and
 // elapsedTimeSeconds (whole seconds from startingTime to now, rounded up,
-// at least 1). startingTime comes from the merged values when set (not after
-// now), else from start. Neither argument is modified.
+// at least 1). startingTime comes from the merged values when set (not more
+// than clockSkew after now), else from start. Neither argument is modified.
 func VersionValues(values, over map[string]any, start, now time.Time) (map[string]any, error) {
 	v := Merge(values, over)
 	if s, ok := v["startingTime"]; ok && s != nil && s != "" {
@@ -111,7 +111,7 @@ func VersionValues(values, over map[string]any, start, now time.Time) (map[strin
 		if !isStr || err != nil {
 			return nil, &inputs.FieldError{Field: "values.startingTime", Value: s, Expected: "a time in RFC 3339 format, such as 2026-01-02T15:04:05Z"}
 		}
-		if t.After(now) {
+		if t.After(now.Add(clockSkew)) {
 			// an empty window: every count in it is 0, which would pass
 			return nil, &inputs.FieldError{Field: "values.startingTime", Value: s,
 				Expected: fmt.Sprintf("a time that has come (it is now %s): metrics from a time to come are empty, not 0", now.UTC().Format(time.RFC3339))}
@@ -122,6 +122,10 @@ func VersionValues(values, over map[string]any, start, now time.Time) (map[strin
 	v["elapsedTimeSeconds"] = max(int64(1), int64(math.Ceil(now.Sub(start).Seconds())))
 	return v, nil
 }
+
+// clockSkew is how far a startingTime may be ahead of this machine's clock
+// (set from another machine's clock): up to it, the window is the shortest.
+const clockSkew = time.Minute
 
 // Merge returns a deep copy of base with over merged in: maps merge key by
 // key, any other value in over replaces the one in base.

@@ -136,6 +136,10 @@ func TestVersionValues(t *testing.T) {
 	if _, err := VersionValues(map[string]any{"startingTime": "yesterday"}, nil, start, now); err == nil || !strings.Contains(err.Error(), `field "values.startingTime": invalid value "yesterday": expected a time in RFC 3339 format`) {
 		t.Errorf("bad startingTime: %v", err)
 	}
+	// a few seconds ahead (another machine's clock) is the shortest window
+	if got, err := VersionValues(map[string]any{"startingTime": now.Add(20 * time.Second).Format(time.RFC3339)}, nil, start, now); err != nil || got["elapsedTimeSeconds"] != int64(1) {
+		t.Errorf("startingTime 20 s ahead: %v %v", got, err)
+	}
 	// a time to come makes every window empty: its counts 0, its SLOs passed
 	if _, err := VersionValues(map[string]any{"startingTime": "2099-01-01T00:00:00Z"}, nil, start, now); err == nil || !strings.Contains(err.Error(), `field "values.startingTime": invalid value "2099-01-01T00:00:00Z": expected a time that has come`) {
 		t.Errorf("startingTime to come: %v", err)

@@ -141,12 +141,12 @@ func firstUnmet(verdicts []slo.Verdict, in *experiment.Insights) string {
 // held an SLO when its recorded outcome, the outcome of that loop's own
 // values, passed (or was no data that the objective ignores); a loop that
 // did not judge it (a failed loop, or one that skipped the assess task)
-// never did, nor did a loop with no record at all (its process was killed
-// before it ended). A merged history entry held it when every loop it
-// covers passed, so a window that reaches into part of one is judged on
-// all of it. A window reaching before the first loop is not full: the
-// verdict is not judged yet. first is the position of the task's first SLO
-// in the recorded outcomes.
+// never did, nor did a loop with no record between recorded ones (its
+// process was killed before it ended). A merged history entry held it when
+// every loop it covers passed, so a window that reaches into part of one
+// is judged on all of it. A window reaching before the first loop, or
+// before the history began, is not full: the verdict is not judged yet.
+// first is the position of the task's first SLO in the recorded outcomes.
 func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSummary, current, previous int) {
 	for vi := range verdicts {
 		v := &verdicts[vi]
@@ -162,7 +162,7 @@ func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSum
 				r.Reason = fmt.Sprintf("%s, in the window of %d loops", why, previous+1)
 			case missing > 0:
 				r.Loop, r.Outcome, r.Ignored = r.Outcome, slo.NotJudged, false
-				r.Reason = fmt.Sprintf("the window of %d loops has %d so far (the SLO held in each); it is judged once the window is full", previous+1, previous+1-missing)
+				r.Reason = fmt.Sprintf("the window of %d loops has %d recorded so far (the SLO held in each); it is judged once the window is full", previous+1, previous+1-missing)
 			}
 		}
 	}
@@ -170,12 +170,14 @@ func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSum
 
 // windowBreak says why the previous loops before loop current do not all
 // count as having held SLO i (objective o) for a version, or returns ""
-// and how many of those loops are yet to run (the window reaches before
-// loop 1).
+// and how many of the window's loops have no record yet: loops to come
+// (the window reaches before loop 1), or loops run before the history
+// began (a result of the original Iter8, reused), which were not judged
+// here and do not break the window.
 func windowBreak(history []experiment.LoopSummary, current, previous, i, version int, o slo.Objective) (why string, missing int) {
 	oldest := current - previous // the oldest loop in the window
 	want := current - 1          // the newest loop not yet found
-	for k := len(history) - 1; k >= 0 && want >= max(oldest, 1); k-- {
+	for k := len(history) - 1; k >= 0 && want >= oldest && want >= 1; k-- {
 		e := history[k]
 		switch {
 		case e.Loop > want:
@@ -188,10 +190,7 @@ func windowBreak(history []experiment.LoopSummary, current, previous, i, version
 		}
 		want = e.Loop - e.Covers()
 	}
-	if want >= max(oldest, 1) {
-		return unrecorded(want), 0
-	}
-	return "", max(1-oldest, 0)
+	return "", max(want-oldest+1, 0)
 }
 
 func unrecorded(loop int) string {

@@ -69,10 +69,13 @@ func TestAssessWindowNeedsFreshJudgements(t *testing.T) {
 		{"merged, all passed", 3, 22, []experiment.LoopSummary{merged(20, 10), loop(21, slo.Passed)}, "", ptr(70), slo.Passed, ""},
 		{"a loop with no record (killed)", 2, 3, []experiment.LoopSummary{loop(1, slo.Passed)}, "", ptr(70),
 			slo.Failed, "not judged in loop 2 (no record: it did not end, its process stopped first)"},
-		{"no record before the history", 3, 3, []experiment.LoopSummary{loop(2, slo.Passed)}, "", ptr(70), slo.Failed, "not judged in loop 1 (no record"},
+		// a result of the original Iter8 (no history) reused: its loops
+		// were not judged here, and do not break the window
+		{"loops before the history", 3, 3, []experiment.LoopSummary{loop(2, slo.Passed)}, "", ptr(70), slo.NotJudged, "the window of 3 loops has 2 recorded so far"},
+		{"no history at all", 3, 6, nil, "", ptr(70), slo.NotJudged, "the window of 3 loops has 1 recorded so far"},
 		{"window not full", 5, 2, []experiment.LoopSummary{loop(1, slo.Passed)}, "", ptr(70),
-			slo.NotJudged, "the window of 5 loops has 2 so far (the SLO held in each); it is judged once the window is full"},
-		{"window not full, first loop", 5, 1, nil, "", ptr(70), slo.NotJudged, "has 1 so far"},
+			slo.NotJudged, "the window of 5 loops has 2 recorded so far (the SLO held in each); it is judged once the window is full"},
+		{"window not full, first loop", 5, 1, nil, "", ptr(70), slo.NotJudged, "has 1 recorded so far"},
 		{"window not full, broken already", 5, 2, []experiment.LoopSummary{loop(1, slo.Failed)}, "", ptr(70), slo.Failed, "not satisfied in loop 1"},
 		{"merged, beyond the window", 12, 23, []experiment.LoopSummary{merged(10, 9), merged(20, 10), loop(21, slo.Passed), loop(22, slo.Passed)}, "", ptr(70), slo.Passed, ""},
 	} {
