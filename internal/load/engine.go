@@ -452,9 +452,9 @@ type engine struct {
 	// service times) do not open connections.
 	svcMedian atomic.Int64
 	// svcMean is a moving mean (ns) of how long requests held their
-	// connections, answers and timeouts alike, for growth: Little's law
-	// needs the mean, and a slow tail (1 request in 20 taking 500 ms)
-	// holds connections that the median does not see.
+	// connections, answers, timeouts and errors alike, for growth:
+	// Little's law needs the mean, and a slow tail (1 request in 20 taking
+	// 500 ms) holds connections that the median does not see.
 	svcMean   atomic.Int64
 	completed atomic.Int64
 	// finished counts the requests recorded, answered or not: 32 of them
@@ -858,7 +858,10 @@ func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Dur
 	if timedOut && svc < e.opts.Timeout {
 		svc = e.opts.Timeout
 	}
-	if e.open && (out.Err == "" || timedOut) {
+	if e.open {
+		// every request held its connection, errors included (a server
+		// that resets a request after working on it for 100 ms needs
+		// connections as one that answers it does)
 		e.trackMean(svc)
 	}
 	e.finished.Add(1)

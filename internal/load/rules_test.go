@@ -450,3 +450,44 @@ func TestBusyGeneratorNotChargedToTarget(t *testing.T) {
 		t.Errorf("a 0.5 ms target: corrected p99 %.1f ms over %d connections, not saturated: the generator's lateness was charged to the target", p99, rep.Connections)
 	}
 }
+
+// failAfter fails every request with a reset after d: a server that
+// works on each request before it drops it.
+type failAfter time.Duration
+
+func (f failAfter) NewConn() Conn { return f }
+
+func (f failAfter) Do(ctx context.Context, _ int) Outcome {
+	t := time.NewTimer(time.Duration(f))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return Outcome{Err: ConnReset}
+	case <-ctx.Done():
+		return Outcome{Err: Canceled}
+	}
+}
+func (failAfter) Close() error { return nil }
+
+// Requests that fail hold their connections too: a target that resets
+// each request after 100 ms needs as many connections as one that answers
+// it then (40 at 400 req/s, after a second at 40 req/s that needed 4), and
+// one that refuses at once needs none more.
+func TestFailuresHoldConnections(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		d        time.Duration
+		min, max int
+	}{{100 * time.Millisecond, 30, 200}, {20 * time.Microsecond, 1, 8}} {
+		rep, err := Run(context.Background(), failAfter(tt.d), Options{
+			Pacer:       Steps{Stepped{Start: 40, Step: 360, StepDuration: time.Second, End: 400}},
+			Connections: 2, MaxConnections: 200, Duration: 3 * time.Second, Timeout: 2 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Connections < tt.min || rep.Connections > tt.max || rep.Saturated {
+			t.Errorf("failing after %v: %d connections (want %d to %d), saturated %v (%s), unsent %d", tt.d, rep.Connections, tt.min, tt.max, rep.Saturated, rep.SaturationReason, rep.Unsent)
+		}
+	}
+}

@@ -43,48 +43,83 @@ func TestHTTP2StreamReset(t *testing.T) {
 	}
 }
 
+// h2Server serves HTTP/2 over TLS or cleartext (h2c) and counts the
+// connections it accepted and closed.
+func h2Server(t *testing.T, tlsOn bool, accepted, closed *atomic.Int32) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			accepted.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
+		}
+	}
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	if tlsOn {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // An HTTP/2 endpoint's first connection is made before the clock starts
 // (Preconnect), over TLS and cleartext alike, and its first request uses
-// it: the request does not pay for the handshakes.
+// it: the request does not pay for the handshakes. One that the server
+// closed meanwhile (a short idle timeout) is replaced, not used; one never
+// used is closed with the target.
 func TestHTTP2Preconnect(t *testing.T) {
 	t.Parallel()
 	for _, tlsOn := range []bool{false, true} {
-		var accepted atomic.Int32
-		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
-		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				accepted.Add(1)
+		for _, tt := range []struct {
+			name                   string
+			serverCloses, noUse    bool
+			wantAccepted, wantShut int32
+		}{
+			{"used", false, false, 1, 0},
+			{"closed by the server first", true, false, 2, 1},
+			{"never used", false, true, 1, 1},
+		} {
+			var accepted, closed atomic.Int32
+			srv := h2Server(t, tlsOn, &accepted, &closed)
+			tg, err := New(Config{Endpoints: []Endpoint{{URL: srv.URL + "/", HTTP2: true, TLS: TLS{InsecureSkipVerify: true}}}, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := tg.NewConn().(*conn)
+			c.Preconnect(context.Background())
+			second := tg.NewConn().(*conn)
+			second.Preconnect(context.Background()) // one connection for all workers
+			waitFor(t, func() bool { return accepted.Load() == 1 })
+			if tt.serverCloses {
+				srv.CloseClientConnections()
+				waitFor(t, func() bool { return closed.Load() == 1 })
+			}
+			for range map[bool]int{false: 3, true: 0}[tt.noUse] {
+				if out := c.Do(context.Background(), 0); out.Code != 200 {
+					t.Errorf("TLS %v, %s: %+v (%v)", tlsOn, tt.name, out, c.lastErr)
+				}
+			}
+			if !tt.noUse {
+				if n, shut := accepted.Load(), closed.Load(); n != tt.wantAccepted || shut != tt.wantShut {
+					t.Errorf("TLS %v, %s: %d connections accepted, %d closed; want %d, %d", tlsOn, tt.name, n, shut, tt.wantAccepted, tt.wantShut)
+				}
+			}
+			_ = c.Close()
+			_ = second.Close()
+			tg.Close()
+			if tt.noUse {
+				waitFor(t, func() bool { return closed.Load() == tt.wantShut })
+			}
+			if proto := tg.Protocols()[0]; !tt.noUse && proto != "HTTP/2.0" {
+				t.Errorf("TLS %v, %s: %s, want HTTP/2.0", tlsOn, tt.name, proto)
 			}
 		}
-		srv.Config.Protocols = new(http.Protocols)
-		srv.Config.Protocols.SetUnencryptedHTTP2(true)
-		if tlsOn {
-			srv.EnableHTTP2 = true
-			srv.StartTLS()
-		} else {
-			srv.Start()
-		}
-		tg, err := New(Config{Endpoints: []Endpoint{{URL: srv.URL + "/", HTTP2: true, TLS: TLS{InsecureSkipVerify: true}}}, Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := tg.NewConn().(*conn)
-		c.Preconnect(context.Background())
-		second := tg.NewConn().(*conn)
-		second.Preconnect(context.Background()) // one connection for all workers
-		waitFor(t, func() bool { return accepted.Load() == 1 })
-		for range 3 {
-			if out := c.Do(context.Background(), 0); out.Code != 200 {
-				t.Errorf("TLS %v: %+v (%v)", tlsOn, out, c.lastErr)
-			}
-		}
-		if n, proto := accepted.Load(), tg.Protocols()[0]; n != 1 || proto != "HTTP/2.0" {
-			t.Errorf("TLS %v: %d connections, %s; want the one made beforehand, HTTP/2.0", tlsOn, n, proto)
-		}
-		_ = c.Close()
-		_ = second.Close()
-		tg.Close()
-		srv.Close()
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"iter8.tools/iter8/internal/load"
@@ -87,8 +88,36 @@ type endpoint struct {
 	// ready holds a connection dialled before the clock started, which the
 	// net/http transport takes for its first connection (see Preconnect);
 	// dialOnce dials it once for all workers.
-	ready    chan net.Conn
+	ready    chan readyConn
 	dialOnce sync.Once
+}
+
+// readyConn is a connection dialled ahead, when, and its TCP socket.
+type readyConn struct {
+	nc  net.Conn
+	at  time.Time
+	tcp syscall.RawConn
+}
+
+// preconnectFresh is how long a connection dialled ahead may wait for its
+// first request: Go's HTTP/2 server closes a connection whose client has
+// not spoken within 10 s, and the transport would not retry the request
+// on it.
+const preconnectFresh = 5 * time.Second
+
+// take returns the connection dialled ahead when it is fresh and the
+// server has not closed it meanwhile (a short idle timeout), or nil; a
+// stale one is closed.
+func (ep *endpoint) take() net.Conn {
+	select {
+	case r := <-ep.ready:
+		if time.Since(r.at) < preconnectFresh && (r.tcp == nil || !peerHungUp(r.tcp)) {
+			return r.nc
+		}
+		_ = r.nc.Close()
+	default:
+	}
+	return nil
 }
 
 // deferMaxAnswer is the largest answer an endpoint may have given for its
@@ -258,7 +287,7 @@ func tlsConfig(o TLS, host string, h2 bool) (*tls.Config, error) {
 
 // stdClient returns a net/http client for an HTTP/2 endpoint.
 func (t *Target) stdClient(ep *endpoint) *http.Client {
-	ep.ready = make(chan net.Conn, 1)
+	ep.ready = make(chan readyConn, 1)
 	dialer := &net.Dialer{Timeout: t.cfg.Timeout}
 	tr := &http.Transport{
 		Proxy:               nil,
@@ -269,22 +298,18 @@ func (t *Target) stdClient(ep *endpoint) *http.Client {
 		TLSClientConfig:     ep.tls,
 		ForceAttemptHTTP2:   true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			select {
-			case nc := <-ep.ready:
+			if nc := ep.take(); nc != nil {
 				return nc, nil
-			default:
-				return dialer.DialContext(ctx, network, addr)
 			}
+			return dialer.DialContext(ctx, network, addr)
 		},
 	}
 	if ep.tls != nil {
 		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			select {
-			case nc := <-ep.ready:
+			if nc := ep.take(); nc != nil {
 				return nc, nil
-			default:
-				return dialTLS(ctx, dialer, network, addr, ep.tls)
 			}
+			return dialTLS(ctx, dialer, network, addr, ep.tls)
 		}
 	}
 	if ep.u.Scheme == "http" {
@@ -332,9 +357,18 @@ func (ep *endpoint) preconnect(ctx context.Context, timeout time.Duration) {
 		} else {
 			nc, err = d.DialContext(ctx, "tcp", ep.addr)
 		}
-		if err == nil {
-			ep.ready <- nc
+		if err != nil {
+			return
 		}
+		r := readyConn{nc: nc, at: time.Now()}
+		under := nc
+		if tc, ok := nc.(*tls.Conn); ok {
+			under = tc.NetConn()
+		}
+		if tc, ok := under.(*net.TCPConn); ok {
+			r.tcp, _ = tc.SyscallConn()
+		}
+		ep.ready <- r
 	})
 }
 
@@ -385,6 +419,15 @@ func (t *Target) NewConn() load.Conn {
 func (t *Target) Close() {
 	for _, c := range t.clients {
 		c.CloseIdleConnections()
+	}
+	for _, ep := range t.eps {
+		if ep.ready != nil {
+			select {
+			case r := <-ep.ready: // dialled ahead and never used
+				_ = r.nc.Close()
+			default:
+			}
+		}
 	}
 }
 

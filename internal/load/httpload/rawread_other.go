@@ -28,3 +28,5 @@ func (r *rawConn) distrust() {}
 // peerState is not known here: an idle TLS connection the server closed
 // fails its next request.
 func peerState(syscall.RawConn) (closed, pending bool) { return false, false }
+
+func peerHungUp(syscall.RawConn) bool { return false }

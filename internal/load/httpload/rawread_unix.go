@@ -272,5 +272,11 @@ func peerState(rc syscall.RawConn) (closed, pending bool) {
 	return closed, pending
 }
 
+// peerHungUp reports whether the peer closed or reset the connection.
+func peerHungUp(rc syscall.RawConn) (gone bool) {
+	_ = rc.Control(func(fd uintptr) { gone = hungUp(fd) })
+	return gone
+}
+
 // recvPeek peeks at the socket without blocking.
 func recvPeek(fd uintptr, p []byte) (int, error) { return sysPeek(fd, p) }

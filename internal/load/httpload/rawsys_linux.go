@@ -5,6 +5,8 @@ package httpload
 import (
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // The system calls of rawConn on its non-blocking socket, made raw: without
@@ -112,4 +114,12 @@ func (m *stampMsg) recv(fd uintptr, p []byte) (int, int64, error) {
 		ctl = ctl[min(syscall.CmsgSpace(l-syscall.CmsgLen(0)), len(ctl)):]
 	}
 	return int(n), stamp, nil
+}
+
+// hungUp reports whether the peer of socket fd closed or reset it, even
+// with bytes still unread before the close (POLLRDHUP).
+func hungUp(fd uintptr) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
 }

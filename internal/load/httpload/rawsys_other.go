@@ -2,7 +2,10 @@
 
 package httpload
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // The system calls of rawConn, made the usual way outside Linux (and on
 // 32-bit x86 Linux, whose socket calls go through socketcall).
@@ -14,6 +17,15 @@ func sysWrite(fd uintptr, p []byte) (int, error) { return syscall.Write(int(fd),
 func sysPeek(fd uintptr, p []byte) (int, error) {
 	n, _, err := syscall.Recvfrom(int(fd), p, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	return n, err
+}
+
+// hungUp reports whether the peer of socket fd closed or reset it, as far
+// as a peek at its first unread byte tells (a close behind unread bytes is
+// not seen).
+func hungUp(fd uintptr) bool {
+	var one [1]byte
+	n, err := sysPeek(fd, one[:])
+	return (n == 0 && err == nil) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // Receive timestamps are taken on 64-bit and ARM Linux only: elsewhere
