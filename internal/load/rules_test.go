@@ -93,6 +93,12 @@ func (c slowConn) Do(ctx context.Context, _ int) Outcome {
 			out = Outcome{Code: 4, Err: c.late}
 		}
 	}
+	return after(ctx, d, out)
+}
+func (slowConn) Close() error { return nil }
+
+// after returns out once d has passed, or Canceled when ctx ends first.
+func after(ctx context.Context, d time.Duration, out Outcome) Outcome {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -102,7 +108,6 @@ func (c slowConn) Do(ctx context.Context, _ int) Outcome {
 		return Outcome{Err: Canceled}
 	}
 }
-func (slowConn) Close() error { return nil }
 
 type slowTarget struct {
 	d, timeout time.Duration
@@ -294,14 +299,7 @@ func (c tailConn) Do(ctx context.Context, _ int) Outcome {
 	if c.t.n.Add(1)%c.t.every != 0 {
 		return Outcome{Code: 200}
 	}
-	t := time.NewTimer(c.t.slow)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return Outcome{Code: 200}
-	case <-ctx.Done():
-		return Outcome{Err: Canceled}
-	}
+	return after(ctx, c.t.slow, Outcome{Code: 200})
 }
 
 func (tailConn) Close() error { return nil }
@@ -358,16 +356,7 @@ func (c stallConn) Do(ctx context.Context, _ int) Outcome {
 	}
 	end := s.end
 	s.mu.Unlock()
-	if d := max(time.Until(end), s.svc); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return Outcome{Err: Canceled}
-		}
-	}
-	return Outcome{Code: 200}
+	return after(ctx, max(time.Until(end), s.svc), Outcome{Code: 200})
 }
 func (stallConn) Close() error { return nil }
 
@@ -459,14 +448,7 @@ type failAfter time.Duration
 func (f failAfter) NewConn() Conn { return f }
 
 func (f failAfter) Do(ctx context.Context, _ int) Outcome {
-	t := time.NewTimer(time.Duration(f))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return Outcome{Err: ConnReset}
-	case <-ctx.Done():
-		return Outcome{Err: Canceled}
-	}
+	return after(ctx, time.Duration(f), Outcome{Err: ConnReset})
 }
 func (failAfter) Close() error { return nil }
 
@@ -513,14 +495,7 @@ func (c randomTailConn) Do(ctx context.Context, _ int) Outcome {
 		d = c.t.slow
 	}
 	c.t.mu.Unlock()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return Outcome{Code: 200}
-	case <-ctx.Done():
-		return Outcome{Err: Canceled}
-	}
+	return after(ctx, d, Outcome{Code: 200})
 }
 func (randomTailConn) Close() error { return nil }
 
