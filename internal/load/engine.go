@@ -527,15 +527,7 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 // the set-up: without a span to show the target held the connection, the
 // wait may be the generator's (a generator short of CPU finds every
 // connection busy with its own lateness).
-//
-// waited says a request just waited for a connection that the target held
-// (see worker): a connection is then opened up to twice the headroom the
-// service time gives. The mean undersizes a slow tail's bursts (1 answer
-// in 20 taking 500 ms at 200 req/s: about 13 connections by the mean, and
-// p90 28 ms of waits charged to a target whose answers took 1.2 ms);
-// unbounded, such growth took a busy machine's nginx at 20,000 req/s to
-// the cap of 1,000 connections, and its p99.9 from 4.5 to 53 ms.
-func (e *engine) grow(ctx context.Context, held *heldLog, waited bool) {
+func (e *engine) grow(ctx context.Context, held *heldLog) {
 	for {
 		w := e.workers.Load()
 		if w >= int64(e.maxConns) {
@@ -544,9 +536,6 @@ func (e *engine) grow(ctx context.Context, held *heldLog, waited bool) {
 		}
 		if svc := max(e.svcMedian.Load(), e.svcMean.Load()); e.finished.Load() >= minSamples {
 			need := e.rateAt(time.Since(e.start)) * time.Duration(svc).Seconds()
-			if waited {
-				need *= 2 // twice the headroom for a burst that did wait
-			}
 			if float64(w) >= 2*need+2 {
 				return
 			}
@@ -658,7 +647,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 				sent = time.Since(e.start)
 			}
 			if e.idle.Add(-1) == 0 {
-				e.grow(ctx, &held, false)
+				e.grow(ctx, &held)
 			}
 			if p.open {
 				if !e.settle(ctx, df, sh, &p, &held, intended, onTime) {
@@ -684,11 +673,6 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 				wait = max(claim-intended, 0)
 				if held.n > 0 {
 					wait = max(held.total-held.before(intended), 0)
-					if wait > DelayThreshold {
-						// the target held the connection this request
-						// waited for: one more, for the next such burst
-						e.grow(ctx, &held, true)
-					}
 				}
 			}
 		}

@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
@@ -472,48 +471,5 @@ func TestFailuresHoldConnections(t *testing.T) {
 		if rep.Connections < tt.min || rep.Connections > tt.max || rep.Saturated {
 			t.Errorf("failing after %v: %d connections (want %d to %d), saturated %v (%s), unsent %d", tt.d, rep.Connections, tt.min, tt.max, rep.Saturated, rep.SaturationReason, rep.Unsent)
 		}
-	}
-}
-
-// randomTail answers a request in slow with probability p (a fixed
-// sequence), in fast otherwise.
-type randomTail struct {
-	p          float64
-	slow, fast time.Duration
-	mu         sync.Mutex
-	rng        *rand.Rand
-}
-
-func (t *randomTail) NewConn() Conn { return randomTailConn{t} }
-
-type randomTailConn struct{ t *randomTail }
-
-func (c randomTailConn) Do(ctx context.Context, _ int) Outcome {
-	c.t.mu.Lock()
-	d := c.t.fast
-	if c.t.rng.Float64() < c.t.p {
-		d = c.t.slow
-	}
-	c.t.mu.Unlock()
-	return after(ctx, d, Outcome{Code: 200})
-}
-func (randomTailConn) Close() error { return nil }
-
-// A slow tail's bursts hold more connections than its mean says: a request
-// that waited for a connection the target held opens another, so that the
-// fast answers (19 in 20, 1 ms) are not charged waits behind slow ones
-// (250 ms) that happened to come together. Sized on the mean alone, about
-// 12 connections kept, and such bursts were charged as p90 of tens of ms.
-func TestSlowTailBurstsGrowConnections(t *testing.T) {
-	t.Parallel()
-	tg := &randomTail{p: 0.05, slow: 250 * time.Millisecond, fast: time.Millisecond, rng: rand.New(rand.NewPCG(1, 2))}
-	rep, err := Run(context.Background(), tg, Options{
-		Pacer: Constant{PerSecond: 400}, Connections: 4, MaxConnections: 400, Requests: 1600, Timeout: time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p90 := rep.Total.Latency.PercentileMs(90); p90 > 10 {
-		t.Errorf("corrected p90 %.1f ms for answers 19 in 20 of which take 1 ms (%d connections, %d delayed)", p90, rep.Connections, rep.Delayed)
 	}
 }
