@@ -256,74 +256,57 @@ func TestLargeAnswerStopsDeferral(t *testing.T) {
 // A deferred request that found its connection closed by the server goes
 // over a new connection; until that one shows receive timestamps, its
 // answer is read at once rather than deferred (it could not be timed), and
-// from then on no answer from that endpoint is deferred. A request that
-// may not be sent again (a POST) finds the close before it is sent (see
-// h1Conn.send), and its answer is not deferred; one that may (a GET) over
-// a connection that answered a moment ago is sent without that look, and
-// the close is found when its answer is collected.
+// from then on no answer from that endpoint is deferred.
 func TestDeferredSendOverNewConnection(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		name, method string
-		body         []byte
-		deferred     bool
-	}{
-		{"POST", "POST", []byte("x"), false},
-		{"GET", "GET", nil, true},
-	} {
-		var closeAfter atomic.Bool
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			if !closeAfter.Load() {
-				w.Header().Set("Content-Length", "2")
-				_, _ = io.WriteString(w, "ok")
-				return
-			}
-			// answer, then close without saying so (as an idle timeout would)
-			nc, _, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			_ = nc.Close()
-		}))
-		tg, err := New(Config{Endpoints: []Endpoint{{URL: srv.URL, Method: tt.method, Body: tt.body}}, Timeout: 5 * time.Second})
+	var closeAfter atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !closeAfter.Load() {
+			w.Header().Set("Content-Length", "2")
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
+		// answer, then close without saying so (as an idle timeout would)
+		nc, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
-			t.Fatal(err)
+			return
 		}
-		ctx := context.Background()
-		c := tg.NewConn().(*conn)
-		stamped(t, c)
-		closeAfter.Store(true)
-		if _, done := c.Send(ctx, 0); done {
-			t.Fatalf("%s: the answer was not deferred", tt.name)
-		}
-		if out := c.Collect(ctx); out.Code != 200 {
-			t.Fatalf("%s: answer before the close: %+v", tt.name, out)
-		}
-		closeAfter.Store(false)
-		waitReadable(t, c.h1[0]) // the server's close has arrived
-		out, done := c.Send(ctx, 0)
-		if !done {
-			out = c.Collect(ctx)
-		}
-		if done == tt.deferred {
-			t.Errorf("%s: over a new connection without timestamps yet: deferred %v, want %v", tt.name, !done, tt.deferred)
-		}
-		if out.Code != 200 {
-			t.Errorf("%s: over a new connection: %+v (%v), want 200", tt.name, out, c.lastErr)
-		}
-		// a server that closes connections under the generator has no
-		// more answers deferred, even once the new connection shows
-		// timestamps
-		stamped(t, c)
-		if _, done := c.Send(ctx, 0); !done {
-			_ = c.Collect(ctx)
-			t.Errorf("%s: an answer was deferred after the server closed a connection under it", tt.name)
-		}
-		_ = c.Close()
-		tg.Close()
-		srv.Close()
+		_, _ = io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_ = nc.Close()
+	}))
+	defer srv.Close()
+	tg, err := New(Config{Endpoints: []Endpoint{{URL: srv.URL}}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	ctx := context.Background()
+	c := tg.NewConn().(*conn)
+	defer func() { _ = c.Close() }()
+	stamped(t, c)
+	closeAfter.Store(true)
+	if _, done := c.Send(ctx, 0); done {
+		t.Fatal("the answer was not deferred")
+	}
+	if out := c.Collect(ctx); out.Code != 200 {
+		t.Fatalf("answer before the close: %+v", out)
+	}
+	closeAfter.Store(false)
+	waitReadable(t, c.h1[0]) // the server's close has arrived
+	out, done := c.Send(ctx, 0)
+	if !done {
+		out = c.Collect(ctx)
+		t.Errorf("the answer over a new connection without timestamps yet was deferred")
+	}
+	if out.Code != 200 {
+		t.Errorf("over a new connection: %+v (%v), want 200", out, c.lastErr)
+	}
+	// a server that closes connections under the generator has no more
+	// answers deferred, even once the new connection shows timestamps
+	stamped(t, c)
+	if _, done := c.Send(ctx, 0); !done {
+		_ = c.Collect(ctx)
+		t.Error("an answer was deferred after the server closed a connection under it")
 	}
 }
 

@@ -139,12 +139,6 @@ type h1Conn struct {
 	sentAt   time.Time // when the request in progress was sent
 	req      h1Req     // that request
 	deferred bool      // its answer is read later (begin with now)
-	// hot is set when the connection answered its last request, sent
-	// less than hotFor before this one; okSent is when that request was
-	// sent. skipped is set when this request was sent without a look for
-	// bytes already waiting (see send).
-	hot, skipped bool
-	okSent       time.Time
 	// answers counts the answers read on the current connection; again
 	// is set while the request in progress is sent a second time (see
 	// mayRetry).
@@ -233,7 +227,6 @@ func (c *h1Conn) dial(ctx context.Context) error {
 }
 
 func (c *h1Conn) reset() {
-	c.hot = false
 	c.mu.Lock()
 	if c.nc != nil {
 		_ = c.nc.Close()
@@ -287,7 +280,6 @@ func (c *h1Conn) begin(ctx context.Context, req h1Req, now bool) (out load.Outco
 		}
 	}
 	c.sentAt, c.req, c.deferred, c.size, c.again, c.wrote, c.cut = time.Now(), req, now, 0, false, 0, nil
-	c.hot = !closed && c.answers > 0 && c.sentAt.Sub(c.okSent) < hotFor
 	if closed {
 		// the server closed the idle connection: the request goes over a
 		// new one, its set-up timed (see mayRetry)
@@ -321,23 +313,8 @@ func (c *h1Conn) tlsClosed() bool {
 	return !errors.As(err, &ne) || !ne.Timeout()
 }
 
-// hotFor is how soon after an answered request the next one over the same
-// connection may be sent without a look for bytes already waiting (see
-// send).
-const hotFor = time.Second
-
 // send sends c.req (see begin), the second time over a new connection; the
 // deadline counts from the first send.
-//
-// Over plain TCP the socket is first looked at (a system call) for bytes
-// that arrived since the last answer: they answer no request (a second
-// response to it), or the server closed the idle connection (perhaps after
-// a 408). A request that may be sent again (h1Req.replay) over a
-// connection with receive timestamps that answered a request a moment ago
-// (hot) goes without the look, which costs about a twentieth of the CPU of
-// a request to a fast local server: end judges the first bytes it reads
-// by their receive time instead, and a close found then sends it again
-// (see mayRetry).
 func (c *h1Conn) send(ctx context.Context, now bool) (out load.Outcome, ok bool) {
 	if c.nc == nil {
 		if err := c.dial(ctx); err != nil {
@@ -363,17 +340,15 @@ func (c *h1Conn) send(ctx context.Context, now bool) (out load.Outcome, ok bool)
 		}
 	}
 	var err error
-	c.skipped = c.hot && c.req.replay && c.raw != nil && c.raw.canDefer()
-	look := !c.skipped
 	switch {
 	case c.raw != nil && now:
 		c.raw.stamp, c.mark = 0, c.raw.got
-		err = c.raw.sendNow(c.req.b, look)
+		err = c.raw.sendNow(c.req.b)
 	case c.raw != nil:
 		// written by the read that waits for the response, once the
 		// socket was seen to hold no unsolicited bytes
 		c.raw.stamp, c.mark = 0, c.raw.got
-		c.raw.send(c.req.b, look)
+		c.raw.send(c.req.b)
 	default:
 		c.wrote, err = c.nc.Write(c.req.b)
 	}
@@ -454,32 +429,12 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 		c.mu.Unlock()
 	}
 	c.deferred = false
-	err := c.firstBytes()
-	for err == nil && c.skipped {
-		// line ends after the last answer, which the send did not look
-		// for: dropped (the look drops them, see send)
-		n := c.br.Buffered()
-		b, _ := c.br.Peek(n)
-		ends := lineEnds(b)
-		if ends == 0 {
-			break
-		}
-		_, _ = c.br.Discard(ends)
-		if ends < n {
-			break
-		}
-		c.raw.stamp = 0 // the next bytes are judged by their own arrival
-		err = c.firstBytes()
-	}
-	if err == nil && c.skipped && c.arrivedBefore() {
-		// bytes the send did not look for: a 408 before the server
-		// closed the idle connection (the request reached no one), or
-		// bytes that answer no request
-		b, _ := c.br.Peek(min(c.br.Buffered(), len("HTTP/1.1 408")))
-		if !idleTimeout(b) {
-			return c.fail(ctx, errUnsolicited)
-		}
-		err = errPeerClosed
+	_, err := c.br.Peek(1)
+	if err != nil && c.cut == nil && c.writeCut(err) {
+		// the write inside the read was cut short: look for an answer
+		// the server sent first
+		c.cut = err
+		_, err = c.br.Peek(1)
 	}
 	if err != nil {
 		// no byte of the answer came
@@ -500,7 +455,6 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 		return c.fail(ctx, err)
 	}
 	c.answers++
-	c.okSent = c.sentAt
 	if n := c.br.Buffered(); !closeConn && n > 0 {
 		if b, _ := c.br.Peek(n); !emptyLines(b) {
 			// more than one response to one request: which one answers
@@ -519,36 +473,6 @@ func (c *h1Conn) end(ctx context.Context) load.Outcome {
 		c.reset()
 	}
 	return out
-}
-
-// firstBytes waits for the first bytes of the answer.
-func (c *h1Conn) firstBytes() error {
-	_, err := c.br.Peek(1)
-	if err != nil && c.cut == nil && c.writeCut(err) {
-		// the write inside the read was cut short: look for an answer
-		// the server sent first
-		c.cut = err
-		_, err = c.br.Peek(1)
-	}
-	return err
-}
-
-// clockSlack is how far the wall clock may move against the monotonic one
-// between a send and the read of its answer before arrivedBefore takes it
-// for a clock that was set.
-const clockSlack = time.Millisecond
-
-// arrivedBefore reports whether the first bytes read after the send
-// arrived before it: their receive time is earlier, and the wall clock
-// (the receive time's clock) was not set meanwhile.
-func (c *h1Conn) arrivedBefore() bool {
-	at := c.raw.stamp
-	if at == 0 || at >= c.sentAt.UnixNano() {
-		return false
-	}
-	now := time.Now()
-	set := time.Duration(now.UnixNano()-c.sentAt.UnixNano()) - now.Sub(c.sentAt)
-	return set > -clockSlack && set < clockSlack
 }
 
 // retry sends the request in progress again over a new connection and
@@ -850,15 +774,6 @@ func eofIsUnexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
-}
-
-// lineEnds counts the line-end bytes (CR, LF) b begins with.
-func lineEnds(b []byte) int {
-	n := 0
-	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
-		n++
-	}
-	return n
 }
 
 // emptyLines reports whether b holds only line ends (CR and LF): empty

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -98,90 +97,6 @@ func TestUnsolicitedBytes(t *testing.T) {
 			if codes[string(load.ProtocolUnsolicited)] == 0 || codes["OK"] == 0 {
 				t.Errorf("%s: outcomes %v, want protocol-unsolicited, then a replaced connection that works", name, codes)
 			}
-		}
-	}
-}
-
-// Bytes that arrive between an answer and the next request on a connection
-// in use are judged by their arrival (the next request is sent without
-// looking for them: see h1Conn.send): a spare response is a protocol error
-// and never answers the request, line ends are dropped, and a 408 before
-// the server closed the connection sends the request again over a new one.
-func TestBytesBetweenRequests(t *testing.T) {
-	t.Parallel()
-	spare := "HTTP/1.1 203 Spare\r\nContent-Length: 0\r\n\r\n"
-	tests := []struct {
-		name, between string
-		want          string // the second request's outcome: a status text or an error kind
-	}{
-		{"a spare response", spare, string(load.ProtocolUnsolicited)},
-		{"line ends", "\r\n\r\n", "OK"},
-		{"a 408, then a close", "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", "OK"},
-	}
-	for _, tt := range tests {
-		for _, deferred := range []bool{false, true} {
-			name := fmt.Sprintf("%s (deferred %v)", tt.name, deferred)
-			addr, accepted := serveConns(t, nil, func(c net.Conn, _ int32) {
-				defer func() { _ = c.Close() }()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-						return
-					}
-					if r.URL.Path == "/between" {
-						time.Sleep(20 * time.Millisecond) // read alone, after the answer
-						_, _ = io.WriteString(c, tt.between)
-						if strings.Contains(tt.between, "408") {
-							return
-						}
-					}
-				}
-			})
-			c := newH1Conn(addr, nil, 5*time.Second)
-			ctx := context.Background()
-			req := buildRequest(mustEndpoint(t, "http://"+addr+"/"))
-			for try := 0; c.raw == nil || !c.raw.canDefer(); try++ {
-				// (answers with receive timestamps: the send may skip its look)
-				if out := c.do(ctx, req); out.Code != 200 || try == 50 {
-					t.Fatalf("%s: warm-up request %d: %+v (%v)", name, try, out, c.err)
-				}
-			}
-			if out := c.do(ctx, buildRequest(mustEndpoint(t, "http://"+addr+"/between"))); out.Code != 200 {
-				t.Fatalf("%s: first request: %+v (%v)", name, out, c.err)
-			}
-			waitReadable(t, c) // the bytes have arrived
-			var out load.Outcome
-			if deferred {
-				var ok bool
-				if out, ok = c.begin(ctx, req, true); ok {
-					out = c.end(ctx)
-				}
-			} else {
-				out = c.do(ctx, req)
-			}
-			if !c.skipped && tt.want == "OK" && !strings.Contains(tt.between, "408") {
-				t.Errorf("%s: the second request was sent after a look for waiting bytes", name)
-			}
-			got := string(out.Err)
-			if got == "" {
-				got = http.StatusText(out.Code)
-			}
-			if got != tt.want {
-				t.Errorf("%s: second request: %q (%v), want %q", name, got, c.err, tt.want)
-			}
-			if out := c.do(ctx, req); out.Code != 200 {
-				t.Errorf("%s: third request: %+v (%v), want 200", name, out, c.err)
-			}
-			if tt.want != "OK" || strings.Contains(tt.between, "408") {
-				if n := accepted.Load(); n != 2 {
-					t.Errorf("%s: %d connections, want 2 (the first replaced)", name, n)
-				}
-			}
-			_ = c.Close()
 		}
 	}
 }

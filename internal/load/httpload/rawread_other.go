@@ -17,11 +17,11 @@ type rawConn struct {
 
 func newRawConn(net.Conn) *rawConn { return nil }
 
-func (r *rawConn) send([]byte, bool) {}
+func (r *rawConn) send([]byte) {}
 
 func (r *rawConn) canDefer() bool { return false }
 
-func (r *rawConn) sendNow([]byte, bool) error { return nil }
+func (r *rawConn) sendNow([]byte) error { return nil }
 
 func (r *rawConn) distrust() {}
 

@@ -25,7 +25,7 @@ type rawConn struct {
 	rc       syscall.RawConn
 	pending  []byte // request bytes not yet written
 	fallback bool   // the socket could not take the request at once
-	writing  bool   // the socket was checked for unsolicited bytes (or need not be)
+	writing  bool   // the socket was checked for unsolicited bytes
 	sendOnly bool   // sendNow: write without waiting for the answer
 	p        []byte
 	n        int
@@ -73,12 +73,10 @@ func (r *rawConn) distrust() { r.stamped, r.seen, r.stamp = false, false, 0 }
 // modest.)
 const deferLowat = 64 << 10
 
-// sendNow writes req at once; its answer is read by the next Reads. With
-// look, it fails with errUnsolicited when bytes that answer no request are
-// waiting (without, the caller judges by their receive time: see
-// h1Conn.send).
-func (r *rawConn) sendNow(req []byte, look bool) error {
-	r.pending, r.writing, r.sendOnly, r.err, r.wrote = req, !look, true, nil, 0
+// sendNow writes req at once; its answer is read by the next Reads. It
+// fails with errUnsolicited when bytes that answer no request are waiting.
+func (r *rawConn) sendNow(req []byte) error {
+	r.pending, r.writing, r.sendOnly, r.err, r.wrote = req, false, true, nil, 0
 	if err := r.rc.Control(r.sendFn); err != nil {
 		r.pending = nil
 		return err
@@ -117,9 +115,8 @@ func (r *rawConn) lower(fd uintptr) {
 	}
 }
 
-// send arranges for req to be written by the next Read, after a look for
-// unsolicited bytes (see sendNow).
-func (r *rawConn) send(req []byte, look bool) { r.pending, r.writing, r.wrote = req, !look, 0 }
+// send arranges for req to be written by the next Read.
+func (r *rawConn) send(req []byte) { r.pending, r.writing, r.wrote = req, false, 0 }
 
 func (r *rawConn) step(fd uintptr) bool {
 	if len(r.pending) > 0 && !r.writing {

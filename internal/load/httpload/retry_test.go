@@ -126,8 +126,6 @@ func TestServerClosedConnection(t *testing.T) {
 		{"POST after an idle close", "POST", 1, closeAtOnce, -1, "", 2},
 		{"POST after an idle reset", "POST", 1, resetAtOnce, -1, "", 2},
 		{"POST after a 408 and an idle close", "POST", 1, send408, -1, "", 2},
-		{"GET after an idle reset", "GET", 1, resetAtOnce, -1, "", 2},
-		{"GET after a 408 and an idle close", "GET", 1, send408, -1, "", 2},
 		{"POST on a new connection closed while idle", "POST", 0, closeAtOnce, -1, "", 2},
 		{"GET read, then closed", "GET", 1, readClose, -1, "", 2},
 		{"GET read, then reset", "GET", 1, readReset, -1, "", 2},
