@@ -518,15 +518,14 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 // generator that is short of CPU from opening connections that would not
 // help: its lateness is its own.
 //
-// held is the log of the worker that found no other free: the new worker
-// starts from it, as it takes over that worker's queue. A request due
-// before the new connection existed waited as that one did (all held
-// through a stall of the target: the wait is the target's), and the
-// connection's set-up counts as held too. A request due before then,
-// when that worker has had no answer yet, is not charged the time before
-// the set-up: without a span to show the target held the connection, the
-// wait may be the generator's (a generator short of CPU finds every
-// connection busy with its own lateness).
+// held is the account of the worker that found no other free: the new
+// worker starts from it, as it takes over that worker's queue, with the
+// connection's set-up as held time after it. A request due before the new
+// connection existed waited as that worker's would have (all held through
+// a stall of the target: the wait is the target's), and one due when that
+// worker's connection would have been free is charged no more than the
+// set-up (a generator short of CPU finds every connection busy with its
+// own lateness, which is not the target's).
 func (e *engine) grow(ctx context.Context, held *heldLog) {
 	for {
 		w := e.workers.Load()
@@ -554,7 +553,7 @@ func (e *engine) grow(ctx context.Context, held *heldLog) {
 		born := time.Since(e.start)
 		conn := e.dial(ctx)
 		defer func() { _ = conn.Close() }()
-		log.add(born, time.Since(e.start))
+		log.add(0, born, time.Since(e.start)) // (due at once: after log.free)
 		e.worker(ctx, conn, e.shards[i%len(e.shards)], i, log)
 	}()
 }
@@ -570,7 +569,7 @@ func (e *engine) dial(ctx context.Context) Conn {
 }
 
 // worker sends requests over conn; i is its index (for a concurrency
-// schedule), and held its log of the time the target held it (see grow).
+// schedule), and held its account of the time the target held it (see grow).
 func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held heldLog) {
 	var timer *time.Timer
 	off, ok := e.await(i, &timer)
@@ -665,15 +664,12 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 				// target whose mean answer is fast, so a stall that
 				// catches one is rare: see deferrable.)
 			case claim > intended || sent > intended:
-				// The time after this request was due during which the
-				// target held the connection (a queue behind a slow
-				// target) is a wait for the target: no connection was
-				// free. The generator's time between an answer's arrival
-				// and the next send is its own.
-				wait = max(claim-intended, 0)
-				if held.n > 0 {
-					wait = max(held.total-held.before(intended), 0)
-				}
+				// The time after this request was due until the
+				// connection would have been free for a punctual
+				// generator (a queue behind a slow target) is a wait for
+				// the target: no connection was free. The generator's
+				// own lateness is its own (see heldLog).
+				wait = min(held.wait(intended), sent-intended)
 			}
 		}
 		if e.opts.Monitor != nil {
@@ -703,52 +699,30 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 				// preparing the request was the generator's time
 				sent = max(sent, out.Sent.Sub(e.start))
 			}
-			held.add(sent, end)
+			held.add(intended, sent, end)
 		}
 	}
 }
 
-// heldSpans is how many of a worker's requests its heldLog keeps.
-const heldSpans = 32
+// heldLog is a worker's account of the time the target held its
+// connection, to tell how much of a late request's lateness was a wait for
+// the target and how much the generator's own. free is when the connection
+// would have been free had the generator been punctual: had it sent each of
+// the worker's requests at its due time, or when the connection was free if
+// later, and had the target held each for as long as it did (from its send
+// to its answer's arrival). A request is charged the time from its due time
+// to then: a queue behind a slow target counts in full, and the generator's
+// own lateness does not, whether it is the time between an answer's
+// arrival and the next send, or a pause of the whole process (a CPU quota's
+// throttling, a machine short of CPU) after which the requests that fell
+// due meanwhile go out one after another.
+type heldLog struct{ free time.Duration }
 
-// heldLog records the spans of a worker's last requests during which the
-// target held its connection, from each send to its answer's arrival, to
-// tell how much of a late request's lateness was a wait for the target and
-// how much the generator's own (its time between an answer's arrival and
-// the next send).
-type heldLog struct {
-	spans [heldSpans]heldSpan
-	n     int           // spans recorded
-	total time.Duration // the time held over every span recorded
-}
+// add accounts a request due at due and held from from to to.
+func (h *heldLog) add(due, from, to time.Duration) { h.free = max(h.free, due) + max(to-from, 0) }
 
-type heldSpan struct{ from, to, before time.Duration }
-
-func (h *heldLog) add(from, to time.Duration) {
-	to = max(to, from)
-	h.spans[h.n%heldSpans] = heldSpan{from: from, to: to, before: h.total}
-	h.n++
-	h.total += to - from
-}
-
-// before is the time the target held the connection before t. When spans
-// were dropped from the log, the time before the oldest one kept counts as
-// held throughout (the wait is charged to the target: a queue that long is
-// the target's).
-func (h *heldLog) before(t time.Duration) time.Duration {
-	kept := min(h.n, heldSpans)
-	for k := range kept {
-		s := h.spans[(h.n-1-k)%heldSpans]
-		switch {
-		case t >= s.to:
-			return s.before + s.to - s.from
-		case t >= s.from:
-			return s.before + t - s.from
-		}
-	}
-	oldest := h.spans[(h.n-kept)%heldSpans]
-	return max(oldest.before-(oldest.from-t), 0)
-}
+// wait is how long a request due at due waits for the target.
+func (h *heldLog) wait(due time.Duration) time.Duration { return max(h.free-due, 0) }
 
 // deferred is a request whose answer a Deferrer collects later.
 type deferred struct {
@@ -774,9 +748,9 @@ func (e *engine) collect(ctx context.Context, df Deferrer, sh *shard, p *deferre
 // collector's pause) loses such waits once per run, not once per stall.
 // Deferral saves only CPU. It returns false when the worker must stop.
 func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred, held *heldLog, intended time.Duration, onTime bool) bool {
-	from := p.sent
+	due, from := p.intended, p.sent
 	answered, ok := e.collect(ctx, df, sh, p)
-	held.add(from, answered)
+	held.add(due, from, answered)
 	if onTime && answered > intended {
 		e.noDefer.Store(true)
 	}
