@@ -101,6 +101,99 @@ func TestUnsolicitedBytes(t *testing.T) {
 	}
 }
 
+// Bytes that arrive between an answer and the next request, on a
+// connection whose answers have receive timestamps, are found before the
+// request is sent, whatever arrives after it: a spare response is a
+// protocol error and never answers the request, line ends are dropped, and
+// a 408 before the server closes the connection sends the request again
+// over a new one. (A receive timestamp cannot tell them: Linux merges a
+// later segment, or a FIN, into unread bytes and stamps them with its
+// arrival.)
+func TestBytesBetweenRequests(t *testing.T) {
+	t.Parallel()
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	spare := "HTTP/1.1 203 Spare\r\nContent-Length: 0\r\n\r\n"
+	r408 := "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+	tests := []struct {
+		name, between string
+		after         string // written once the next request was read ("close": the server closes)
+		want          string // the next request's outcome: a status text or an error kind
+		conns         int32
+	}{
+		{"a spare response", spare, ok, string(load.ProtocolUnsolicited), 2},
+		{"a spare response, then a close", spare, "close", string(load.ProtocolUnsolicited), 2},
+		{"a spare's head, its body after the request", "HTTP/1.1 203 Spare\r\nContent-Length: 4\r\n\r\nab", "cd" + ok, string(load.ProtocolUnsolicited), 2},
+		{"line ends", "\r\n\r\n", ok, "OK", 1},
+		{"a 408, then a close", r408, "close", "OK", 2},
+	}
+	for _, tt := range tests {
+		for _, deferred := range []bool{false, true} {
+			name := fmt.Sprintf("%s (deferred %v)", tt.name, deferred)
+			addr, accepted := serveConns(t, nil, func(c net.Conn, n int32) {
+				defer func() { _ = c.Close() }()
+				br := bufio.NewReader(c)
+				for between := false; ; {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					answer := ok
+					if between {
+						if answer, between = tt.after, false; answer == "close" {
+							return
+						}
+					}
+					if _, err := io.WriteString(c, answer); err != nil {
+						return
+					}
+					if n == 1 && r.URL.Path == "/between" {
+						time.Sleep(20 * time.Millisecond) // read alone, after the answer
+						_, _ = io.WriteString(c, tt.between)
+						between = true
+					}
+				}
+			})
+			c := newH1Conn(addr, nil, 5*time.Second)
+			ctx := context.Background()
+			req := buildRequest(mustEndpoint(t, "http://"+addr+"/"))
+			for try := 0; c.raw == nil || !c.raw.canDefer(); try++ {
+				// answers with receive timestamps, which the answers below
+				// could be (wrongly) judged by
+				if out := c.do(ctx, req); out.Code != 200 || try == 50 {
+					t.Fatalf("%s: warm-up request %d: %+v (%v)", name, try, out, c.err)
+				}
+			}
+			if out := c.do(ctx, buildRequest(mustEndpoint(t, "http://"+addr+"/between"))); out.Code != 200 {
+				t.Fatalf("%s: first request: %+v (%v)", name, out, c.err)
+			}
+			waitReadable(t, c) // the bytes have arrived
+			var out load.Outcome
+			if deferred {
+				var ok bool
+				if out, ok = c.begin(ctx, req, true); ok {
+					out = c.end(ctx)
+				}
+			} else {
+				out = c.do(ctx, req)
+			}
+			got := string(out.Err)
+			if got == "" {
+				got = http.StatusText(out.Code)
+			}
+			if got != tt.want {
+				t.Errorf("%s: the request after them: %q (%v), want %q", name, got, c.err, tt.want)
+			}
+			if out := c.do(ctx, req); out.Code != 200 {
+				t.Errorf("%s: the request after that: %+v (%v), want 200", name, out, c.err)
+			}
+			if n := accepted.Load(); n != tt.conns {
+				t.Errorf("%s: %d connections, want %d", name, n, tt.conns)
+			}
+			_ = c.Close()
+		}
+	}
+}
+
 // Empty lines (CRLF) a server sends after an answer, or before the first,
 // answer nothing and are dropped: every request is answered.
 func TestEmptyLinesIgnored(t *testing.T) {
