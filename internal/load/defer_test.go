@@ -208,6 +208,69 @@ func TestDeferredLateAnswer(t *testing.T) {
 	}
 }
 
+// bunchPacer spaces requests evenly, but for a bunch of them all due at
+// once and the next as many due a moment later, as when the generator
+// catches up on requests it fell behind on.
+type bunchPacer struct {
+	per         time.Duration // between requests
+	first, size uint64        // the bunch: requests first to first+size-1
+	after       time.Duration // the next size requests: this long after it
+}
+
+func (p bunchPacer) At(n uint64) time.Duration {
+	at := time.Duration(n) * p.per
+	switch {
+	case n >= p.first && n < p.first+p.size:
+		at = time.Duration(p.first) * p.per
+	case n >= p.first+p.size && n < p.first+2*p.size:
+		at = time.Duration(p.first)*p.per + p.after
+	}
+	return at
+}
+
+func (p bunchPacer) Rate() float64 { return float64(time.Second) / float64(p.per) }
+
+// A deferred answer late only because its worker's next request was due a
+// moment after the send (catching up) does not end deferral: it came well
+// within what deferral counted on (an eighth of a connection's gap between
+// requests), and says nothing of the target.
+func TestDeferredCatchUpKeepsDeferral(t *testing.T) {
+	t.Parallel()
+	// 160 req/s over 8 connections: 50 ms between a connection's
+	// requests, so deferral counts on answers within 6.25 ms; the bunch's
+	// answers take 2 ms, and each worker's next request is due 0.5 ms
+	// after the bunch
+	const first, size, n = 64, 8, 200
+	tg := &deferTarget{delay: func(i int64) time.Duration {
+		if i >= first && i < first+size {
+			return 3500 * time.Microsecond
+		}
+		return 20 * time.Microsecond
+	}, deferred: map[int64]bool{}}
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer:       bunchPacer{per: 6250 * time.Microsecond, first: first, size: size, after: 2 * time.Millisecond},
+		Connections: 8, Requests: n, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total.Requests != n {
+		t.Fatalf("recorded %d, want %d", rep.Total.Requests, n)
+	}
+	if !tg.wasDeferred(first) {
+		t.Fatalf("request %d was not deferred", first)
+	}
+	var later int
+	for i := int64(first + 4*size); i < n; i++ {
+		if tg.wasDeferred(i) {
+			later++
+		}
+	}
+	if later < (n-first-4*size)/2 {
+		t.Errorf("%d of the last %d answers deferred after the bunch, want most", later, n-first-4*size)
+	}
+}
+
 // Answers are read as they come, however the run goes, when the target
 // is slow for the rate (its median answer is not under an eighth of a
 // connection's gap between requests) or the rate per connection is low

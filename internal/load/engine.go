@@ -741,20 +741,36 @@ func (e *engine) collect(ctx context.Context, df Deferrer, sh *shard, p *deferre
 // settle collects p's answer before the worker's next request, due at
 // intended, and adds the time the target held the connection to held. An
 // answer that came after the request was due, for a worker that was on
-// time, ends deferral for the rest of the run: the request waited behind
-// it by the generator's choice, and that wait is booked as generator lag
-// (the engine cannot tell whether another connection would have been
-// answered sooner), so that a target stalling now and then (a garbage
-// collector's pause) loses such waits once per run, not once per stall.
-// Deferral saves only CPU. It returns false when the worker must stop.
+// time, and that took longer than deferral counted on (see stalled), ends
+// deferral for the rest of the run: the request waited behind it by the
+// generator's choice, and that wait is booked as generator lag (the engine
+// cannot tell whether another connection would have been answered sooner),
+// so that a target stalling now and then (a garbage collector's pause)
+// loses such waits once per run, not once per stall. Deferral saves only
+// CPU. It returns false when the worker must stop.
 func (e *engine) settle(ctx context.Context, df Deferrer, sh *shard, p *deferred, held *heldLog, intended time.Duration, onTime bool) bool {
 	due, from := p.intended, p.sent
 	answered, ok := e.collect(ctx, df, sh, p)
 	held.add(due, from, answered)
-	if onTime && answered > intended {
+	if stalled(onTime, intended, from, answered, e.deferGap(from)) {
 		e.noDefer.Store(true)
 	}
 	return ok && !e.stop.Load()
+}
+
+// stalled reports whether a deferred answer, to a request sent at from
+// and arriving at answered, shows a target that stalls: the worker's next
+// request, due at due, was claimed on time (onTime) and its answer came
+// after it was due, and later than an eighth of gap, the time between a
+// connection's requests when it was sent (deferral needs the answers to
+// come back within that: see deferrable). An answer late only because the
+// next request was due unusually soon (a worker catching up on requests
+// the generator had fallen behind on, due a moment apart) says nothing of
+// the target: that wait too is the generator's, and deferral goes on.
+// (Ending it for such a wait, which a busy or virtual machine makes now
+// and then, doubled the CPU of the rest of a run at 2,000 req/s.)
+func stalled(onTime bool, due, from, answered, gap time.Duration) bool {
+	return onTime && answered > due && answered-from > gap/8
 }
 
 // casMax raises v to at least x.
@@ -785,16 +801,25 @@ func (e *engine) deferrable(now time.Duration) bool {
 	if e.completed.Load() < minSamples || e.noDefer.Load() {
 		return false
 	}
-	rate := e.rateAt(now)
-	if rate <= 0 {
+	gap := e.deferGap(now)
+	if gap <= 0 {
 		return false
 	}
-	gap := time.Duration(float64(e.workers.Load()) / rate * float64(time.Second))
 	// (the mean too: a slow tail, or a target that stalls now and then,
 	// holds connections the median does not show, and a deferred answer
 	// caught in one would delay the next request)
 	svc := time.Duration(max(e.svcMedian.Load(), e.svcMean.Load()))
 	return 8*svc < gap && gap <= maxDeferGap && (e.opts.Timeout == 0 || 2*gap < e.opts.Timeout)
+}
+
+// deferGap is about the time between a connection's requests at now into
+// the run: the connections over the rate (zero without a rate).
+func (e *engine) deferGap(now time.Duration) time.Duration {
+	rate := e.rateAt(now)
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(e.workers.Load()) / rate * float64(time.Second))
 }
 
 // ended is when the answer of out arrived, as time into the run.

@@ -517,3 +517,26 @@ func TestGeneratorPauseNotChargedToTarget(t *testing.T) {
 		t.Errorf("generator lag p99 %.1f ms, want the pause's (about 200 ms)", lag)
 	}
 }
+
+// A late deferred answer shows a stall only when the worker was on time
+// and the answer took longer than deferral counted on.
+func TestStalled(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name                string
+		onTime              bool
+		due, from, answered time.Duration
+		want                bool
+	}{
+		{"in before its worker's next request", true, 50 * ms, 0, 1 * ms, false},
+		{"a stall past the next request", true, 50 * ms, 0, 60 * ms, true},
+		{"the worker was late itself", false, 50 * ms, 0, 60 * ms, false},
+		{"late for a request due a moment after the send", true, ms / 2, 0, 2 * ms, false},
+		{"as late, and slower than deferral counted on", true, ms / 2, 0, 7 * ms, true},
+	}
+	for _, tt := range tests {
+		if got := stalled(tt.onTime, tt.due, tt.from, tt.answered, 50*ms); got != tt.want {
+			t.Errorf("%s: stalled %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
