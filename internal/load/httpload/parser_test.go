@@ -167,20 +167,7 @@ func TestBytesBetweenRequests(t *testing.T) {
 				t.Fatalf("%s: first request: %+v (%v)", name, out, c.err)
 			}
 			waitReadable(t, c) // the bytes have arrived
-			var out load.Outcome
-			if deferred {
-				var ok bool
-				if out, ok = c.begin(ctx, req, true); ok {
-					out = c.end(ctx)
-				}
-			} else {
-				out = c.do(ctx, req)
-			}
-			got := string(out.Err)
-			if got == "" {
-				got = http.StatusText(out.Code)
-			}
-			if got != tt.want {
+			if got := requestOver(ctx, c, req, deferred); got != tt.want {
 				t.Errorf("%s: the request after them: %q (%v), want %q", name, got, c.err, tt.want)
 			}
 			if out := c.do(ctx, req); out.Code != 200 {
@@ -229,25 +216,32 @@ func fourRequests(t *testing.T, name, early, answer string, deferred bool) map[s
 	codes := map[string]int{}
 	for range 4 {
 		req := buildRequest(mustEndpoint(t, "http://"+addr+"/"))
-		var out load.Outcome
-		if deferred {
-			var ok bool
-			if out, ok = c.begin(ctx, req, true); ok {
-				out = c.end(ctx)
-			}
-		} else {
-			out = c.do(ctx, req)
-		}
-		if out.Err != "" {
-			codes[string(out.Err)]++
-		} else {
-			codes[http.StatusText(out.Code)]++
-		}
-		if out.Code == 203 {
+		got := requestOver(ctx, c, req, deferred)
+		codes[got]++
+		if got == http.StatusText(203) {
 			t.Errorf("%s: the spare response answered a request", name)
 		}
 	}
 	return codes
+}
+
+// requestOver sends req over c, made whole or with its answer read after
+// the send returned (deferred), and names its outcome: a status text or an
+// error kind.
+func requestOver(ctx context.Context, c *h1Conn, req h1Req, deferred bool) string {
+	var out load.Outcome
+	if deferred {
+		var ok bool
+		if out, ok = c.begin(ctx, req, true); ok {
+			out = c.end(ctx)
+		}
+	} else {
+		out = c.do(ctx, req)
+	}
+	if out.Err != "" {
+		return string(out.Err)
+	}
+	return http.StatusText(out.Code)
 }
 
 // waitReadable blocks until c's socket holds unread bytes (through the
