@@ -218,7 +218,7 @@ func fourRequests(t *testing.T, name, early, answer string, deferred bool) map[s
 		req := buildRequest(mustEndpoint(t, "http://"+addr+"/"))
 		got := requestOver(ctx, c, req, deferred)
 		codes[got]++
-		if got == http.StatusText(203) {
+		if got == http.StatusText(http.StatusNonAuthoritativeInfo) {
 			t.Errorf("%s: the spare response answered a request", name)
 		}
 	}
