@@ -660,9 +660,10 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 				// A deferred answer not yet in when this request was due
 				// delayed it by the generator's choice (another connection
 				// may have been free): that lateness is the generator's,
-				// and settle ended deferral for the run. (Deferral needs a
-				// target whose mean answer is fast, so a stall that
-				// catches one is rare: see deferrable.)
+				// and settle ended deferral for the run if the answer
+				// showed a stall (see stalled). (Deferral needs a target
+				// whose mean answer is fast, so a stall that catches one
+				// is rare: see deferrable.)
 			case claim > intended || sent > intended:
 				// The time after this request was due until the
 				// connection would have been free for a punctual
