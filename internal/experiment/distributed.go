@@ -48,6 +48,7 @@ type LoadPart struct {
 	// SaturationReason says why the pod fell behind its share.
 	SaturationReason string  `json:"saturationReason,omitempty"`
 	CPUUtilization   float64 `json:"cpuUtilization,omitempty"`
+	CPUWait          float64 `json:"cpuWait,omitempty"`
 	Stopped          string  `json:"stopped,omitempty"`
 	// StartLagMs is how long after the common start the pod was ready to
 	// send (0 when it was ready before): the start skew.

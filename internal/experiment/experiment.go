@@ -284,6 +284,10 @@ type LoadStats struct {
 	// Aborted says why the run stopped early on an abort condition.
 	Aborted        string  `json:"aborted,omitempty"`
 	CPUUtilization float64 `json:"cpuUtilization,omitempty"`
+	// CPUWait is how long the generator's threads were ready to run but
+	// waited for a CPU that other processes had, on CPUUtilization's
+	// scale (Linux only).
+	CPUWait float64 `json:"cpuWait,omitempty"`
 	// Name and Tags are the run's name and tags (ghz's name and tags).
 	Name string            `json:"name,omitempty"`
 	Tags map[string]string `json:"tags,omitempty"`

@@ -254,6 +254,10 @@ type Report struct {
 	// CPUUtilization is the process's CPU use over the run as a fraction of
 	// the cores Go may use.
 	CPUUtilization float64
+	// CPUWait is how long the process's threads were ready to run but
+	// waited for a CPU (other processes had it), on the same scale as
+	// CPUUtilization; 0 where it is not measured (outside Linux).
+	CPUWait float64
 	// Stopped says why Monitor stopped the run early, if it did.
 	Stopped string
 	// StartLag is how long after Options.StartAt the run was ready to
@@ -402,15 +406,15 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 		}
 		e.start = o.StartAt
 	}
-	cpu0 := cpuTime()
+	cpu0, wait0 := cpuTime(), runWait()
 	defer e.durationStop(ctx)()
 	close(begin)
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	e.watch(ctx, done)
 	elapsed := time.Since(e.start)
-	cpu := cpuTime() - cpu0
-	rep := e.report(elapsed, cpu)
+	cpu, wait := cpuTime()-cpu0, runWait()-wait0
+	rep := e.report(elapsed, cpu, wait)
 	rep.Stopped = e.stopped
 	rep.StartLag = startLag
 	return rep, nil
@@ -1061,7 +1065,7 @@ func (e *engine) interval() Interval {
 	return iv
 }
 
-func (e *engine) report(elapsed, cpu time.Duration) *Report {
+func (e *engine) report(elapsed, cpu, wait time.Duration) *Report {
 	r := &Report{Open: e.open, Elapsed: elapsed, Endpoints: make([]Stats, e.nEP), GeneratorLag: metrics.NewHDR()}
 	var lastSend, lastLag time.Duration
 	for i := range r.Endpoints {
@@ -1112,6 +1116,7 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 	}
 	if procs := runtime.GOMAXPROCS(0); elapsed > 0 {
 		r.CPUUtilization = cpu.Seconds() / elapsed.Seconds() / float64(procs)
+		r.CPUWait = max(wait, 0).Seconds() / elapsed.Seconds() / float64(procs)
 	}
 	if !e.open {
 		if s := elapsed.Seconds(); s > 0 {
@@ -1157,12 +1162,15 @@ func (e *engine) report(elapsed, cpu time.Duration) *Report {
 // service time explains it: at this rate the cap's connections were mostly
 // busy with the target) and whether it is saturated (behind schedule for
 // any other reason: the generator's own CPU or scheduling). A generator
-// that used most of its CPU is not excused as connection-bound: its own
-// slowness inflates the service times it measures.
+// that used most of its CPU, or that other processes kept from it (its
+// threads were ready to run but waited for a CPU), is not excused as
+// connection-bound: its own slowness inflates the service times it
+// measures, and on a machine short of CPU the target it measures is
+// starved too.
 func (r *Report) judge(capHit bool, span time.Duration, tolerance float64) {
 	behind := Behind(r.Lateness, span, tolerance)
 	need := r.IntendedRate * r.Total.Service.MeanMs() / 1000
-	if capHit && r.Delayed > 0 && need >= 0.5*float64(r.MaxConnections) && r.CPUUtilization < 0.8 {
+	if capHit && r.Delayed > 0 && need >= 0.5*float64(r.MaxConnections) && r.CPUUtilization+r.CPUWait < 0.8 {
 		r.ConnectionBound = true
 		r.Warning = fmt.Sprintf("connection-bound: %d of %d requests waited for one of the %d connections (the cap): the target's mean service time of %.4g ms at %.4g req/s needs about %.0f; their waits are in the latency",
 			r.Delayed, r.Sent, r.MaxConnections, r.Total.Service.MeanMs(), r.IntendedRate, need)
@@ -1184,6 +1192,10 @@ func saturationReason(r *Report) string {
 	}
 	if r.CPUUtilization > 0.9 {
 		why += fmt.Sprintf("; the load generator used %.0f%% of its CPU", 100*r.CPUUtilization)
+	}
+	if r.CPUWait > 0.2 {
+		waited := time.Duration(r.CPUWait * float64(runtime.GOMAXPROCS(0)) * float64(r.Elapsed))
+		why += fmt.Sprintf("; other processes kept the load generator from the CPU: its threads, ready to run, waited %s in all during the %s run", waited.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond))
 	}
 	return why
 }

@@ -67,12 +67,22 @@ func TestJudge(t *testing.T) {
 		// at the cap but the service time cannot explain it: the generator
 		{"cap hit by a starved generator", Report{IntendedRate: 100000, Sent: 1000, Delayed: 900, Lateness: 400 * time.Millisecond, MaxConnections: 1000, Total: svc(100 * time.Microsecond)}, true, true, false},
 		{"cap hit with the CPU exhausted", Report{IntendedRate: 8, Sent: 16, Delayed: 10, Lateness: 500 * time.Millisecond, MaxConnections: 4, CPUUtilization: 0.95, Total: svc(700 * time.Millisecond)}, true, true, false},
+		// 200,000 req/s asked of a generator that other processes keep
+		// from the CPU: it used little of it, and the starved target's
+		// service time (5 ms) would explain the cap
+		{"cap hit by a generator others starve", Report{IntendedRate: 200000, Sent: 200000, Delayed: 150000, Lateness: 4 * time.Second, MaxConnections: 1000, CPUUtilization: 0.3, CPUWait: 0.6, Total: svc(5 * time.Millisecond)}, true, true, false},
+		// a slow target on a busy machine: the generator, mostly asleep,
+		// waited little for a CPU
+		{"slow target at the cap on a busy machine", Report{IntendedRate: 8, Sent: 16, Delayed: 10, Lateness: 500 * time.Millisecond, MaxConnections: 4, CPUUtilization: 0.01, CPUWait: 0.05, Total: svc(700 * time.Millisecond)}, true, false, true},
 	}
 	for _, tt := range tests {
 		r := tt.r
 		r.judge(tt.capHit, 2*time.Second, 0.01)
 		if r.Saturated != tt.saturated || r.ConnectionBound != tt.cbnd {
 			t.Errorf("%s: saturated %v connection-bound %v, want %v %v (%s%s)", tt.name, r.Saturated, r.ConnectionBound, tt.saturated, tt.cbnd, r.SaturationReason, r.Warning)
+		}
+		if starved := r.CPUWait > 0.2; r.Saturated && starved != strings.Contains(r.SaturationReason, "kept the load generator from the CPU") {
+			t.Errorf("%s: CPU wait %.2f, reason %q", tt.name, r.CPUWait, r.SaturationReason)
 		}
 	}
 }

@@ -90,7 +90,7 @@ func Merge(parts []*Report) *Report {
 	for i := range r.Endpoints {
 		r.Endpoints[i] = emptyStats(r.Open)
 	}
-	var cpu float64
+	var cpu, wait float64
 	for i, p := range parts {
 		for j := range p.Endpoints {
 			addStats(&r.Endpoints[j], p.Endpoints[j], r.Open)
@@ -109,6 +109,7 @@ func Merge(parts []*Report) *Report {
 			r.GeneratorLag.Merge(p.GeneratorLag)
 		}
 		cpu += p.CPUUtilization
+		wait += p.CPUWait
 		if p.ConnectionBound {
 			r.ConnectionBound = true
 			r.Warning = joinReason(r.Warning, i, p.Warning)
@@ -122,6 +123,7 @@ func Merge(parts []*Report) *Report {
 		}
 	}
 	r.CPUUtilization = cpu / float64(len(parts))
+	r.CPUWait = wait / float64(len(parts))
 	r.Total = mergeStats(r.Endpoints, r.Open)
 	return r
 }

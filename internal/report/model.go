@@ -207,6 +207,7 @@ type Load struct {
 	Saturated        bool    `json:"saturated"`
 	SaturationReason string  `json:"saturationReason,omitempty"`
 	CPUUtilization   float64 `json:"cpuUtilization,omitempty"`
+	CPUWait          float64 `json:"cpuWait,omitempty"`
 	// Aborted says why the run stopped early on an abort condition.
 	Aborted string `json:"aborted,omitempty"`
 	Codes   []Code `json:"codes"`
@@ -607,7 +608,7 @@ func loads(in *experiment.Insights) []Load {
 			Provider: p, Endpoint: endpointOf(p, in), Mode: ls.Mode, Protocol: ls.Protocol,
 			Requests: ls.Requests, Errors: ls.Errors, DurationSeconds: ls.DurationSeconds,
 			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed, Unsent: ls.Unsent,
-			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, Aborted: ls.Aborted,
+			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, CPUWait: ls.CPUWait, Aborted: ls.Aborted,
 			TimedOut: ls.TimedOut, Connections: ls.Connections, MaxConnections: ls.MaxConnections,
 			GeneratorLagP99Ms: ls.GeneratorLagP99Ms, Warning: ls.Warning,
 			Codes: codes(p, ls.Codes), Name: ls.Name, Tags: ls.Tags, Pods: pods(ls.Pods),

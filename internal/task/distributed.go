@@ -272,7 +272,7 @@ func partOf(rep *load.Report, pod int, host string) (experiment.LoadPart, error)
 		LatenessNs: int64(rep.Lateness), AllowedNs: int64(rep.AllowedLateness),
 		ConnectionBound: rep.ConnectionBound, Warning: rep.Warning,
 		Saturated: rep.Saturated, SaturationReason: rep.SaturationReason,
-		CPUUtilization: rep.CPUUtilization, Stopped: rep.Stopped,
+		CPUUtilization: rep.CPUUtilization, CPUWait: rep.CPUWait, Stopped: rep.Stopped,
 		StartLagMs: round(rep.StartLag.Seconds()*1000, 3),
 	}
 	var err error
@@ -304,7 +304,7 @@ func reportOf(p experiment.LoadPart) (*load.Report, error) {
 		Lateness: time.Duration(p.LatenessNs), AllowedLateness: time.Duration(p.AllowedNs),
 		ConnectionBound: p.ConnectionBound, Warning: p.Warning,
 		Saturated: p.Saturated, SaturationReason: p.SaturationReason,
-		CPUUtilization: p.CPUUtilization, Stopped: p.Stopped,
+		CPUUtilization: p.CPUUtilization, CPUWait: p.CPUWait, Stopped: p.Stopped,
 		StartLag: time.Duration(p.StartLagMs * 1e6),
 	}
 	var err error

@@ -150,7 +150,7 @@ func sameOr(vs []string, other string) string {
 // over the time they were scheduled for (open loop) or took (closed).
 func joinTurns(turns []turn) *load.Report {
 	out := &load.Report{Open: len(turns) > 0, GeneratorLag: metrics.NewHDR()}
-	var scheduled, achievedTime, cpu float64
+	var scheduled, achievedTime, cpu, wait float64
 	var planned int64
 	var reasons, warnings, stopped []string
 	for _, tn := range turns {
@@ -170,6 +170,7 @@ func joinTurns(turns []turn) *load.Report {
 			out.Lateness, out.AllowedLateness = r.Lateness, r.AllowedLateness
 		}
 		cpu += r.CPUUtilization * r.Elapsed.Seconds()
+		wait += r.CPUWait * r.Elapsed.Seconds()
 		if r.IntendedRate > 0 {
 			n := r.Sent + r.Unsent
 			planned += n
@@ -196,6 +197,7 @@ func joinTurns(turns []turn) *load.Report {
 	out.Stopped = strings.Join(stopped, "; ")
 	if s := out.Elapsed.Seconds(); s > 0 {
 		out.CPUUtilization = cpu / s
+		out.CPUWait = wait / s
 	}
 	switch {
 	case out.Open && scheduled > 0:

@@ -437,6 +437,7 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 		Saturated:        rep.Saturated,
 		SaturationReason: rep.SaturationReason,
 		CPUUtilization:   round(rep.CPUUtilization, 3),
+		CPUWait:          round(rep.CPUWait, 3),
 		Aborted:          rep.Stopped,
 	}
 	if rep.Open {
