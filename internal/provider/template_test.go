@@ -63,6 +63,17 @@ func TestBuiltinsRender(t *testing.T) {
 		{"prometheus-window", "prometheus", map[string]any{
 			"prometheusURL": "http://prom.test:9090", "requests": "reqs_total", "window": "5m",
 		}},
+		// no request counter: an empty match is 0 only when the counter
+		// has the labels of its positive matchers (quoted values, even
+		// with "=" or a quote inside, are not labels; != and !~ need none)
+		{"prometheus-errors", "prometheus", map[string]any{
+			"prometheusURL": "http://prom.test:9090", "window": "5m",
+			"errors": `grpc_server_handled_total{ grpc_service = "shop.v1.Cart", grpc_code=~'Unavailable|Internal', path!="/a=b\"c=d", le!~"x=y"}`,
+		}},
+		// no metric name and no request counter: no fallback at all
+		{"prometheus-errors-noname", "prometheus", map[string]any{
+			"prometheusURL": "http://prom.test:9090", "window": "5m", "errors": `{__name__="errors_total",job="shop"}`,
+		}},
 		{"istio-prom", "istio-prom", map[string]any{
 			"istioPromURL":       "http://prom.test:9090/api/v1/query",
 			"labels":             map[string]any{"destination_app": "httpbin", "destination_version": "v2"},

@@ -272,3 +272,75 @@ func TestCustomMetricsPrometheus(t *testing.T) {
 	}
 	t.Logf("report:\n%s", txt.String())
 }
+
+// The built-in templates' error metrics against a real Prometheus when no
+// error series exists: 0 errors for a service whose requests are there
+// (its 5xx counter is made at the first error), and no data, never a 0
+// that passes any limit, when the selector matches nothing because it is
+// misspelt: a version that does not exist, or a label the counter lacks.
+func TestCustomMetricsErrorFallback(t *testing.T) {
+	t.Parallel()
+	exp := providertest.NewExporter(t, func(e time.Duration) string {
+		n := g(100 * e.Seconds())
+		return `http_requests_total{version="v1",code="200"} ` + n + "\n" +
+			`istio_requests_total{reporter="destination",destination_app="shop",destination_version="v1",response_code="200"} ` + n + "\n" +
+			`revision_request_count{namespace_name="default",service_name="shop",revision_name="shop-v1",response_code="200",response_code_class="2xx"} ` + n + "\n"
+	})
+	prom := providertest.StartPrometheus(t, time.Second, exp.Target())
+	prom.WaitFor(t, `count_over_time(revision_request_count[1m])`, 4, 60*time.Second)
+	version := func(name, v, errLabel string) map[string]any {
+		return map[string]any{
+			"versionName": name,
+			"requests":    fmt.Sprintf(`http_requests_total{version=%q}`, v),
+			"errors":      fmt.Sprintf(`http_requests_total{version=%q,%s=~"5.."}`, v, errLabel),
+			"labels":      map[string]any{"destination_version": v},
+			"revision":    "shop-" + v,
+		}
+	}
+	tk, err := newCustomMetrics(map[string]any{
+		"templates": map[string]any{"prom": "prometheus", "istio": "istio-prom", "kn": "knative"},
+		"values": map[string]any{
+			"prometheusURL": prom.URL, "istioPromURL": prom.URL + "/api/v1/query", "window": "5s",
+			"labels":    map[string]any{"destination_app": "shop", "reporter": "destination"},
+			"namespace": "default", "service": "shop",
+		},
+		"versionValues": []any{version("ok", "v1", "code"), version("gone", "v9", "code"), version("mislabel", "v1", "status")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &experiment.Experiment{Spec: []experiment.TaskSpec{{}}, Result: &experiment.Result{StartTime: time.Now().Add(-time.Second)}}
+	var logs bytes.Buffer
+	env := &experiment.Env{Experiment: e, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Dir: t.TempDir()}
+	if err := tk.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	in := e.Result.Insights
+	zero := func(i int, metrics ...string) {
+		t.Helper()
+		for _, m := range metrics {
+			if got, ok := in.Value(m, i); !ok || got != 0 {
+				reason, _ := in.Missing(m, i)
+				t.Errorf("%s %s = %v (present %v: %s), want 0", in.VersionLabel(i), m, got, ok, reason)
+			}
+		}
+	}
+	none := func(i int, metrics ...string) {
+		t.Helper()
+		for _, m := range metrics {
+			if got, ok := in.Value(m, i); ok {
+				t.Errorf("%s %s = %v, want no data", in.VersionLabel(i), m, got)
+			} else if reason, _ := in.Missing(m, i); reason == "" {
+				t.Errorf("%s %s: no data without a reason", in.VersionLabel(i), m)
+			}
+		}
+	}
+	errs := []string{"prom/error-count", "prom/error-rate", "istio/error-count", "istio/error-rate", "kn/error-count", "kn/error-rate"}
+	zero(0, errs...)
+	none(1, append(errs, "prom/request-count", "istio/request-count", "kn/request-count")...)
+	none(2, "prom/error-count", "prom/error-rate")
+	zero(2, "istio/error-count", "istio/error-rate", "kn/error-count", "kn/error-rate")
+	if t.Failed() {
+		t.Logf("logs:\n%s", logs.String())
+	}
+}

@@ -15,6 +15,8 @@ can be overridden, and latency percentiles are computed.
 
 Counts and sums are the counters' latest values in the window
 (last_over_time), as in the original: they count since the workload started.
+No 5xx series is 0 errors when the workload has requests; labels that match
+no request give no data (the original read 0 requests and 0 errors).
 */ -}}
 {{- $labels := dict }}
 {{- range $k, $v := .labels }}
@@ -34,8 +36,11 @@ Counts and sums are the counters' latest values in the window
 {{- $err := join "," (prepend $m "response_code=~\"5..\"") }}
 {{- $w := printf "%ds" (int64 .elapsedTimeSeconds) }}
 {{- $jq := ".data.result[0].value[1]" }}
-{{- $requests := printf "sum(last_over_time(istio_requests_total{%s}[%s])) or on() vector(0)" $sel $w }}
-{{- $errors := printf "sum(last_over_time(istio_requests_total{%s}[%s])) or on() vector(0)" $err $w }}
+{{- /* no 5xx series reads 0 errors only when the workload's requests are
+  there: labels that match nothing give no data, never a passing 0 (the
+  original fell back to vector(0) for both) */ -}}
+{{- $requests := printf "sum(last_over_time(istio_requests_total{%s}[%s]))" $sel $w }}
+{{- $errors := printf "sum(last_over_time(istio_requests_total{%s}[%s])) or on() (0 * %s)" $err $w $requests }}
 url: {{ .istioPromURL | default "http://prometheus.istio-system:9090/api/v1/query" | toJson }}
 method: GET
 {{- with .headers }}

@@ -50,14 +50,14 @@ metrics:
   description: number of responses with a 5xx status code
   params:
   - name: query
-    value: {{ printf "sum(increase(revision_request_count{%s}[%s])) or on() vector(0)" $err $w | toJson }}
+    value: {{ printf "sum(increase(revision_request_count{%s}[%s])) or on() (0 * sum(increase(revision_request_count{%s}[%s])))" $err $w $sel $w | toJson }}
   jqExpression: {{ $jq }}
 - name: error-rate
   type: gauge
   description: fraction of responses with a 5xx status code
   params:
   - name: query
-    value: {{ printf "(sum(increase(revision_request_count{%s}[%s])) or on() vector(0)) / sum(increase(revision_request_count{%s}[%s]))" $err $w $sel $w | toJson }}
+    value: {{ printf "(sum(increase(revision_request_count{%s}[%s])) or on() (0 * sum(increase(revision_request_count{%s}[%s])))) / sum(increase(revision_request_count{%s}[%s]))" $err $w $sel $w $sel $w | toJson }}
   jqExpression: {{ $jq }}
 - name: latency-mean
   type: gauge

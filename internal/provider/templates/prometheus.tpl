@@ -13,7 +13,11 @@ one of requests, errors, latency or queries.
                       -> request-count (increase), request-rate (rate, req/s)
   errors              selector of the error counter, e.g.
                       http_requests_total{job="shop",version="v2",code=~"5.."}
-                      -> error-count; error-rate when requests is set
+                      -> error-count; error-rate when requests is set.
+                      When it matches nothing, error-count is 0 only if the
+                      counter has every label the selector matches on, and
+                      the requests counter (when set) has data in the
+                      window; otherwise there is no data.
   latency             a histogram's name and matchers, without _bucket, e.g.
                       http_request_duration_seconds{job="shop",version="v2"}
                       -> latency-mean, latency-p<P> (histogram_quantile)
@@ -52,12 +56,40 @@ metrics:
   jqExpression: {{ $jq }}
 {{- end }}
 {{- with .errors }}
+{{- /* An error counter often has no series before the first error, so an
+  empty match reads 0: but only when that cannot be a misspelt selector. The
+  counter must have every label the selector requires (a positive matcher),
+  and the request counter, when set, data in the window; otherwise the
+  metric has no data, never a 0 that passes any limit. */ -}}
+{{- $sel := trim . }}
+{{- $name := regexFind "^[a-zA-Z_:][a-zA-Z0-9_:]*" $sel }}
+{{- $zero := "" }}
+{{- if $.requests }}
+{{- $zero = printf "0 * sum(increase(%s[%s]))" $.requests $w }}
+{{- else if $name }}
+{{- $zero = printf "0 * sum(increase(%s[%s]))" $name $w }}
+{{- end }}
+{{- if and $zero $name }}
+{{- /* the matchers without their quoted values */ -}}
+{{- $quoted := print `"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|` "`[^`]*`" }}
+{{- $bare := regexReplaceAll $quoted (trimPrefix $name $sel) `""` }}
+{{- range $m := regexFindAll `[a-zA-Z_][a-zA-Z0-9_]*\s*=` $bare -1 }}
+{{- $l := regexFind `^[a-zA-Z_][a-zA-Z0-9_]*` $m }}
+{{- if ne $l "__name__" }}
+{{- $zero = printf `%s and on() count(%s{%s!=""})` $zero $name $l }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $errors := printf "sum(increase(%s[%s]))" . $w }}
+{{- if $zero }}
+{{- $errors = printf "sum(increase(%s[%s])) or on() (%s)" . $w $zero }}
+{{- end }}
 - name: error-count
   type: counter
   description: number of errors (PromQL increase over the window)
   params:
   - name: query
-    value: {{ printf "sum(increase(%s[%s])) or on() vector(0)" . $w | toJson }}
+    value: {{ $errors | toJson }}
   jqExpression: {{ $jq }}
 {{- if $.requests }}
 - name: error-rate
@@ -65,7 +97,7 @@ metrics:
   description: fraction of requests that were errors
   params:
   - name: query
-    value: {{ printf "(sum(increase(%s[%s])) or on() vector(0)) / sum(increase(%s[%s]))" . $w $.requests $w | toJson }}
+    value: {{ printf "(%s) / sum(increase(%s[%s]))" $errors $.requests $w | toJson }}
   jqExpression: {{ $jq }}
 {{- end }}
 {{- end }}
