@@ -365,6 +365,9 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 			e.maxConns = int(e.limit)
 		}
 	}
+	if e.open {
+		e.since = make([]atomic.Int64, e.maxConns)
+	}
 	shards := min(e.maxConns, 4*runtime.GOMAXPROCS(0))
 	e.shards = make([]*shard, shards)
 	for i := range e.shards {
@@ -465,6 +468,12 @@ type engine struct {
 	// (errors, timeouts and refusals alike) let the service time govern
 	// growth, so a target that only fails does not grow connections.
 	finished atomic.Int64
+	// since[i] is when worker i sent the request it is in (ns since start,
+	// plus 1), 0 while it is in none (open loop; see heldLong).
+	since []atomic.Int64
+	// lastFast is when the latest request that held its connection no
+	// longer than longHeld ended (ns since start; open loop).
+	lastFast atomic.Int64
 	// noDefer is set when a deferred answer had not arrived when its
 	// worker's next request was due: no answer is deferred for the rest
 	// of the run (see settle).
@@ -511,16 +520,23 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 }
 
 // grow starts one more open-loop worker when every worker is busy, the cap
-// allows it, and the service time says the rate needs it (Little's law:
-// rate × mean service time connections are busy on average; twice that,
-// plus two, absorbs bursts; the larger of the median and the moving mean,
-// so that a slow tail counts). Before minSamples requests finished there
-// is no service time yet, and every busy worker opens one: a target slow
-// from its first request needs its connections then (holding growth to
-// twice the initial connections until then queued a 100 ms target's first
-// requests, p99 345 ms at 200 req/s). The governor keeps a
-// generator that is short of CPU from opening connections that would not
-// help: its lateness is its own.
+// allows it, and the rate needs it. Before minSamples requests finished
+// there is no service time yet, and every busy worker opens one: a target
+// slow from its first request needs its connections then. After, the
+// service time says what the rate needs (Little's law: rate × mean service
+// time connections are busy on average; twice that, plus two, absorbs
+// bursts; the larger of the median and the moving mean, so that a slow
+// tail counts). The governor keeps a generator short of CPU, which finds
+// every connection busy with its own lateness, from opening connections
+// that would not help, and a burst of requests after a hiccup of the
+// machine from opening one per request.
+//
+// Service times lag a slow tail, though: with 1 answer in 20 taking 500 ms
+// at 1,000 req/s, no slow answer completes in the first 500 ms while 25
+// come to be in flight, and fast requests queued behind them. So the
+// requests in flight that the target has held long (see heldLong) add to
+// the need, when the generator is punctual (lag, its own lateness in
+// sending the request that found no worker free, is at most growLag).
 //
 // held is the account of the worker that found no other free: the new
 // worker starts from it, as it takes over that worker's queue, with the
@@ -530,7 +546,8 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 // worker's connection would have been free is charged no more than the
 // set-up (a generator short of CPU finds every connection busy with its
 // own lateness, which is not the target's).
-func (e *engine) grow(ctx context.Context, held *heldLog) {
+func (e *engine) grow(ctx context.Context, held *heldLog, lag time.Duration) {
+	var i int // the new worker's index
 	for {
 		w := e.workers.Load()
 		if w >= int64(e.maxConns) {
@@ -539,18 +556,22 @@ func (e *engine) grow(ctx context.Context, held *heldLog) {
 		}
 		if svc := max(e.svcMedian.Load(), e.svcMean.Load()); e.finished.Load() >= minSamples {
 			need := e.rateAt(time.Since(e.start)) * time.Duration(svc).Seconds()
-			if float64(w) >= 2*need+2 {
+			limit := 2*need + 2
+			if float64(w) >= limit && lag <= growLag {
+				limit += float64(e.heldLong(int(w)))
+			}
+			if float64(w) >= limit {
 				return
 			}
 		}
 		if e.workers.CompareAndSwap(w, w+1) {
 			casMax(&e.peak, w+1)
+			i = int(w)
 			break
 		}
 	}
 	e.idle.Add(1)
 	e.wg.Add(1) // the calling worker holds the group open
-	i := int(e.workers.Load())
 	log := *held
 	go func() {
 		defer e.wg.Done()
@@ -650,7 +671,10 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 				sent = time.Since(e.start)
 			}
 			if e.idle.Add(-1) == 0 {
-				e.grow(ctx, &held)
+				// (the generator's own lateness in sending this request:
+				// after it was due and the connection would have been
+				// free, see heldLog)
+				e.grow(ctx, &held, max(sent-max(intended, held.free), 0))
 			}
 			if p.open {
 				if !e.settle(ctx, df, sh, &p, &held, intended, onTime) {
@@ -681,11 +705,15 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 			sh.inflight.Add(1)
 		}
 		sm := sample{sent: sent, intended: intended, wait: wait}
+		if e.open {
+			e.since[i].Store(int64(sent) + 1)
+		}
 		var out Outcome
 		if df != nil && e.deferrable(sent) {
 			var done bool
 			if out, done = df.Send(ctx, ep); !done {
 				p = deferred{open: true, ep: ep, sample: sm}
+				e.since[i].Store(0) // (a fast target's answer, read later)
 				e.idle.Add(1)
 				continue
 			}
@@ -693,6 +721,7 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 			out = conn.Do(ctx, ep)
 		}
 		if e.open {
+			e.since[i].Store(0)
 			e.idle.Add(1)
 		}
 		end, ok := e.finish(sh, ep, out, sm)
@@ -867,6 +896,9 @@ func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Dur
 		// that resets a request after working on it for 100 ms needs
 		// connections as one that answers it does)
 		e.trackMean(svc)
+		if svc <= e.longHeld() {
+			e.lastFast.Store(int64(end))
+		}
 	}
 	e.finished.Add(1)
 	isErr := e.opts.IsError(ep, out)
@@ -879,6 +911,40 @@ func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Dur
 // minSamples is how many responses the median service time needs before it
 // governs growth.
 const minSamples = 32
+
+// growLag is the generator's own lateness beyond which it is taken to be
+// short of CPU, and connections grow only as the service time says the rate
+// needs (see grow): well above timer wake-ups (Go's are up to 1 ms late) and
+// a busy machine's scheduling noise.
+const growLag = 10 * time.Millisecond
+
+// longHeld is how long a request in flight must have held its connection
+// to count as held long by the target: growLag, and eight median service
+// times.
+func (e *engine) longHeld() time.Duration {
+	return max(growLag, 8*time.Duration(e.svcMedian.Load()))
+}
+
+// heldLong counts the first w workers whose request has been in flight for
+// longer than longHeld, held by the target with a slow tail: 0 unless the
+// target answered another request fast within that time (a stall of the
+// target, or of the machine under it, holds every connection, answers
+// nothing meanwhile, and then the stalled requests all at once; more
+// connections would queue with the rest).
+func (e *engine) heldLong(w int) int {
+	now := int64(time.Since(e.start))
+	long := int64(e.longHeld())
+	if now-e.lastFast.Load() > long {
+		return 0
+	}
+	n := 0
+	for j := range min(w, len(e.since)) {
+		if s := e.since[j].Load(); s != 0 && now-(s-1) > long {
+			n++
+		}
+	}
+	return n
+}
 
 // trackMedian moves the median estimate a step towards svc (a frugal
 // streaming median: up when a sample is above it, down when below, by a

@@ -334,6 +334,27 @@ func TestSlowTailGrowsConnections(t *testing.T) {
 	}
 }
 
+// A slow tail that the completed answers do not show yet: at 1,000 req/s
+// with 1 answer in 20 taking 500 ms, no slow answer completes in the first
+// 500 ms while 25 come to be in flight. Connections grow with the requests
+// in flight, not with the service times seen so far, so the fast answers
+// do not queue behind the slow ones: the corrected p90 is a fast answer's.
+// (Sized on the service times seen so far, connections lagged the tail:
+// 1,460 of the 2,000 requests waited for one, p90 501 ms.)
+func TestUnseenSlowTailGetsConnections(t *testing.T) {
+	t.Parallel()
+	rep, err := Run(context.Background(), &tailTarget{every: 20, slow: 500 * time.Millisecond}, Options{
+		Pacer: Constant{PerSecond: 1000}, Connections: 4, MaxConnections: 1000, Requests: 2000, Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p90 := rep.Total.Latency.PercentileMs(90); p90 > 50 {
+		t.Errorf("corrected p90 %.1f ms (service p90 %.3f ms), %d delayed, %d connections: fast answers queued behind the slow tail",
+			p90, rep.Total.Service.PercentileMs(90), rep.Delayed, rep.Connections)
+	}
+}
+
 // stallTarget answers in svc, except that the request numbered at starts a
 // stall of d: every request sent before the stall ends is answered at its
 // end.
@@ -382,6 +403,32 @@ func TestStallChargedOnNewConnections(t *testing.T) {
 	}
 	if p80 := rep.Total.Latency.PercentileMs(80); p80 < 80 {
 		t.Errorf("corrected p80 %.1f ms, want about 100 ms (delayed %d of %d, %d connections)", p80, rep.Delayed, rep.Sent, rep.Connections)
+	}
+}
+
+// A stall of the target (or of the machine under it) holds its
+// connections with requests that grow old, as a slow tail does, but the
+// target answers nothing meanwhile: connections grow as the service time
+// says the rate needs (40 to 55 here: the stalled answers raise the mean),
+// not one per request due. At 1,000 req/s over 40 connections, a 100 ms
+// stall takes them all in its first 40 ms; opening one for each request
+// due after that opened 60 more, about 100 in all (and the backlog would
+// leave over all of them at once). The stall is in the latency all the
+// same.
+func TestStallDoesNotOpenConnectionPerRequest(t *testing.T) {
+	t.Parallel()
+	target := &stallTarget{svc: 100 * time.Microsecond, at: 200, d: 100 * time.Millisecond}
+	rep, err := Run(context.Background(), target, Options{
+		Pacer: Constant{PerSecond: 1000}, Connections: 40, MaxConnections: 1000, Requests: 600,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Connections > 75 {
+		t.Errorf("%d connections for a 100 ms stall at 1,000 req/s over 40: want growth sized on the service time", rep.Connections)
+	}
+	if p90 := rep.Total.Latency.PercentileMs(90); p90 < 20 {
+		t.Errorf("corrected p90 %.1f ms, want the stall's (100 requests of 600 waited up to 100 ms)", p90)
 	}
 }
 
