@@ -35,6 +35,7 @@ type LoadPart struct {
 	Sent            int64   `json:"sent"`
 	Delayed         int64   `json:"delayed,omitempty"`
 	Unsent          int64   `json:"unsent,omitempty"`
+	UnsentHeld      int64   `json:"unsentHeld,omitempty"`
 	IntendedRate    float64 `json:"intendedRate,omitempty"`
 	AchievedRate    float64 `json:"achievedRate"`
 	Connections     int     `json:"connections,omitempty"`

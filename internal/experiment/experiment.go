@@ -258,6 +258,10 @@ type LoadStats struct {
 	// Unsent counts requests due within the duration that could not start
 	// before it ended.
 	Unsent int64 `json:"unsent,omitempty"`
+	// UnsentHeld counts the unsent requests that waited for a connection
+	// the target held until the run ended: they are in the latency at
+	// that wait, as lower bounds.
+	UnsentHeld int64 `json:"unsentHeld,omitempty"`
 	// TimedOut counts requests that got no answer within their timeout; they
 	// are in the latency histograms at their timeout at least (lower bounds).
 	TimedOut int64 `json:"timedOut,omitempty"`

@@ -99,6 +99,7 @@ func Merge(parts []*Report) *Report {
 		r.Sent += p.Sent
 		r.Delayed += p.Delayed
 		r.Unsent += p.Unsent
+		r.UnsentHeld += p.UnsentHeld
 		r.IntendedRate += p.IntendedRate
 		r.AchievedRate += p.AchievedRate
 		r.Connections += p.Connections

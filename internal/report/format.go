@@ -144,7 +144,11 @@ func healthNotes(l Load) []healthNote {
 		out = append(out, healthNote{"timeouts", fmt.Sprintf("%d requests timed out; they are in the latency at their timeout (lower bounds)", l.TimedOut)})
 	}
 	if l.Unsent > 0 && !l.Saturated && l.Warning == "" { // a flagged run's reason says so
-		out = append(out, healthNote{"unsent", fmt.Sprintf("%d requests due within the duration could not start before it ended", l.Unsent)})
+		note := fmt.Sprintf("%d requests due within the duration could not start before it ended", l.Unsent)
+		if l.UnsentHeld > 0 {
+			note += fmt.Sprintf("; %d of them waited for a connection the target held, and are in the latency at that wait (lower bounds)", l.UnsentHeld)
+		}
+		out = append(out, healthNote{"unsent", note})
 	}
 	return out
 }

@@ -196,6 +196,9 @@ type Load struct {
 	AchievedRate    float64 `json:"achievedRate"`
 	Delayed         int64   `json:"delayed,omitempty"`
 	Unsent          int64   `json:"unsent,omitempty"`
+	// UnsentHeld counts unsent requests in the latency at their wait for
+	// a connection the target held (lower bounds).
+	UnsentHeld int64 `json:"unsentHeld,omitempty"`
 	// TimedOut counts latency samples that are lower bounds: requests
 	// recorded at their timeout because no answer came within it.
 	TimedOut          int64   `json:"timedOut,omitempty"`
@@ -607,7 +610,7 @@ func loads(in *experiment.Insights) []Load {
 		l := Load{
 			Provider: p, Endpoint: endpointOf(p, in), Mode: ls.Mode, Protocol: ls.Protocol,
 			Requests: ls.Requests, Errors: ls.Errors, DurationSeconds: ls.DurationSeconds,
-			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed, Unsent: ls.Unsent,
+			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed, Unsent: ls.Unsent, UnsentHeld: ls.UnsentHeld,
 			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, CPUWait: ls.CPUWait, Aborted: ls.Aborted,
 			TimedOut: ls.TimedOut, Connections: ls.Connections, MaxConnections: ls.MaxConnections,
 			GeneratorLagP99Ms: ls.GeneratorLagP99Ms, Warning: ls.Warning,

@@ -161,6 +161,7 @@ func joinTurns(turns []turn) *load.Report {
 		out.Sent += r.Sent
 		out.Delayed += r.Delayed
 		out.Unsent += r.Unsent
+		out.UnsentHeld += r.UnsentHeld
 		out.Connections = max(out.Connections, r.Connections)
 		out.MaxConnections = max(out.MaxConnections, r.MaxConnections)
 		if r.GeneratorLag != nil {

@@ -430,6 +430,7 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 		AchievedRate:     round(achieved, 3),
 		Delayed:          rep.Delayed,
 		Unsent:           rep.Unsent,
+		UnsentHeld:       rep.UnsentHeld,
 		TimedOut:         st.TimedOut,
 		Connections:      rep.Connections,
 		ConnectionBound:  rep.ConnectionBound,
