@@ -105,6 +105,7 @@ func Merge(parts []*Report) *Report {
 		r.Connections += p.Connections
 		r.MaxConnections += p.MaxConnections
 		r.Lateness = max(r.Lateness, p.Lateness)
+		r.GeneratorLateness = max(r.GeneratorLateness, p.GeneratorLateness)
 		r.AllowedLateness = max(r.AllowedLateness, p.AllowedLateness)
 		if p.GeneratorLag != nil {
 			r.GeneratorLag.Merge(p.GeneratorLag)

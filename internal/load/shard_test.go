@@ -175,6 +175,7 @@ func TestMergeIsExact(t *testing.T) {
 			if i == count-1 && count > 1 {
 				p.Saturated, p.SaturationReason = true, "behind"
 			}
+			p.GeneratorLateness, p.UnsentHeld = time.Duration(i+1)*time.Millisecond, 1
 		}
 		m := Merge(parts)
 		got := m.Total.Latency
@@ -197,6 +198,9 @@ func TestMergeIsExact(t *testing.T) {
 		}
 		if d := m.IntendedRate - 100; d > 1e-9 || d < -1e-9 {
 			t.Errorf("%d shards: merged intended rate %g, want 100", count, m.IntendedRate)
+		}
+		if m.GeneratorLateness != time.Duration(count)*time.Millisecond || m.UnsentHeld != int64(count) {
+			t.Errorf("%d shards: generator lateness %v, unsent held %d: want the latest and the sum", count, m.GeneratorLateness, m.UnsentHeld)
 		}
 		if wantSat := count > 1; m.Saturated != wantSat || (wantSat && m.SaturationReason != fmt.Sprintf("generator %d: behind", count-1)) {
 			t.Errorf("%d shards: saturated %t (%q), want %t", count, m.Saturated, m.SaturationReason, wantSat)

@@ -167,6 +167,7 @@ func joinTurns(turns []turn) *load.Report {
 		if r.GeneratorLag != nil {
 			out.GeneratorLag.Merge(r.GeneratorLag)
 		}
+		out.GeneratorLateness = max(out.GeneratorLateness, r.GeneratorLateness)
 		if r.Lateness-r.AllowedLateness > out.Lateness-out.AllowedLateness {
 			out.Lateness, out.AllowedLateness = r.Lateness, r.AllowedLateness
 		}

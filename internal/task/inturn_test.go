@@ -286,6 +286,7 @@ func TestJoinTurns(t *testing.T) {
 	a := open(100, 2, 100, time.Second)
 	b := open(50, 4, 25, 4*time.Second)
 	b.Saturated, b.SaturationReason, b.AchievedRate, b.CPUUtilization, b.CPUWait = true, "fell behind", 12.5, 0.6, 1
+	a.GeneratorLateness, b.GeneratorLateness, a.UnsentHeld, b.UnsentHeld = 2*time.Millisecond, 5*time.Millisecond, 3, 4
 	turns := []turn{{id: "a", rep: a, target: fakeTarget{}}, {id: "b", rep: b, target: fakeTarget{}}}
 	got := joinTurns(turns)
 	if got.Total.Requests != 150 || got.Total.Latency.Count() != 150 || got.Total.Service.Count() != 150 || got.Total.Codes["200"] != 150 {
@@ -300,6 +301,9 @@ func TestJoinTurns(t *testing.T) {
 	}
 	if cpu := got.CPUUtilization; cpu < 0.4999 || cpu > 0.5001 {
 		t.Errorf("cpu %v, want 0.5 (weighted by time)", cpu)
+	}
+	if got.GeneratorLateness != 5*time.Millisecond || got.UnsentHeld != 7 {
+		t.Errorf("generator lateness %v, unsent held %d: want the larger and the sum", got.GeneratorLateness, got.UnsentHeld)
 	}
 	if wait := got.CPUWait; wait < 0.7999 || wait > 0.8001 {
 		t.Errorf("cpu wait %v, want 0.8 (weighted by time)", wait)
