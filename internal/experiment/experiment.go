@@ -255,8 +255,8 @@ type LoadStats struct {
 	AchievedRate float64          `json:"achievedRate"`
 	// Delayed counts requests that started late because no connection was free.
 	Delayed int64 `json:"delayed,omitempty"`
-	// Unsent counts requests due within the duration that could not start
-	// before it ended.
+	// Unsent counts requests due within the duration (or before an abort)
+	// that could not start before it ended.
 	Unsent int64 `json:"unsent,omitempty"`
 	// UnsentHeld counts the unsent requests that waited for a connection
 	// the target held until the run ended: they are in the latency at

@@ -221,9 +221,10 @@ type Report struct {
 	// Delayed counts open-loop requests that waited more than
 	// DelayThreshold for a free connection.
 	Delayed int64
-	// Unsent counts open-loop requests due within the duration that could
-	// not start before it ended. They count as late in Lateness, which
-	// judges the run; they are never silently dropped.
+	// Unsent counts open-loop requests due within the duration (or before
+	// Monitor stopped the run) that could not start before it ended. They
+	// count as late in Lateness, which judges the run; they are never
+	// silently dropped.
 	Unsent int64
 	// IntendedRate is the pacer's rate (open loop only).
 	IntendedRate float64
@@ -420,7 +421,15 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 		e.start = o.StartAt
 	}
 	cpu0, wait0 := cpuTime(), runWait()
-	defer e.durationStop(ctx)()
+	if o.Monitor != nil {
+		// an abort ends the requests in flight at once, rather than at
+		// their timeouts (see finish)
+		var cutCtx context.Context
+		cutCtx, e.cutShort = context.WithCancel(ctx)
+		e.reqCtx = cutCtx
+		defer e.cutShort()
+	}
+	defer e.durationStop(e.requestContext(ctx))()
 	close(begin)
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
@@ -449,7 +458,13 @@ type engine struct {
 	lastTick time.Duration
 	// reqCtx is the context of requests (see durationStop); drained is
 	// closed when the last request was claimed (see drain).
-	reqCtx    context.Context
+	reqCtx context.Context
+	// cutShort cancels the requests in flight when Monitor stops the run,
+	// and cut is set just before (see finish).
+	cutShort context.CancelFunc
+	cut      atomic.Bool
+	// stopAt is when Monitor stopped the run, as time into it.
+	stopAt    time.Duration
 	drained   chan struct{}
 	drainOnce sync.Once
 	// dropped counts requests sent but left out (DurationStop ignore).
@@ -524,9 +539,11 @@ func (e *engine) watch(ctx context.Context, done <-chan struct{}) {
 			}
 			if e.opts.Monitor != nil {
 				if why := e.opts.Monitor(e.interval()); why != "" {
-					e.stopped = why
+					e.stopped, e.stopAt = why, time.Since(e.start)
+					e.cut.Store(true)
 					e.stop.Store(true)
 					close(e.stopping)
+					e.cutShort()
 					<-done
 					return
 				}
@@ -763,24 +780,43 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 	}
 }
 
-// chargeUnsent records the requests due within the duration but never sent
-// that waited for a connection the target held in their endpoints' latency,
-// at that wait (a lower bound; see unsentWaits), counting them in
+// due returns how many open-loop requests (of this shard) were due before
+// the run ended, and when it ended (as time into the run; 0 when only a
+// count bounds it): the whole schedule, or the part due before an abort
+// (see Monitor). ok is false in closed loop and when a cancellation cut
+// the run short. Requests due within growLag before an abort are not
+// counted: their workers may have been waking for them (timers are late
+// by up to a millisecond; more on a busy machine).
+func (e *engine) due() (n uint64, end time.Duration, ok bool) {
+	switch {
+	case !e.open || e.limit == 0:
+		return 0, 0, false
+	case !e.stop.Load():
+		return e.limit, e.opts.Duration, true
+	case e.cut.Load():
+		due := e.opts.Shard.Requests(Count(e.opts.Pacer, max(e.stopAt-growLag, 0)))
+		return min(e.limit, due), e.stopAt, true
+	}
+	return 0, 0, false
+}
+
+// chargeUnsent records the requests due before end (of the due) but never
+// sent that waited for a connection the target held in their endpoints'
+// latency, at that wait (a lower bound; see unsentWaits), counting them in
 // r.UnsentHeld, and each one's own lateness (the rest of the time from its
 // due time to the end) in own.
-func (e *engine) chargeUnsent(r *Report, own *metrics.HDR) {
+func (e *engine) chargeUnsent(r *Report, own *metrics.HDR, due uint64, end time.Duration) {
 	e.endMu.Lock()
 	nums := slices.Clone(e.abandoned)
 	frees := slices.Clone(e.frees)
 	e.endMu.Unlock()
-	for k := min(e.next.Load(), e.limit); k < e.limit; k++ {
+	for k := min(e.next.Load(), due); k < due; k++ {
 		nums = append(nums, e.opts.Shard.global(k))
 	}
 	slices.Sort(nums)
 	if n := int(r.Unsent); len(nums) > n {
 		nums = nums[len(nums)-n:] // (the latest are surely unsent)
 	}
-	end := e.opts.Duration
 	dues := make([]time.Duration, len(nums))
 	for i, n := range nums {
 		dues[i] = min(e.opts.Pacer.At(n), end)
@@ -979,14 +1015,24 @@ func (e *engine) ended(out Outcome) time.Duration {
 // answer arrived); ok is false when the worker must stop (the request was
 // cut short by cancellation, or its answer came after the duration and is
 // ignored).
+//
+// A request in flight when Monitor stopped the run (an abort) is cut short
+// and recorded as InFlightAtAbort: in the latency at the time it had
+// taken, a lower bound, and not as an error. The target held it that long,
+// and a stalled target's requests are what an abort on latency reacts to;
+// their answers are not waited for.
 func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Duration, ok bool) {
 	end = e.ended(out)
 	if e.opts.Monitor != nil {
 		sh.inflight.Add(-1)
 	}
+	aborted := false
 	if e.stop.Load() && out.Err != "" {
-		// Cut short by cancellation: not a measurement of the target.
-		return end, false
+		if !e.cut.Load() || out.Err != Canceled {
+			// Cut short by cancellation: not a measurement of the target.
+			return end, false
+		}
+		out, aborted = Outcome{Err: InFlightAtAbort}, true
 	}
 	if e.ignored(end) {
 		return end, false
@@ -1001,6 +1047,12 @@ func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Dur
 	timedOut := out.Err == Timeout || out.Err == DeadlineExceeded
 	if timedOut && svc < e.opts.Timeout {
 		svc = e.opts.Timeout
+	}
+	if aborted {
+		e.finished.Add(1)
+		sm.service = svc
+		sh.record(ep, out, false, false, sm)
+		return end, true
 	}
 	if e.open {
 		// every request held its connection, errors included (a server
@@ -1160,10 +1212,11 @@ func (s *shard) record(ep int, out Outcome, isErr, timedOut bool, sm sample) {
 	default:
 		st.other[strconv.Itoa(out.Code)]++
 	}
-	if (out.Err == "" || timedOut) && !sm.omit {
+	if (out.Err == "" || timedOut || out.Err == InFlightAtAbort) && !sm.omit {
 		// Latency is that of responses, and of requests that got none
-		// within their timeout (at the timeout at least: a lower bound);
-		// other transport failures are counted, not timed.
+		// within their timeout (at the timeout at least: a lower bound)
+		// or before an abort (at the time they had taken); other
+		// transport failures are counted, not timed.
 		if timedOut {
 			st.timedOut++
 		}
@@ -1288,11 +1341,11 @@ func (e *engine) report(elapsed, cpu, wait time.Duration) *Report {
 	r.MaxConnections = e.maxConns
 	own := metrics.NewHDR() // the generator's own lateness (see GeneratorLateness)
 	own.Merge(r.GeneratorLag)
-	if e.open && e.limit > 0 && !e.stop.Load() {
+	if due, end, ok := e.due(); ok {
 		// every request due but not sent, however the workers stopped
-		r.Unsent = max(int64(e.limit)-r.Sent-e.dropped.Load(), 0)
-		if r.Unsent > 0 && e.opts.Duration > 0 {
-			e.chargeUnsent(r, own)
+		r.Unsent = max(int64(due)-r.Sent-e.dropped.Load(), 0)
+		if r.Unsent > 0 && end > 0 {
+			e.chargeUnsent(r, own, due, end)
 		}
 	}
 	r.Total = mergeStats(r.Endpoints, e.open)

@@ -35,7 +35,11 @@ const (
 	// StreamReset: the server reset an HTTP/2 request's stream (RST_STREAM)
 	// instead of answering it; the connection carries on.
 	StreamReset ErrorKind = "stream-reset"
-	Other       ErrorKind = "other"
+	// InFlightAtAbort: the request was in flight when a monitor stopped the run
+	// (an abort condition). It is not an error of the target: its latency
+	// is recorded at the time it had taken, as a lower bound.
+	InFlightAtAbort ErrorKind = "in-flight-at-abort"
+	Other           ErrorKind = "other"
 )
 
 // Classify maps a transport error to its kind.

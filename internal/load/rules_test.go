@@ -631,11 +631,11 @@ func TestUnsentWaits(t *testing.T) {
 }
 
 // degradeTarget answers in 1 ms until from after its first request, then
-// in slow.
+// in slow, or times out after timeout when that is shorter.
 type degradeTarget struct {
-	from, slow time.Duration
-	once       sync.Once
-	first      time.Time
+	from, slow, timeout time.Duration
+	once                sync.Once
+	first               time.Time
 }
 
 func (d *degradeTarget) NewConn() Conn { return degradeConn{d} }
@@ -645,6 +645,9 @@ type degradeConn struct{ d *degradeTarget }
 func (c degradeConn) Do(ctx context.Context, _ int) Outcome {
 	c.d.once.Do(func() { c.d.first = time.Now() })
 	if time.Since(c.d.first) >= c.d.from {
+		if c.d.timeout > 0 && c.d.slow > c.d.timeout {
+			return after(ctx, c.d.timeout, Outcome{Err: Timeout})
+		}
 		return after(ctx, c.d.slow, Outcome{Code: 200})
 	}
 	return after(ctx, time.Millisecond, Outcome{Code: 200})
@@ -675,5 +678,65 @@ func TestUnsentBehindSlowTargetInLatency(t *testing.T) {
 	}
 	if rep.Saturated {
 		t.Errorf("saturated (%s): want the target blamed, not the generator", rep.SaturationReason)
+	}
+}
+
+// An abort (Monitor) stops a run at once: the requests in flight, which
+// the stalled target held, are cut short and recorded at the time they had
+// taken (lower bounds, not errors), and those due before the abort that
+// waited for a connection the target held are unsent, in the latency at
+// that wait. The requests in flight were awaited until their timeout and
+// then left out, and the unsent ones ignored, so the run stopped late and
+// its stored latency was that of the healthy part before the stall.
+func TestAbortKeepsRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	const timeout = 5 * time.Second
+	target := &degradeTarget{from: 300 * time.Millisecond, slow: time.Minute, timeout: timeout}
+	var inFlight int64
+	began := time.Now()
+	rep, err := Run(context.Background(), target, Options{
+		Pacer: Constant{PerSecond: 100}, Connections: 4, MaxConnections: 8, Duration: time.Minute, Timeout: timeout,
+		ProgressEvery: 100 * time.Millisecond,
+		Monitor: func(iv Interval) string {
+			if iv.End > 600*time.Millisecond && iv.Requests == 0 && iv.InFlight > 0 {
+				inFlight = iv.InFlight
+				return "no answer for 100 ms"
+			}
+			return ""
+		},
+	})
+	took := time.Since(began)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stopped == "" || inFlight == 0 {
+		t.Fatalf("not stopped (%q, %d in flight): the test needs an abort during the stall", rep.Stopped, inFlight)
+	}
+	if took >= timeout {
+		t.Errorf("the run took %v: the requests in flight at the abort were awaited until their %v timeout", took, timeout)
+	}
+	cut := rep.Total.Codes[string(InFlightAtAbort)]
+	if cut < inFlight || rep.Total.TimedOut != 0 {
+		t.Errorf("%d requests counted as aborted and %d as timed out; %d were in flight at the abort", cut, rep.Total.TimedOut, inFlight)
+	}
+	if rep.Total.Errors != 0 {
+		t.Errorf("%d errors (%v): requests cut short by the abort are not the target's errors", rep.Total.Errors, rep.Total.Codes)
+	}
+	if rep.Total.Requests != rep.Sent {
+		t.Errorf("%d requests of %d sent: the requests in flight at the abort were left out", rep.Total.Requests, rep.Sent)
+	}
+	// 8 connections, held from 300 ms, at 100 req/s: 20 or more requests
+	// due before the abort could not be sent.
+	if rep.Unsent < 10 || rep.UnsentHeld != rep.Unsent {
+		t.Errorf("%d unsent, %d of them charged a wait for the target: want those due before the abort", rep.Unsent, rep.UnsentHeld)
+	}
+	if n := rep.Total.Latency.Count(); n != rep.Sent+rep.UnsentHeld {
+		t.Errorf("%d latencies of %d requests sent and %d unsent behind the target", n, rep.Sent, rep.UnsentHeld)
+	}
+	if rep.AchievedRate > 90 {
+		t.Errorf("achieved %.1f req/s of 100 with %d of %d requests unsent", rep.AchievedRate, rep.Unsent, rep.Sent+rep.Unsent)
+	}
+	if m := rep.Total.Latency.MaxMs(); m < 200 {
+		t.Errorf("latency max %.1f ms: want the stall's (the abort came about 300 ms into it)", m)
 	}
 }

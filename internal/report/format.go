@@ -126,7 +126,7 @@ func codeSummary(l Load) string {
 // healthNote is one thing every format says about a load run's generator
 // health beside its numbers.
 type healthNote struct {
-	Kind string // warning (connection-bound), timeouts, unsent
+	Kind string // warning (connection-bound), timeouts, in-flight (at an abort), unsent
 	Text string
 }
 
@@ -143,8 +143,16 @@ func healthNotes(l Load) []healthNote {
 	if l.TimedOut > 0 {
 		out = append(out, healthNote{"timeouts", fmt.Sprintf("%d requests timed out; they are in the latency at their timeout (lower bounds)", l.TimedOut)})
 	}
+	for _, c := range l.Codes {
+		if c.Kind == inFlightAtAbort {
+			out = append(out, healthNote{"in-flight", fmt.Sprintf("%d requests were in flight when the run was aborted; they are in the latency at the time they had taken (lower bounds), not counted as errors", c.Count)})
+		}
+	}
 	if l.Unsent > 0 && !l.Saturated && l.Warning == "" { // a flagged run's reason says so
 		note := fmt.Sprintf("%d requests due within the duration could not start before it ended", l.Unsent)
+		if l.Aborted != "" {
+			note = fmt.Sprintf("%d requests due before the abort could not start", l.Unsent)
+		}
 		if l.UnsentHeld > 0 {
 			note += fmt.Sprintf("; %d of them waited for a connection the target held, and are in the latency at that wait (lower bounds)", l.UnsentHeld)
 		}

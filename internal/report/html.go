@@ -237,7 +237,7 @@ func loadPanel(l Load) loadView {
 		v.Achieved += " (" + strconv.FormatFloat(100*l.AchievedRate/l.IntendedRate, 'f', 1, 64) + "%)"
 	}
 	for _, c := range l.Codes {
-		kind := map[string]string{"http-status": "HTTP status", "grpc-code": "gRPC code", "connection-error": "connection error"}[c.Kind]
+		kind := map[string]string{"http-status": "HTTP status", "grpc-code": "gRPC code", "connection-error": "connection error", inFlightAtAbort: "no answer before the abort"}[c.Kind]
 		share := 0.0
 		if l.Requests > 0 {
 			share = float64(c.Count) / float64(l.Requests)
@@ -261,6 +261,8 @@ func isErrorCode(c Code) bool {
 		return n >= 400
 	case "grpc-code":
 		return c.Code != "0" && c.Code != "OK"
+	case inFlightAtAbort:
+		return false
 	}
 	return true
 }

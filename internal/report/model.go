@@ -224,7 +224,9 @@ type Load struct {
 // Code counts responses with one status code, or failures of one kind.
 type Code struct {
 	Code string `json:"code"`
-	// Kind is "http-status", "grpc-code" or "connection-error".
+	// Kind is "http-status", "grpc-code", "connection-error", or
+	// "in-flight-at-abort" for the requests in flight when an abort
+	// stopped the run (no answer, not an error; see inFlightAtAbort).
 	Kind  string `json:"kind"`
 	Count int64  `json:"count"`
 }
@@ -639,6 +641,11 @@ var grpcCodes = []string{"OK", "Canceled", "Unknown", "InvalidArgument", "Deadli
 	"AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",
 	"Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"}
 
+// inFlightAtAbort is the code, and kind, of the requests that were in
+// flight when an abort condition stopped a load run: they are in the
+// latency at the time they had taken (lower bounds) and are not errors.
+const inFlightAtAbort = "in-flight-at-abort"
+
 // codes lists status codes (ascending) before error kinds (by name).
 func codes(provider string, m map[string]int64) []Code {
 	out := make([]Code, 0, len(m))
@@ -653,6 +660,8 @@ func codes(provider string, m map[string]int64) []Code {
 			c.Kind = "http-status"
 		case slices.Contains(grpcCodes, code):
 			c.Kind = "grpc-code"
+		case code == inFlightAtAbort:
+			c.Kind = inFlightAtAbort
 		}
 		out = append(out, c)
 	}

@@ -29,6 +29,7 @@ var fixtures = []string{
 	"no-insights",
 	"hostile",
 	"connection-bound",
+	"aborted",
 }
 
 // formatFiles are the golden file extensions of each format.

@@ -47,6 +47,11 @@ spec:
 	if v := value(t, got, "http/latency-p99"); v < 300 {
 		t.Errorf("measurements before the abort were not kept: p99 %v", v)
 	}
+	// At 20 req/s against 300 ms, about 6 requests are in flight at any
+	// time: cut short by the abort, in the latency, not errors.
+	if n := ls.Codes["in-flight-at-abort"]; n == 0 || ls.Errors != 0 || value(t, got, "http/request-count") != float64(ls.Requests) {
+		t.Errorf("codes %v, %d errors of %d requests: want the requests in flight at the abort counted apart, not as errors", ls.Codes, ls.Errors, ls.Requests)
+	}
 }
 
 func TestAbortInputErrors(t *testing.T) {

@@ -8,7 +8,8 @@
 //	go run ./internal/report/testdata/fixturegen internal/report/testdata
 //
 // With -derived, it rewrites only the fixtures edited from one-version.yaml
-// (hostile, connection-bound) from the committed one, without a run.
+// (hostile, connection-bound) from the committed one, without a run; with
+// -aborted, only aborted.yaml, from a run.
 package main
 
 import (
@@ -39,8 +40,18 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	case len(os.Args) == 3 && os.Args[1] == "-aborted":
+		exp, err := abortedRun(context.Background())
+		if err == nil {
+			err = save(os.Args[2], "aborted.yaml", exp)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fixturegen:", err)
+			os.Exit(1)
+		}
+		return
 	case len(os.Args) != 2:
-		fmt.Fprintln(os.Stderr, "usage: fixturegen [-derived] DIR")
+		fmt.Fprintln(os.Stderr, "usage: fixturegen [-derived | -aborted] DIR")
 		os.Exit(2)
 	}
 	if err := run(context.Background(), os.Args[1]); err != nil {
@@ -339,7 +350,48 @@ metrics:
 	if err := save("no-insights.yaml", pending); err != nil {
 		return err
 	}
+	aborted, err := abortedRun(ctx)
+	if err != nil {
+		return err
+	}
+	if err := save("aborted.yaml", aborted); err != nil {
+		return err
+	}
 	return saveDerived(out, one)
+}
+
+// abortedRun runs a load task that its abort condition stops, against a
+// target that stalls after 20 requests: the requests in flight when it
+// stops are in the latency at the time they had taken, those due
+// meanwhile that waited for a connection the stall held at that wait, and
+// the SLOs are not judged.
+func abortedRun(ctx context.Context) (*experiment.Experiment, error) {
+	slow, err := demo.StartHTTP(demo.HTTPConfig{Latency: demo.Fixed(5 * time.Millisecond), Stalls: []demo.Stall{{After: 20, For: 10 * time.Second}}}, "")
+	if err != nil {
+		return nil, err
+	}
+	defer slow.Close()
+	exp, err := runLoops(ctx, 1, func(int) string {
+		return `spec:
+- task: http
+  with:
+    url: ` + slow.URL() + `/get
+    qps: 20
+    duration: 1m
+    abort:
+    - {metric: http/latency-p99, limit: 100, for: 1s}
+- task: assess
+  with:
+    SLOs:
+      upper:
+      - {metric: http/latency-p99, limit: 100}
+      - {metric: http/error-count, limit: 0}
+`
+	})
+	if !errors.Is(err, experiment.ErrAbort) || exp == nil {
+		return nil, fmt.Errorf("the aborted experiment did not abort as expected: %v", err)
+	}
+	return exp, nil
 }
 
 // save writes a fixture.
