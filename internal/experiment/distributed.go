@@ -66,6 +66,7 @@ type PartStats struct {
 	Requests int64            `json:"requests"`
 	Errors   int64            `json:"errors,omitempty"`
 	TimedOut int64            `json:"timedOut,omitempty"`
+	Replayed int64            `json:"replayed,omitempty"`
 	Codes    map[string]int64 `json:"codes,omitempty"`
 	Latency  string           `json:"latency,omitempty"`
 	Service  string           `json:"service,omitempty"`

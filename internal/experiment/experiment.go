@@ -265,6 +265,12 @@ type LoadStats struct {
 	// TimedOut counts requests that got no answer within their timeout; they
 	// are in the latency histograms at their timeout at least (lower bounds).
 	TimedOut int64 `json:"timedOut,omitempty"`
+	// Replayed counts requests sent again over a new connection after the
+	// one that carried them closed or reset without an answer, although
+	// they may have reached the server (idempotent HTTP/1.1 requests, as
+	// net/http's Transport replays them); each counts once, with the
+	// outcome of its second send.
+	Replayed int64 `json:"replayed,omitempty"`
 	// Connections is the most connections the run used; in open loop they
 	// grow on demand up to MaxConnections.
 	Connections    int `json:"connections,omitempty"`

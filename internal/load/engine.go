@@ -30,6 +30,12 @@ type Outcome struct {
 	// preparing it (rendering a data template): that time is the
 	// generator's, not the target's. Zero: when Do was called.
 	Sent time.Time
+	// Replayed is set when the request was sent again over a new
+	// connection after the one that carried it closed or reset without
+	// an answer, though the request may have reached the server (an
+	// idempotent request, as net/http's Transport replays it). Its
+	// outcome is that of the second send.
+	Replayed bool
 }
 
 // Conn sends requests one at a time. Each worker owns one Conn, so
@@ -208,6 +214,9 @@ type Stats struct {
 	// They are in both histograms at their elapsed time, at least the
 	// timeout: these samples are lower bounds.
 	TimedOut int64
+	// Replayed counts requests sent again after their connection closed
+	// without an answer (see Outcome.Replayed).
+	Replayed int64
 }
 
 // Report is the result of a run.
@@ -1158,10 +1167,10 @@ func (s sample) late() time.Duration { return max(s.sent-s.intended, 0) }
 const maxCode = 600
 
 type epStats struct {
-	requests, errors, timedOut int64
-	latency, service           *metrics.HDR
-	codes                      [maxCode]int64
-	other                      map[string]int64
+	requests, errors, timedOut, replayed int64
+	latency, service                     *metrics.HDR
+	codes                                [maxCode]int64
+	other                                map[string]int64
 }
 
 // shard holds the measurements of a few workers. Workers lock their shard
@@ -1203,6 +1212,9 @@ func (s *shard) record(ep int, out Outcome, isErr, timedOut bool, sm sample) {
 	st.requests++
 	if isErr {
 		st.errors++
+	}
+	if out.Replayed {
+		st.replayed++
 	}
 	switch {
 	case out.Err != "":
@@ -1309,6 +1321,7 @@ func (e *engine) report(elapsed, cpu, wait time.Duration) *Report {
 			st.Requests += es.requests
 			st.Errors += es.errors
 			st.TimedOut += es.timedOut
+			st.Replayed += es.replayed
 			st.Service.Merge(es.service)
 			if e.open {
 				st.Latency.Merge(es.latency)

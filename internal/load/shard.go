@@ -153,6 +153,7 @@ func addStats(t *Stats, s Stats, open bool) {
 	t.Requests += s.Requests
 	t.Errors += s.Errors
 	t.TimedOut += s.TimedOut
+	t.Replayed += s.Replayed
 	if s.Service != nil {
 		t.Service.Merge(s.Service)
 	}

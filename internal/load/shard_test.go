@@ -163,6 +163,9 @@ func TestMergeIsExact(t *testing.T) {
 			st := &p.Endpoints[0]
 			st.Requests++
 			st.Codes["200"]++
+			if n%10 == 0 {
+				st.Replayed++
+			}
 			st.Latency.Record(d)
 			st.Service.Record(d / 2)
 			p.Sent++
@@ -195,6 +198,9 @@ func TestMergeIsExact(t *testing.T) {
 		}
 		if m.Total.Requests != int64(len(all)) || m.Sent != int64(len(all)) || m.Total.Codes["200"] != int64(len(all)) || m.Total.Service.Count() != int64(len(all)) {
 			t.Errorf("%d shards: merged requests %d sent %d codes %v", count, m.Total.Requests, m.Sent, m.Total.Codes)
+		}
+		if want := int64((len(all) + 9) / 10); m.Total.Replayed != want || m.Endpoints[0].Replayed != want {
+			t.Errorf("%d shards: merged replayed %d (endpoint %d), want %d", count, m.Total.Replayed, m.Endpoints[0].Replayed, want)
 		}
 		if d := m.IntendedRate - 100; d > 1e-9 || d < -1e-9 {
 			t.Errorf("%d shards: merged intended rate %g, want 100", count, m.IntendedRate)

@@ -126,7 +126,7 @@ func codeSummary(l Load) string {
 // healthNote is one thing every format says about a load run's generator
 // health beside its numbers.
 type healthNote struct {
-	Kind string // warning (connection-bound), timeouts, in-flight (at an abort), unsent
+	Kind string // warning (connection-bound), timeouts, replayed, in-flight (at an abort), unsent
 	Text string
 }
 
@@ -142,6 +142,9 @@ func healthNotes(l Load) []healthNote {
 	}
 	if l.TimedOut > 0 {
 		out = append(out, healthNote{"timeouts", fmt.Sprintf("%d requests timed out; they are in the latency at their timeout (lower bounds)", l.TimedOut)})
+	}
+	if l.Replayed > 0 {
+		out = append(out, healthNote{"replayed", fmt.Sprintf("%d requests were sent again after their connection closed or reset without an answer, though they may have reached the server (as net/http does for idempotent requests); each is counted once, by its second outcome", l.Replayed)})
 	}
 	for _, c := range l.Codes {
 		if c.Kind == inFlightAtAbort {

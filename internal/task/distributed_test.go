@@ -11,6 +11,8 @@ import (
 	"iter8.tools/iter8/internal/demo"
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
+	"iter8.tools/iter8/internal/load"
+	"iter8.tools/iter8/internal/metrics"
 )
 
 // Replicas above 1 need the generator pods of an Indexed Job: elsewhere
@@ -272,4 +274,33 @@ type saturatedPod struct{ *memMeeting }
 func (f *saturatedPod) Record(ctx context.Context, task, loop int, p experiment.LoadPart) error {
 	p.Saturated, p.SaturationReason = true, "behind"
 	return f.memMeeting.Record(ctx, task, loop, p)
+}
+
+// A pod's report travels as its part of the experiment and comes back with
+// every count the merged result shows.
+func TestPartRoundTrip(t *testing.T) {
+	t.Parallel()
+	st := load.Stats{Requests: 40, Errors: 3, TimedOut: 2, Replayed: 5, Codes: map[string]int64{"200": 37, "timeout": 2, "in-flight-at-abort": 1},
+		Latency: metrics.NewHDR(), Service: metrics.NewHDR()}
+	for i := range 40 {
+		st.Latency.Record(time.Duration(i+1) * time.Millisecond)
+		st.Service.Record(time.Duration(i+1) * time.Microsecond)
+	}
+	rep := &load.Report{Open: true, Endpoints: []load.Stats{st}, Total: st, Elapsed: 2 * time.Second, Sent: 40, Delayed: 4, Unsent: 6, UnsentHeld: 5,
+		IntendedRate: 23, AchievedRate: 20, Connections: 7, MaxConnections: 46, GeneratorLag: metrics.NewHDR(), Stopped: "aborted"}
+	p, err := partOf(rep, 1, "pod-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := reportOf(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := got.Total
+	if g.Requests != 40 || g.Errors != 3 || g.TimedOut != 2 || g.Replayed != 5 || g.Codes["in-flight-at-abort"] != 1 || g.Latency.Count() != 40 || g.Service.Count() != 40 {
+		t.Errorf("stats after the round trip: %+v", g)
+	}
+	if got.Sent != 40 || got.Delayed != 4 || got.Unsent != 6 || got.UnsentHeld != 5 || got.Connections != 7 || got.MaxConnections != 46 || got.Stopped != "aborted" {
+		t.Errorf("report after the round trip: %+v", got)
+	}
 }

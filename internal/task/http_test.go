@@ -1,8 +1,10 @@
 package task
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"maps"
 	"math"
 	"net"
@@ -421,5 +423,64 @@ func TestHTTPTaskUnreachable(t *testing.T) {
 	}
 	if _, ok := exp.Result.Insights.Value("http/latency-mean", 0); ok {
 		t.Error("no response was received, so there is no latency")
+	}
+}
+
+// A server that reads a GET and then resets its connection without an
+// answer, every third request of each connection: iter8 sends such a
+// request again over a new connection, as net/http's Transport does for
+// idempotent requests, so the reset is no error; but the request may have
+// reached the server, and the result counts it (replayed) and the report
+// says so, rather than hiding the resets.
+func TestReplayedRequestsCounted(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { _ = c.Close() }()
+				br := bufio.NewReader(c)
+				for n := 1; ; n++ {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					if n == 4 {
+						_ = c.(*net.TCPConn).SetLinger(0) // read, then reset
+						return
+					}
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	// One connection in closed loop: each connection answers 3 requests
+	// (the first a replay, after the first connection) and resets the
+	// 4th, so 20 requests see resets at requests 4, 7, 10, 13, 16 and 19.
+	exp, err := runTemp(t, newHTTP, map[string]any{
+		"url": "http://" + ln.Addr().String() + "/", "numRequests": 20.0, "qps": 0.0, "connections": 1.0, "timeout": "1m",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := exp.Result.Insights.Load["http"]
+	if ls.Requests != 20 || ls.Errors != 0 || ls.Replayed != 6 {
+		t.Errorf("requests %d errors %d replayed %d (codes %v), want 20 answered, 6 of them replayed", ls.Requests, ls.Errors, ls.Replayed, ls.Codes)
+	}
+	var text bytes.Buffer
+	if err := report.Text(&text, exp, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "REPLAYED: http: 6 requests were sent again") {
+		t.Errorf("the report does not count the replayed requests:\n%s", text.String())
 	}
 }

@@ -223,6 +223,7 @@ func joinStats(all []load.Stats) load.Stats {
 		t.Requests += s.Requests
 		t.Errors += s.Errors
 		t.TimedOut += s.TimedOut
+		t.Replayed += s.Replayed
 		t.Latency.Merge(s.Latency)
 		t.Service.Merge(s.Service)
 		same = same && s.Latency == s.Service

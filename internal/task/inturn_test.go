@@ -287,6 +287,8 @@ func TestJoinTurns(t *testing.T) {
 	b := open(50, 4, 25, 4*time.Second)
 	b.Saturated, b.SaturationReason, b.AchievedRate, b.CPUUtilization, b.CPUWait = true, "fell behind", 12.5, 0.6, 1
 	a.GeneratorLateness, b.GeneratorLateness, a.UnsentHeld, b.UnsentHeld = 2*time.Millisecond, 5*time.Millisecond, 3, 4
+	a.Total.Replayed, b.Total.Replayed = 2, 5
+	a.Endpoints[0].Replayed, b.Endpoints[0].Replayed = 2, 5
 	turns := []turn{{id: "a", rep: a, target: fakeTarget{}}, {id: "b", rep: b, target: fakeTarget{}}}
 	got := joinTurns(turns)
 	if got.Total.Requests != 150 || got.Total.Latency.Count() != 150 || got.Total.Service.Count() != 150 || got.Total.Codes["200"] != 150 {
@@ -301,6 +303,9 @@ func TestJoinTurns(t *testing.T) {
 	}
 	if cpu := got.CPUUtilization; cpu < 0.4999 || cpu > 0.5001 {
 		t.Errorf("cpu %v, want 0.5 (weighted by time)", cpu)
+	}
+	if got.Total.Replayed != 7 {
+		t.Errorf("replayed %d, want the sum 7", got.Total.Replayed)
 	}
 	if got.GeneratorLateness != 5*time.Millisecond || got.UnsentHeld != 7 {
 		t.Errorf("generator lateness %v, unsent held %d: want the larger and the sum", got.GeneratorLateness, got.UnsentHeld)

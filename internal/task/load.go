@@ -432,6 +432,7 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 		Unsent:           rep.Unsent,
 		UnsentHeld:       rep.UnsentHeld,
 		TimedOut:         st.TimedOut,
+		Replayed:         st.Replayed,
 		Connections:      rep.Connections,
 		ConnectionBound:  rep.ConnectionBound,
 		Warning:          rep.Warning,

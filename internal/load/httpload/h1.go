@@ -141,9 +141,11 @@ type h1Conn struct {
 	deferred bool      // its answer is read later (begin with now)
 	// answers counts the answers read on the current connection; again
 	// is set while the request in progress is sent a second time (see
-	// mayRetry).
-	answers int
-	again   bool
+	// mayRetry), and replayed when it is sent again although it may have
+	// reached the server (a replay).
+	answers  int
+	again    bool
+	replayed bool
 	// wrote counts the bytes of the request in progress written without
 	// the raw socket; cut is the error of a write the server cut short
 	// (see writeCut).
@@ -271,7 +273,7 @@ func (c *h1Conn) canDefer() bool { return c.nc != nil && c.raw != nil && c.raw.c
 func (c *h1Conn) begin(ctx context.Context, req h1Req, now bool) (out load.Outcome, ok bool) {
 	c.watch(ctx)
 	// (a failed dial reads no answer; a dial here has a whole timeout)
-	c.size, c.again = 0, false
+	c.size, c.again, c.replayed = 0, false, false
 	// (before the clock starts: a session ticket can take a moment)
 	closed := c.nc != nil && c.tcp != nil && c.tlsClosed()
 	if c.nc == nil {
@@ -405,6 +407,9 @@ func (c *h1Conn) mayRetry(ctx context.Context, err error) bool {
 		// nothing reached the server, even on a connection that carried
 		// no answer yet (opened before the run and idle since)
 	case c.cut == nil && c.answers > 0 && c.req.replay && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+		// it may have reached the server, which closed or reset the
+		// connection without answering: counted (load.Outcome.Replayed)
+		c.replayed = true
 	default:
 		return false
 	}

@@ -477,6 +477,7 @@ func (c *conn) Send(ctx context.Context, i int) (load.Outcome, bool) {
 	}
 	if out, ok := h.begin(ctx, ep.req, true); !ok {
 		c.lastErr = h.err
+		out.Replayed = h.replayed
 		return out, true
 	}
 	c.open, c.openEP = h, ep
@@ -495,6 +496,7 @@ func (c *conn) Collect(ctx context.Context) load.Outcome {
 	h, ep := c.open, c.openEP
 	c.open, c.openEP = nil, nil
 	out := h.end(ctx)
+	out.Replayed = h.replayed
 	if out.Err != "" {
 		c.lastErr = h.err
 	}
@@ -518,6 +520,7 @@ func (c *conn) do(ctx context.Context, ep *endpoint) load.Outcome {
 		c.h1[ep.group] = h
 	}
 	out := h.do(ctx, ep.req)
+	out.Replayed = h.replayed
 	if out.Err != "" {
 		c.lastErr = h.err
 	}

@@ -121,17 +121,20 @@ func TestServerClosedConnection(t *testing.T) {
 		later        int
 		wantErr      load.ErrorKind
 		wantAccepted int32
+		// the request was sent again though it may have reached the
+		// server (counted, load.Outcome.Replayed)
+		wantReplayed bool
 	}{
-		{"GET after an idle close", "GET", 1, closeAtOnce, -1, "", 2},
-		{"POST after an idle close", "POST", 1, closeAtOnce, -1, "", 2},
-		{"POST after an idle reset", "POST", 1, resetAtOnce, -1, "", 2},
-		{"POST after a 408 and an idle close", "POST", 1, send408, -1, "", 2},
-		{"POST on a new connection closed while idle", "POST", 0, closeAtOnce, -1, "", 2},
-		{"GET read, then closed", "GET", 1, readClose, -1, "", 2},
-		{"GET read, then reset", "GET", 1, readReset, -1, "", 2},
-		{"POST read, then closed", "POST", 1, readClose, -1, load.ConnClosed, 1},
-		{"a new connection closed without an answer", "GET", 0, readClose, -1, load.ConnClosed, 1},
-		{"closed again over the new connection", "GET", 1, readClose, 0, load.ConnClosed, 2},
+		{"GET after an idle close", "GET", 1, closeAtOnce, -1, "", 2, false},
+		{"POST after an idle close", "POST", 1, closeAtOnce, -1, "", 2, false},
+		{"POST after an idle reset", "POST", 1, resetAtOnce, -1, "", 2, false},
+		{"POST after a 408 and an idle close", "POST", 1, send408, -1, "", 2, false},
+		{"POST on a new connection closed while idle", "POST", 0, closeAtOnce, -1, "", 2, false},
+		{"GET read, then closed", "GET", 1, readClose, -1, "", 2, true},
+		{"GET read, then reset", "GET", 1, readReset, -1, "", 2, true},
+		{"POST read, then closed", "POST", 1, readClose, -1, load.ConnClosed, 1, false},
+		{"a new connection closed without an answer", "GET", 0, readClose, -1, load.ConnClosed, 1, false},
+		{"closed again over the new connection", "GET", 1, readClose, 0, load.ConnClosed, 2, true},
 	}
 	for _, tt := range tests {
 		for _, deferred := range []bool{false, true} {
@@ -176,6 +179,9 @@ func TestServerClosedConnection(t *testing.T) {
 			}
 			if n := accepted.Load(); n != tt.wantAccepted {
 				t.Errorf("%s (deferred %v): %d connections, want %d", tt.name, deferred, n, tt.wantAccepted)
+			}
+			if c.replayed != tt.wantReplayed {
+				t.Errorf("%s (deferred %v): replayed %v, want %v", tt.name, deferred, c.replayed, tt.wantReplayed)
 			}
 			if tt.later == 0 {
 				// a request over a third, new connection that closes

@@ -440,13 +440,13 @@ func clone(src *experiment.Experiment) *experiment.Experiment {
 // connectionBound copies an experiment and makes its open-loop run one
 // that grew its connections to the cap against a slow target (the
 // connection-bound warning, not an invalid run), some of whose requests
-// timed out (their latencies are lower bounds), as the load engine records
-// it.
+// timed out (their latencies are lower bounds) and some were sent again
+// after a reset (replayed), as the load engine records it.
 func connectionBound(src *experiment.Experiment) *experiment.Experiment {
 	exp := clone(src)
 	ls := exp.Result.Insights.Load["http"]
 	ls.Connections, ls.MaxConnections, ls.ConnectionBound = 8, 8, true
-	ls.Delayed, ls.TimedOut, ls.Unsent = 61, 3, 2
+	ls.Delayed, ls.TimedOut, ls.Unsent, ls.Replayed = 61, 3, 2, 4
 	ls.Warning = "connection-bound: 61 of 200 requests waited for one of the 8 connections (the cap): the target's mean service time of 152.4 ms at 50 req/s needs about 8; their waits are in the latency; 2 requests due within the duration could not start before it ended"
 	return exp
 }
