@@ -2,7 +2,9 @@ package task
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"iter8.tools/iter8/internal/experiment"
@@ -189,7 +191,7 @@ func (in *httpInputs) target(ctx context.Context, env *experiment.Env, eps []mix
 	}
 	if !allow && stop != nil {
 		cfg.Unreachable = func(err error) {
-			stop(fmt.Errorf("cannot reach %w (set allowInitialErrors: true to run anyway and count such failures as errors)", err))
+			stop(fmt.Errorf("%s %w (set allowInitialErrors: true to run anyway and count such failures as errors)", firstFailure(err), err))
 		}
 	}
 	target, err := httpload.New(cfg)
@@ -264,3 +266,18 @@ func (t httpTarget) protocol(ep int) string {
 }
 
 func (httpTarget) record(*experiment.Insights, string, int, []float64, ...measured) error { return nil }
+
+// firstFailure says what the failure of an endpoint's first request (see
+// httpload.Config.Unreachable) shows: "cannot reach" when no connection
+// could be made (refused, no such host, a dial or TLS handshake that
+// failed or timed out), "no HTTP answer to the first request to" when a
+// connection was made and the server closed or reset it, sent something
+// that is not HTTP, or did not answer in time.
+func firstFailure(err error) string {
+	var op *net.OpError
+	if (errors.As(err, &op) && (op.Op == "dial" || op.Op == "remote error")) || load.Classify(err) == load.TLS {
+		// ("remote error": a TLS alert from the server, in the handshake)
+		return "cannot reach"
+	}
+	return "no HTTP answer to the first request to"
+}

@@ -484,3 +484,51 @@ func TestReplayedRequestsCounted(t *testing.T) {
 		t.Errorf("the report does not count the replayed requests:\n%s", text.String())
 	}
 }
+
+// The first request's failure says what it shows: a server that cannot be
+// connected to cannot be reached; one that took the connection and then
+// closed it, or answered with something that is not HTTP, was reached but
+// gave no answer.
+func TestFirstRequestFailures(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		refuse bool
+		answer string // written after reading the request, then closed
+		want   string
+	}{
+		{"refused", true, "", "cannot reach http://"},
+		{"closed without an answer", false, "", "no HTTP answer to the first request to http://"},
+		{"not HTTP", false, "SSH-2.0-OpenSSH_9.6\r\n\r\n", "no HTTP answer to the first request to http://"},
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		if tt.refuse {
+			_ = ln.Close()
+		} else {
+			t.Cleanup(func() { _ = ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer func() { _ = c.Close() }()
+						if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+							_, _ = io.WriteString(c, tt.answer)
+						}
+					}()
+				}
+			}()
+		}
+		_, err = runTaskFor(t, map[string]any{"url": "http://" + addr + "/", "numRequests": 3.0}, "")
+		t.Logf("%s: %v", tt.name, err)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "allowInitialErrors") {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
