@@ -95,6 +95,12 @@ type LoopSummary struct {
 	// SLOs holds each SLO's outcome per version in the (last) loop, in the
 	// order of insights.sloVerdicts.
 	SLOs [][]slo.Outcome `json:"slos,omitempty"`
+	// SLOKeys names the SLO of each row of SLOs (and SLOsPassed) by its
+	// objective, as reports show it ("http/latency-p99 <= 100"), so that
+	// a later loop whose spec changed its SLOs reads each one's outcomes,
+	// not another's at the same position (see Aligned). Absent in entries
+	// recorded before it existed, which are read by position.
+	SLOKeys []string `json:"sloKeys,omitempty"`
 	// SLOsPassed counts, for a merged entry, the loops in which each SLO
 	// held, per version: passed, or had no data that the SLO ignores.
 	SLOsPassed [][]int `json:"slosPassed,omitempty"`

@@ -81,6 +81,7 @@ func (r *Result) recordLoop(start time.Time, failed bool) {
 			}
 			s.Histograms = append(s.Histograms, hs)
 		}
+		s.SLOKeys = SLOKeys(in.SLOVerdicts)
 		for _, v := range in.SLOVerdicts {
 			row := make([]slo.Outcome, len(v.Versions))
 			for i, res := range v.Versions {
@@ -92,13 +93,80 @@ func (r *Result) recordLoop(start time.Time, failed bool) {
 			s.SLOs = append(s.SLOs, row)
 		}
 	}
-	var ignore []bool // per SLO: no data does not count against it
+	var ignore []bool // per SLO (s.SLOKeys): no data does not count against it
 	if in := r.Insights; in != nil {
 		for _, v := range in.SLOVerdicts {
 			ignore = append(ignore, v.OnNoData == slo.IgnoreNoData)
 		}
 	}
-	r.History = compactHistory(append(r.History, s), ignore)
+	r.History = compactHistory(append(r.History, s), s.SLOKeys, ignore)
+}
+
+// SLOKey names an SLO in the history: its objective as reports show it.
+func SLOKey(o slo.Objective) string { return o.String() }
+
+// SLOKeys returns the key of each verdict's SLO.
+func SLOKeys(vs []slo.Verdict) []string {
+	keys := make([]string, len(vs))
+	for i, v := range vs {
+		keys[i] = SLOKey(v.Objective)
+	}
+	return keys
+}
+
+// Aligned returns the entry's SLO outcomes and, for a merged entry, its
+// pass counts, one row for each of keys (the SLOs of the current spec, in
+// order): each SLO is matched by its objective, the n-th of equal ones
+// with the n-th, so that a spec edited between loops never reads another
+// SLO's outcomes. The row of an SLO the entry's loops did not declare is
+// nil (undeclared reports which). An entry recorded before SLOKeys existed
+// is matched by position.
+func (s LoopSummary) Aligned(keys []string) (outcomes [][]slo.Outcome, passed [][]int, undeclared []bool) {
+	outcomes, passed, undeclared = make([][]slo.Outcome, len(keys)), nil, make([]bool, len(keys))
+	if s.SLOsPassed != nil {
+		passed = make([][]int, len(keys))
+	}
+	for i, k := range keys {
+		j := i
+		if s.SLOKeys != nil {
+			j = nth(s.SLOKeys, k, occurrence(keys, i))
+		}
+		if j < 0 || (j >= len(s.SLOs) && j >= len(s.SLOsPassed)) {
+			undeclared[i] = s.SLOKeys != nil
+			continue
+		}
+		if j < len(s.SLOs) {
+			outcomes[i] = s.SLOs[j]
+		}
+		if passed != nil && j < len(s.SLOsPassed) {
+			passed[i] = s.SLOsPassed[j]
+		}
+	}
+	return outcomes, passed, undeclared
+}
+
+// occurrence returns how many of keys before position i equal keys[i].
+func occurrence(keys []string, i int) int {
+	n := 0
+	for _, k := range keys[:i] {
+		if k == keys[i] {
+			n++
+		}
+	}
+	return n
+}
+
+// nth returns the position of the n-th (from 0) key equal to k, or -1.
+func nth(keys []string, k string, n int) int {
+	for j, x := range keys {
+		if x == k {
+			if n == 0 {
+				return j
+			}
+			n--
+		}
+	}
+	return -1
 }
 
 // compact rounds a value to 6 significant digits: enough for trends, and
@@ -116,7 +184,9 @@ func compact(v float64) float64 {
 
 // compactHistory merges the oldest entries of any tier holding more than
 // HistoryTier entries into one entry of the next tier.
-func compactHistory(h []LoopSummary, ignore []bool) []LoopSummary {
+// ignore says, for each of the current SLOs (keys), whether no data counts
+// as passed.
+func compactHistory(h []LoopSummary, keys []string, ignore []bool) []LoopSummary {
 	largest := 1
 	for _, e := range h {
 		largest = max(largest, e.Covers())
@@ -135,7 +205,7 @@ func compactHistory(h []LoopSummary, ignore []bool) []LoopSummary {
 			continue
 		}
 		// Entries of a tier are contiguous, oldest first.
-		merged := mergeLoops(h[first:first+HistoryMerge], ignore)
+		merged := mergeLoops(h[first:first+HistoryMerge], keys, ignore)
 		out := make([]LoopSummary, 0, len(h)-HistoryMerge+1)
 		out = append(out, h[:first]...)
 		out = append(out, merged)
@@ -146,10 +216,24 @@ func compactHistory(h []LoopSummary, ignore []bool) []LoopSummary {
 	return h
 }
 
-// mergeLoops merges consecutive entries, oldest first, into one.
-func mergeLoops(es []LoopSummary, ignore []bool) LoopSummary {
+// mergeLoops merges consecutive entries, oldest first, into one. Its SLOs
+// are those of the last entry; each entry's pass counts are matched to
+// them by objective (see Aligned), and a loop that did not declare one of
+// them counts as not having passed it. ignore says, for each current SLO
+// (cur), whether no data counts as passed; entries recorded before
+// SLOKeys are read by position.
+func mergeLoops(es []LoopSummary, cur []string, ignore []bool) LoopSummary {
 	last := es[len(es)-1]
-	m := LoopSummary{Loop: last.Loop, StartTime: es[0].StartTime, SLOs: last.SLOs}
+	m := LoopSummary{Loop: last.Loop, StartTime: es[0].StartTime, SLOs: last.SLOs, SLOKeys: last.SLOKeys}
+	ignored := ignore
+	if last.SLOKeys != nil {
+		ignored = make([]bool, len(last.SLOKeys))
+		for i, k := range last.SLOKeys {
+			if j := nth(cur, k, occurrence(last.SLOKeys, i)); j >= 0 && j < len(ignore) {
+				ignored[i] = ignore[j]
+			}
+		}
+	}
 	sums := []map[string]float64{}
 	counts := []map[string]int{}
 	hists := []map[string]*metrics.HDR{}
@@ -187,9 +271,15 @@ func mergeLoops(es []LoopSummary, ignore []bool) LoopSummary {
 				}
 			}
 		}
-		passed := e.SLOsPassed
+		var outcomes [][]slo.Outcome
+		var passed [][]int
+		if last.SLOKeys != nil {
+			outcomes, passed, _ = e.Aligned(last.SLOKeys)
+		} else {
+			outcomes, passed = e.SLOs, e.SLOsPassed
+		}
 		if passed == nil {
-			passed = passedCounts(e.SLOs, ignore)
+			passed = passedCounts(outcomes, ignored)
 		}
 		for i, row := range passed {
 			for len(m.SLOsPassed) <= i {

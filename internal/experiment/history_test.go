@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -143,5 +144,72 @@ func TestHistoryMergedCountsIgnoredNoData(t *testing.T) {
 	m := r.History[0]
 	if m.Covers() != HistoryMerge || m.SLOsPassed[0][0] != HistoryMerge || m.SLOsPassed[1][0] != 0 {
 		t.Errorf("merged entry of %d loops counts %v held: want %d for the ignored no data, 0 for the other", m.Covers(), m.SLOsPassed, HistoryMerge)
+	}
+}
+
+// Aligned matches a loop's SLO outcomes to the current SLOs by objective:
+// a reordered spec reads each SLO's own outcomes, equal objectives pair in
+// order, an SLO the loop did not declare has none, and an entry recorded
+// before SLOKeys is read by position.
+func TestAligned(t *testing.T) {
+	t.Parallel()
+	const a, b, c = "app/a <= 1", "app/b <= 2", "app/c <= 3"
+	entry := LoopSummary{Loop: 1, SLOKeys: []string{a, b, a}, SLOs: [][]slo.Outcome{{slo.Passed}, {slo.Failed}, {slo.NoData}}}
+	old := LoopSummary{Loop: 1, SLOs: [][]slo.Outcome{{slo.Passed}, {slo.Failed}}}
+	merged := LoopSummary{Loop: 20, Loops: 10, SLOKeys: []string{a, b}, SLOs: [][]slo.Outcome{{slo.Passed}, {slo.Failed}}, SLOsPassed: [][]int{{10}, {7}}}
+	for _, tt := range []struct {
+		name       string
+		e          LoopSummary
+		keys       []string
+		want       [][]slo.Outcome
+		wantPassed [][]int
+		undeclared []bool
+	}{
+		{"same spec", entry, []string{a, b, a}, [][]slo.Outcome{{slo.Passed}, {slo.Failed}, {slo.NoData}}, nil, []bool{false, false, false}},
+		{"reordered", entry, []string{b, a, a}, [][]slo.Outcome{{slo.Failed}, {slo.Passed}, {slo.NoData}}, nil, []bool{false, false, false}},
+		{"one changed", entry, []string{a, c}, [][]slo.Outcome{{slo.Passed}, nil}, nil, []bool{false, true}},
+		{"one more equal than declared", entry, []string{a, a, a}, [][]slo.Outcome{{slo.Passed}, {slo.NoData}, nil}, nil, []bool{false, false, true}},
+		{"before SLOKeys: by position", old, []string{b, a, c}, [][]slo.Outcome{{slo.Passed}, {slo.Failed}, nil}, nil, []bool{false, false, false}},
+		{"merged", merged, []string{b, c, a}, [][]slo.Outcome{{slo.Failed}, nil, {slo.Passed}}, [][]int{{7}, nil, {10}}, []bool{false, true, false}},
+	} {
+		got, passed, undeclared := tt.e.Aligned(tt.keys)
+		if !slices.EqualFunc(got, tt.want, slices.Equal) || !slices.EqualFunc(passed, tt.wantPassed, slices.Equal) || !slices.Equal(undeclared, tt.undeclared) {
+			t.Errorf("%s: outcomes %v passed %v undeclared %v, want %v %v %v", tt.name, got, passed, undeclared, tt.want, tt.wantPassed, tt.undeclared)
+		}
+	}
+}
+
+// Loops merged across a change of the spec's SLOs count, for each SLO of
+// the last of them, the loops in which that SLO held, matched by
+// objective: SLOs swapped between loops are counted as themselves, and a
+// loop that did not declare an SLO counts as not having passed it.
+func TestHistoryMergedAcrossSpecChange(t *testing.T) {
+	t.Parallel()
+	x := slo.Objective{Metric: "app/x", Limit: 1, Direction: slo.Upper}
+	y := slo.Objective{Metric: "app/y", Limit: 1, Direction: slo.Upper}
+	z := slo.Objective{Metric: "app/z", Limit: 1, Direction: slo.Upper}
+	r := &Result{}
+	for loop := range HistoryTier + HistoryMerge {
+		r.NumLoops++
+		in, err := r.InitInsights(1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// x always passes and y always fails; the spec lists them in
+		// another order from loop 5, and adds z (passing) from loop 8
+		pass, fail := []slo.Result{{Outcome: slo.Passed}}, []slo.Result{{Outcome: slo.Failed}}
+		in.SLOVerdicts = []slo.Verdict{{Objective: x, Versions: pass}, {Objective: y, Versions: fail}}
+		if loop >= 4 {
+			in.SLOVerdicts = []slo.Verdict{{Objective: y, Versions: fail}, {Objective: x, Versions: pass}}
+		}
+		if loop >= 7 {
+			in.SLOVerdicts = append(in.SLOVerdicts, slo.Verdict{Objective: z, Versions: pass})
+		}
+		r.recordLoop(time.Now(), false)
+	}
+	m := r.History[0]
+	want := [][]int{{0}, {HistoryMerge}, {HistoryMerge - 7}} // y, x, z: the keys of the group's last loop
+	if m.Covers() != HistoryMerge || !slices.Equal(m.SLOKeys, []string{y.String(), x.String(), z.String()}) || !slices.EqualFunc(m.SLOsPassed, want, slices.Equal) {
+		t.Errorf("merged entry of %d loops: keys %v passed %v, want %v", m.Covers(), m.SLOKeys, m.SLOsPassed, want)
 	}
 }

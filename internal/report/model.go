@@ -306,9 +306,15 @@ func New(exp *experiment.Experiment) *Report {
 			r.Status.Warnings = append(r.Status.Warnings, fmt.Sprintf("%s: invalid run: %s", l.Provider, l.SaturationReason))
 		}
 	}
+	keys := experiment.SLOKeys(in.SLOVerdicts)
 	for _, h := range res.History {
+		// each SLO's outcomes, even after the spec's SLOs changed
+		outcomes, passed := h.SLOs, h.SLOsPassed
+		if h.SLOKeys != nil && len(in.SLOVerdicts) > 0 {
+			outcomes, passed, _ = h.Aligned(keys)
+		}
 		r.Loops = append(r.Loops, Loop{Loop: h.Loop, Loops: h.Loops, StartTime: h.StartTime, Failure: h.Failure, Failures: h.Failures,
-			Outcomes: h.SLOs, Passed: h.SLOsPassed, Values: h.Values})
+			Outcomes: outcomes, Passed: passed, Values: h.Values})
 	}
 	return r
 }

@@ -14,6 +14,7 @@ import (
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/golden"
 	"iter8.tools/iter8/internal/report"
+	"iter8.tools/iter8/internal/slo"
 )
 
 // fixtures are experiments recorded by real runs (testdata/fixturegen).
@@ -328,5 +329,30 @@ func TestEndpointsOfAProviderName(t *testing.T) {
 		if p != "canary" && (ep == "" || p != "canary-"+ep) {
 			t.Errorf("provider %s: endpoint %q", p, ep)
 		}
+	}
+}
+
+// The loop-by-loop SLO marks of a spec whose SLOs changed between loops
+// are each SLO's own: matched by objective, not by position.
+func TestLoopOutcomesFollowTheSLOs(t *testing.T) {
+	t.Parallel()
+	exp := load(t, "multi-loop")
+	res := exp.Result
+	in := res.Insights
+	if len(in.SLOVerdicts) < 2 || len(res.History) == 0 {
+		t.Fatalf("the fixture needs two SLOs and a history: %d, %d", len(in.SLOVerdicts), len(res.History))
+	}
+	keys := experiment.SLOKeys(in.SLOVerdicts)
+	h := &res.History[len(res.History)-1]
+	// the loop recorded its first two SLOs in the other order
+	h.SLOKeys = append([]string{keys[1], keys[0]}, keys[2:]...)
+	h.SLOs = [][]slo.Outcome{{slo.Failed}, {slo.Passed}}
+	for range keys[2:] {
+		h.SLOs = append(h.SLOs, []slo.Outcome{slo.Passed})
+	}
+	l := report.New(exp).Loops
+	got := l[len(l)-1].Outcomes
+	if got[0][0] != slo.Passed || got[1][0] != slo.Failed {
+		t.Errorf("loop outcomes %v: want the first SLO's (passed) first", got)
 	}
 }

@@ -91,7 +91,13 @@ func (t *assessTask) Run(_ context.Context, env *experiment.Env) error {
 	}
 	verdicts := slo.Evaluate(t.objectives, in.NumVersions, in)
 	if t.in.Window != nil && *t.in.Window > 1 {
-		applyWindow(verdicts, env.SLOIndex, res.History, res.NumLoops, *t.in.Window-1)
+		// the spec's SLOs, which the loop's start recorded as not judged
+		keys := experiment.SLOKeys(in.SLOVerdicts)
+		for len(keys) < env.SLOIndex+len(verdicts) {
+			keys = append(keys, "")
+		}
+		copy(keys[env.SLOIndex:], experiment.SLOKeys(verdicts))
+		applyWindow(verdicts, env.SLOIndex, keys, res.History, res.NumLoops, *t.in.Window-1)
 	}
 	in.SetVerdicts(env.SLOIndex, verdicts)
 	for _, v := range verdicts {
@@ -145,9 +151,12 @@ func firstUnmet(verdicts []slo.Verdict, in *experiment.Insights) string {
 // process was killed before it ended). A merged history entry held it when
 // every loop it covers passed, so a window that reaches into part of one
 // is judged on all of it. A window reaching before the first loop, or
-// before the history began, is not full: the verdict is not judged yet.
-// first is the position of the task's first SLO in the recorded outcomes.
-func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSummary, current, previous int) {
+// before the history began, or into loops whose spec did not declare the
+// SLO (it was added or changed since), is not full: the verdict is not
+// judged yet. first is the position of the task's first SLO among keys,
+// the spec's SLOs, by which the history's outcomes are matched (see
+// experiment.LoopSummary.Aligned).
+func applyWindow(verdicts []slo.Verdict, first int, keys []string, history []experiment.LoopSummary, current, previous int) {
 	for vi := range verdicts {
 		v := &verdicts[vi]
 		for ver := range v.Versions {
@@ -155,7 +164,7 @@ func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSum
 			if !r.Satisfied() {
 				continue
 			}
-			why, missing := windowBreak(history, current, previous, first+vi, ver, v.Objective)
+			why, missing := windowBreak(history, keys, current, previous, first+vi, ver, v.Objective)
 			switch {
 			case why != "":
 				r.Loop, r.Outcome, r.Ignored = r.Outcome, slo.Failed, false
@@ -169,12 +178,13 @@ func applyWindow(verdicts []slo.Verdict, first int, history []experiment.LoopSum
 }
 
 // windowBreak says why the previous loops before loop current do not all
-// count as having held SLO i (objective o) for a version, or returns ""
-// and how many of the window's loops have no record yet: loops to come
-// (the window reaches before loop 1), or loops run before the history
-// began (a result of the original Iter8, reused), which were not judged
-// here and do not break the window.
-func windowBreak(history []experiment.LoopSummary, current, previous, i, version int, o slo.Objective) (why string, missing int) {
+// count as having held SLO i (objective o, keys[i]) for a version, or
+// returns "" and how many of the window's loops have no record yet: loops
+// to come (the window reaches before loop 1), loops run before the
+// history began (a result of the original Iter8, reused), or loops whose
+// spec did not declare the SLO, which were not judged on it and do not
+// break the window.
+func windowBreak(history []experiment.LoopSummary, keys []string, current, previous, i, version int, o slo.Objective) (why string, missing int) {
 	oldest := current - previous // the oldest loop in the window
 	want := current - 1          // the newest loop not yet found
 	for k := len(history) - 1; k >= 0 && want >= oldest && want >= 1; k-- {
@@ -185,7 +195,15 @@ func windowBreak(history []experiment.LoopSummary, current, previous, i, version
 		case e.Loop < want:
 			return unrecorded(want), 0
 		}
-		if why := unjudged(e, i, version, o); why != "" {
+		outcomes, passed, undeclared := e.Aligned(keys)
+		if undeclared[i] {
+			break
+		}
+		var p []int
+		if passed != nil {
+			p = passed[i]
+		}
+		if why := unjudged(e, outcomes[i], p, version, o); why != "" {
 			return why, 0
 		}
 		want = e.Loop - e.Covers()
@@ -197,14 +215,15 @@ func unrecorded(loop int) string {
 	return fmt.Sprintf("not judged in loop %d (no record: it did not end, its process stopped first): a loop without a fresh judgement does not count as passed", loop)
 }
 
-// unjudged says why a history entry does not count as having held SLO i
-// (objective o) for a version in every loop it covers, or returns "".
-func unjudged(e experiment.LoopSummary, i, version int, o slo.Objective) string {
+// unjudged says why a history entry does not count as having held an SLO
+// (objective o; its outcomes and, merged, pass counts in the entry) for a
+// version in every loop it covers, or returns "".
+func unjudged(e experiment.LoopSummary, outcomes []slo.Outcome, passed []int, version int, o slo.Objective) string {
 	if e.Covers() > 1 && e.SLOsPassed != nil {
 		// A merged entry keeps how many of its loops passed.
 		n := 0
-		if i < len(e.SLOsPassed) && version < len(e.SLOsPassed[i]) {
-			n = e.SLOsPassed[i][version]
+		if version < len(passed) {
+			n = passed[version]
 		}
 		if n < e.Covers() {
 			return fmt.Sprintf("passed in %d of the %d loops ending at loop %d", n, e.Covers(), e.Loop)
@@ -212,8 +231,8 @@ func unjudged(e experiment.LoopSummary, i, version int, o slo.Objective) string 
 		return ""
 	}
 	var got slo.Outcome
-	if i < len(e.SLOs) && version < len(e.SLOs[i]) {
-		got = e.SLOs[i][version]
+	if version < len(outcomes) {
+		got = outcomes[version]
 	}
 	switch {
 	case got == slo.Passed, got == slo.NoData && o.OnNoData == slo.IgnoreNoData:

@@ -126,3 +126,57 @@ func TestAssessWindowAndAbort(t *testing.T) {
 		t.Error("window 0 accepted")
 	}
 }
+
+// A window reads each SLO's own outcomes in earlier loops, matched by its
+// objective, when the spec's SLOs changed between loops (a hand-edited
+// experiment run again with its result reused): reordered SLOs keep their
+// records, and an SLO that earlier loops did not declare (a new limit) has
+// no record there, so its window is not full. Matched by position, the
+// reordered latency SLO passed on the error SLO's record, and the error
+// SLO failed on the latency SLO's.
+func TestAssessWindowAcrossSpecChange(t *testing.T) {
+	t.Parallel()
+	lat, errs := "app/latency <= 100", "app/errors <= 0"
+	var history []experiment.LoopSummary
+	for loop, latOutcome := range []slo.Outcome{slo.Passed, slo.Failed, slo.Passed} {
+		history = append(history, experiment.LoopSummary{Loop: loop + 1, SLOKeys: []string{lat, errs},
+			Values: []map[string]float64{{"app/latency": 50, "app/errors": 0}},
+			SLOs:   [][]slo.Outcome{{latOutcome}, {slo.Passed}}})
+	}
+	history[1].Values[0]["app/latency"] = 500
+	upper := func(slos ...[2]any) map[string]any {
+		var list []any
+		for _, s := range slos {
+			list = append(list, map[string]any{"metric": s[0], "limit": s[1]})
+		}
+		return map[string]any{"window": 3.0, "SLOs": map[string]any{"upper": list}}
+	}
+	for _, tt := range []struct {
+		name string
+		with map[string]any
+		want []slo.Outcome
+		why  []string
+	}{
+		{"reordered", upper([2]any{"app/errors", 0.0}, [2]any{"app/latency", 100.0}),
+			[]slo.Outcome{slo.Passed, slo.Failed}, []string{"", "not satisfied in loop 2"}},
+		{"a new limit", upper([2]any{"app/latency", 200.0}, [2]any{"app/errors", 0.0}),
+			[]slo.Outcome{slo.NotJudged, slo.Passed}, []string{"has 1 recorded so far", ""}},
+	} {
+		tk, err := newAssess(tt.with)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := &experiment.Experiment{Result: &experiment.Result{NumLoops: 4, History: history}}
+		in, _ := exp.Result.InitInsights(1, nil)
+		_ = in.SetValue("app/latency", metricsMeta(), 0, 70)
+		_ = in.SetValue("app/errors", metricsMeta(), 0, 0)
+		if err := tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard()}); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range in.SLOVerdicts {
+			if r := v.Versions[0]; r.Outcome != tt.want[i] || !strings.Contains(r.Reason, tt.why[i]) {
+				t.Errorf("%s: %s: %s (%s), want %s (%s)", tt.name, v.String(), r.Outcome, r.Reason, tt.want[i], tt.why[i])
+			}
+		}
+	}
+}
