@@ -172,10 +172,12 @@ func TestAligned(t *testing.T) {
 		{"before SLOKeys: by position", old, []string{b, a, c}, [][]slo.Outcome{{slo.Passed}, {slo.Failed}, nil}, nil, []bool{false, false, false}},
 		{"merged", merged, []string{b, c, a}, [][]slo.Outcome{{slo.Failed}, nil, {slo.Passed}}, [][]int{{7}, nil, {10}}, []bool{false, true, false}},
 	} {
-		got, passed, undeclared := tt.e.Aligned(tt.keys)
-		if !slices.EqualFunc(got, tt.want, slices.Equal) || !slices.EqualFunc(passed, tt.wantPassed, slices.Equal) || !slices.Equal(undeclared, tt.undeclared) {
-			t.Errorf("%s: outcomes %v passed %v undeclared %v, want %v %v %v", tt.name, got, passed, undeclared, tt.want, tt.wantPassed, tt.undeclared)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got, passed, undeclared := tt.e.Aligned(tt.keys)
+			if !slices.EqualFunc(got, tt.want, slices.Equal) || !slices.EqualFunc(passed, tt.wantPassed, slices.Equal) || !slices.Equal(undeclared, tt.undeclared) {
+				t.Errorf("outcomes %v passed %v undeclared %v, want %v %v %v", got, passed, undeclared, tt.want, tt.wantPassed, tt.undeclared)
+			}
+		})
 	}
 }
 

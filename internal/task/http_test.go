@@ -501,34 +501,36 @@ func TestFirstRequestFailures(t *testing.T) {
 		{"closed without an answer", false, "", "no HTTP answer to the first request to http://"},
 		{"not HTTP", false, "SSH-2.0-OpenSSH_9.6\r\n\r\n", "no HTTP answer to the first request to http://"},
 	} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		if tt.refuse {
-			_ = ln.Close()
-		} else {
-			t.Cleanup(func() { _ = ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer func() { _ = c.Close() }()
-						if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-							_, _ = io.WriteString(c, tt.answer)
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			if tt.refuse {
+				_ = ln.Close()
+			} else {
+				t.Cleanup(func() { _ = ln.Close() })
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
 						}
-					}()
-				}
-			}()
-		}
-		_, err = runTaskFor(t, map[string]any{"url": "http://" + addr + "/", "numRequests": 3.0}, "")
-		t.Logf("%s: %v", tt.name, err)
-		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "allowInitialErrors") {
-			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
-		}
+						go func() {
+							defer func() { _ = c.Close() }()
+							if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+								_, _ = io.WriteString(c, tt.answer)
+							}
+						}()
+					}
+				}()
+			}
+			_, err = runTaskFor(t, map[string]any{"url": "http://" + addr + "/", "numRequests": 3.0}, "")
+			t.Logf("%v", err)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "allowInitialErrors") {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

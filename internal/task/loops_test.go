@@ -162,21 +162,23 @@ func TestAssessWindowAcrossSpecChange(t *testing.T) {
 		{"a new limit", upper([2]any{"app/latency", 200.0}, [2]any{"app/errors", 0.0}),
 			[]slo.Outcome{slo.NotJudged, slo.Passed}, []string{"has 1 recorded so far", ""}},
 	} {
-		tk, err := newAssess(tt.with)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exp := &experiment.Experiment{Result: &experiment.Result{NumLoops: 4, History: history}}
-		in, _ := exp.Result.InitInsights(1, nil)
-		_ = in.SetValue("app/latency", metricsMeta(), 0, 70)
-		_ = in.SetValue("app/errors", metricsMeta(), 0, 0)
-		if err := tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard()}); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range in.SLOVerdicts {
-			if r := v.Versions[0]; r.Outcome != tt.want[i] || !strings.Contains(r.Reason, tt.why[i]) {
-				t.Errorf("%s: %s: %s (%s), want %s (%s)", tt.name, v.String(), r.Outcome, r.Reason, tt.want[i], tt.why[i])
+		t.Run(tt.name, func(t *testing.T) {
+			tk, err := newAssess(tt.with)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			exp := &experiment.Experiment{Result: &experiment.Result{NumLoops: 4, History: history}}
+			in, _ := exp.Result.InitInsights(1, nil)
+			_ = in.SetValue("app/latency", metricsMeta(), 0, 70)
+			_ = in.SetValue("app/errors", metricsMeta(), 0, 0)
+			if err := tk.Run(context.Background(), &experiment.Env{Experiment: exp, Logger: discard()}); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range in.SLOVerdicts {
+				if r := v.Versions[0]; r.Outcome != tt.want[i] || !strings.Contains(r.Reason, tt.why[i]) {
+					t.Errorf("%s: %s (%s), want %s (%s)", v.String(), r.Outcome, r.Reason, tt.want[i], tt.why[i])
+				}
+			}
+		})
 	}
 }
