@@ -434,40 +434,26 @@ func TestHTTPTaskUnreachable(t *testing.T) {
 // says so, rather than hiding the resets.
 func TestReplayedRequestsCounted(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	addr := serveRaw(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for n := 1; ; n++ {
+			if _, err := http.ReadRequest(br); err != nil {
 				return
 			}
-			go func() {
-				defer func() { _ = c.Close() }()
-				br := bufio.NewReader(c)
-				for n := 1; ; n++ {
-					if _, err := http.ReadRequest(br); err != nil {
-						return
-					}
-					if n == 4 {
-						_ = c.(*net.TCPConn).SetLinger(0) // read, then reset
-						return
-					}
-					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-						return
-					}
-				}
-			}()
+			if n == 4 {
+				_ = c.(*net.TCPConn).SetLinger(0) // read, then reset
+				return
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	// One connection in closed loop: each connection answers 3 requests
 	// (the first a replay, after the first connection) and resets the
 	// 4th, so 20 requests see resets at requests 4, 7, 10, 13, 16 and 19.
 	exp, err := runTemp(t, newHTTP, map[string]any{
-		"url": "http://" + ln.Addr().String() + "/", "numRequests": 20.0, "qps": 0.0, "connections": 1.0, "timeout": "1m",
+		"url": "http://" + addr + "/", "numRequests": 20.0, "qps": 0.0, "connections": 1.0, "timeout": "1m",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -502,35 +488,50 @@ func TestFirstRequestFailures(t *testing.T) {
 		{"not HTTP", false, "SSH-2.0-OpenSSH_9.6\r\n\r\n", "no HTTP answer to the first request to http://"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr := ln.Addr().String()
+			var addr string
 			if tt.refuse {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				addr = ln.Addr().String()
 				_ = ln.Close()
 			} else {
-				t.Cleanup(func() { _ = ln.Close() })
-				go func() {
-					for {
-						c, err := ln.Accept()
-						if err != nil {
-							return
-						}
-						go func() {
-							defer func() { _ = c.Close() }()
-							if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-								_, _ = io.WriteString(c, tt.answer)
-							}
-						}()
+				addr = serveRaw(t, func(c net.Conn) {
+					if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+						_, _ = io.WriteString(c, tt.answer)
 					}
-				}()
+				})
 			}
-			_, err = runTaskFor(t, map[string]any{"url": "http://" + addr + "/", "numRequests": 3.0}, "")
+			_, err := runTaskFor(t, map[string]any{"url": "http://" + addr + "/", "numRequests": 3.0}, "")
 			t.Logf("%v", err)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "allowInitialErrors") {
 				t.Errorf("error %v, want %q", err, tt.want)
 			}
 		})
 	}
+}
+
+// serveRaw serves connections on 127.0.0.1 with serve, which the server
+// closes after it returns, until the test ends; it returns the address.
+func serveRaw(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { _ = c.Close() }()
+				serve(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
