@@ -243,7 +243,10 @@ func loadPanel(l Load) loadView {
 			share = float64(c.Count) / float64(l.Requests)
 		}
 		class := "bar-ok"
-		if isErrorCode(c) {
+		switch {
+		case c.Kind == inFlightAtAbort:
+			class = "bar-unknown" // no answer, and no error either
+		case isErrorCode(c):
 			class = "bar-err"
 		}
 		v.Codes = append(v.Codes, codeView{Name: c.name(), Kind: kind, Count: c.Count, Share: pct(c.Count, l.Requests), Bar: barSVG(share, class)})
