@@ -1041,7 +1041,7 @@ func (e *engine) finish(sh *shard, ep int, out Outcome, sm sample) (end time.Dur
 			// Cut short by cancellation: not a measurement of the target.
 			return end, false
 		}
-		out, aborted = Outcome{Err: InFlightAtAbort}, true
+		out, aborted = Outcome{Err: InFlightAtAbort, Sent: out.Sent}, true
 	}
 	if e.ignored(end) {
 		return end, false
