@@ -439,6 +439,10 @@ func Run(ctx context.Context, target Target, o Options) (*Report, error) {
 		defer e.cutShort()
 	}
 	defer e.durationStop(e.requestContext(ctx))()
+	if e.open && o.Concurrency == nil && e.maxConns > initial {
+		e.wg.Add(1)
+		go e.watchHangs(ctx)
+	}
 	close(begin)
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
@@ -1102,11 +1106,16 @@ func (e *engine) longHeld() time.Duration {
 // target answered another request fast within that time (a stall of the
 // target, or of the machine under it, holds every connection, answers
 // nothing meanwhile, and then the stalled requests all at once; more
-// connections would queue with the rest).
+// connections would queue with the rest). A stall longer than hangGrow is
+// a hang: then every request in flight counts, and connections grow to
+// send each request as it falls due, up to the cap (see watchHangs).
 func (e *engine) heldLong(w int) int {
 	now := int64(time.Since(e.start))
 	long := int64(e.longHeld())
-	if now-e.lastFast.Load() > long {
+	if quiet := now - e.lastFast.Load(); quiet > long {
+		if quiet > int64(hangGrow) {
+			return w
+		}
 		return 0
 	}
 	n := 0
@@ -1116,6 +1125,58 @@ func (e *engine) heldLong(w int) int {
 		}
 	}
 	return n
+}
+
+// hangGrow is how long the target must have answered nothing fast for its
+// stall to count as a hang, during which connections grow again (see
+// heldLong): well above the stalls of a target or of a busy machine that
+// end with every held request answered at once (tens to hundreds of
+// milliseconds), and short against request timeouts (10 s by default). The
+// requests due during a hang are then sent, about hangGrow late (the wait
+// charged to the target), and measured: they time out or are answered
+// late, as a real client's would be, rather than left unsent, which no
+// error-rate SLO sees.
+const hangGrow = time.Second
+
+// watchHangs lets connections grow while a hung target holds every one of
+// them: workers grow them when they send (see grow), and during a hang no
+// worker is free to send. Every hangGrow/4, when no worker is free and a
+// request is overdue, it calls grow, with the wait until now charged to
+// the target (no connection was free since that request was due, or a
+// worker would have claimed it). It ends when the last request is
+// claimed, the duration ends or the run stops.
+func (e *engine) watchHangs(ctx context.Context) {
+	defer e.wg.Done()
+	tick := time.NewTicker(hangGrow / 4)
+	defer tick.Stop()
+	var end <-chan time.Time
+	if d := e.opts.Duration; d > 0 {
+		t := time.NewTimer(d - time.Since(e.start))
+		defer t.Stop()
+		end = t.C
+	}
+	for {
+		select {
+		case <-tick.C:
+		case <-end:
+			return
+		case <-e.drained:
+			return
+		case <-e.stopping:
+			return
+		case <-ctx.Done():
+			return
+		}
+		n := e.next.Load()
+		if e.idle.Load() > 0 || (e.limit > 0 && n >= e.limit) {
+			continue
+		}
+		now := time.Since(e.start)
+		if e.opts.Pacer.At(e.opts.Shard.global(n)) >= now {
+			continue // nothing is overdue
+		}
+		e.grow(ctx, &heldLog{free: now}, 0)
+	}
 }
 
 // trackMedian moves the median estimate a step towards svc (a frugal

@@ -654,19 +654,22 @@ func (c degradeConn) Do(ctx context.Context, _ int) Outcome {
 }
 func (degradeConn) Close() error { return nil }
 
-// A target that slows to 1.5 s for the last half of a 2 s run holds its
+// A target that slows to 1.5 s for the last 40% of a 2 s run holds its
 // connections until the run ends: the requests due meanwhile cannot be
 // sent, and they are in the latency at their wait until the end (lower
 // bounds), not left out (p90 1 ms before), and the run is valid: the
-// generator kept its schedule while it had a connection.
+// generator kept its schedule while it had a connection. (The slowdown
+// ends the run before it has lasted hangGrow, after which connections
+// would grow to send the requests: see TestHangSendsTheRequestsDue.)
 func TestUnsentBehindSlowTargetInLatency(t *testing.T) {
 	t.Parallel()
-	rep, err := Run(context.Background(), &degradeTarget{from: time.Second, slow: 1500 * time.Millisecond}, Options{
+	rep, err := Run(context.Background(), &degradeTarget{from: 1200 * time.Millisecond, slow: 1500 * time.Millisecond}, Options{
 		Pacer: Constant{PerSecond: 100}, Connections: 4, MaxConnections: 500, Duration: 2 * time.Second, Timeout: 5 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("unsent %d (%d held), %d connections, p90 %.1f ms", rep.Unsent, rep.UnsentHeld, rep.Connections, rep.Total.Latency.PercentileMs(90))
 	if rep.Unsent < 50 {
 		t.Fatalf("%d unsent, %d connections: the test needs requests the slow target kept from being sent", rep.Unsent, rep.Connections)
 	}
@@ -738,5 +741,33 @@ func TestAbortKeepsRequestsInFlight(t *testing.T) {
 	}
 	if m := rep.Total.Latency.MaxMs(); m < 200 {
 		t.Errorf("latency max %.1f ms: want the stall's (the abort came about 300 ms into it)", m)
+	}
+}
+
+// A target that hangs holds every connection until the requests time out.
+// Connections grow again once the hang has lasted hangGrow, so the
+// requests due meanwhile are sent and time out as a real client's would:
+// counted as errors, not left unsent where no error-rate SLO sees them.
+// Before, a hang let through only a request per connection per timeout:
+// here 31 requests timed out and 219 were unsent (27 connections, grown
+// before the first 32 answers); now 250 time out and none is unsent.
+func TestHangSendsTheRequestsDue(t *testing.T) {
+	t.Parallel()
+	const timeout = 2 * time.Second
+	target := &degradeTarget{from: 500 * time.Millisecond, slow: time.Minute, timeout: timeout}
+	rep, err := Run(context.Background(), target, Options{
+		Pacer: Constant{PerSecond: 100}, Connections: 4, MaxConnections: 400, Duration: 3 * time.Second, Timeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sent %d, unsent %d, errors %d, %d connections", rep.Sent, rep.Unsent, rep.Total.Errors, rep.Connections)
+	// 250 requests fall due in the hang; those due in its first second and
+	// after are sent within about hangGrow and a tick of their due time.
+	if rep.Total.Errors < 150 || rep.Unsent > 60 {
+		t.Errorf("%d of %d requests timed out and %d were unsent: want the requests due in the hang sent", rep.Total.Errors, rep.Sent+rep.Unsent, rep.Unsent)
+	}
+	if rep.Saturated {
+		t.Errorf("saturated (%s): the hang is the target's", rep.SaturationReason)
 	}
 }
