@@ -1140,11 +1140,14 @@ const hangGrow = time.Second
 
 // watchHangs lets connections grow while a hung target holds every one of
 // them: workers grow them when they send (see grow), and during a hang no
-// worker is free to send. Every hangGrow/4, when no worker is free and a
-// request is overdue, it calls grow, with the wait until now charged to
-// the target (no connection was free since that request was due, or a
-// worker would have claimed it). It ends when the last request is
-// claimed, the duration ends or the run stops.
+// worker is free to send. Every hangGrow/4, in a hang (no fast answer for
+// hangGrow), when no worker is free and a request is overdue, it calls
+// grow, with the wait until now charged to the target (no connection was
+// free since that request was due, or a worker would have claimed it).
+// Outside a hang it does nothing: a generator short of CPU, whose
+// connections look busy with its own lateness, grows nothing this way. It
+// ends when the last request is claimed, the duration ends or the run
+// stops.
 func (e *engine) watchHangs(ctx context.Context) {
 	defer e.wg.Done()
 	tick := time.NewTicker(hangGrow / 4)
@@ -1172,8 +1175,8 @@ func (e *engine) watchHangs(ctx context.Context) {
 			continue
 		}
 		now := time.Since(e.start)
-		if e.opts.Pacer.At(e.opts.Shard.global(n)) >= now {
-			continue // nothing is overdue
+		if now-time.Duration(e.lastFast.Load()) <= hangGrow || e.opts.Pacer.At(e.opts.Shard.global(n)) >= now {
+			continue // not a hang (workers grow connections as they send), or nothing is overdue
 		}
 		e.grow(ctx, &heldLog{free: now}, 0)
 	}
