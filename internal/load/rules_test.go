@@ -78,6 +78,26 @@ func TestJudge(t *testing.T) {
 		// held (a slowdown that outran growth): the latency shows it
 		{"behind on the target's waits, below the cap", Report{IntendedRate: 100, Sent: 300, Unsent: 200, UnsentHeld: 200, Delayed: 50, Lateness: 500 * time.Millisecond, GeneratorLateness: time.Millisecond, MaxConnections: 500, Total: svc(time.Millisecond)}, false, false, false},
 		{"slow target at the cap on a busy machine", Report{IntendedRate: 8, Sent: 16, Delayed: 10, Lateness: 500 * time.Millisecond, MaxConnections: 4, CPUUtilization: 0.01, CPUWait: 0.05, Total: svc(700 * time.Millisecond)}, true, false, true},
+		// 200,000 req/s asked of a generator that could send about 50,000
+		// (measured under two busy loops): its backlog, released over all
+		// 1,000 connections at once, queued at nginx (8 ms service time),
+		// so the unsent requests were charged to connections the target
+		// held and its own median lateness was 0; but it was busy (CPU and
+		// waits 0.8 of its cores) and its own lag reached p99 1.3 s
+		{"overloaded generator whose backlog held the connections", Report{IntendedRate: 200000, Sent: 160000, Unsent: 440000, UnsentHeld: 440000, Delayed: 160000,
+			Lateness: 2200 * time.Millisecond, MaxConnections: 1000, CPUUtilization: 0.3, CPUWait: 0.5, GeneratorLag: hdrOf(time.Millisecond, 800*time.Millisecond, 1300*time.Millisecond), Total: svc(8 * time.Millisecond)}, true, true, false},
+		// the same below 0.8 of its cores, which the connection-bound
+		// excuse would allow: the service time (25 ms of a starved demo
+		// server) explains the cap, but the generator's own lag does not
+		{"overloaded generator at the cap below 0.8 of its cores", Report{IntendedRate: 200000, Sent: 90000, Unsent: 510000, UnsentHeld: 510000, Delayed: 90000,
+			Lateness: 2500 * time.Millisecond, MaxConnections: 1000, CPUUtilization: 0.23, CPUWait: 0.53, GeneratorLag: hdrOf(time.Millisecond, 500*time.Millisecond, 800*time.Millisecond), Total: svc(25 * time.Millisecond)}, true, true, false},
+		// the same lag from a generator mostly asleep: a slow target's
+		// waits (the lag a busy machine's scheduling)
+		{"behind on the target's waits, generator idle but jittery", Report{IntendedRate: 100, Sent: 300, Unsent: 200, UnsentHeld: 200, Delayed: 50, Lateness: 500 * time.Millisecond,
+			GeneratorLateness: time.Millisecond, MaxConnections: 500, CPUUtilization: 0.02, CPUWait: 0.1, GeneratorLag: hdrOf(time.Millisecond, 800*time.Millisecond, 1300*time.Millisecond), Total: svc(time.Millisecond)}, false, false, false},
+		// busy but punctual: the target's waits
+		{"behind on the target's waits, generator busy but punctual", Report{IntendedRate: 100, Sent: 300, Unsent: 200, UnsentHeld: 200, Delayed: 50, Lateness: 500 * time.Millisecond,
+			GeneratorLateness: time.Millisecond, MaxConnections: 500, CPUUtilization: 0.9, GeneratorLag: hdrOf(time.Millisecond, 2*time.Millisecond, 3*time.Millisecond), Total: svc(time.Millisecond)}, false, false, false},
 	}
 	for _, tt := range tests {
 		r := tt.r
