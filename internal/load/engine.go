@@ -1113,7 +1113,7 @@ func (e *engine) heldLong(w int) int {
 	now := int64(time.Since(e.start))
 	long := int64(e.longHeld())
 	if quiet := now - e.lastFast.Load(); quiet > long {
-		if quiet > int64(hangGrow) {
+		if e.hung(time.Duration(now)) {
 			return w
 		}
 		return 0
@@ -1175,11 +1175,17 @@ func (e *engine) watchHangs(ctx context.Context) {
 			continue
 		}
 		now := time.Since(e.start)
-		if now-time.Duration(e.lastFast.Load()) <= hangGrow || e.opts.Pacer.At(e.opts.Shard.global(n)) >= now {
+		if !e.hung(now) || e.opts.Pacer.At(e.opts.Shard.global(n)) >= now {
 			continue // not a hang (workers grow connections as they send), or nothing is overdue
 		}
 		e.grow(ctx, &heldLog{free: now}, 0)
 	}
+}
+
+// hung reports whether the target has answered nothing fast for hangGrow
+// at now (time into the run): a hang.
+func (e *engine) hung(now time.Duration) bool {
+	return now-time.Duration(e.lastFast.Load()) > hangGrow
 }
 
 // trackMedian moves the median estimate a step towards svc (a frugal
@@ -1496,7 +1502,7 @@ func (r *Report) judge(capHit bool, span time.Duration, tolerance float64) {
 	case !behind || r.ConnectionBound:
 	case Behind(r.GeneratorLateness, span, tolerance), busy:
 		r.Saturated = true
-		r.SaturationReason = saturationReason(r)
+		r.SaturationReason = saturationReason(r, busy)
 	default:
 		// behind, but not by the generator's own lateness: the target
 		// held the connections (a stall, a slowdown that outran growth)
@@ -1512,21 +1518,22 @@ func (r *Report) judge(capHit bool, span time.Duration, tolerance float64) {
 // for half of its cores, and often far behind while a connection was free
 // (the p99 of its own lag beyond four times allowed, the median lateness
 // the run may have; a generator mostly asleep on a busy machine is late by
-// its scheduling, tens of milliseconds). Such a generator cannot blame the target for the
-// connections it found held: its backlog, released over every connection
-// at once, queues at the target and holds them (asked ten times what it
-// could send, iter8 found every connection of its cap held and charged
-// the unsent requests to the target, with a median lateness of its own of
-// 0 s and a p99 of 0.5 to 1.3 s).
+// its scheduling, tens of milliseconds). Such a generator cannot blame the
+// target for the connections it found held: its backlog, released over
+// every connection at once, queues at the target and holds them (asked
+// four to six times what it could send, iter8 found every connection of
+// its cap held and charged the unsent requests to the target, with a
+// median lateness of its own of 0 s and a p99 of 0.5 to 1.3 s).
 func (r *Report) busyAndLate(allowed time.Duration) bool {
 	return r.CPUUtilization+r.CPUWait >= 0.5 && r.GeneratorLag != nil && r.GeneratorLag.Count() > 0 &&
 		time.Duration(r.GeneratorLag.PercentileMs(99)*float64(time.Millisecond)) > 4*allowed
 }
 
-func saturationReason(r *Report) string {
+// saturationReason says why a run is invalid; busy is r.busyAndLate.
+func saturationReason(r *Report, busy bool) string {
 	why := fmt.Sprintf("the load generator fell behind its schedule while connections were free: the median request started %s late (allowed %s); achieved %.4g req/s of the intended %.4g req/s",
 		r.Lateness.Round(time.Microsecond), r.AllowedLateness.Round(time.Microsecond), r.AchievedRate, r.IntendedRate)
-	if r.busyAndLate(r.AllowedLateness) {
+	if busy {
 		why += fmt.Sprintf("; the generator was busy and late while connections were free (its own lateness p99 %.4g ms), so the connections it found held may have been held by its own backlog", r.GeneratorLag.PercentileMs(99))
 	}
 	if r.Unsent > 0 {
