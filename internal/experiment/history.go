@@ -126,10 +126,14 @@ func (s LoopSummary) Aligned(keys []string) (outcomes [][]slo.Outcome, passed []
 	if s.SLOsPassed != nil {
 		passed = make([][]int, len(keys))
 	}
-	for i, k := range keys {
+	var pos []int
+	if s.SLOKeys != nil {
+		pos = positions(keys, s.SLOKeys)
+	}
+	for i := range keys {
 		j := i
-		if s.SLOKeys != nil {
-			j = nth(s.SLOKeys, k, occurrence(keys, i))
+		if pos != nil {
+			j = pos[i]
 		}
 		if j < 0 || (j >= len(s.SLOs) && j >= len(s.SLOsPassed)) {
 			undeclared[i] = s.SLOKeys != nil
@@ -145,28 +149,26 @@ func (s LoopSummary) Aligned(keys []string) (outcomes [][]slo.Outcome, passed []
 	return outcomes, passed, undeclared
 }
 
-// occurrence returns how many of keys before position i equal keys[i].
-func occurrence(keys []string, i int) int {
-	n := 0
-	for _, k := range keys[:i] {
-		if k == keys[i] {
-			n++
-		}
-	}
-	return n
-}
-
-// nth returns the position of the n-th (from 0) key equal to k, or -1.
-func nth(keys []string, k string, n int) int {
-	for j, x := range keys {
-		if x == k {
-			if n == 0 {
-				return j
+// positions returns, for each of keys, its position in in, or -1: the
+// n-th of equal keys pairs with the n-th of them in in.
+func positions(keys, in []string) []int {
+	out := make([]int, len(keys))
+	seen := map[string]int{} // how many of each key came before
+	for i, k := range keys {
+		out[i] = -1
+		n := seen[k]
+		seen[k]++
+		for j, x := range in {
+			if x == k {
+				if n == 0 {
+					out[i] = j
+					break
+				}
+				n--
 			}
-			n--
 		}
 	}
-	return -1
+	return out
 }
 
 // compact rounds a value to 6 significant digits: enough for trends, and
@@ -228,8 +230,8 @@ func mergeLoops(es []LoopSummary, cur []string, ignore []bool) LoopSummary {
 	ignored := ignore
 	if last.SLOKeys != nil {
 		ignored = make([]bool, len(last.SLOKeys))
-		for i, k := range last.SLOKeys {
-			if j := nth(cur, k, occurrence(last.SLOKeys, i)); j >= 0 && j < len(ignore) {
+		for i, j := range positions(last.SLOKeys, cur) {
+			if j >= 0 && j < len(ignore) {
 				ignored[i] = ignore[j]
 			}
 		}
