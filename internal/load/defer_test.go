@@ -26,6 +26,8 @@ type deferTarget struct {
 	sendSlow func(i int64) time.Duration
 	timeout  time.Duration
 	n        atomic.Int64
+	// last is when the latest request was sent (Unix ns)
+	last atomic.Int64
 	// unread is the longest an answer waited, once arrived, for Collect
 	unread atomic.Int64
 	mu     sync.Mutex
@@ -49,6 +51,7 @@ func (c plainConn) Close() error { return nil }
 
 func (t *deferTarget) start(deferred bool) (int64, time.Time) {
 	i := t.n.Add(1) - 1
+	t.last.Store(time.Now().UnixNano())
 	t.mu.Lock()
 	t.deferred[i] = deferred
 	t.mu.Unlock()
@@ -90,7 +93,7 @@ type deferConn struct {
 
 func (c *deferConn) Do(ctx context.Context, _ int) load.Outcome {
 	i, at := c.t.start(false)
-	out := answerAt(ctx, at)
+	out := c.t.answer(ctx, time.Now(), at)
 	if c.t.readLate != nil {
 		time.Sleep(c.t.readLate(i))
 	}
@@ -117,7 +120,19 @@ func (c *deferConn) Collect(ctx context.Context) load.Outcome {
 		// collected after its deadline, as a read that gave up would be
 		return load.Outcome{Err: load.Timeout}
 	}
-	return answerAt(ctx, c.at)
+	return c.t.answer(ctx, c.sent, c.at)
+}
+
+// answer waits for an answer sent at sent to arrive at at, or for its
+// deadline (timeout), as a read that gives up would.
+func (t *deferTarget) answer(ctx context.Context, sent, at time.Time) load.Outcome {
+	if t.timeout > 0 && at.Sub(sent) > t.timeout {
+		if out := answerAt(ctx, sent.Add(t.timeout)); out.Err != "" {
+			return out
+		}
+		return load.Outcome{Err: load.Timeout}
+	}
+	return answerAt(ctx, at)
 }
 
 func (c *deferConn) Close() error { return nil }
@@ -546,5 +561,41 @@ func TestSlowTailNotDeferred(t *testing.T) {
 	}
 	if late > 0 {
 		t.Errorf("%d of the last 300 answers deferred: want none once the mean shows the tail", late)
+	}
+}
+
+// A worker that claimed its next request while a deferred answer was out
+// does not send it after the run's end: a target that hangs holds the
+// deferred answer until its timeout, which may be after the end, and a
+// request sent then would keep the run going for another timeout. It is
+// unsent, as any request not started before the end.
+func TestNoSendAfterEndBehindDeferredAnswer(t *testing.T) {
+	t.Parallel()
+	const timeout, duration = time.Second, time.Second
+	// 400 req/s over 4 connections (10 ms between a worker's requests);
+	// the target hangs from request 200 (0.5 s): the answers deferred
+	// then time out 0.5 s after the end
+	tg := &deferTarget{delay: func(i int64) time.Duration {
+		if i >= 200 {
+			return time.Minute
+		}
+		return 20 * time.Microsecond
+	}, timeout: timeout, deferred: map[int64]bool{}}
+	start := time.Now()
+	rep, err := load.Run(context.Background(), tg, load.Options{
+		Pacer: load.Constant{PerSecond: 400}, Connections: 4, MaxConnections: 4, Duration: duration, Timeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.count(true) < 100 || !tg.wasDeferred(200) {
+		t.Fatalf("%d answers deferred (request 200: %v): the test needs the hang to catch deferred answers", tg.count(true), tg.wasDeferred(200))
+	}
+	// (a timer's lateness on a busy machine is far below timeout/2)
+	if after := time.Unix(0, tg.last.Load()).Sub(start) - duration; after > timeout/2 {
+		t.Errorf("a request was sent %v after the run's end, behind a deferred answer that timed out", after.Round(time.Millisecond))
+	}
+	if rep.Unsent == 0 || rep.Sent+rep.Unsent != 400 {
+		t.Errorf("sent %d, unsent %d: want the requests due in the hang unsent, 400 in all", rep.Sent, rep.Unsent)
 	}
 }

@@ -675,16 +675,18 @@ func (c degradeConn) Do(ctx context.Context, _ int) Outcome {
 func (degradeConn) Close() error { return nil }
 
 // A target that slows to 1.5 s for the last 40% of a 2 s run holds its
-// connections until the run ends: the requests due meanwhile cannot be
-// sent, and they are in the latency at their wait until the end (lower
-// bounds), not left out (p90 1 ms before), and the run is valid: the
-// generator kept its schedule while it had a connection. (The slowdown
-// ends the run before it has lasted hangGrow, after which connections
-// would grow to send the requests: see TestHangSendsTheRequestsDue.)
+// connections until the run ends: with no connection to spare (the cap),
+// the requests due meanwhile cannot be sent, and they are in the latency
+// at their wait until the end (lower bounds), not left out (p90 1 ms
+// before), and the run is valid: the generator kept its schedule while it
+// had a connection. (The slowdown ends the run before it has lasted
+// hangGrow, after which connections would grow to send the requests: see
+// TestHangSendsTheRequestsDue; below the cap they are sent at the end:
+// see TestEndStallSendsTheRequestsDue.)
 func TestUnsentBehindSlowTargetInLatency(t *testing.T) {
 	t.Parallel()
 	rep, err := Run(context.Background(), &degradeTarget{from: 1200 * time.Millisecond, slow: 1500 * time.Millisecond}, Options{
-		Pacer: Constant{PerSecond: 100}, Connections: 4, MaxConnections: 500, Duration: 2 * time.Second, Timeout: 5 * time.Second,
+		Pacer: Constant{PerSecond: 100}, Connections: 4, MaxConnections: 4, Duration: 2 * time.Second, Timeout: 5 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -786,6 +788,40 @@ func TestHangSendsTheRequestsDue(t *testing.T) {
 	// after are sent within about hangGrow and a tick of their due time.
 	if rep.Total.Errors < 150 || rep.Unsent > 60 {
 		t.Errorf("%d of %d requests timed out and %d were unsent: want the requests due in the hang sent", rep.Total.Errors, rep.Sent+rep.Unsent, rep.Unsent)
+	}
+	if rep.Saturated {
+		t.Errorf("saturated (%s): the hang is the target's", rep.SaturationReason)
+	}
+}
+
+// A target that hangs for the last 600 ms of a run holds every connection
+// while the requests due then fall due, too briefly for connections to
+// grow (see hangGrow). They are sent when the duration ends, each on a
+// connection of its own, and time out as a real client's would: before,
+// they were left unsent (56 of 200), which no error-rate SLO sees (the
+// error rate read 0.02: the 4 requests in flight).
+func TestEndStallSendsTheRequestsDue(t *testing.T) {
+	t.Parallel()
+	const timeout = time.Second
+	target := &degradeTarget{from: 1400 * time.Millisecond, slow: time.Minute, timeout: timeout}
+	rep, err := Run(context.Background(), target, Options{
+		Pacer: Constant{PerSecond: 100}, Connections: 4, MaxConnections: 200, Duration: 2 * time.Second, Timeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sent %d, unsent %d, errors %d, %d connections, p90 %.1f ms", rep.Sent, rep.Unsent, rep.Total.Errors, rep.Connections, rep.Total.Latency.PercentileMs(90))
+	// 60 requests fall due in the hang (fewer if the first request came
+	// late); every one is sent, and times out.
+	if rep.Unsent > 0 || rep.Total.Errors < 40 {
+		t.Errorf("%d of %d requests timed out and %d were unsent: want those due in the hang sent", rep.Total.Errors, rep.Sent+rep.Unsent, rep.Unsent)
+	}
+	if rep.Total.TimedOut != rep.Total.Errors {
+		t.Errorf("%d errors, %d timeouts: want every error a timeout", rep.Total.Errors, rep.Total.TimedOut)
+	}
+	// each is charged its wait for the target before the end, and its timeout
+	if p99 := rep.Total.Latency.PercentileMs(99); p99 < 1400 {
+		t.Errorf("corrected p99 %.1f ms: want the wait before the end and the timeout", p99)
 	}
 	if rep.Saturated {
 		t.Errorf("saturated (%s): the hang is the target's", rep.SaturationReason)
