@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/inputs"
@@ -49,6 +50,9 @@ func newAssess(with map[string]any) (experiment.Task, error) {
 			if n.PercentileOutOfRange() {
 				return nil, &inputs.FieldError{Field: field + ".metric", Value: s.Metric, Expected: "a percentile above 0 and at most 100, such as http/latency-p99 or http/latency-p99.9"}
 			}
+			if !limitGiven(with, string(dir), i) {
+				return nil, &inputs.FieldError{Field: field + ".limit", Missing: true, Expected: "a number: the SLO's limit (a missing limit is not 0)"}
+			}
 			if math.IsNaN(s.Limit) || math.IsInf(s.Limit, 0) {
 				return nil, &inputs.FieldError{Field: field + ".limit", Value: s.Limit, Expected: "a finite number"}
 			}
@@ -67,6 +71,33 @@ func newAssess(with map[string]any) (experiment.Task, error) {
 		t.objectives = append(t.objectives, slo.Objective{Metric: s.Metric, Limit: s.Limit, Direction: slo.Lower, OnNoData: s.OnNoData})
 	}
 	return t, nil
+}
+
+// limitGiven reports whether the SLO at index i of the list dir (upper or
+// lower) of the raw inputs names its limit: decoded, a missing limit reads
+// 0, which an upper SLO on a count or a lower one on anything passes.
+func limitGiven(with map[string]any, dir string, i int) bool {
+	slos, _ := getFold(with, "SLOs").(map[string]any)
+	list, _ := getFold(slos, dir).([]any)
+	if i >= len(list) {
+		return true // (not given as a list: decoding told)
+	}
+	m, ok := list[i].(map[string]any)
+	return !ok || getFold(m, "limit") != nil
+}
+
+// getFold is m's value at key, or at a key equal to it ignoring case (as
+// decoding matches fields); nil when there is none.
+func getFold(m map[string]any, key string) any {
+	if v, ok := m[key]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return nil
 }
 
 func (t *assessTask) Inputs() any { return t.in }

@@ -144,6 +144,33 @@ func TestAssessRecordsAtItsPlace(t *testing.T) {
 	}
 }
 
+// An SLO without a limit is bad input, named: decoded, its limit would read
+// 0, which a lower SLO on a request count passes.
+func TestAssessNeedsLimits(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		slos map[string]any
+		ok   bool
+	}{
+		{"lower without limit", map[string]any{"lower": []any{map[string]any{"metric": "http/request-count"}}}, false},
+		{"upper without limit", map[string]any{"upper": []any{map[string]any{"metric": "http/error-count", "onNoData": "ignore"}}}, false},
+		{"second without limit", map[string]any{"upper": []any{map[string]any{"metric": "http/error-count", "limit": 0.0}, map[string]any{"metric": "http/latency-p99"}}}, false},
+		{"limit 0", map[string]any{"upper": []any{map[string]any{"metric": "http/error-count", "limit": 0.0}}}, true},
+		{"limit in capitals", map[string]any{"Upper": []any{map[string]any{"metric": "http/error-count", "Limit": 0.0}}}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newAssess(map[string]any{"SLOs": tt.slos})
+			if tt.ok != (err == nil) {
+				t.Fatalf("error %v, want ok %v", err, tt.ok)
+			}
+			if err != nil && (!errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), ".limit\" is missing")) {
+				t.Errorf("error %v does not name the missing limit", err)
+			}
+		})
+	}
+}
+
 // A percentile no histogram has (0, or above 100) is bad input, named,
 // not an SLO that can only ever have no data.
 func TestAssessPercentileRange(t *testing.T) {
