@@ -1155,6 +1155,11 @@ func (e *engine) heldLong(w int) int {
 // error-rate SLO sees.
 const hangGrow = time.Second
 
+// HangGrow is how long a stall must last before connections grow again to
+// send the requests due in it (see hangGrow): a connection cap must leave
+// room for that many seconds of requests besides those of one timeout.
+const HangGrow = hangGrow
+
 // watchHangs lets connections grow while a hung target holds every one of
 // them: workers grow them when they send (see grow), and during a hang no
 // worker is free to send. Every hangGrow/4, in a hang (no fast answer for

@@ -535,3 +535,30 @@ func serveRaw(t *testing.T, serve func(net.Conn)) string {
 	}()
 	return ln.Addr().String()
 }
+
+// A target that hangs is measured on every request due meanwhile, with the
+// default connection cap, whatever the timeout: with a cap of rate ×
+// timeout (25 connections here) a second of requests (those due before
+// the hang was noticed) stayed unsent, and http/error-rate read 0.32 for a
+// target that answered none of the last half of the run's requests.
+func TestHangMeasuredWithShortTimeout(t *testing.T) {
+	skipInShortMode(t, "a 3 s run against a hanging server (wall clock); runs without -short")
+	t.Parallel()
+	// 50 req/s for 3 s: the server hangs from its 76th request (1.5 s)
+	srv := startHTTP(t, demo.HTTPConfig{Stalls: []demo.Stall{{After: 75, For: time.Hour}}})
+	exp, err := runTemp(t, newHTTP, map[string]any{"url": srv.URL(), "qps": 50.0, "duration": "3s", "timeout": "500ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := exp.Result.Insights.Load["http"]
+	rate := value(t, exp, "http/error-rate")
+	t.Logf("%d requests, %d errors, %d unsent, %d connections of %d; error rate %.3f", ls.Requests, ls.Errors, ls.Unsent, ls.Connections, ls.MaxConnections, rate)
+	if ls.Unsent > 0 || ls.Requests != 150 {
+		t.Errorf("%d requests sent and %d unsent: want all 150 sent", ls.Requests, ls.Unsent)
+	}
+	// 75 of the 150 requests fall due in the hang (a few more if the
+	// first request came late)
+	if rate < 0.45 {
+		t.Errorf("error rate %.3f: want the requests due in the hang counted (about 0.5)", rate)
+	}
+}

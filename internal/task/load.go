@@ -591,10 +591,14 @@ func (p loadPlan) options(env *experiment.Env) load.Options {
 const maxGrowth = 1000
 
 // growthCap is the open-loop connection cap: enough connections for every
-// request of one timeout to be in flight (rate × timeout), at least the
-// configured connections and at most maxGrowth (vegeta's max-workers).
+// request of one timeout to be in flight, and for the requests due while a
+// hang went unnoticed (load.HangGrow), which are sent when it is noticed
+// (rate × (timeout + HangGrow)); at least the configured connections and at
+// most maxGrowth (vegeta's max-workers). With rate × timeout alone, a
+// target that hung left a second of requests unsent at any time (45 of 500
+// at 50 req/s with a 1 s timeout), which no error-rate SLO sees.
 func growthCap(rate float64, timeout time.Duration, connections int) int {
-	return max(connections, int(min(math.Ceil(rate*timeout.Seconds()), maxGrowth)))
+	return max(connections, int(min(math.Ceil(rate*(timeout+load.HangGrow).Seconds()), maxGrowth)))
 }
 
 // checkRanges refuses load inputs outside the engine's documented ranges

@@ -11,7 +11,8 @@ import (
 )
 
 // Open-loop arrivals are evenly spaced by default (no batches), with a
-// connection cap that lets a slow target's load grow to rate × timeout.
+// connection cap that lets a slow target's load grow to rate × (timeout +
+// load.HangGrow).
 func TestLoadPlanOptions(t *testing.T) {
 	t.Parallel()
 	for _, uniform := range []bool{false, true} {
@@ -23,8 +24,8 @@ func TestLoadPlanOptions(t *testing.T) {
 			t.Errorf("uniform %v: cap %d timeout %v, want 1000 and 10s", uniform, o.MaxConnections, o.Timeout)
 		}
 	}
-	if o := (loadPlan{rate: 8, connections: 4, timeout: 10 * time.Second}).options(&experiment.Env{}); o.MaxConnections != 80 {
-		t.Errorf("8 req/s, 10 s timeout: cap %d, want 80", o.MaxConnections)
+	if o := (loadPlan{rate: 8, connections: 4, timeout: 10 * time.Second}).options(&experiment.Env{}); o.MaxConnections != 88 {
+		t.Errorf("8 req/s, 10 s timeout: cap %d, want 88", o.MaxConnections)
 	}
 }
 
