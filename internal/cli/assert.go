@@ -3,12 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"iter8.tools/iter8/internal/experiment"
 	"iter8.tools/iter8/internal/store"
+	"iter8.tools/iter8/internal/task"
 )
 
 // assertOptions check conditions on a stored experiment.
@@ -33,6 +35,9 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 			return err
 		}
 		failures := exp.Check(conds)
+		if slices.Contains(conds, experiment.AssertSLOs) {
+			failures = append(failures, declared(exp)...)
+		}
 		// Only a loop that has ended can leave an SLO unjudged for good;
 		// until then, --timeout waits for the judgement.
 		finished := exp.Finished()
@@ -66,6 +71,17 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 		case <-wait.C:
 		}
 	}
+}
+
+// declared checks that the latest loop judged the SLOs the experiment's
+// spec declares now (see Experiment.CheckDeclared): the spec may have been
+// edited, or made invalid, after that loop ran.
+func declared(exp *experiment.Experiment) []string {
+	steps, err := experiment.BuildFile(exp.Spec, task.Registry(task.Deps{}))
+	if err != nil {
+		return []string{fmt.Sprintf("slos: the experiment's spec is not valid, so the SLOs it declares cannot be checked: %v", err)}
+	}
+	return exp.CheckDeclared(steps)
 }
 
 // logNotes warns about SLOs whose missing data is ignored, so an assert that

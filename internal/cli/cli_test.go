@@ -515,7 +515,18 @@ func TestAssert(t *testing.T) {
 	// no errors, holds
 	launched := [][]string{withArgs(httpValues, "launch", "--runDir", "$DIR")}
 	running := map[string]string{"experiment.yaml": "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}]}}\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}]}}\nresult:\n  startTime: 2026-11-27T10:00:00Z\n  numLoops: 1\n  numCompletedTasks: 1\n  failure: false\n  iter8Version: v0.14\n"}
+	// a judged loop, then the spec edited: a second SLO no loop judged; an
+	// invalid verdict kept without a value
+	judged := "result:\n  startTime: 2026-11-27T10:00:00Z\n  numLoops: 1\n  numCompletedTasks: 1\n  failure: false\n  iter8Version: v0.14\n" +
+		"  insights:\n    numVersions: 1\n    sloVerdicts:\n    - {direction: upper, limit: 0, metric: http/error-count, versions: [{outcome: passed, value: 0}]}\n"
+	edited := map[string]string{"experiment.yaml": "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}, {metric: http/latency-p99, limit: 100}]}}\n" + judged}
+	broken := map[string]string{"experiment.yaml": "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count}]}}\n" + judged}
+	invalid := map[string]string{"experiment.yaml": "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}]}}\n" +
+		strings.Replace(judged, "{outcome: passed, value: 0}", "{outcome: invalid, reason: invalid run}", 1)}
 	runTestCmd(t, []cmdTestCase{
+		{name: "slos of an edited spec", args: []string{"assert", "--runDir", "$DIR", "-c", "slos"}, files: edited, golden: "assert-slos-edited.golden", wantCode: 1},
+		{name: "slos of an invalid spec", args: []string{"assert", "--runDir", "$DIR", "-c", "slos"}, files: broken, golden: "assert-slos-invalid-spec.golden", wantCode: 1},
+		{name: "an invalid verdict without a value", args: []string{"assert", "--runDir", "$DIR", "-c", "slos"}, files: invalid, golden: "assert-slos-invalid-no-value.golden", wantCode: 1},
 		{name: "completed", args: []string{"assert", "--runDir", "$DIR", "-c", "completed"}, files: one, golden: "assert-completed.golden"},
 		{name: "nofailure", args: []string{"assert", "--runDir", "$DIR", "-c", "nofailure"}, files: one, golden: "assert-nofailure.golden"},
 		{name: "slos", args: []string{"assert", "--runDir", "$DIR", "-c", "slos"}, before: launched, golden: "assert-slos.golden"},

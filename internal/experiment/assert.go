@@ -108,7 +108,11 @@ func (e *Experiment) checkSLOs() []string {
 				case slo.Error:
 					msg += "its query failed (" + res.Reason + ")"
 				case slo.Invalid:
-					msg += fmt.Sprintf("value %.4g is from an %s", *res.Value, res.Reason)
+					if res.Value != nil {
+						msg += fmt.Sprintf("value %.4g is from an %s", *res.Value, res.Reason)
+					} else {
+						msg += "no valid value (" + res.Reason + ")"
+					}
 				default:
 					msg += res.Reason
 				}
@@ -118,7 +122,81 @@ func (e *Experiment) checkSLOs() []string {
 		return out
 	}
 	if !e.SLOs() {
+		out = append(out, originalUnmet(in)...)
+	}
+	return out
+}
+
+// originalUnmet names each SLO and version that the original's matrix
+// (SLOsSatisfied, of a result written by the original Iter8) records as not
+// satisfied, with the version's value when the result has it.
+func originalUnmet(in *Insights) []string {
+	var out []string
+	for _, d := range []struct {
+		dir  string
+		op   string
+		slos []SLO
+		rows [][]bool
+	}{{"upper", "<=", sloList(in.SLOs, true), in.SLOsSatisfied.Upper}, {"lower", ">=", sloList(in.SLOs, false), in.SLOsSatisfied.Lower}} {
+		for i, row := range d.rows {
+			name := fmt.Sprintf("%s SLO %d", d.dir, i+1)
+			metric := ""
+			if i < len(d.slos) {
+				metric = d.slos[i].Metric
+				name = fmt.Sprintf("%s %s %g", metric, d.op, d.slos[i].Limit)
+			}
+			for v, ok := range row {
+				if ok {
+					continue
+				}
+				msg := fmt.Sprintf("slos: SLO %s is not satisfied by %s (SLOsSatisfied)", name, in.VersionLabel(v))
+				if x, found := in.Value(metric, v); metric != "" && found {
+					msg += fmt.Sprintf(": value %.4g", x)
+				}
+				out = append(out, msg)
+			}
+		}
+	}
+	if len(out) == 0 {
 		out = append(out, "slos: SLOsSatisfied records an SLO that is not satisfied")
+	}
+	return out
+}
+
+// sloList is the upper or lower SLOs of l (nil for none).
+func sloList(l *SLOLimits, upper bool) []SLO {
+	switch {
+	case l == nil:
+		return nil
+	case upper:
+		return l.Upper
+	}
+	return l.Lower
+}
+
+// CheckDeclared is the slos condition's check that the latest loop judged
+// the SLOs that steps (the experiment's spec, built) declare: an SLO added
+// to the spec after that loop ran, or given a new limit, has no verdict,
+// which is not satisfied. It returns one message per such SLO; none when
+// the experiment has not started or its result records only the
+// original's matrix (Check says so).
+func (e *Experiment) CheckDeclared(steps []Step) []string {
+	if !e.Started() || e.Result.Insights == nil || len(e.Result.Insights.SLOVerdicts) == 0 {
+		return nil
+	}
+	_, objs := judgeSlots(steps)
+	judged := map[string]int{}
+	for _, k := range SLOKeys(e.Result.Insights.SLOVerdicts) {
+		judged[k]++
+	}
+	var out []string
+	for _, o := range objs {
+		k := SLOKey(o)
+		if judged[k] > 0 {
+			judged[k]--
+			continue
+		}
+		out = append(out, fmt.Sprintf("slos: SLO %s is declared in the spec but the latest loop (%d) did not judge it: the spec changed after that loop ran; run the experiment again", k, e.Result.NumLoops))
 	}
 	return out
 }

@@ -151,6 +151,11 @@ func TestCheckSLOsNeedsJudgement(t *testing.T) {
 		{"not run yet", &experiment.Experiment{Result: &experiment.Result{NumLoops: 1, Insights: &experiment.Insights{NumVersions: 1,
 			SLOVerdicts: slo.NotJudgedVerdicts([]slo.Objective{{Metric: "http/error-count", Direction: slo.Upper}}, 1, "not run yet")}}},
 			"slos: SLO http/error-count <= 0 is not satisfied by version 0: not judged (not run yet)"},
+		{"the original's matrix", &experiment.Experiment{Result: &experiment.Result{NumLoops: 1, Insights: &experiment.Insights{NumVersions: 2,
+			NonHistMetricValues: []map[string][]float64{{"http/latency-mean": {10}}, {"http/latency-mean": {140}}},
+			SLOs:                &experiment.SLOLimits{Upper: []experiment.SLO{{Metric: "http/latency-mean", Limit: 100}}},
+			SLOsSatisfied:       &experiment.SLOResults{Upper: [][]bool{{true, false}}}}}},
+			"slos: SLO http/latency-mean <= 100 is not satisfied by version 1 (SLOsSatisfied): value 140"},
 	} {
 		got := tt.exp.Check([]experiment.Assertion{experiment.AssertSLOs})
 		if len(got) != 1 || !strings.HasPrefix(got[0], tt.want) {
