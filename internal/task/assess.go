@@ -195,11 +195,14 @@ func applyWindow(verdicts []slo.Verdict, first int, keys []string, history []exp
 			if !r.Satisfied() {
 				continue
 			}
-			why, missing := windowBreak(history, keys, current, previous, first+vi, ver, v.Objective)
+			why, missing, skipped := windowBreak(history, keys, current, previous, first+vi, ver, v.Objective)
 			switch {
 			case why != "":
 				r.Loop, r.Outcome, r.Ignored = r.Outcome, slo.Failed, false
 				r.Reason = fmt.Sprintf("%s, in the window of %d loops", why, previous+1)
+			case skipped > 0:
+				r.Loop, r.Outcome, r.Ignored = r.Outcome, slo.NotJudged, false
+				r.Reason = fmt.Sprintf("the window of %d loops holds loop %d, whose assess task its if: condition skipped, so it did not judge the SLO; it is judged once the window holds only loops that judged it", previous+1, skipped)
 			case missing > 0:
 				r.Loop, r.Outcome, r.Ignored = r.Outcome, slo.NotJudged, false
 				r.Reason = fmt.Sprintf("the window of %d loops has %d recorded so far (the SLO held in each); it is judged once the window is full", previous+1, previous+1-missing)
@@ -214,8 +217,11 @@ func applyWindow(verdicts []slo.Verdict, first int, keys []string, history []exp
 // to come (the window reaches before loop 1), loops run before the
 // history began (a result of the original Iter8, reused), or loops whose
 // spec did not declare the SLO, which were not judged on it and do not
-// break the window.
-func windowBreak(history []experiment.LoopSummary, keys []string, current, previous, i, version int, o slo.Objective) (why string, missing int) {
+// break the window. A loop in which no task failed and the SLO was not
+// judged skipped its judging task by that task's if: condition (a warm-up
+// loop, say): it does not break the window either, and it is not a pass;
+// skipped is its number, and the window is not full.
+func windowBreak(history []experiment.LoopSummary, keys []string, current, previous, i, version int, o slo.Objective) (why string, missing, skipped int) {
 	oldest := current - previous // the oldest loop in the window
 	want := current - 1          // the newest loop not yet found
 	for k := len(history) - 1; k >= 0 && want >= oldest && want >= 1; k-- {
@@ -224,7 +230,7 @@ func windowBreak(history []experiment.LoopSummary, keys []string, current, previ
 		case e.Loop > want:
 			continue // (this loop's own record: not expected while it runs)
 		case e.Loop < want:
-			return unrecorded(want), 0
+			return unrecorded(want), 0, 0
 		}
 		outcomes, passed, undeclared := e.Aligned(keys)
 		if undeclared[i] {
@@ -234,12 +240,23 @@ func windowBreak(history []experiment.LoopSummary, keys []string, current, previ
 		if passed != nil {
 			p = passed[i]
 		}
+		if skippedByIf(e, outcomes[i], version) {
+			return "", max(want-oldest+1, 0), e.Loop
+		}
 		if why := unjudged(e, outcomes[i], p, version, o); why != "" {
-			return why, 0
+			return why, 0, 0
 		}
 		want = e.Loop - e.Covers()
 	}
-	return "", max(want-oldest+1, 0)
+	return "", max(want-oldest+1, 0), 0
+}
+
+// skippedByIf reports whether a single loop's entry records an SLO as not
+// judged for a version while no task of the loop failed: its judging task
+// was skipped by its if: condition (a failed or aborted loop sets Failure,
+// and a killed one leaves no entry).
+func skippedByIf(e experiment.LoopSummary, outcomes []slo.Outcome, version int) bool {
+	return e.Covers() == 1 && !e.Failure && version < len(outcomes) && outcomes[version] == slo.NotJudged
 }
 
 func unrecorded(loop int) string {

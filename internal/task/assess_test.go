@@ -25,8 +25,10 @@ func TestAssessNeedsSLOs(t *testing.T) {
 }
 
 // A window judges each previous loop by the outcome that loop recorded
-// for its own values: a loop that did not judge the SLO (notJudged, or no
-// outcome at all) or did not pass it (failed, invalid) breaks the window,
+// for its own values: a loop that did not judge the SLO because a task
+// failed (notJudged, or no outcome at all) or did not pass it (failed,
+// invalid) breaks the window; one whose assess its if: skipped leaves the
+// window not full (neither a pass nor a failure, so no abort);
 // whatever values it kept (they are rounded); no data breaks it unless the
 // objective ignores no data. The window counts loops, not history
 // entries: a merged entry must have passed in each loop it covers, and
@@ -38,6 +40,11 @@ func TestAssessWindowNeedsFreshJudgements(t *testing.T) {
 	ok := []map[string]float64{{"app/latency": 50}}
 	loop := func(n int, o slo.Outcome) experiment.LoopSummary {
 		return experiment.LoopSummary{Loop: n, Values: ok, SLOs: [][]slo.Outcome{{o}}}
+	}
+	failedLoop := func(n int) experiment.LoopSummary {
+		l := loop(n, slo.NotJudged)
+		l.Failure = true
+		return l
 	}
 	merged := func(last, passed int) experiment.LoopSummary {
 		return experiment.LoopSummary{Loop: last, Loops: 10, Values: ok, SLOsPassed: [][]int{{passed}}}
@@ -53,8 +60,14 @@ func TestAssessWindowNeedsFreshJudgements(t *testing.T) {
 		reason   string
 	}{
 		{"all judged", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), loop(2, slo.Passed)}, "", ptr(70), slo.Passed, ""},
-		{"not judged", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), loop(2, slo.NotJudged)}, "", ptr(70),
+		{"not judged, the loop failed", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), failedLoop(2)}, "", ptr(70),
 			slo.Failed, "not judged in loop 2 (no data): a loop without a fresh judgement does not count as passed, in the window of 3 loops"},
+		// a loop whose assess its own if: skipped (a warm-up loop) does not
+		// break the window, nor pass it: the window is not full
+		{"skipped by its if:", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), loop(2, slo.NotJudged)}, "", ptr(70),
+			slo.NotJudged, "the window of 3 loops holds loop 2, whose assess task its if: condition skipped"},
+		{"skipped by its if:, then a failure", 3, 3, []experiment.LoopSummary{loop(1, slo.NotJudged), loop(2, slo.Failed)}, "", ptr(70),
+			slo.Failed, "not satisfied in loop 2"},
 		{"no outcome", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed), {Loop: 2, Values: ok}}, "", ptr(70), slo.Failed, "not judged in loop 2 (no data)"},
 		{"failed, its value rounded to the limit", 3, 3, []experiment.LoopSummary{loop(1, slo.Passed),
 			{Loop: 2, Values: []map[string]float64{{"app/latency": 100}}, SLOs: [][]slo.Outcome{{slo.Failed}}}}, "", ptr(70),
