@@ -106,6 +106,11 @@ func (r *Runner) loop(ctx context.Context, reuse bool, loopStart time.Time) (*Ex
 		exp.Result = res
 	}
 	if reuse {
+		if res.Aborted {
+			// An abort stops the experiment for good: a CronJob's next
+			// loop (iter8 run --reuseResult, k run) runs nothing.
+			return exp, &FailedError{Abort: true, Reason: fmt.Sprintf("the experiment was aborted in loop %d (%s) and runs no more loops; run it without --reuseResult to start afresh", res.NumLoops, res.FailureReason)}
+		}
 		if why := res.endInterrupted(steps); why != "" {
 			log.Warn(why)
 		}

@@ -265,6 +265,16 @@ spec:
 	if res.NumLoops != 4 || !res.Aborted || !res.Failure || len(res.History) != 4 {
 		t.Errorf("loops %d aborted %v failure %v history %d", res.NumLoops, res.Aborted, res.Failure, len(res.History))
 	}
+	// an aborted experiment runs no more loops, even when run again with
+	// its result reused (a CronJob's next loop)
+	r.ReuseResult = true
+	again, err := r.Run(context.Background())
+	if !errors.Is(err, experiment.ErrAbort) || !strings.Contains(err.Error(), "aborted in loop 4") {
+		t.Errorf("run after the abort: error %v, want one saying the experiment was aborted in loop 4", err)
+	}
+	if saved, _ := st.Load(context.Background()); again.Result.NumLoops != 4 || saved.Result.NumLoops != 4 {
+		t.Errorf("run after the abort: loops %d (stored %d), want 4", again.Result.NumLoops, saved.Result.NumLoops)
+	}
 	// the result's failure is sticky, as in the original; the history
 	// says which loops failed: loop 2, and loop 4, which aborted
 	for i, want := range []bool{false, true, false, true} {
