@@ -92,6 +92,12 @@ func TestRenderGolden(t *testing.T) {
 			"tasks={http,assess}", "http.url=http://127.0.0.1:8080/get", "http.warmupNumRequests=10",
 			"http.duration=30s", "assess.if=Result.NumLoops == 2", "assess.SLOs.upper.http/latency-p99=200",
 		}}},
+		// --set turns false into a boolean: the task is skipped, not run
+		// as if no condition were set
+		{"if-false", Values{Set: []string{
+			"tasks={http,assess}", "http.url=http://127.0.0.1:8080/get", "http.if=true",
+			"assess.if=false", "assess.SLOs.upper.http/latency-p99=200",
+		}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,7 +63,7 @@ field.
 
 {{/* iter8.if renders a task's if: condition when the task's values set one. */}}
 {{- define "iter8.if" -}}
-{{- if . }}
+{{- if not (kindIs "invalid" .) }}
   if: {{ toJson (toString .) }}
 {{- end -}}
 {{- end -}}
