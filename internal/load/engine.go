@@ -1630,26 +1630,15 @@ func saturationReason(r *Report, busy bool) string {
 	return why
 }
 
+// mergeStats sums the endpoints' figures into the run's total (see
+// addStats: every count, the replays included, and the histograms).
 func mergeStats(eps []Stats, open bool) Stats {
 	if len(eps) == 1 {
 		return eps[0]
 	}
-	t := Stats{Service: metrics.NewHDR(), Codes: map[string]int64{}}
-	t.Latency = t.Service
-	if open {
-		t.Latency = metrics.NewHDR()
-	}
+	t := emptyStats(open)
 	for _, s := range eps {
-		t.Requests += s.Requests
-		t.Errors += s.Errors
-		t.TimedOut += s.TimedOut
-		t.Service.Merge(s.Service)
-		if open {
-			t.Latency.Merge(s.Latency)
-		}
-		for k, n := range s.Codes {
-			t.Codes[k] += n
-		}
+		addStats(&t, s, open)
 	}
 	return t
 }

@@ -827,3 +827,22 @@ func TestEndStallSendsTheRequestsDue(t *testing.T) {
 		t.Errorf("saturated (%s): the hang is the target's", rep.SaturationReason)
 	}
 }
+
+// The total of a run over several endpoints sums every count of theirs:
+// requests replayed on one endpoint were missing from the total.
+func TestMergeStatsSumsEveryCount(t *testing.T) {
+	t.Parallel()
+	ep := func(n int64) Stats {
+		st := emptyStats(true)
+		st.Requests, st.Errors, st.TimedOut, st.Replayed = 10*n, 3*n, 2*n, n
+		st.Codes["200"] = 7 * n
+		st.Latency.Record(time.Duration(n) * time.Millisecond)
+		st.Service.Record(time.Duration(n) * time.Millisecond)
+		return st
+	}
+	tot := mergeStats([]Stats{ep(1), ep(2)}, true)
+	if tot.Requests != 30 || tot.Errors != 9 || tot.TimedOut != 6 || tot.Replayed != 3 || tot.Codes["200"] != 21 ||
+		tot.Latency.Count() != 2 || tot.Service.Count() != 2 {
+		t.Errorf("total %+v: want every count summed (30 requests, 9 errors, 6 timed out, 3 replayed, 21 × 200, 2 samples)", tot)
+	}
+}
