@@ -90,7 +90,9 @@ type StreamStats struct {
 	// FirstResponse is the time from the start of a call to its first
 	// response message; InterMessage the time between response messages.
 	FirstResponse, InterMessage *metrics.HDR
-	// Active is the time spent in calls that received messages, for rates.
+	// Active is the time spent in stream calls, from their start to their
+	// end, whether they received messages or not: the received-message
+	// rate is per second of stream call.
 	Active time.Duration
 }
 
@@ -602,9 +604,22 @@ func (c *conn) stream(ctx context.Context, cc *grpc.ClientConn, ep *endpoint, ms
 	} else {
 		err2 = recv()
 	}
+	end := time.Now()
 	st.Received += received
-	if received > 0 {
-		st.Active += last.Sub(start)
+	st.Active += end.Sub(start)
+	if dl, ok := ctx.Deadline(); ok && endedByDeadline(err2, dl, end) {
+		// The call's deadline ended it while it waited for a message: the
+		// wait is a lower bound, as a timed-out call's latency is. A
+		// stream that got none has its first response at least that
+		// late; one that stalled after a message, a gap at least that
+		// long (unless the stream's planned duration ended it, as it
+		// was meant to).
+		switch {
+		case received == 0:
+			st.FirstResponse.Record(end.Sub(start))
+		case ep.desc.ServerStreams && (planned.IsZero() || dl.Before(planned)):
+			st.InterMessage.Record(end.Sub(last))
+		}
 	}
 	if err2 == nil && sendErr != nil {
 		err2 = sendErr
