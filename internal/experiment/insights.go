@@ -186,15 +186,29 @@ func (in *Insights) misspelt(name string) string {
 		return ""
 	}
 	metric := strings.TrimPrefix(metrics.NormalizeName(name), n.Provider+"/")
-	var names []string
+	var names, providers []string
 	for k := range in.MetricsInfo {
-		if p, m, ok := strings.Cut(k, "/"); ok && p == n.Provider {
-			names = append(names, m)
+		if p, m, ok := strings.Cut(k, "/"); ok {
+			if p == n.Provider {
+				names = append(names, m)
+			}
+			if m == metric {
+				providers = append(providers, p)
+			}
 		}
 	}
 	sort.Strings(names)
 	if c := inputs.Closest(metric, names); c != "" {
 		return fmt.Sprintf("provider %s records no metric %s: did you mean %s/%s?", n.Provider, metric, n.Provider, c)
+	}
+	if len(names) == 0 {
+		// no metric of this provider at all, and the metric under a
+		// provider a letter or two apart: a misspelt provider
+		// (htp/latency-p99, cn/latency beside cm/latency)
+		sort.Strings(providers)
+		if c := inputs.Closest(n.Provider, providers); c != "" {
+			return fmt.Sprintf("no task records metrics of provider %s: did you mean %s/%s?", n.Provider, c, metric)
+		}
 	}
 	return ""
 }

@@ -272,8 +272,9 @@ func TestNoSLOIsNotSatisfied(t *testing.T) {
 
 // An SLO on a metric its provider does not record, when the provider
 // records one a letter or two apart, is an error naming the likely metric:
-// onNoData: ignore must not pass a misspelt SLO forever. A metric no
-// recorded name is close to stays no data.
+// onNoData: ignore must not pass a misspelt SLO forever. So is one whose
+// provider records nothing while a provider a letter or two apart records
+// metrics. A metric no recorded name is close to stays no data.
 func TestMisspeltMetricIsAnError(t *testing.T) {
 	t.Parallel()
 	res := &experiment.Result{}
@@ -284,16 +285,25 @@ func TestMisspeltMetricIsAnError(t *testing.T) {
 	if err := in.SetValue("r/error-rate", metrics.Meta{Type: metrics.Gauge}, 0, 0); err != nil {
 		t.Fatal(err)
 	}
+	if err := in.SetValue("cm/latency", metrics.Meta{Type: metrics.Gauge}, 0, 0); err != nil {
+		t.Fatal(err)
+	}
 	objs := []slo.Objective{
 		{Metric: "r/eror-rate", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData},
+		// a misspelt provider, which records nothing at all
+		{Metric: "cn/latency", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData},
 		{Metric: "r/throughput", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData},
 		{Metric: "q/eror-rate", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData},
+		{Metric: "orders/latency", Limit: 1, Direction: slo.Upper, OnNoData: slo.IgnoreNoData},
 	}
 	got := slo.Evaluate(objs, 1, in)
 	if r := got[0].Versions[0]; r.Outcome != slo.Error || r.Reason != "provider r records no metric eror-rate: did you mean r/error-rate?" {
 		t.Errorf("misspelt: %s (%s)", r.Outcome, r.Reason)
 	}
-	for _, v := range got[1:] {
+	if r := got[1].Versions[0]; r.Outcome != slo.Error || r.Reason != "no task records metrics of provider cn: did you mean cm/latency?" {
+		t.Errorf("misspelt provider: %s (%s)", r.Outcome, r.Reason)
+	}
+	for _, v := range got[2:] {
 		if r := v.Versions[0]; r.Outcome != slo.NoData || !r.Ignored {
 			t.Errorf("%s: %s (%s), want ignored no data", v.Metric, r.Outcome, r.Reason)
 		}
