@@ -36,6 +36,7 @@ type LoadPart struct {
 	Delayed         int64   `json:"delayed,omitempty"`
 	Unsent          int64   `json:"unsent,omitempty"`
 	UnsentHeld      int64   `json:"unsentHeld,omitempty"`
+	Ignored         int64   `json:"ignored,omitempty"`
 	IntendedRate    float64 `json:"intendedRate,omitempty"`
 	AchievedRate    float64 `json:"achievedRate"`
 	Connections     int     `json:"connections,omitempty"`

@@ -268,6 +268,9 @@ type LoadStats struct {
 	// the target held until the run ended: they are in the latency at
 	// that wait, as lower bounds.
 	UnsentHeld int64 `json:"unsentHeld,omitempty"`
+	// Ignored counts the requests in flight when the duration ended that
+	// duration-stop ignore left out of every figure.
+	Ignored int64 `json:"ignored,omitempty"`
 	// TimedOut counts requests that got no answer within their timeout; they
 	// are in the latency histograms at their timeout at least (lower bounds).
 	TimedOut int64 `json:"timedOut,omitempty"`

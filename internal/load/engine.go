@@ -266,6 +266,9 @@ type Report struct {
 	// the target held: they are in the latency at that wait, as lower
 	// bounds (see unsentWaits).
 	UnsentHeld int64
+	// Ignored counts the requests in flight when the duration ended that
+	// DurationStop ignore left out of every figure.
+	Ignored int64
 	// Saturated is set when the generator fell behind its schedule while
 	// connections were free (its CPU or scheduling): SLO verdicts on the
 	// run are invalid. SaturationReason explains it.
@@ -1498,6 +1501,7 @@ func (e *engine) report(elapsed, cpu, wait time.Duration) *Report {
 			lastSend, lastLag = sh.lastSend, sh.lastLag
 		}
 	}
+	r.Ignored = e.dropped.Load()
 	r.Connections = int(e.peak.Load())
 	if w := e.opts.Concurrency; w != nil {
 		r.Connections = min(r.Connections, int(max(w.Level(0), w.Level(elapsed))))

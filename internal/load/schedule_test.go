@@ -309,12 +309,16 @@ func TestRunErrorLatencyAndDurationStop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := int64(3)
+		want, ignored := int64(3), int64(0)
 		if stop == Ignore {
-			want = 0
+			want, ignored = 0, 3
 		}
 		if rep.Total.Requests != want || rep.Total.Codes[string(Canceled)] != want || tg.calls.Load() != 3 {
 			t.Errorf("%s: %d recorded (codes %v) of %d calls, want %d", stop, rep.Total.Requests, rep.Total.Codes, tg.calls.Load(), want)
+		}
+		// the requests ignore leaves out are counted, never silently dropped
+		if rep.Ignored != ignored {
+			t.Errorf("%s: %d ignored, want %d", stop, rep.Ignored, ignored)
 		}
 	}
 }

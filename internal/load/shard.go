@@ -100,6 +100,7 @@ func Merge(parts []*Report) *Report {
 		r.Delayed += p.Delayed
 		r.Unsent += p.Unsent
 		r.UnsentHeld += p.UnsentHeld
+		r.Ignored += p.Ignored
 		r.IntendedRate += p.IntendedRate
 		r.AchievedRate += p.AchievedRate
 		r.Connections += p.Connections

@@ -126,7 +126,7 @@ func codeSummary(l Load) string {
 // healthNote is one thing every format says about a load run's generator
 // health beside its numbers.
 type healthNote struct {
-	Kind string // warning (connection-bound), timeouts, replayed, in-flight (at an abort), unsent
+	Kind string // warning (connection-bound), timeouts, replayed, in-flight (at an abort), unsent, ignored
 	Text string
 }
 
@@ -160,6 +160,9 @@ func healthNotes(l Load) []healthNote {
 			note += fmt.Sprintf("; %d of them waited for a connection the target held, and are in the latency at that wait (lower bounds)", l.UnsentHeld)
 		}
 		out = append(out, healthNote{"unsent", note})
+	}
+	if l.Ignored > 0 {
+		out = append(out, healthNote{"ignored", fmt.Sprintf("%d requests in flight when the duration ended were left out of every figure (duration-stop: ignore): requests the target held until then are not in the errors or the latency", l.Ignored)})
 	}
 	return out
 }

@@ -199,6 +199,9 @@ type Load struct {
 	// UnsentHeld counts unsent requests in the latency at their wait for
 	// a connection the target held (lower bounds).
 	UnsentHeld int64 `json:"unsentHeld,omitempty"`
+	// Ignored counts requests in flight when the duration ended that
+	// duration-stop ignore left out of every figure.
+	Ignored int64 `json:"ignored,omitempty"`
 	// TimedOut counts latency samples that are lower bounds: requests
 	// recorded at their timeout because no answer came within it.
 	TimedOut int64 `json:"timedOut,omitempty"`
@@ -621,7 +624,7 @@ func loads(in *experiment.Insights) []Load {
 		l := Load{
 			Provider: p, Endpoint: endpointOf(p, in), Mode: ls.Mode, Protocol: ls.Protocol,
 			Requests: ls.Requests, Errors: ls.Errors, DurationSeconds: ls.DurationSeconds,
-			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed, Unsent: ls.Unsent, UnsentHeld: ls.UnsentHeld,
+			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed, Unsent: ls.Unsent, UnsentHeld: ls.UnsentHeld, Ignored: ls.Ignored,
 			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, CPUWait: ls.CPUWait, Aborted: ls.Aborted,
 			TimedOut: ls.TimedOut, Replayed: ls.Replayed, Connections: ls.Connections, MaxConnections: ls.MaxConnections,
 			GeneratorLagP99Ms: ls.GeneratorLagP99Ms, Warning: ls.Warning,

@@ -356,3 +356,32 @@ func TestLoopOutcomesFollowTheSLOs(t *testing.T) {
 		t.Errorf("loop outcomes %v: want the first SLO's (passed) first", got)
 	}
 }
+
+// Requests that duration-stop ignore left out are said in every format,
+// never silently dropped: a target that hung until the end had its hung
+// requests left out of the errors and the latency.
+func TestIgnoredRequestsSaid(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("testdata", "grpc.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := experiment.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := exp.Result.Insights.Load["grpc"]
+	if ls == nil {
+		t.Fatal("the fixture has no grpc load")
+	}
+	ls.Ignored = 99
+	for _, format := range []string{"text", "markdown", "html"} {
+		// (markdown escapes the parentheses)
+		if out := render(t, format, exp, report.Options{}); !bytes.Contains(out, []byte("99 requests in flight when the duration ended were left out of every figure")) {
+			t.Errorf("%s: no note on the 99 requests left out", format)
+		}
+	}
+	if out := render(t, "json", exp, report.Options{}); !bytes.Contains(out, []byte(`"ignored": 99`)) {
+		t.Error("json: no ignored count")
+	}
+}

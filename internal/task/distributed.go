@@ -266,7 +266,7 @@ func Follow(ctx context.Context, st experiment.Store, deps Deps, dir string, log
 func partOf(rep *load.Report, pod int, host string) (experiment.LoadPart, error) {
 	p := experiment.LoadPart{
 		Pod: pod, Host: host,
-		ElapsedNs: int64(rep.Elapsed), Sent: rep.Sent, Delayed: rep.Delayed, Unsent: rep.Unsent, UnsentHeld: rep.UnsentHeld,
+		ElapsedNs: int64(rep.Elapsed), Sent: rep.Sent, Delayed: rep.Delayed, Unsent: rep.Unsent, UnsentHeld: rep.UnsentHeld, Ignored: rep.Ignored,
 		IntendedRate: rep.IntendedRate, AchievedRate: rep.AchievedRate,
 		Connections: rep.Connections, MaxConnections: rep.MaxConnections,
 		LatenessNs: int64(rep.Lateness), AllowedNs: int64(rep.AllowedLateness),
@@ -298,7 +298,7 @@ func partOf(rep *load.Report, pod int, host string) (experiment.LoadPart, error)
 func reportOf(p experiment.LoadPart) (*load.Report, error) {
 	open := p.IntendedRate > 0
 	rep := &load.Report{
-		Open: open, Elapsed: time.Duration(p.ElapsedNs), Sent: p.Sent, Delayed: p.Delayed, Unsent: p.Unsent, UnsentHeld: p.UnsentHeld,
+		Open: open, Elapsed: time.Duration(p.ElapsedNs), Sent: p.Sent, Delayed: p.Delayed, Unsent: p.Unsent, UnsentHeld: p.UnsentHeld, Ignored: p.Ignored,
 		IntendedRate: p.IntendedRate, AchievedRate: p.AchievedRate,
 		Connections: p.Connections, MaxConnections: p.MaxConnections,
 		Lateness: time.Duration(p.LatenessNs), AllowedLateness: time.Duration(p.AllowedNs),

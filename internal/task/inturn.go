@@ -162,6 +162,7 @@ func joinTurns(turns []turn) *load.Report {
 		out.Delayed += r.Delayed
 		out.Unsent += r.Unsent
 		out.UnsentHeld += r.UnsentHeld
+		out.Ignored += r.Ignored
 		out.Connections = max(out.Connections, r.Connections)
 		out.MaxConnections = max(out.MaxConnections, r.MaxConnections)
 		if r.GeneratorLag != nil {

@@ -431,6 +431,7 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 		Delayed:          rep.Delayed,
 		Unsent:           rep.Unsent,
 		UnsentHeld:       rep.UnsentHeld,
+		Ignored:          rep.Ignored,
 		TimedOut:         st.TimedOut,
 		Replayed:         st.Replayed,
 		Connections:      rep.Connections,
