@@ -92,6 +92,23 @@ func (r SLOResult) label() outcomeLabel {
 	return labelOf(r.Outcome)
 }
 
+// mixedLabel is a merged history entry (older loops) in which an SLO passed
+// in some of its loops only, though in the last of them.
+func mixedLabel() outcomeLabel {
+	return outcomeLabel{name: "passed in some of the merged loops", class: "mixed", mark: "~", style: yellow, icon: "➖"}
+}
+
+// entryLabel shows the outcome of slos[i] for version v in a history entry:
+// a merged entry that passed in its last loop but not in all of them is
+// mixed, not passed.
+func (r *Report) entryLabel(l Loop, i, v int) outcomeLabel {
+	o := r.trendOutcome(l, i, v)
+	if o == slo.Passed && l.covers() > 1 && i < len(l.Passed) && v < len(l.Passed[i]) && l.Passed[i][v] < l.covers() {
+		return mixedLabel()
+	}
+	return r.SLOs[i].loopLabel(o)
+}
+
 // loopLabel shows the outcome of an SLO in one loop of the history.
 func (s SLO) loopLabel(o slo.Outcome) outcomeLabel {
 	if o == slo.NoData && s.OnNoData == slo.IgnoreNoData {

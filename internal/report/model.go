@@ -750,6 +750,21 @@ func (r *Report) notJudged() bool {
 	return false
 }
 
+// loopMixed reports whether a merged entry of the history passed an SLO in
+// some of its loops only (see entryLabel).
+func (r *Report) loopMixed() bool {
+	for _, l := range r.Loops {
+		for i := range r.SLOs {
+			for v := range r.SLOs[i].Results {
+				if r.entryLabel(l, i, v).class == "mixed" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // loopNotJudged reports whether a loop of the history did not judge an SLO.
 func (r *Report) loopNotJudged() bool {
 	for _, l := range r.Loops {

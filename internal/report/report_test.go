@@ -385,3 +385,43 @@ func TestIgnoredRequestsSaid(t *testing.T) {
 		t.Error("json: no ignored count")
 	}
 }
+
+// A merged history entry (older loops) in which an SLO passed in its last
+// loop but not in all of them is marked as mixed in the text loops table,
+// as the HTML strip shows it, not as passed.
+func TestMergedEntryMarkedMixed(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("testdata", "outage.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := experiment.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := exp.Result.History
+	if len(h) != 3 || len(h[0].SLOs) != 2 || h[0].SLOs[0][0] != slo.Passed || h[0].SLOs[1][0] != slo.Passed {
+		t.Fatalf("the fixture's history changed: %d entries", len(h))
+	}
+	// loops 1-10 merged: the first SLO passed in 8 of them, the second in all
+	h[0].Loop, h[0].Loops, h[0].SLOsPassed = 10, 10, [][]int{{8}, {10}}
+	h[1].Loop, h[2].Loop, exp.Result.NumLoops = 11, 12, 12
+	out := string(render(t, "text", exp, report.Options{}))
+	i := strings.Index(out, "SLO outcomes over loops")
+	if i < 0 {
+		t.Fatalf("no loops table:\n%s", out)
+	}
+	table := out[i:]
+	if !strings.Contains(table, "~ passed in some of the merged loops") {
+		t.Errorf("the legend has no mixed mark:\n%s", table)
+	}
+	var marks []string
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Split(line, "|"); len(f) == 2 && strings.Contains(f[0], "<=") {
+			marks = append(marks, strings.TrimSpace(f[1]))
+		}
+	}
+	if len(marks) != 2 || !strings.HasPrefix(marks[0], "~") || !strings.HasPrefix(marks[1], "+") {
+		t.Errorf("marks %q: want the first SLO's merged entry mixed (~), the second's passed (+)\n%s", marks, table)
+	}
+}

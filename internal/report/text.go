@@ -136,6 +136,9 @@ func (p *printer) trendLegend(r *Report) {
 	if r.loopNotJudged() {
 		labels = append(labels, labelOf(slo.NotJudged))
 	}
+	if r.loopMixed() {
+		labels = append(labels, mixedLabel())
+	}
 	for _, l := range labels {
 		parts = append(parts, p.paint(l.mark, l.style)+" "+l.name)
 	}
@@ -557,7 +560,7 @@ func trendRows(r *Report, p *printer) [][]cell {
 			// and padded by its visible length
 			var text, painted strings.Builder
 			for _, l := range loops {
-				m := s.loopLabel(r.trendOutcome(l, i, v))
+				m := r.entryLabel(l, i, v)
 				text.WriteString(m.mark)
 				painted.WriteString(p.paint(m.mark, m.style))
 			}
