@@ -69,6 +69,12 @@ func mdSLOs(b *strings.Builder, r *Report) {
 		}
 		mdRow(b, cells)
 	}
+	if ws := r.windowReasons(); len(ws) > 0 {
+		b.WriteString("\n")
+		for _, w := range ws {
+			b.WriteString("- **window:** " + mdText(w) + "\n")
+		}
+	}
 	if len(r.Loops) <= 1 {
 		return
 	}

@@ -103,6 +103,28 @@ type SLOResult struct {
 	// Ignored is set on a noData outcome that does not count against the
 	// experiment (onNoData: ignore).
 	Ignored bool `json:"ignored,omitempty"`
+	// Window is set when a window of loops decided the outcome, not this
+	// loop's value alone: a failure then says why (Reason), since the
+	// value shown may be within the limit.
+	Window bool `json:"-"`
+}
+
+// windowReasons lists the results that a window failed though the value
+// shown may hold: "condition, version: reason".
+func (r *Report) windowReasons() []string {
+	var out []string
+	for _, s := range r.SLOs {
+		for _, res := range s.Results {
+			if res.Window && res.Outcome == slo.Failed && res.Reason != "" {
+				who := s.Condition
+				if len(s.Results) > 1 {
+					who += ", " + res.Version
+				}
+				out = append(out, who+": "+res.Reason)
+			}
+		}
+	}
+	return out
 }
 
 // Satisfied reports whether the result does not count against the
@@ -376,7 +398,7 @@ func slos(in *experiment.Insights, versions []string) []SLO {
 	for _, v := range in.SLOVerdicts {
 		results := make([]SLOResult, len(v.Versions))
 		for i, vr := range v.Versions {
-			results[i] = SLOResult{Version: versionLabel(versions, i), Value: vr.Value, Outcome: vr.Outcome, Reason: vr.Reason, Ignored: vr.Ignored}
+			results[i] = SLOResult{Version: versionLabel(versions, i), Value: vr.Value, Outcome: vr.Outcome, Reason: vr.Reason, Ignored: vr.Ignored, Window: vr.Loop != ""}
 		}
 		add(v.Objective, results)
 	}

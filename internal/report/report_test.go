@@ -425,3 +425,30 @@ func TestMergedEntryMarkedMixed(t *testing.T) {
 		t.Errorf("marks %q: want the first SLO's merged entry mixed (~), the second's passed (+)\n%s", marks, table)
 	}
 }
+
+// A failure that a window of loops decided, on a value within the limit,
+// says why in every format: the table alone showed "false (0.01)" for an
+// error rate at most 0.05.
+func TestWindowFailureSaysWhy(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("testdata", "outage.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := experiment.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := exp.Result.Insights.SLOVerdicts
+	if len(vs) == 0 || len(vs[0].Versions) != 1 {
+		t.Fatal("the fixture has no verdict")
+	}
+	const why = "not satisfied in loop 2: value 2 is above the limit 0, in the window of 3 loops"
+	v := 0.0
+	vs[0].Versions[0] = slo.Result{Outcome: slo.Failed, Loop: slo.Passed, Reason: why, Value: &v}
+	for _, format := range []string{"text", "markdown", "html"} {
+		if out := render(t, format, exp, report.Options{Width: 400}); !bytes.Contains(out, []byte("in the window of 3 loops")) {
+			t.Errorf("%s: the window's reason is missing", format)
+		}
+	}
+}

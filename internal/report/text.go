@@ -93,6 +93,9 @@ func (p *printer) additions(r *Report) {
 	if len(r.SLOs) > 0 && r.verdicts {
 		p.section("SLO outcomes and the values judged")
 		p.table(sloRows(r), nil)
+		for _, w := range r.windowReasons() {
+			p.wrapped("WINDOW: ", w, yellow)
+		}
 		p.blank()
 	}
 	if len(r.SLOs) > 0 && len(r.Loops) > 1 {
