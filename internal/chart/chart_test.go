@@ -131,6 +131,8 @@ func TestRenderErrors(t *testing.T) {
 		{"bad SLO direction", Values{Set: []string{"tasks={assess}", "assess.SLOs.uper.x/y=1"}}, `values: unknown field "assess.SLOs.uper": did you mean "assess.SLOs.upper"? (expected one of lower, upper)`},
 		{"unreadable values file", Values{Files: []string{"/nonexistent/values.yaml"}}, "/nonexistent/values.yaml"},
 		{"bad set syntax", Values{Set: []string{"tasks={http"}}, "failed parsing --set data"},
+		{"SLOs not a map", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper=5"}}, "assess.SLOs.upper is not valid: expected a map from metric name to limit"},
+		{"SLO not a map", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper={a,b}"}}, "assess.SLOs.upper[0] is not valid: expected {metric, limit}"},
 		{"unescaped dot", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper.http/latency-p97.5=100"}}, `escape dots in metric names: http/latency-p97\.5=<limit>`},
 	}
 	for _, tt := range tests {

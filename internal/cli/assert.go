@@ -24,6 +24,9 @@ type assertOptions struct {
 // they hold, the experiment has finished its loop (completed or failed), or
 // the timeout has passed.
 func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) error {
+	if o.timeout < 0 {
+		return usagef("--timeout %s is negative: expected a duration such as 120s (0 checks once)", o.timeout)
+	}
 	conds, err := experiment.ParseAssertions(o.conditions)
 	if err != nil {
 		return err

@@ -538,6 +538,7 @@ func TestAssert(t *testing.T) {
 		{name: "not completed", args: []string{"assert", "--runDir", "$DIR", "-c", "completed"}, files: running, golden: "assert-not-completed.golden", wantCode: 1},
 		{name: "unknown condition", args: []string{"assert", "--runDir", "$DIR", "-c", "fast"}, files: one, golden: "assert-unknown.golden", wantCode: 2},
 		{name: "bad interval", args: []string{"assert", "--runDir", "$DIR", "-c", "completed", "--interval", "0s"}, files: one, golden: "assert-bad-interval.golden", wantCode: 2},
+		{name: "negative timeout", args: []string{"assert", "--runDir", "$DIR", "-c", "completed", "--timeout", "-5s"}, files: one, golden: "assert-negative-timeout.golden", wantCode: 2},
 		{name: "no experiment", args: []string{"assert", "--runDir", "$DIR", "-c", "completed"}, golden: "assert-missing.golden", wantCode: 2},
 	})
 }

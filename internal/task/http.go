@@ -160,7 +160,10 @@ func httpErrors(eps []mixEndpoint[requestInputs]) func(int, load.Outcome) bool {
 		ranges[i] = e.in.ErrorRanges
 	}
 	return func(ep int, o load.Outcome) bool {
-		if o.Err != "" {
+		if o.Err != "" || o.Code < 100 || o.Code > 599 {
+			// (a status outside 100-599 is no HTTP status, RFC 9110
+			// 15: an error whatever the ranges, though net/http reads
+			// three digits such as 000 or 099)
 			return true
 		}
 		for _, r := range ranges[ep] {

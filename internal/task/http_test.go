@@ -562,3 +562,44 @@ func TestHangMeasuredWithShortTimeout(t *testing.T) {
 		t.Errorf("error rate %.3f: want the requests due in the hang counted (about 0.5)", rate)
 	}
 }
+
+// A status outside 100-599 is no HTTP status (RFC 9110 15), though three
+// digits that net/http reads: an error whatever errorRanges say. 000 and
+// 099 counted as successes, and passed http/error-count <= 0.
+func TestStatusOutsideRangeIsError(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		status string
+		ranges []any
+	}{
+		{"000", nil},
+		{"099", nil},
+		{"600", []any{map[string]any{"lower": 500.0, "upper": 599.0}}},
+	} {
+		t.Run(tt.status, func(t *testing.T) {
+			t.Parallel()
+			addr := serveRaw(t, func(c net.Conn) {
+				br := bufio.NewReader(c)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					if _, err := io.WriteString(c, "HTTP/1.1 "+tt.status+" Odd\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+						return
+					}
+				}
+			})
+			with := map[string]any{"url": "http://" + addr + "/", "numRequests": 5.0, "qps": 0.0, "connections": 1.0, "allowInitialErrors": true}
+			if tt.ranges != nil {
+				with["errorRanges"] = tt.ranges
+			}
+			exp, err := runTemp(t, newHTTP, with)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ls := exp.Result.Insights.Load["http"]; ls.Requests != 5 || ls.Errors != 5 {
+				t.Errorf("%d requests, %d errors (codes %v): want every %s answer an error", ls.Requests, ls.Errors, ls.Codes, tt.status)
+			}
+		})
+	}
+}

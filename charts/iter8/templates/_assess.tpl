@@ -18,6 +18,9 @@ files, as lists of {metric, limit, onNoData}.
 {{- $given := get $slos $dir }}
 {{- if $given }}
 {{- $list := list }}
+{{- if not (or (kindIs "map" $given) (kindIs "slice" $given)) }}
+{{- fail (printf "assess.SLOs.%s is not valid: expected a map from metric name to limit (assess.SLOs.%s.http/latency-mean=50) or a list of {metric, limit}; got %v" $dir $dir $given) }}
+{{- end }}
 {{- if kindIs "map" $given }}
 {{- range $metric, $limit := $given }}
 {{- $x := dict "metric" $metric "limit" $limit }}
@@ -36,8 +39,11 @@ files, as lists of {metric, limit, onNoData}.
 {{- $list = append $list $x }}
 {{- end }}
 {{- else }}
-{{- range $given }}
-{{- $x := deepCopy . }}
+{{- range $i, $s := $given }}
+{{- if not (kindIs "map" $s) }}
+{{- fail (printf "assess.SLOs.%s[%d] is not valid: expected {metric, limit} (assess.SLOs.%s[%d].metric=http/latency-mean and assess.SLOs.%s[%d].limit=50); got %v" $dir $i $dir $i $dir $i $s) }}
+{{- end }}
+{{- $x := deepCopy $s }}
 {{- include "iter8.toNumbers" (dict "m" $x "keys" (list "limit")) }}
 {{- $list = append $list $x }}
 {{- end }}
