@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -14,7 +15,9 @@ import (
 
 // CheckDuplicateKeys returns bad input naming the first key given twice in
 // one mapping of a values document, or saying it is not YAML (Helm keeps the last silently, so a
-// typo'd override would go unnoticed). source names the document.
+// typo'd override would go unnoticed). It also names the first value that is
+// NaN or an infinity (.nan, .inf), which Helm refuses without naming it.
+// source names the document.
 func CheckDuplicateKeys(source string, data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	// Until the end, or text that is not YAML: Helm reports that with its
@@ -45,6 +48,11 @@ func duplicates(source, path string, n *yaml.Node) error {
 			if err := duplicates(source, p, c); err != nil {
 				return err
 			}
+		}
+	case yaml.ScalarNode:
+		var f float64
+		if n.Tag == "!!float" && n.Decode(&f) == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return inputs.Invalidf("values: %s: field %q: invalid value %s (line %d): expected a finite number", source, path, n.Value, n.Line)
 		}
 	case yaml.MappingNode:
 		seen := map[string]int{}

@@ -86,3 +86,23 @@ func TestMergeCapsStdin(t *testing.T) {
 		t.Errorf("duplicate keys on stdin: %v", err)
 	}
 }
+
+// NaN and infinities in a values file are bad input naming the field:
+// Helm refused them without a name ("json: unsupported value: NaN").
+func TestMergeNamesNonFiniteValues(t *testing.T) {
+	t.Parallel()
+	for doc, want := range map[string]string{
+		"assess:\n  SLOs:\n    upper:\n    - metric: http/latency-p99\n      limit: .nan\n": `field "assess.SLOs.upper[0].limit": invalid value .nan (line 5): expected a finite number`,
+		"http:\n  qps: -.inf\n":     `field "http.qps": invalid value -.inf (line 2): expected a finite number`,
+		"http:\n  qps: .Inf\n":      `field "http.qps": invalid value .Inf (line 2)`,
+		"http:\n  qps: \".nan\"\n": "", // a string: the task says what it expects
+	} {
+		_, err := Values{Files: []string{"-"}}.Merge(context.Background(), source.Reader{}, strings.NewReader(doc))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", doc, err)
+		case want != "" && (!errors.Is(err, inputs.ErrInvalid) || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: %v, want %s", doc, err, want)
+		}
+	}
+}
