@@ -93,8 +93,8 @@ func TestMergeNamesNonFiniteValues(t *testing.T) {
 	t.Parallel()
 	for doc, want := range map[string]string{
 		"assess:\n  SLOs:\n    upper:\n    - metric: http/latency-p99\n      limit: .nan\n": `field "assess.SLOs.upper[0].limit": invalid value .nan (line 5): expected a finite number`,
-		"http:\n  qps: -.inf\n":     `field "http.qps": invalid value -.inf (line 2): expected a finite number`,
-		"http:\n  qps: .Inf\n":      `field "http.qps": invalid value .Inf (line 2)`,
+		"http:\n  qps: -.inf\n":    `field "http.qps": invalid value -.inf (line 2): expected a finite number`,
+		"http:\n  qps: .Inf\n":     `field "http.qps": invalid value .Inf (line 2)`,
 		"http:\n  qps: \".nan\"\n": "", // a string: the task says what it expects
 	} {
 		_, err := Values{Files: []string{"-"}}.Merge(context.Background(), source.Reader{}, strings.NewReader(doc))
