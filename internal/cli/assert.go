@@ -80,7 +80,10 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 // spec declares now (see Experiment.CheckDeclared): the spec may have been
 // edited, or made invalid, after that loop ran.
 func declared(exp *experiment.Experiment) []string {
-	steps, err := experiment.BuildFile(exp.Spec, task.Registry(task.Deps{}))
+	// the spec was validated where it ran: load tasks with generator pods
+	// (replicas) are valid here too, as in k launch's validation
+	deps := task.Deps{Generators: &task.Generators{Count: task.MaxReplicas}}
+	steps, err := experiment.BuildFile(exp.Spec, task.Registry(deps))
 	if err != nil {
 		return []string{fmt.Sprintf("slos: the experiment's spec is not valid, so the SLOs it declares cannot be checked: %v", err)}
 	}

@@ -521,11 +521,15 @@ func TestAssert(t *testing.T) {
 		"  insights:\n    numVersions: 1\n    sloVerdicts:\n    - {direction: upper, limit: 0, metric: http/error-count, versions: [{outcome: passed, value: 0}]}\n"
 	edited := map[string]string{"experiment.yaml": "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}, {metric: http/latency-p99, limit: 100}]}}\n" + judged}
 	broken := map[string]string{"experiment.yaml": "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count}]}}\n" + judged}
+	// a spec whose load task has generator pods (valid only in an Indexed
+	// Job) still declares its SLOs to an assert run anywhere
+	distributed := map[string]string{"experiment.yaml": "spec:\n- task: http\n  with: {url: http://127.0.0.1:1/, replicas: 4}\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}]}}\n" + judged}
 	invalid := map[string]string{"experiment.yaml": "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}]}}\n" +
 		strings.Replace(judged, "{outcome: passed, value: 0}", "{outcome: invalid, reason: invalid run}", 1)}
 	runTestCmd(t, []cmdTestCase{
 		{name: "slos of an edited spec", args: []string{"assert", "--runDir", "$DIR", "-c", "slos"}, files: edited, golden: "assert-slos-edited.golden", wantCode: 1},
 		{name: "slos of an invalid spec", args: []string{"assert", "--runDir", "$DIR", "-c", "slos"}, files: broken, golden: "assert-slos-invalid-spec.golden", wantCode: 1},
+		{name: "slos of a distributed spec", args: []string{"assert", "--runDir", "$DIR", "-c", "slos"}, files: distributed, golden: "assert-slos-distributed.golden"},
 		{name: "an invalid verdict without a value", args: []string{"assert", "--runDir", "$DIR", "-c", "slos"}, files: invalid, golden: "assert-slos-invalid-no-value.golden", wantCode: 1},
 		{name: "completed", args: []string{"assert", "--runDir", "$DIR", "-c", "completed"}, files: one, golden: "assert-completed.golden"},
 		{name: "nofailure", args: []string{"assert", "--runDir", "$DIR", "-c", "nofailure"}, files: one, golden: "assert-nofailure.golden"},
