@@ -64,13 +64,17 @@ type LoadPart struct {
 
 // PartStats are one pod's counters and histograms for one endpoint.
 type PartStats struct {
-	Requests int64            `json:"requests"`
-	Errors   int64            `json:"errors,omitempty"`
-	TimedOut int64            `json:"timedOut,omitempty"`
-	Replayed int64            `json:"replayed,omitempty"`
-	Codes    map[string]int64 `json:"codes,omitempty"`
-	Latency  string           `json:"latency,omitempty"`
-	Service  string           `json:"service,omitempty"`
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors,omitempty"`
+	TimedOut int64 `json:"timedOut,omitempty"`
+	Replayed int64 `json:"replayed,omitempty"`
+	// the endpoint's share of the pod's delayed and unsent requests
+	Delayed    int64            `json:"delayed,omitempty"`
+	Unsent     int64            `json:"unsent,omitempty"`
+	UnsentHeld int64            `json:"unsentHeld,omitempty"`
+	Codes      map[string]int64 `json:"codes,omitempty"`
+	Latency    string           `json:"latency,omitempty"`
+	Service    string           `json:"service,omitempty"`
 }
 
 // PodLoad is one generator pod's share of a distributed load run and its

@@ -217,6 +217,13 @@ type Stats struct {
 	// Replayed counts requests sent again after their connection closed
 	// without an answer (see Outcome.Replayed).
 	Replayed int64
+	// Delayed, Unsent and UnsentHeld are the endpoint's share of the
+	// run's (see Report): requests that waited for a free connection, and
+	// requests due that were never sent, those that waited for a
+	// connection the target held among them. In a mix, one endpoint's
+	// hang holds the connections the others' requests wait for: each
+	// endpoint's figures say whose requests waited.
+	Delayed, Unsent, UnsentHeld int64
 }
 
 // Report is the result of a run.
@@ -833,30 +840,49 @@ func (e *engine) due() (n uint64, end time.Duration, ok bool) {
 	return 0, 0, false
 }
 
-// chargeUnsent records the requests due before end (of the due) but never
-// sent that waited for a connection the target held in their endpoints'
-// latency, at that wait (a lower bound; see unsentWaits), counting them in
-// r.UnsentHeld, and each one's own lateness (the rest of the time from its
-// due time to the end) in own.
-func (e *engine) chargeUnsent(r *Report, own *metrics.HDR, due uint64, end time.Duration) {
+// unsentNums returns the (global) numbers of the requests of the due that
+// were never sent, the latest unsent of them, in order.
+func (e *engine) unsentNums(due uint64, unsent int64) []uint64 {
 	e.endMu.Lock()
 	nums := slices.Clone(e.abandoned)
-	frees := slices.Clone(e.frees)
 	e.endMu.Unlock()
 	for k := min(e.next.Load(), due); k < due; k++ {
 		nums = append(nums, e.opts.Shard.global(k))
 	}
 	slices.Sort(nums)
-	if n := int(r.Unsent); len(nums) > n {
+	if n := int(unsent); len(nums) > n {
 		nums = nums[len(nums)-n:] // (the latest are surely unsent)
 	}
+	return nums
+}
+
+// chargeUnsent counts the unsent requests nums (due before end) in their
+// endpoints' Unsent, records those that waited for a connection the target
+// held in their endpoints' latency, at that wait (a lower bound; see
+// unsentWaits), counting them in r.UnsentHeld and their endpoints'
+// UnsentHeld, and records each one's own lateness (the rest of the time
+// from its due time to the end) in own. With no end (a run bounded by its
+// count alone) it only counts them.
+func (e *engine) chargeUnsent(r *Report, own *metrics.HDR, nums []uint64, end time.Duration) {
+	if end == 0 {
+		for _, n := range nums {
+			r.Endpoints[e.sched.Pick(n)].Unsent++
+		}
+		return
+	}
+	e.endMu.Lock()
+	frees := slices.Clone(e.frees)
+	e.endMu.Unlock()
 	dues := make([]time.Duration, len(nums))
 	for i, n := range nums {
 		dues[i] = min(e.opts.Pacer.At(n), end)
 	}
 	for i, w := range unsentWaits(frees, dues, end, time.Duration(e.svcMedian.Load())) {
+		st := &r.Endpoints[e.sched.Pick(nums[i])]
+		st.Unsent++
 		if w > 0 {
-			r.Endpoints[e.sched.Pick(nums[i])].Latency.Record(w)
+			st.Latency.Record(w)
+			st.UnsentHeld++
 			r.UnsentHeld++
 		}
 		own.Record(end - dues[i] - w)
@@ -1321,10 +1347,10 @@ func (s sample) late() time.Duration { return max(s.sent-s.intended, 0) }
 const maxCode = 600
 
 type epStats struct {
-	requests, errors, timedOut, replayed int64
-	latency, service                     *metrics.HDR
-	codes                                [maxCode]int64
-	other                                map[string]int64
+	requests, errors, timedOut, replayed, delayed int64
+	latency, service                              *metrics.HDR
+	codes                                         [maxCode]int64
+	other                                         map[string]int64
 }
 
 // shard holds the measurements of a few workers. Workers lock their shard
@@ -1408,6 +1434,7 @@ func (s *shard) record(ep int, out Outcome, isErr, timedOut bool, sm sample) {
 	if s.open {
 		if sm.wait > DelayThreshold {
 			s.delayed++
+			st.delayed++
 		}
 		s.late.Record(sm.late())
 		s.genLag.Record(max(sm.late()-sm.wait, 0))
@@ -1476,6 +1503,7 @@ func (e *engine) report(elapsed, cpu, wait time.Duration) *Report {
 			st.Errors += es.errors
 			st.TimedOut += es.timedOut
 			st.Replayed += es.replayed
+			st.Delayed += es.delayed
 			st.Service.Merge(es.service)
 			if e.open {
 				st.Latency.Merge(es.latency)
@@ -1512,8 +1540,8 @@ func (e *engine) report(elapsed, cpu, wait time.Duration) *Report {
 	if due, end, ok := e.due(); ok {
 		// every request due but not sent, however the workers stopped
 		r.Unsent = max(int64(due)-r.Sent-e.dropped.Load(), 0)
-		if r.Unsent > 0 && end > 0 {
-			e.chargeUnsent(r, own, due, end)
+		if r.Unsent > 0 {
+			e.chargeUnsent(r, own, e.unsentNums(due, r.Unsent), end)
 		}
 	}
 	r.Total = mergeStats(r.Endpoints, e.open)

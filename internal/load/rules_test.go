@@ -846,3 +846,53 @@ func TestMergeStatsSumsEveryCount(t *testing.T) {
 		t.Errorf("total %+v: want every count summed (30 requests, 9 errors, 6 timed out, 3 replayed, 21 × 200, 2 samples)", tot)
 	}
 }
+
+// mixTarget answers endpoint 0 at once and endpoint 1 at once until from
+// after the first request, then not before the request times out.
+type mixTarget struct {
+	from, timeout time.Duration
+	once          sync.Once
+	first         time.Time
+}
+
+func (m *mixTarget) NewConn() Conn { return mixConn{m} }
+
+type mixConn struct{ m *mixTarget }
+
+func (c mixConn) Do(ctx context.Context, ep int) Outcome {
+	c.m.once.Do(func() { c.m.first = time.Now() })
+	if ep == 1 && time.Since(c.m.first) >= c.m.from {
+		return after(ctx, c.m.timeout, Outcome{Err: Timeout})
+	}
+	return after(ctx, time.Millisecond, Outcome{Code: 200})
+}
+func (mixConn) Close() error { return nil }
+
+// In a mix, each endpoint's delayed and unsent requests are its own, and
+// they add up to the run's: one endpoint's hang holds the connections that
+// the other's requests wait for, and the figures say whose requests
+// waited. (The endpoints' figures were copies of the run's.)
+func TestEndpointsOwnTheirUnsent(t *testing.T) {
+	t.Parallel()
+	rep, err := Run(context.Background(), &mixTarget{from: 800 * time.Millisecond, timeout: time.Second}, Options{
+		Pacer: Constant{PerSecond: 100}, Weights: []float64{1, 1}, Connections: 4, MaxConnections: 4, Duration: 1500 * time.Millisecond, Timeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := rep.Endpoints[0], rep.Endpoints[1]
+	t.Logf("unsent %d (a %d, b %d), held %d (a %d, b %d), delayed %d (a %d, b %d)", rep.Unsent, a.Unsent, b.Unsent, rep.UnsentHeld, a.UnsentHeld, b.UnsentHeld, rep.Delayed, a.Delayed, b.Delayed)
+	if rep.Unsent == 0 {
+		t.Fatal("nothing unsent: the test needs requests the hang kept from being sent")
+	}
+	if a.Unsent+b.Unsent != rep.Unsent || a.UnsentHeld+b.UnsentHeld != rep.UnsentHeld || a.Delayed+b.Delayed != rep.Delayed {
+		t.Errorf("the endpoints' figures do not add up to the run's")
+	}
+	if rep.Total.Unsent != rep.Unsent || rep.Total.UnsentHeld != rep.UnsentHeld || rep.Total.Delayed != rep.Delayed {
+		t.Errorf("total unsent %d, held %d, delayed %d: want the run's", rep.Total.Unsent, rep.Total.UnsentHeld, rep.Total.Delayed)
+	}
+	// the requests due in the hang alternate between the endpoints
+	if a.Unsent == 0 || b.Unsent == 0 {
+		t.Errorf("unsent a %d, b %d: want each endpoint's own", a.Unsent, b.Unsent)
+	}
+}

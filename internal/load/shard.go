@@ -155,6 +155,9 @@ func addStats(t *Stats, s Stats, open bool) {
 	t.Errors += s.Errors
 	t.TimedOut += s.TimedOut
 	t.Replayed += s.Replayed
+	t.Delayed += s.Delayed
+	t.Unsent += s.Unsent
+	t.UnsentHeld += s.UnsentHeld
 	if s.Service != nil {
 		t.Service.Merge(s.Service)
 	}

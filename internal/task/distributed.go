@@ -280,7 +280,8 @@ func partOf(rep *load.Report, pod int, host string) (experiment.LoadPart, error)
 		return p, err
 	}
 	for _, st := range rep.Endpoints {
-		ps := experiment.PartStats{Requests: st.Requests, Errors: st.Errors, TimedOut: st.TimedOut, Replayed: st.Replayed, Codes: st.Codes}
+		ps := experiment.PartStats{Requests: st.Requests, Errors: st.Errors, TimedOut: st.TimedOut, Replayed: st.Replayed,
+			Delayed: st.Delayed, Unsent: st.Unsent, UnsentHeld: st.UnsentHeld, Codes: st.Codes}
 		if ps.Service, err = encodeHDR(st.Service); err != nil {
 			return p, err
 		}
@@ -312,7 +313,8 @@ func reportOf(p experiment.LoadPart) (*load.Report, error) {
 		return nil, err
 	}
 	for _, ps := range p.Endpoints {
-		st := load.Stats{Requests: ps.Requests, Errors: ps.Errors, TimedOut: ps.TimedOut, Replayed: ps.Replayed, Codes: map[string]int64{}}
+		st := load.Stats{Requests: ps.Requests, Errors: ps.Errors, TimedOut: ps.TimedOut, Replayed: ps.Replayed,
+			Delayed: ps.Delayed, Unsent: ps.Unsent, UnsentHeld: ps.UnsentHeld, Codes: map[string]int64{}}
 		for k, n := range ps.Codes {
 			st.Codes[k] = n
 		}

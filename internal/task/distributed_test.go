@@ -280,7 +280,7 @@ func (f *saturatedPod) Record(ctx context.Context, task, loop int, p experiment.
 // every count the merged result shows.
 func TestPartRoundTrip(t *testing.T) {
 	t.Parallel()
-	st := load.Stats{Requests: 40, Errors: 3, TimedOut: 2, Replayed: 5, Codes: map[string]int64{"200": 37, "timeout": 2, "in-flight-at-abort": 1},
+	st := load.Stats{Requests: 40, Errors: 3, TimedOut: 2, Replayed: 5, Delayed: 4, Unsent: 6, UnsentHeld: 5, Codes: map[string]int64{"200": 37, "timeout": 2, "in-flight-at-abort": 1},
 		Latency: metrics.NewHDR(), Service: metrics.NewHDR()}
 	for i := range 40 {
 		st.Latency.Record(time.Duration(i+1) * time.Millisecond)
@@ -297,7 +297,7 @@ func TestPartRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := got.Total
-	if g.Requests != 40 || g.Errors != 3 || g.TimedOut != 2 || g.Replayed != 5 || g.Codes["in-flight-at-abort"] != 1 || g.Latency.Count() != 40 || g.Service.Count() != 40 {
+	if g.Requests != 40 || g.Errors != 3 || g.TimedOut != 2 || g.Replayed != 5 || g.Delayed != 4 || g.Unsent != 6 || g.UnsentHeld != 5 || g.Codes["in-flight-at-abort"] != 1 || g.Latency.Count() != 40 || g.Service.Count() != 40 {
 		t.Errorf("stats after the round trip: %+v", g)
 	}
 	if got.Sent != 40 || got.Delayed != 4 || got.Unsent != 6 || got.UnsentHeld != 5 || got.Connections != 7 || got.MaxConnections != 46 || got.Stopped != "aborted" {

@@ -225,6 +225,9 @@ func joinStats(all []load.Stats) load.Stats {
 		t.Errors += s.Errors
 		t.TimedOut += s.TimedOut
 		t.Replayed += s.Replayed
+		t.Delayed += s.Delayed
+		t.Unsent += s.Unsent
+		t.UnsentHeld += s.UnsentHeld
 		t.Latency.Merge(s.Latency)
 		t.Service.Merge(s.Service)
 		same = same && s.Latency == s.Service
