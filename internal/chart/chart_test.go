@@ -133,6 +133,7 @@ func TestRenderErrors(t *testing.T) {
 		{"bad set syntax", Values{Set: []string{"tasks={http"}}, "failed parsing --set data"},
 		{"SLOs not a map", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper=5"}}, "assess.SLOs.upper is not valid: expected a map from metric name to limit"},
 		{"SLO not a map", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper={a,b}"}}, "assess.SLOs.upper[0] is not valid: expected {metric, limit}"},
+		{"misspelt limit key", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper.http/latency-mean.limt=50"}}, `assess.SLOs.upper.http/latency-mean.limt is not valid: expected limit or onNoData (assess.SLOs.upper.http/latency-mean=<limit>, or .limit=<limit> with .onNoData); if the metric's name is http/latency-mean.limt, escape the dot: http/latency-mean\.limt=<limit>`},
 		{"unescaped dot", Values{Set: []string{"tasks={assess}", "assess.SLOs.upper.http/latency-p97.5=100"}}, `escape dots in metric names: http/latency-p97\.5=<limit>`},
 	}
 	for _, tt := range tests {

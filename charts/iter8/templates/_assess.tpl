@@ -26,7 +26,11 @@ files, as lists of {metric, limit, onNoData}.
 {{- $x := dict "metric" $metric "limit" $limit }}
 {{- if kindIs "map" $limit }}
 {{- if not (hasKey $limit "limit") }}
-{{- fail (printf "assess.SLOs.%s.%s: the limit is a map, so the metric name was split at a dot; escape dots in metric names: %s\\.%s=<limit>" $dir $metric $metric (keys $limit | sortAlpha | first)) }}
+{{- $k := keys $limit | sortAlpha | first }}
+{{- if regexMatch "^[0-9]" $k }}
+{{- fail (printf "assess.SLOs.%s.%s: the limit is a map, so the metric name was split at a dot; escape dots in metric names: %s\\.%s=<limit>" $dir $metric $metric $k) }}
+{{- end }}
+{{- fail (printf "assess.SLOs.%s.%s.%s is not valid: expected limit or onNoData (assess.SLOs.%s.%s=<limit>, or .limit=<limit> with .onNoData); if the metric's name is %s.%s, escape the dot: %s\\.%s=<limit>" $dir $metric $k $dir $metric $metric $k $metric $k) }}
 {{- end }}
 {{- range $k, $_ := $limit }}
 {{- if not (has $k (list "limit" "onNoData")) }}
