@@ -164,8 +164,73 @@ func fieldDecodeError(key string, val any, t reflect.Type, err error) error {
 	if errors.As(err, &ve) {
 		return &FieldError{Field: key, Value: val, Expected: ve.Expected}
 	}
+	if strings.HasPrefix(err.Error(), "json: unknown field ") {
+		if where, k, names, ok := unknownAt(val, t, ""); ok {
+			return &FieldError{Field: key + where + "." + k, Unknown: true, Expected: strings.Join(names, ", "), Suggest: Closest(k, names)}
+		}
+	}
 	msg := strings.TrimPrefix(err.Error(), "json: ")
 	return &FieldError{Field: key, Value: val, Expected: describeType(t) + " (" + msg + ")"}
+}
+
+// unknownAt finds, in a decoded value v meant for type t, the first object
+// key that no field of its struct takes (in key order, as Decode reports a
+// task's own keys): where the object is (".upper[0]"), the key, and the
+// struct's field names.
+func unknownAt(v any, t reflect.Type, at string) (where, key string, names []string, ok bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, isMap := v.(map[string]any)
+		if !isMap || t == reflect.TypeFor[Duration]() {
+			return "", "", nil, false
+		}
+		byName, byFold := map[string]reflect.Type{}, map[string]reflect.Type{}
+		var all []string
+		for _, f := range jsonFields(t) {
+			byName[f.name], byFold[strings.ToLower(f.name)] = f.typ, f.typ
+			all = append(all, f.name)
+		}
+		sort.Strings(all)
+		for _, k := range sortedKeys(m) {
+			ft, found := byName[k]
+			if !found {
+				ft, found = byFold[strings.ToLower(k)]
+			}
+			if !found {
+				return at, k, all, true
+			}
+			if where, key, names, ok := unknownAt(m[k], ft, at+"."+k); ok {
+				return where, key, names, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		l, _ := v.([]any)
+		for i, e := range l {
+			if where, key, names, ok := unknownAt(e, t.Elem(), fmt.Sprintf("%s[%d]", at, i)); ok {
+				return where, key, names, true
+			}
+		}
+	case reflect.Map:
+		m, _ := v.(map[string]any)
+		for _, k := range sortedKeys(m) {
+			if where, key, names, ok := unknownAt(m[k], t.Elem(), at+"."+k); ok {
+				return where, key, names, true
+			}
+		}
+	}
+	return "", "", nil, false
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // locate finds, in a decoded value v, the first value at path (object

@@ -38,7 +38,7 @@ func TestDecodeInputs(t *testing.T) {
 		{"fraction for whole number", map[string]any{"numRequests": 2.5}, `field "numRequests": invalid value 2.5: expected a whole number`},
 		{"list for string", map[string]any{"url": []any{"a"}}, `field "url": invalid value ["a"]: expected a string`},
 		{"bool", map[string]any{"warmup": "yes"}, `field "warmup": invalid value "yes": expected true or false`},
-		{"nested unknown", map[string]any{"errorRanges": []any{map[string]any{"lowr": 400.0}}}, `field "errorRanges"`},
+		{"nested unknown", map[string]any{"errorRanges": []any{map[string]any{"lower": 400.0}, map[string]any{"lowr": 400.0}}}, `unknown field "errorRanges[1].lowr": did you mean "lower"? (expected one of lower)`},
 		{"map value type", map[string]any{"headers": map[string]any{"a": 1.0}}, `field "headers": invalid value {"a":1}: expected a map of strings (found a number where a string was expected)`},
 		{"list of maps", map[string]any{"items": "abc"}, `field "items": invalid value "abc": expected a list of maps`},
 	}
