@@ -567,7 +567,7 @@ type head struct {
 
 // readResponse reads one response and discards its body. It returns the
 // status code and whether the connection must be closed after it. Interim
-// 1xx responses (but 101) are skipped.
+// 1xx responses (but 101) are skipped; 101 closes the connection.
 func readResponse(br *bufio.Reader, isHead bool) (code int, closeConn bool, err error) {
 	for {
 		h, err := readHead(br)
@@ -578,7 +578,12 @@ func readResponse(br *bufio.Reader, isHead bool) (code int, closeConn bool, err 
 			continue // an interim response (100 Continue): the real one follows
 		}
 		switch {
-		case isHead || h.code/100 == 1 || h.code == 204 || h.code == 304:
+		case h.code == 101:
+			// Switching Protocols: what follows on the connection is not
+			// HTTP/1.1 (net/http hands the connection over and never
+			// reuses it), so it is closed after this answer.
+			h.closeConn = true
+		case isHead || h.code == 204 || h.code == 304:
 		case h.chunked:
 			err = discardChunked(br)
 		case h.length >= 0:

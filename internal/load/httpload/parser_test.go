@@ -41,6 +41,23 @@ func TestReadResponseProtocolErrors(t *testing.T) {
 	}
 }
 
+// A 101 Switching Protocols answer ends HTTP/1.1 on its connection: the
+// bytes after it are another protocol's, never the next request's answer,
+// so the connection is closed. (It was reused: an upgrade's first frame was
+// read as the next response.)
+func TestSwitchingProtocolsClosesTheConnection(t *testing.T) {
+	t.Parallel()
+	for _, resp := range []string{
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n\x00\x00\x12\x04",
+	} {
+		code, closeConn, err := readResponse(bufio.NewReader(bytes.NewReader([]byte(resp))), false)
+		if err != nil || code != 101 || !closeConn {
+			t.Errorf("%q: code %d, close %v, error %v; want 101 and the connection closed", resp, code, closeConn, err)
+		}
+	}
+}
+
 // misbehave serves connections: on the first, it writes early before any
 // request and answer to every request; later connections are served well.
 func misbehave(t *testing.T, early, answer string) string {
