@@ -238,7 +238,7 @@ func extract(ctx context.Context, m *Metric, doc any, r *secret.Redactor) Measur
 }
 
 // number turns a query result into a value: numbers and numeric strings are
-// values; null, NaN and infinities are no data; anything else is an error.
+// values; null and NaN are no data; infinities and anything else are errors.
 func number(v any, what string, r *secret.Redactor) Measurement {
 	var f float64
 	switch x := v.(type) {
@@ -281,7 +281,11 @@ func number(v any, what string, r *secret.Redactor) Measurement {
 	case math.IsNaN(f):
 		return noData("%s returned NaN (for example a ratio of zero to zero)", what)
 	case math.IsInf(f, 0):
-		return noData("%s returned %v", what, f)
+		// Not no data: Prometheus's histogram_quantile returns +Inf when
+		// the quantile lies above the largest finite bucket, that is for
+		// a very slow service, which onNoData: ignore must never pass. No
+		// limit can judge it and JSON cannot store it: the query fails.
+		return failed(fmt.Errorf("%s returned %v, which cannot be judged (histogram_quantile gives +Inf when the quantile lies above the largest finite bucket: add a larger bucket)", what, f))
 	}
 	return Measurement{Status: OK, Value: f}
 }

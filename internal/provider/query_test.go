@@ -95,7 +95,7 @@ func TestCollectREST(t *testing.T) {
 		{"no result", srv.URL + "/empty", jq, "", nil, NoData, 0, `jq expression ".data.result[0].value[1]" returned null`},
 		{"no output", srv.URL + "/empty", ".data.result[]", "", nil, NoData, 0, `jq expression ".data.result[]" returned no result`},
 		{"NaN", srv.URL + "/nan", jq, "", nil, NoData, 0, `returned NaN (for example a ratio of zero to zero)`},
-		{"infinity", srv.URL + "/inf", jq, "", nil, NoData, 0, `returned +Inf`},
+		{"infinity", srv.URL + "/inf", jq, "", nil, Failed, 0, `returned +Inf, which cannot be judged (histogram_quantile gives +Inf when the quantile lies above the largest finite bucket: add a larger bucket)`},
 		{"not a number", srv.URL + "/word", jq, "", nil, Failed, 0, `jq expression ".data.result[0].value[1]" returned the string "high", not a number`},
 		{"Go's digit separators", srv.URL + "/gosyntax", jq, "", nil, Failed, 0, `returned the string "1_0", not a number`},
 		{"a hexadecimal float", srv.URL + "/gosyntax", ".data.hex", "", nil, Failed, 0, `returned the string "0x1p-2", not a number`},

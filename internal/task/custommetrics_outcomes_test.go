@@ -42,6 +42,9 @@ func TestCustomMetricsOutcomes(t *testing.T) {
 		switch r.URL.Path {
 		case "/empty":
 			_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+		case "/inf":
+			// histogram_quantile above the largest finite bucket
+			_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"+Inf"]}]}}`)
 		case "/error":
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = io.WriteString(w, "overloaded")
@@ -62,6 +65,7 @@ func TestCustomMetricsOutcomes(t *testing.T) {
 	write("ok.tpl", metric(srv.URL+"/ok", ".data.result[0].value[1]"))
 	write("empty.tpl", metric(srv.URL+"/empty", ".data.result[0].value[1]"))
 	write("error.tpl", metric(srv.URL+"/error", ".data.result[0].value[1]"))
+	write("inf.tpl", metric(srv.URL+"/inf", ".data.result[0].value[1]"))
 	write("badjq.tpl", metric(srv.URL+"/ok", ".data.result[0"))
 	write("norender.tpl", `url: {{ required "values.promURL is required" .promURL }}`)
 	const jq = `jq expression ".data.result[0].value[1]" returned null`
@@ -83,6 +87,10 @@ func TestCustomMetricsOutcomes(t *testing.T) {
 			assert: "slos: SLO p/m <= 1 is not satisfied by version 0: no data (" + jq + ")"},
 		{name: "no data ignored", tpl: "empty.tpl", onNoData: "ignore", outcome: slo.NoData,
 			note: "slos: SLO p/m <= 1 has no data for version 0 (" + jq + "); ignored because its onNoData is ignore"},
+		// (+Inf was no data, and onNoData: ignore passed a service too
+		// slow for the largest bucket)
+		{name: "infinity is never ignored", tpl: "inf.tpl", onNoData: "ignore", outcome: slo.Error,
+			assert: `slos: SLO p/m <= 1 is not satisfied by version 0: its query failed (jq expression ".data.result[0].value[1]" returned +Inf, which cannot be judged`},
 		{name: "bad jq expression", tpl: "badjq.tpl",
 			failure: `task 1 (custommetrics) failed: provider p: template badjq.tpl renders an invalid spec: field "metrics[0] (m).jqExpression": invalid value ".data.result[0": expected a valid jq expression (unexpected EOF)`},
 		{name: "template does not render", tpl: "norender.tpl",
@@ -126,7 +134,7 @@ func TestCustomMetricsOutcomes(t *testing.T) {
 			if notes := exp.Notes(); strings.Join(notes, "") != tt.note {
 				t.Errorf("notes %q, want %q", notes, tt.note)
 			}
-			if tt.outcome == slo.Error && !strings.Contains(logs, `msg="query failed" task=1 name=custommetrics metric=p/m version="version 0" reason="GET `+srv.URL+`/error: HTTP 503`) {
+			if tt.tpl == "error.tpl" && !strings.Contains(logs, `msg="query failed" task=1 name=custommetrics metric=p/m version="version 0" reason="GET `+srv.URL+`/error: HTTP 503`) {
 				t.Errorf("the failure is not logged:\n%s", logs)
 			}
 		})
