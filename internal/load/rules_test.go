@@ -651,9 +651,11 @@ func TestUnsentWaits(t *testing.T) {
 }
 
 // degradeTarget answers in 1 ms until from after its first request, then
-// in slow, or times out after timeout when that is shorter.
+// in slow, or times out after timeout when that is shorter; when only is
+// set, only the endpoints it holds degrade.
 type degradeTarget struct {
 	from, slow, timeout time.Duration
+	only                map[int]bool
 	once                sync.Once
 	first               time.Time
 }
@@ -662,9 +664,9 @@ func (d *degradeTarget) NewConn() Conn { return degradeConn{d} }
 
 type degradeConn struct{ d *degradeTarget }
 
-func (c degradeConn) Do(ctx context.Context, _ int) Outcome {
+func (c degradeConn) Do(ctx context.Context, ep int) Outcome {
 	c.d.once.Do(func() { c.d.first = time.Now() })
-	if time.Since(c.d.first) >= c.d.from {
+	if time.Since(c.d.first) >= c.d.from && (c.d.only == nil || c.d.only[ep]) {
 		if c.d.timeout > 0 && c.d.slow > c.d.timeout {
 			return after(ctx, c.d.timeout, Outcome{Err: Timeout})
 		}
@@ -847,34 +849,13 @@ func TestMergeStatsSumsEveryCount(t *testing.T) {
 	}
 }
 
-// mixTarget answers endpoint 0 at once and endpoint 1 at once until from
-// after the first request, then not before the request times out.
-type mixTarget struct {
-	from, timeout time.Duration
-	once          sync.Once
-	first         time.Time
-}
-
-func (m *mixTarget) NewConn() Conn { return mixConn{m} }
-
-type mixConn struct{ m *mixTarget }
-
-func (c mixConn) Do(ctx context.Context, ep int) Outcome {
-	c.m.once.Do(func() { c.m.first = time.Now() })
-	if ep == 1 && time.Since(c.m.first) >= c.m.from {
-		return after(ctx, c.m.timeout, Outcome{Err: Timeout})
-	}
-	return after(ctx, time.Millisecond, Outcome{Code: 200})
-}
-func (mixConn) Close() error { return nil }
-
 // In a mix, each endpoint's delayed and unsent requests are its own, and
 // they add up to the run's: one endpoint's hang holds the connections that
 // the other's requests wait for, and the figures say whose requests
 // waited. (The endpoints' figures were copies of the run's.)
 func TestEndpointsOwnTheirUnsent(t *testing.T) {
 	t.Parallel()
-	rep, err := Run(context.Background(), &mixTarget{from: 800 * time.Millisecond, timeout: time.Second}, Options{
+	rep, err := Run(context.Background(), &degradeTarget{from: 800 * time.Millisecond, slow: time.Minute, timeout: time.Second, only: map[int]bool{1: true}}, Options{
 		Pacer: Constant{PerSecond: 100}, Weights: []float64{1, 1}, Connections: 4, MaxConnections: 4, Duration: 1500 * time.Millisecond, Timeout: time.Second,
 	})
 	if err != nil {
