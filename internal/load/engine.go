@@ -1364,7 +1364,6 @@ type shard struct {
 	inflight       atomic.Int64
 	ep             []epStats
 	sent           int64
-	delayed        int64
 	lastSend       time.Duration
 	lastLag        time.Duration // how late the last-sent request started
 	late, genLag   *metrics.HDR
@@ -1433,7 +1432,6 @@ func (s *shard) record(ep int, out Outcome, isErr, timedOut bool, sm sample) {
 	s.sent++
 	if s.open {
 		if sm.wait > DelayThreshold {
-			s.delayed++
 			st.delayed++
 		}
 		s.late.Record(sm.late())
@@ -1504,6 +1502,7 @@ func (e *engine) report(elapsed, cpu, wait time.Duration) *Report {
 			st.TimedOut += es.timedOut
 			st.Replayed += es.replayed
 			st.Delayed += es.delayed
+			r.Delayed += es.delayed
 			st.Service.Merge(es.service)
 			if e.open {
 				st.Latency.Merge(es.latency)
@@ -1522,7 +1521,6 @@ func (e *engine) report(elapsed, cpu, wait time.Duration) *Report {
 	late := metrics.NewHDR()
 	for _, sh := range e.shards {
 		r.Sent += sh.sent
-		r.Delayed += sh.delayed
 		late.Merge(sh.late)
 		r.GeneratorLag.Merge(sh.genLag)
 		if sh.lastSend > lastSend {
