@@ -149,8 +149,10 @@ func emptyStats(open bool) Stats {
 	return st
 }
 
-// addStats adds s to the sum t.
-func addStats(t *Stats, s Stats, open bool) {
+// AddCounts adds the counts of s (requests, errors, timeouts, replays,
+// delayed and unsent requests, codes) to t, not its histograms: the one
+// place that knows every count, for every merge of Stats.
+func (t *Stats) AddCounts(s Stats) {
 	t.Requests += s.Requests
 	t.Errors += s.Errors
 	t.TimedOut += s.TimedOut
@@ -158,13 +160,21 @@ func addStats(t *Stats, s Stats, open bool) {
 	t.Delayed += s.Delayed
 	t.Unsent += s.Unsent
 	t.UnsentHeld += s.UnsentHeld
+	if t.Codes == nil && len(s.Codes) > 0 {
+		t.Codes = map[string]int64{}
+	}
+	for k, n := range s.Codes {
+		t.Codes[k] += n
+	}
+}
+
+// addStats adds s to the sum t.
+func addStats(t *Stats, s Stats, open bool) {
+	t.AddCounts(s)
 	if s.Service != nil {
 		t.Service.Merge(s.Service)
 	}
 	if open && s.Latency != nil {
 		t.Latency.Merge(s.Latency)
-	}
-	for k, n := range s.Codes {
-		t.Codes[k] += n
 	}
 }

@@ -221,19 +221,10 @@ func joinStats(all []load.Stats) load.Stats {
 	t := load.Stats{Latency: metrics.NewHDR(), Service: metrics.NewHDR(), Codes: map[string]int64{}}
 	same := true
 	for _, s := range all {
-		t.Requests += s.Requests
-		t.Errors += s.Errors
-		t.TimedOut += s.TimedOut
-		t.Replayed += s.Replayed
-		t.Delayed += s.Delayed
-		t.Unsent += s.Unsent
-		t.UnsentHeld += s.UnsentHeld
+		t.AddCounts(s)
 		t.Latency.Merge(s.Latency)
 		t.Service.Merge(s.Service)
 		same = same && s.Latency == s.Service
-		for k, n := range s.Codes {
-			t.Codes[k] += n
-		}
 	}
 	if same {
 		t.Latency = t.Service
