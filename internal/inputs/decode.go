@@ -11,8 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -194,7 +196,7 @@ func unknownAt(v any, t reflect.Type, at string) (where, key string, names []str
 			all = append(all, f.name)
 		}
 		sort.Strings(all)
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			ft, found := byName[k]
 			if !found {
 				ft, found = byFold[strings.ToLower(k)]
@@ -215,22 +217,13 @@ func unknownAt(v any, t reflect.Type, at string) (where, key string, names []str
 		}
 	case reflect.Map:
 		m, _ := v.(map[string]any)
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if where, key, names, ok := unknownAt(m[k], t.Elem(), at+"."+k); ok {
 				return where, key, names, true
 			}
 		}
 	}
 	return "", "", nil, false
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // locate finds, in a decoded value v, the first value at path (object
