@@ -34,12 +34,7 @@ func Decode(with map[string]any, dst any) error {
 		return fmt.Errorf("inputs.Decode: dst must be a pointer to a struct, got %T", dst)
 	}
 	fields := inputFields(rv.Elem())
-	keys := make([]string, 0, len(with))
-	for k := range with {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(with)) {
 		f, ok := fields.lookup(k)
 		if !ok {
 			return &FieldError{Field: k, Unknown: true, Expected: strings.Join(fields.names, ", "), Suggest: Closest(k, fields.names)}
