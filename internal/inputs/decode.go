@@ -184,22 +184,13 @@ func unknownAt(v any, t reflect.Type, at string) (where, key string, names []str
 		if !isMap || t == reflect.TypeFor[Duration]() {
 			return "", "", nil, false
 		}
-		byName, byFold := map[string]reflect.Type{}, map[string]reflect.Type{}
-		var all []string
-		for _, f := range jsonFields(t) {
-			byName[f.name], byFold[strings.ToLower(f.name)] = f.typ, f.typ
-			all = append(all, f.name)
-		}
-		sort.Strings(all)
+		fields := inputFields(reflect.New(t).Elem()) // (as Decode matches keys)
 		for _, k := range slices.Sorted(maps.Keys(m)) {
-			ft, found := byName[k]
+			f, found := fields.lookup(k)
 			if !found {
-				ft, found = byFold[strings.ToLower(k)]
+				return at, k, fields.names, true
 			}
-			if !found {
-				return at, k, all, true
-			}
-			if where, key, names, ok := unknownAt(m[k], ft, at+"."+k); ok {
+			if where, key, names, ok := unknownAt(m[k], f.Type(), at+"."+k); ok {
 				return where, key, names, true
 			}
 		}
