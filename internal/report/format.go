@@ -69,7 +69,7 @@ func labelOf(o slo.Outcome) outcomeLabel {
 		slo.Failed:    {"failed", "failed", "x", red, "❌"},
 		slo.NoData:    {"no data", "nodata", "?", yellow, "⚠️"},
 		slo.Invalid:   {"invalid run", "invalid", "!", yellow, "⚠️"},
-		slo.Error:     {"query error", "error", "E", red, "❌"},
+		slo.Error:     {"error", "error", "E", red, "❌"},
 		slo.NotJudged: {"not judged", "nodata", ".", yellow, "⚠️"},
 		"":            {"not judged", "unknown", " ", "", ""},
 	}

@@ -575,14 +575,14 @@ func trendRows(r *Report, p *printer) [][]cell {
 }
 
 func loadRows(r *Report) [][]cell {
-	rows := [][]cell{texts("Provider", "Mode", "Protocol", "Requests", "Errors", "Rate (intended / achieved)", "Delayed", "CPU")}
+	rows := [][]cell{texts("Provider", "Mode", "Protocol", "Requests", "Errors", "Rate (intended / achieved)", "Delayed", "Connections", "CPU")}
 	for _, l := range r.Load {
 		intended := "-"
 		if l.IntendedRate > 0 {
 			intended = textValue(l.IntendedRate)
 		}
 		row := texts(l.Provider, l.Mode, dash(l.Protocol), strconv.FormatInt(l.Requests, 10), strconv.FormatInt(l.Errors, 10),
-			intended+" / "+textValue(l.AchievedRate)+" req/s", strconv.FormatInt(l.Delayed, 10), fmt.Sprintf("%.1f%%", 100*l.CPUUtilization))
+			intended+" / "+textValue(l.AchievedRate)+" req/s", strconv.FormatInt(l.Delayed, 10), connectionsOf(l), fmt.Sprintf("%.1f%%", 100*l.CPUUtilization))
 		if l.Saturated {
 			row[5].style = yellow
 		}
