@@ -31,22 +31,23 @@ type LoadPart struct {
 	// Host is the pod's name.
 	Host string `json:"host,omitempty"`
 	// ElapsedNs is how long the pod's run took, from the common start.
-	ElapsedNs       int64   `json:"elapsedNs"`
-	Sent            int64   `json:"sent"`
-	Delayed         int64   `json:"delayed,omitempty"`
-	Unsent          int64   `json:"unsent,omitempty"`
-	UnsentHeld      int64   `json:"unsentHeld,omitempty"`
-	Ignored         int64   `json:"ignored,omitempty"`
-	IntendedRate    float64 `json:"intendedRate,omitempty"`
-	AchievedRate    float64 `json:"achievedRate"`
-	Connections     int     `json:"connections,omitempty"`
-	MaxConnections  int     `json:"maxConnections,omitempty"`
-	LatenessNs      int64   `json:"latenessNs,omitempty"`
-	AllowedNs       int64   `json:"allowedNs,omitempty"`
-	GeneratorLag    string  `json:"generatorLag,omitempty"`
-	ConnectionBound bool    `json:"connectionBound,omitempty"`
-	Warning         string  `json:"warning,omitempty"`
-	Saturated       bool    `json:"saturated,omitempty"`
+	ElapsedNs          int64   `json:"elapsedNs"`
+	Sent               int64   `json:"sent"`
+	Delayed            int64   `json:"delayed,omitempty"`
+	Unsent             int64   `json:"unsent,omitempty"`
+	UnsentHeld         int64   `json:"unsentHeld,omitempty"`
+	Ignored            int64   `json:"ignored,omitempty"`
+	IntendedRate       float64 `json:"intendedRate,omitempty"`
+	AchievedRate       float64 `json:"achievedRate"`
+	Connections        int     `json:"connections,omitempty"`
+	InitialConnections int     `json:"initialConnections,omitempty"`
+	MaxConnections     int     `json:"maxConnections,omitempty"`
+	LatenessNs         int64   `json:"latenessNs,omitempty"`
+	AllowedNs          int64   `json:"allowedNs,omitempty"`
+	GeneratorLag       string  `json:"generatorLag,omitempty"`
+	ConnectionBound    bool    `json:"connectionBound,omitempty"`
+	Warning            string  `json:"warning,omitempty"`
+	Saturated          bool    `json:"saturated,omitempty"`
 	// SaturationReason says why the pod fell behind its share.
 	SaturationReason string  `json:"saturationReason,omitempty"`
 	CPUUtilization   float64 `json:"cpuUtilization,omitempty"`

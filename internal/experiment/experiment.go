@@ -281,9 +281,10 @@ type LoadStats struct {
 	// outcome of its second send.
 	Replayed int64 `json:"replayed,omitempty"`
 	// Connections is the most connections the run used; in open loop they
-	// grow on demand up to MaxConnections.
-	Connections    int `json:"connections,omitempty"`
-	MaxConnections int `json:"maxConnections,omitempty"`
+	// grow on demand from InitialConnections up to MaxConnections.
+	Connections        int `json:"connections,omitempty"`
+	InitialConnections int `json:"initialConnections,omitempty"`
+	MaxConnections     int `json:"maxConnections,omitempty"`
 	// LatenessMs is the median lateness of request starts (open loop), and
 	// GeneratorLagP99Ms the 99th percentile of the generator's own part of
 	// it (late while a connection was free), which is not charged to the

@@ -246,9 +246,11 @@ type Report struct {
 	IntendedRate float64
 	AchievedRate float64
 	// Connections is the most connections the run used; in open loop it
-	// grows on demand up to MaxConnections.
-	Connections    int
-	MaxConnections int
+	// grows on demand from InitialConnections (those opened before the
+	// clock started) up to MaxConnections.
+	Connections        int
+	InitialConnections int
+	MaxConnections     int
 	// Lateness is the median of how late requests started after they were
 	// due (unsent requests count as later than any sent one), whatever the
 	// cause; AllowedLateness is what the run may have (see Behind).
@@ -1533,6 +1535,9 @@ func (e *engine) report(elapsed, cpu, wait time.Duration) *Report {
 		r.Connections = min(r.Connections, int(max(w.Level(0), w.Level(elapsed))))
 	}
 	r.MaxConnections = e.maxConns
+	if e.open {
+		r.InitialConnections = e.initial
+	}
 	own := metrics.NewHDR() // the generator's own lateness (see GeneratorLateness)
 	own.Merge(r.GeneratorLag)
 	if due, end, ok := e.due(); ok {

@@ -168,8 +168,8 @@ func TestOpenLoopGrowsConnections(t *testing.T) {
 	if rep.Saturated || rep.ConnectionBound {
 		t.Fatalf("a slow target below the cap: saturated %v (%s) connection-bound %v (%s)", rep.Saturated, rep.SaturationReason, rep.ConnectionBound, rep.Warning)
 	}
-	if rep.Connections <= 4 || rep.Connections > rep.MaxConnections {
-		t.Errorf("connections %d (cap %d), want growth past 4", rep.Connections, rep.MaxConnections)
+	if rep.InitialConnections != 4 || rep.Connections <= 4 || rep.Connections > rep.MaxConnections {
+		t.Errorf("connections %d → %d (cap %d), want growth from 4", rep.InitialConnections, rep.Connections, rep.MaxConnections)
 	}
 	if p50 := rep.Total.Latency.PercentileMs(50); p50 < 140 {
 		t.Errorf("corrected p50 %.1f ms below the target's 140 ms", p50)

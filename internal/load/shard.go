@@ -104,6 +104,7 @@ func Merge(parts []*Report) *Report {
 		r.IntendedRate += p.IntendedRate
 		r.AchievedRate += p.AchievedRate
 		r.Connections += p.Connections
+		r.InitialConnections += p.InitialConnections
 		r.MaxConnections += p.MaxConnections
 		r.Lateness = max(r.Lateness, p.Lateness)
 		r.GeneratorLateness = max(r.GeneratorLateness, p.GeneratorLateness)

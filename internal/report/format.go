@@ -184,12 +184,15 @@ func healthNotes(l Load) []healthNote {
 	return out
 }
 
-// connectionsOf shows the connections a run used: "8 (cap 8)" when it
-// could grow them, "–" when the result does not say.
+// connectionsOf shows the connections a run used: "8 (cap 88)" when it
+// could grow them, "4 → 8 (cap 88)" when it grew them from the 4 opened
+// before the clock started, "–" when the result does not say.
 func connectionsOf(l Load) string {
 	switch {
 	case l.Connections == 0:
 		return "–"
+	case l.MaxConnections > 0 && l.InitialConnections > 0 && l.Connections > l.InitialConnections:
+		return fmt.Sprintf("%d → %d (cap %d)", l.InitialConnections, l.Connections, l.MaxConnections)
 	case l.MaxConnections > 0:
 		return fmt.Sprintf("%d (cap %d)", l.Connections, l.MaxConnections)
 	}

@@ -229,10 +229,11 @@ type Load struct {
 	TimedOut int64 `json:"timedOut,omitempty"`
 	// Replayed counts requests sent again after their connection closed
 	// or reset without an answer, though they may have reached the server.
-	Replayed          int64   `json:"replayed,omitempty"`
-	Connections       int     `json:"connections,omitempty"`
-	MaxConnections    int     `json:"maxConnections,omitempty"`
-	GeneratorLagP99Ms float64 `json:"generatorLagP99Ms,omitempty"`
+	Replayed           int64   `json:"replayed,omitempty"`
+	Connections        int     `json:"connections,omitempty"`
+	InitialConnections int     `json:"initialConnections,omitempty"`
+	MaxConnections     int     `json:"maxConnections,omitempty"`
+	GeneratorLagP99Ms  float64 `json:"generatorLagP99Ms,omitempty"`
 	// Warning says why a run was connection-bound (not an invalid run).
 	Warning          string  `json:"warning,omitempty"`
 	Saturated        bool    `json:"saturated"`
@@ -648,7 +649,7 @@ func loads(in *experiment.Insights) []Load {
 			Requests: ls.Requests, Errors: ls.Errors, DurationSeconds: ls.DurationSeconds,
 			IntendedRate: ls.IntendedRate, AchievedRate: ls.AchievedRate, Delayed: ls.Delayed, Unsent: ls.Unsent, UnsentHeld: ls.UnsentHeld, Ignored: ls.Ignored,
 			Saturated: ls.Saturated, SaturationReason: ls.SaturationReason, CPUUtilization: ls.CPUUtilization, CPUWait: ls.CPUWait, Aborted: ls.Aborted,
-			TimedOut: ls.TimedOut, Replayed: ls.Replayed, Connections: ls.Connections, MaxConnections: ls.MaxConnections,
+			TimedOut: ls.TimedOut, Replayed: ls.Replayed, Connections: ls.Connections, InitialConnections: ls.InitialConnections, MaxConnections: ls.MaxConnections,
 			GeneratorLagP99Ms: ls.GeneratorLagP99Ms, Warning: ls.Warning,
 			Codes: codes(p, ls.Codes), Name: ls.Name, Tags: ls.Tags, Pods: pods(ls.Pods),
 		}

@@ -268,7 +268,7 @@ func partOf(rep *load.Report, pod int, host string) (experiment.LoadPart, error)
 		Pod: pod, Host: host,
 		ElapsedNs: int64(rep.Elapsed), Sent: rep.Sent, Delayed: rep.Delayed, Unsent: rep.Unsent, UnsentHeld: rep.UnsentHeld, Ignored: rep.Ignored,
 		IntendedRate: rep.IntendedRate, AchievedRate: rep.AchievedRate,
-		Connections: rep.Connections, MaxConnections: rep.MaxConnections,
+		Connections: rep.Connections, InitialConnections: rep.InitialConnections, MaxConnections: rep.MaxConnections,
 		LatenessNs: int64(rep.Lateness), AllowedNs: int64(rep.AllowedLateness),
 		ConnectionBound: rep.ConnectionBound, Warning: rep.Warning,
 		Saturated: rep.Saturated, SaturationReason: rep.SaturationReason,
@@ -301,7 +301,7 @@ func reportOf(p experiment.LoadPart) (*load.Report, error) {
 	rep := &load.Report{
 		Open: open, Elapsed: time.Duration(p.ElapsedNs), Sent: p.Sent, Delayed: p.Delayed, Unsent: p.Unsent, UnsentHeld: p.UnsentHeld, Ignored: p.Ignored,
 		IntendedRate: p.IntendedRate, AchievedRate: p.AchievedRate,
-		Connections: p.Connections, MaxConnections: p.MaxConnections,
+		Connections: p.Connections, InitialConnections: p.InitialConnections, MaxConnections: p.MaxConnections,
 		Lateness: time.Duration(p.LatenessNs), AllowedLateness: time.Duration(p.AllowedNs),
 		ConnectionBound: p.ConnectionBound, Warning: p.Warning,
 		Saturated: p.Saturated, SaturationReason: p.SaturationReason,

@@ -287,7 +287,7 @@ func TestPartRoundTrip(t *testing.T) {
 		st.Service.Record(time.Duration(i+1) * time.Microsecond)
 	}
 	rep := &load.Report{Open: true, Endpoints: []load.Stats{st}, Total: st, Elapsed: 2 * time.Second, Sent: 40, Delayed: 4, Unsent: 6, UnsentHeld: 5,
-		IntendedRate: 23, AchievedRate: 20, Connections: 7, MaxConnections: 46, GeneratorLag: metrics.NewHDR(), Stopped: "aborted"}
+		IntendedRate: 23, AchievedRate: 20, Connections: 7, InitialConnections: 4, MaxConnections: 46, GeneratorLag: metrics.NewHDR(), Stopped: "aborted"}
 	p, err := partOf(rep, 1, "pod-1")
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ func TestPartRoundTrip(t *testing.T) {
 	if g.Requests != 40 || g.Errors != 3 || g.TimedOut != 2 || g.Replayed != 5 || g.Delayed != 4 || g.Unsent != 6 || g.UnsentHeld != 5 || g.Codes["in-flight-at-abort"] != 1 || g.Latency.Count() != 40 || g.Service.Count() != 40 {
 		t.Errorf("stats after the round trip: %+v", g)
 	}
-	if got.Sent != 40 || got.Delayed != 4 || got.Unsent != 6 || got.UnsentHeld != 5 || got.Connections != 7 || got.MaxConnections != 46 || got.Stopped != "aborted" {
+	if got.Sent != 40 || got.Delayed != 4 || got.Unsent != 6 || got.UnsentHeld != 5 || got.Connections != 7 || got.InitialConnections != 4 || got.MaxConnections != 46 || got.Stopped != "aborted" {
 		t.Errorf("report after the round trip: %+v", got)
 	}
 }

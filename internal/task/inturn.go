@@ -164,6 +164,7 @@ func joinTurns(turns []turn) *load.Report {
 		out.UnsentHeld += r.UnsentHeld
 		out.Ignored += r.Ignored
 		out.Connections = max(out.Connections, r.Connections)
+		out.InitialConnections = max(out.InitialConnections, r.InitialConnections)
 		out.MaxConnections = max(out.MaxConnections, r.MaxConnections)
 		if r.GeneratorLag != nil {
 			out.GeneratorLag.Merge(r.GeneratorLag)

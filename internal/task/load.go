@@ -446,7 +446,7 @@ func recordLoad(in *experiment.Insights, provider, sep string, st load.Stats, re
 	if rep.Open {
 		ls.Mode = "open"
 		ls.IntendedRate = round(intended, 3)
-		ls.MaxConnections = rep.MaxConnections
+		ls.InitialConnections, ls.MaxConnections = rep.InitialConnections, rep.MaxConnections
 		ls.LatenessMs = round(rep.Lateness.Seconds()*1000, 3)
 		if rep.GeneratorLag != nil && rep.GeneratorLag.Count() > 0 {
 			ls.GeneratorLagP99Ms = rep.GeneratorLag.PercentileMs(99)

@@ -445,7 +445,12 @@ func clone(src *experiment.Experiment) *experiment.Experiment {
 func connectionBound(src *experiment.Experiment) *experiment.Experiment {
 	exp := clone(src)
 	ls := exp.Result.Insights.Load["http"]
-	ls.Connections, ls.MaxConnections, ls.ConnectionBound = 8, 8, true
+	ls.InitialConnections, ls.Connections, ls.MaxConnections, ls.ConnectionBound = 4, 8, 8, true
+	for _, t := range exp.Spec {
+		if t.Task != nil && *t.Task == "http" {
+			t.With["connections"] = 4
+		}
+	}
 	ls.Delayed, ls.TimedOut, ls.Unsent, ls.Replayed = 61, 3, 2, 4
 	ls.Warning = "connection-bound: 61 of 200 requests waited for one of the 8 connections (the cap): the target's mean service time of 152.4 ms at 50 req/s needs about 8; their waits are in the latency; 2 requests due within the duration could not start before it ended"
 	return exp
