@@ -70,8 +70,11 @@ func TestRunOpenLoopRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Open || rep.Total.Requests != 400 || rep.Sent != 400 {
-		t.Fatalf("requests %d sent %d, want 400", rep.Total.Requests, rep.Sent)
+	// Every request due is accounted for: sent, or (on a busy machine, a
+	// request due in the last moments that could not start before the end)
+	// unsent, which counts in the lateness that judges the run below.
+	if !rep.Open || rep.Sent+rep.Unsent != 400 || rep.Total.Requests != rep.Sent {
+		t.Fatalf("requests %d sent %d unsent %d, want 400 sent or unsent and every sent one recorded", rep.Total.Requests, rep.Sent, rep.Unsent)
 	}
 	// How close the achieved rate comes is a wall-clock measurement
 	// (bench/http.sh); here: never faster than asked, and flagged exactly
@@ -79,7 +82,7 @@ func TestRunOpenLoopRate(t *testing.T) {
 	if rep.AchievedRate > rep.IntendedRate || rep.Saturated != load.Behind(rep.Lateness, 399*2500*time.Microsecond, 0.01) {
 		t.Errorf("achieved %.2f of %.2f req/s, median lateness %v (saturated %v: %s)", rep.AchievedRate, rep.IntendedRate, rep.Lateness, rep.Saturated, rep.SaturationReason)
 	}
-	if rep.Total.Latency == rep.Total.Service || rep.Total.Service.Count() != 400 {
+	if rep.Total.Latency == rep.Total.Service || rep.Total.Service.Count() != rep.Sent {
 		t.Error("open loop should record corrected and service latency separately")
 	}
 	if rep.Elapsed < 990*time.Millisecond {

@@ -553,8 +553,12 @@ func TestHangMeasuredWithShortTimeout(t *testing.T) {
 	ls := exp.Result.Insights.Load["http"]
 	rate := value(t, exp, "http/error-rate")
 	t.Logf("%d requests, %d errors, %d unsent, %d connections of %d; error rate %.3f", ls.Requests, ls.Errors, ls.Unsent, ls.Connections, ls.MaxConnections, rate)
-	if ls.Unsent > 0 || ls.Requests != 150 {
-		t.Errorf("%d requests sent and %d unsent: want all 150 sent", ls.Requests, ls.Unsent)
+	// Every request due is sent, or unsent through no fault of the target:
+	// a busy machine may start the last request due (20 ms before the end)
+	// too late, which is the generator's own lateness (not held by the
+	// target), never a request the hang kept from being sent.
+	if ls.UnsentHeld > 0 || ls.Requests+ls.Unsent != 150 {
+		t.Errorf("%d requests sent and %d unsent, %d of them held by the target: want all 150 sent or unsent by the generator's own lateness", ls.Requests, ls.Unsent, ls.UnsentHeld)
 	}
 	// 75 of the 150 requests fall due in the hang (a few more if the
 	// first request came late)
