@@ -1248,18 +1248,23 @@ func (e *engine) watchHangs(ctx context.Context) {
 // late, as a real client's would be, and the run lasts at most a request
 // timeout beyond its duration, as with any request in flight at its end.
 //
-// It sends only when every worker is in a request and none has been
-// answered fast for longHeld (the target holds them); otherwise the
-// requests left are the generator's (see unsentWaits). Each is charged the
+// It sends only when none has been answered fast for longHeld (the target
+// holds them) and every worker is in a request; otherwise the requests
+// left are the generator's (see unsentWaits). In a hang (see hung) a worker
+// not in a request does not count: it is one a timeout just freed, or one
+// grown for the hang and still connecting, and it sends nothing after the
+// end, so the requests the hang held would be left unsent (a generator
+// that fell behind by hangGrow is an invalid run anyway). Each is charged the
 // time from its due time to the flush as a wait for the target, as an
-// unsent request would have been; the rest of its lateness (the new
-// connection's set-up) is the generator's.
+// unsent request would have been, and its new connection's set-up, as
+// a grown worker's is (see heldLog); the rest of its lateness (starting
+// its goroutine) is the generator's.
 func (e *engine) flush(ctx context.Context) {
 	if e.opts.DurationStop != "" && e.opts.DurationStop != Wait {
 		return // (requests in flight at the end are cut short or left out)
 	}
 	at := time.Since(e.start)
-	if e.idle.Load() > 0 || at-time.Duration(e.lastFast.Load()) <= e.longHeld() {
+	if at-time.Duration(e.lastFast.Load()) <= e.longHeld() || (e.idle.Load() > 0 && !e.hung(at)) {
 		return
 	}
 	for e.next.Load() < e.limit {
@@ -1282,10 +1287,12 @@ func (e *engine) flush(ctx context.Context) {
 			defer e.wg.Done()
 			n = e.opts.Shard.global(n)
 			ep := e.sched.Pick(n)
+			dialed := time.Since(e.start)
 			conn := e.dial(ctx)
 			defer func() { _ = conn.Close() }()
 			intended := e.opts.Pacer.At(n)
-			sm := sample{sent: time.Since(e.start), intended: intended, wait: max(at-intended, 0)}
+			sent := time.Since(e.start)
+			sm := sample{sent: sent, intended: intended, wait: max(at-intended, 0) + (sent - dialed)}
 			if e.opts.Monitor != nil {
 				sh.inflight.Add(1)
 			}

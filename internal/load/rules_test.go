@@ -796,6 +796,55 @@ func TestHangSendsTheRequestsDue(t *testing.T) {
 	}
 }
 
+// slowDialTarget is a degradeTarget whose new connections take dial to
+// connect once it has degraded (a hung server's full accept queue).
+type slowDialTarget struct {
+	degradeTarget
+	dial time.Duration
+}
+
+func (d *slowDialTarget) NewConn() Conn { return slowDialConn{degradeConn{&d.degradeTarget}, d.dial} }
+
+type slowDialConn struct {
+	degradeConn
+	dial time.Duration
+}
+
+func (c slowDialConn) Preconnect(ctx context.Context) {
+	if d := c.d; !d.first.IsZero() && time.Since(d.first) >= d.from {
+		after(ctx, c.dial, Outcome{})
+	}
+}
+
+// A target hung for the last 2 s of a 2.5 s run frees each connection only
+// at its requests' timeout, and the connections grown meanwhile are slow
+// to connect: at the end some worker is always between requests or still
+// connecting. The requests the hang kept from being sent are sent when the
+// duration ends all the same, and time out: before, the end's flush gave
+// way to any worker not in a request (as if the generator, not the target,
+// had left them), though such a worker sends nothing after the end, and
+// they were left unsent (held by the target) where no error-rate SLO sees
+// them; on a busy machine, 4 of 150 in a 3 s run (TestHangMeasuredWithShortTimeout
+// in internal/task).
+func TestHangFlushesPastIdleWorkers(t *testing.T) {
+	t.Parallel()
+	const timeout = 300 * time.Millisecond
+	target := &slowDialTarget{degradeTarget{from: 500 * time.Millisecond, slow: time.Minute, timeout: timeout}, 200 * time.Millisecond}
+	rep, err := Run(context.Background(), target, Options{
+		Pacer: Constant{PerSecond: 100}, Connections: 4, MaxConnections: 400, Duration: 2500 * time.Millisecond, Timeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sent %d, unsent %d (%d held), errors %d, %d connections", rep.Sent, rep.Unsent, rep.UnsentHeld, rep.Total.Errors, rep.Connections)
+	if rep.UnsentHeld > 0 || rep.Sent+rep.Unsent != 250 {
+		t.Errorf("%d sent, %d unsent, %d of them held by the hung target: want every request the hang held sent at the end", rep.Sent, rep.Unsent, rep.UnsentHeld)
+	}
+	if rep.Saturated {
+		t.Errorf("saturated (%s): the hang is the target's", rep.SaturationReason)
+	}
+}
+
 // A target that hangs for the last 600 ms of a run holds every connection
 // while the requests due then fall due, too briefly for connections to
 // grow (see hangGrow). They are sent when the duration ends, each on a
