@@ -91,6 +91,16 @@ func TestJudge(t *testing.T) {
 		// server) explains the cap, but the generator's own lag does not
 		{"overloaded generator at the cap below 0.8 of its cores", Report{IntendedRate: 200000, Sent: 90000, Unsent: 510000, UnsentHeld: 510000, Delayed: 90000,
 			Lateness: 2500 * time.Millisecond, MaxConnections: 1000, CPUUtilization: 0.23, CPUWait: 0.53, GeneratorLag: hdrOf(time.Millisecond, 500*time.Millisecond, 800*time.Millisecond), Total: svc(25 * time.Millisecond)}, true, true, false},
+		// 20,000 req/s for 1 s under four busy loops: the generator's
+		// threads waited 2.5 s for a CPU, its own lag p99 186 ms and median
+		// 45 ms; the unsent requests found the connections held by its
+		// own backlog
+		{"generator others starve, lag beyond the allowance", Report{IntendedRate: 20000, Sent: 15400, Unsent: 200, UnsentHeld: 200, Delayed: 6300, Lateness: 105 * time.Millisecond,
+			GeneratorLateness: 45 * time.Millisecond, MaxConnections: 1000, CPUUtilization: 0.32, CPUWait: 1.25, GeneratorLag: hdrOf(time.Millisecond, 45*time.Millisecond, 186*time.Millisecond), Total: svc(time.Millisecond)}, false, true, false},
+		// the same lag from a generator waiting less for a CPU: within
+		// four times the allowance, the target's waits
+		{"generator less starved, lag beyond the allowance", Report{IntendedRate: 20000, Sent: 15400, Unsent: 200, UnsentHeld: 200, Delayed: 6300, Lateness: 300 * time.Millisecond,
+			GeneratorLateness: 45 * time.Millisecond, MaxConnections: 1000, CPUUtilization: 0.32, CPUWait: 0.4, GeneratorLag: hdrOf(time.Millisecond, 45*time.Millisecond, 186*time.Millisecond), Total: svc(time.Millisecond)}, false, false, false},
 		// the same lag from a generator mostly asleep: a slow target's
 		// waits (the lag a busy machine's scheduling)
 		{"behind on the target's waits, generator idle but jittery", Report{IntendedRate: 100, Sent: 300, Unsent: 200, UnsentHeld: 200, Delayed: 50, Lateness: 500 * time.Millisecond,

@@ -370,7 +370,7 @@ func TestRateAccuracy(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := exp.Result.Insights.Load["http"]
-		t.Logf("%v req/s: achieved %.1f, median lateness %.3f ms, saturated %v %s", rate, st.AchievedRate, st.LatenessMs, st.Saturated, st.SaturationReason)
+		t.Logf("%v req/s: achieved %.1f, median lateness %.3f ms, generator lag p99 %.3f ms, cpu %.2f, saturated %v %s; warning %q", rate, st.AchievedRate, st.LatenessMs, st.GeneratorLagP99Ms, st.CPUUtilization, st.Saturated, st.SaturationReason, st.Warning)
 		if st.AchievedRate > st.IntendedRate*1.0001 {
 			t.Errorf("%v req/s: sent faster than asked (%.1f req/s)", rate, st.AchievedRate)
 		}
