@@ -104,22 +104,25 @@ func answerServer(t *testing.T, delay time.Duration) (addr string, written chan 
 func TestDeferredReadAfterDeadline(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		name  string
-		delay time.Duration
-		want  load.Outcome
+		name           string
+		delay, timeout time.Duration
+		want           load.Outcome
 	}{
-		{"arrived in time", 0, load.Outcome{Code: 200}},
-		{"arrived after the timeout", 40 * time.Millisecond, load.Outcome{Err: load.Timeout}},
+		// (a timeout of a second: the server's goroutine, answering at
+		// once, can be scheduled tens of milliseconds late on a busy
+		// machine, and its answer is then rightly a timeout)
+		{"arrived in time", 0, time.Second, load.Outcome{Code: 200}},
+		{"arrived after the timeout", 40 * time.Millisecond, 20 * time.Millisecond, load.Outcome{Err: load.Timeout}},
 	} {
 		addr, written := answerServer(t, tt.delay)
-		c := newH1Conn(addr, nil, 20*time.Millisecond)
+		c := newH1Conn(addr, nil, tt.timeout)
 		ctx := context.Background()
 		c.preconnect(ctx)
 		if _, ok := c.begin(ctx, buildRequest(mustEndpoint(t, "http://"+addr+"/")), true); !ok {
 			t.Fatalf("%s: %v", tt.name, c.err)
 		}
 		<-written
-		time.Sleep(30 * time.Millisecond) // past the 20 ms deadline
+		time.Sleep(tt.timeout + 10*time.Millisecond) // past the deadline
 		out := c.end(ctx)
 		_ = c.Close()
 		if out.Code != tt.want.Code || out.Err != tt.want.Err {
