@@ -173,19 +173,7 @@ func TestBytesBetweenRequests(t *testing.T) {
 			c := newH1Conn(addr, nil, 5*time.Second)
 			ctx := context.Background()
 			req := buildRequest(mustEndpoint(t, "http://"+addr+"/"))
-			warm := time.Now()
-			for try := 0; c.raw == nil || !c.raw.canDefer(); try++ {
-				// answers with receive timestamps, which the answers below
-				// could be (wrongly) judged by (the kernel starts stamping
-				// a while after the first socket asks, from a work queue
-				// that a busy machine runs late: spaced tries give it time,
-				// up to 10 s; 100 tries in 0.5 s were too few under two
-				// busy loops)
-				if out := c.do(ctx, req); out.Code != 200 || time.Since(warm) > 10*time.Second {
-					t.Fatalf("%s: warm-up request %d: %+v (%v)", name, try, out, c.err)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			warmStamps(t, c, req, nil)
 			if out := c.do(ctx, buildRequest(mustEndpoint(t, "http://"+addr+"/between"))); out.Code != 200 {
 				t.Fatalf("%s: first request: %+v (%v)", name, out, c.err)
 			}
