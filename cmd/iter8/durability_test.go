@@ -124,6 +124,55 @@ func TestKillDuringSaves(t *testing.T) {
 	}
 }
 
+// A run killed with kill -9 in its loop holds nothing: assert, finding no
+// run holding the experiment, judges the loop interrupted at once (as the
+// next run on the file would record it), rather than pass nofailure or wait
+// out its timeout for a run that will not end. While the run lives, assert
+// waits for it.
+func TestAssertSeesAKilledRun(t *testing.T) {
+	needBinary(t)
+	t.Parallel()
+	srv := startTarget(t)
+	dir := t.TempDir()
+	writeExperiment(t, dir, "spec:\n- task: http\n  with: {url: "+srv.URL()+", duration: 5m, qps: 5}\n- task: assess\n  with: {SLOs: {upper: [{metric: http/error-count, limit: 0}]}}\n")
+	run, _ := startRun(t, dir, "task 1: http: started", "run")
+	if r := iter8(t, dir, "assert", "-c", "nofailure"); r.code != 0 {
+		t.Errorf("assert -c nofailure while the run lives: exit %d, %s", r.code, r.stderr)
+	}
+	if r := iter8(t, dir, "assert", "-c", "completed", "--timeout", "1s", "--interval", "100ms"); r.code != 1 || !strings.Contains(r.stderr, "waiting for the experiment") {
+		t.Errorf("assert -c completed --timeout 1s while the run lives: exit %d, want 1 after waiting: %s", r.code, r.stderr)
+	}
+	if err := run.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = run.Wait()
+	const why = "loop 1 was interrupted: task 1 (http) was running when its process stopped"
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-c", "nofailure"}, []string{"condition does not hold: nofailure: " + why}},
+		{[]string{"-c", "slos"}, []string{"not judged (not judged in loop 1: " + why}},
+		// (a run that will not end: no wait for its timeout, which
+		// iter8's two minutes here would cut short)
+		{[]string{"-c", "completed", "--timeout", "10m"}, []string{"completed: 0 of 2 tasks have completed in loop 1", "no iter8 run holds the experiment: " + why}},
+	} {
+		r := iter8(t, dir, append([]string{"assert"}, tt.args...)...)
+		if r.code != 1 {
+			t.Errorf("assert %v after kill -9: exit %d, want 1: %s", tt.args, r.code, r.stderr)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("assert %v after kill -9: want %q in:\n%s", tt.args, w, r.stderr)
+			}
+		}
+	}
+	// assert only reads: the file still shows the loop as its process left it
+	if b, err := os.ReadFile(filepath.Join(dir, "experiment.yaml")); err != nil || !strings.Contains(string(b), "state: running") {
+		t.Errorf("assert changed the experiment file (%v):\n%s", err, b)
+	}
+}
+
 // inMountNamespace runs iter8 with a tiny tmpfs mounted on dir, holding the
 // given experiment.
 func inMountNamespace(t *testing.T, dir, doc string, args ...string) result {

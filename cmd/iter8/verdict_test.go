@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -186,6 +187,20 @@ func TestNumbersAreNotChangedSilently(t *testing.T) {
 	assertExit(t, dir, 2, []string{`invalid value "-.inf": expected a finite number`}, "run")
 }
 
+// holdLock holds the experiment's lock in dir, as a running iter8 does,
+// until the test ends.
+func holdLock(t *testing.T, dir string) {
+	t.Helper()
+	lf, err := os.OpenFile(filepath.Join(dir, "experiment.yaml.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lf.Close() })
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // assert --timeout waits for the latest loop's judgement: a failure in an
 // earlier loop does not end the wait while a later loop is running.
 func TestAssertWaitsForTheJudgement(t *testing.T) {
@@ -195,6 +210,7 @@ func TestAssertWaitsForTheJudgement(t *testing.T) {
 	const head = "spec:\n- task: assess\n  with: {SLOs: {upper: [{metric: app/x, limit: 1}]}}\nresult:\n  startTime: 2026-11-27T10:00:00Z\n  numLoops: 2\n  failure: true\n  failureReason: task 1 (assess) failed in loop 1\n  iter8Version: v0.14\n"
 	running := head + "  numCompletedTasks: 0\n  tasks: [{name: assess, state: running}]\n  insights:\n    numVersions: 1\n    sloVerdicts:\n    - {metric: app/x, limit: 1, direction: upper, versions: [{outcome: notJudged, reason: not run yet}]}\n"
 	writeExperiment(t, dir, running)
+	holdLock(t, dir) // (as the run writing it does: see TestAssertSeesAKilledRun)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "assert", "-c", "slos", "--timeout", "5m", "--interval", "50ms")

@@ -33,7 +33,7 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 	}
 	deadline := time.Now().Add(o.timeout)
 	for {
-		exp, err := st.Load(ctx)
+		exp, err := load(ctx, a, st)
 		if err != nil {
 			return err
 		}
@@ -76,18 +76,46 @@ func (o *assertOptions) Run(ctx context.Context, a *app, st experiment.Store) er
 	}
 }
 
+// load loads the experiment from st. A loop that began and has not ended,
+// in a file no run holds (store.File.LoadIdle), was stopped with its
+// process (killed, out of memory): the copy checked records it as
+// interrupted, as the next run on the file would, so that it has failed
+// and finished rather than look like a run in progress.
+func load(ctx context.Context, a *app, st experiment.Store) (*experiment.Experiment, error) {
+	exp, err := st.Load(ctx)
+	f, ok := st.(*store.File)
+	if err != nil || !ok || !exp.Started() || exp.Finished() {
+		return exp, err
+	}
+	exp, idle, err := f.LoadIdle(ctx)
+	if err != nil || !idle {
+		return exp, err
+	}
+	if steps, err := specSteps(exp); err == nil {
+		if why := exp.EndInterrupted(steps); why != "" {
+			a.logger.Warn("no iter8 run holds the experiment: " + why)
+		}
+	}
+	return exp, nil
+}
+
 // declared checks that the latest loop judged the SLOs the experiment's
 // spec declares now (see Experiment.CheckDeclared): the spec may have been
 // edited, or made invalid, after that loop ran.
 func declared(exp *experiment.Experiment) []string {
-	// the spec was validated where it ran: load tasks with generator pods
-	// (replicas) are valid here too, as in k launch's validation
-	deps := task.Deps{Generators: &task.Generators{Count: task.MaxReplicas}}
-	steps, err := experiment.BuildFile(exp.Spec, task.Registry(deps))
+	steps, err := specSteps(exp)
 	if err != nil {
 		return []string{fmt.Sprintf("slos: the experiment's spec is not valid, so the SLOs it declares cannot be checked: %v", err)}
 	}
 	return exp.CheckDeclared(steps)
+}
+
+// specSteps builds the tasks of the experiment's spec.
+func specSteps(exp *experiment.Experiment) ([]experiment.Step, error) {
+	// the spec was validated where it ran: load tasks with generator pods
+	// (replicas) are valid here too, as in k launch's validation
+	deps := task.Deps{Generators: &task.Generators{Count: task.MaxReplicas}}
+	return experiment.BuildFile(exp.Spec, task.Registry(deps))
 }
 
 // logNotes warns about SLOs whose missing data is ignored, so an assert that
@@ -113,7 +141,8 @@ func newAssertCmd(a *app) *cobra.Command {
 when any does not, naming each condition (and each SLO, with its value and limit) that fails.
 Conditions: completed (every task of the latest loop completed), nofailure (no task failed),
 slos (every version satisfies every SLO). With --timeout it re-checks every 3s until the
-conditions hold, the experiment finishes, or the timeout passes.`,
+conditions hold, the experiment finishes, or the timeout passes. A loop whose run was killed
+(no iter8 process holds the experiment) is judged interrupted, as the next run would record it.`,
 		Example: `  iter8 assert -c completed -c nofailure -c slos
   iter8 assert -c completed,nofailure,slos --timeout 120s`,
 		Args: noArgs,

@@ -20,6 +20,17 @@ const (
 	HistoryMerge = 10
 )
 
+// EndInterrupted records the latest loop of this copy of the experiment as
+// endInterrupted does, for a reader that knows the process running it has
+// stopped (iter8 assert, finding no run holding the experiment), and
+// returns the reason, or "" when there was nothing to record.
+func (e *Experiment) EndInterrupted(steps []Step) string {
+	if e.Result == nil {
+		return ""
+	}
+	return e.Result.endInterrupted(steps)
+}
+
 // endInterrupted records the stored result's latest loop when it began and
 // has no record: the process running it stopped before it ended (killed,
 // its pod evicted or out of memory). A loop stopped in a task, or between

@@ -5,10 +5,12 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"iter8.tools/iter8/internal/inputs"
 )
@@ -69,7 +71,7 @@ func lockFile(exp, path string) (*os.File, error) {
 		}
 		return nil, inputs.Invalidf("locking %s: %s is a %s: expected a regular file (remove it)", exp, path, kind(fi.Mode()))
 	}
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := flockEx(lf); err != nil {
 		owner := "another process"
 		if b, rerr := readOwner(lf); rerr == nil && strings.TrimSpace(b) != "" {
 			owner = "process " + strings.TrimSpace(b)
@@ -81,6 +83,48 @@ func lockFile(exp, path string) (*os.File, error) {
 		return nil, fmt.Errorf("locking %s: %w", exp, err)
 	}
 	return lf, nil
+}
+
+// probeWait is how long Lock waits for a lock held by another process
+// before it reports the experiment in use: loadIdle holds a shared lock
+// for a moment to see that no run holds it, and a run starting then waits
+// for it rather than fail.
+const probeWait = 250 * time.Millisecond
+
+// flockEx takes the exclusive lock on lf, waiting up to probeWait for a
+// holder to let go.
+func flockEx(lf *os.File) error {
+	for start := time.Now(); ; time.Sleep(2 * time.Millisecond) {
+		err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Since(start) >= probeWait {
+			return err
+		}
+	}
+}
+
+// held reports whether a run holds the experiment's lock (see Lock), or
+// true when it cannot tell. It tries a shared lock and lets go of it at
+// once: a run that starts meanwhile waits for it (see probeWait). A lock
+// file that is absent (removed by its holder's unlock) or that no process
+// holds (its holder was killed) is free.
+func (f *File) held() bool {
+	path := f.Path + ".lock"
+	lf, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	defer func() { _ = lf.Close() }()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	// (a file its holder removed and a new run replaced: the new one is
+	// not known to be free)
+	free := current(lf, path)
+	_ = syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+	return !free
 }
 
 // current reports whether the open file lf is still the file at path.

@@ -4,6 +4,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,35 @@ const MaxFile = source.DefaultMax
 // Load reads, through source with the MaxFile cap, and decodes the
 // experiment.
 func (f *File) Load(ctx context.Context) (*experiment.Experiment, error) {
+	b, err := f.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.decode(b)
+}
+
+// LoadIdle loads the experiment and reports whether no run holds it (see
+// Lock): its lock was free, and the file read before and after looking at
+// the lock is the same, so the state loaded is not one a run was writing
+// (a run that ended or began meanwhile changed it). idle is false when
+// this cannot be told. A loop that began and did not end in an idle
+// experiment was stopped with its process (killed, out of memory).
+func (f *File) LoadIdle(ctx context.Context) (exp *experiment.Experiment, idle bool, err error) {
+	before, err := f.read(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	held := f.held()
+	b, err := f.read(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	exp, err = f.decode(b)
+	return exp, err == nil && !held && bytes.Equal(before, b), err
+}
+
+// read reads the file through source with the MaxFile cap.
+func (f *File) read(ctx context.Context) ([]byte, error) {
 	b, err := source.Reader{Max: MaxFile}.File(ctx, "", f.Path)
 	if err != nil {
 		if errors.Is(err, source.ErrTooLarge) {
@@ -52,6 +82,11 @@ func (f *File) Load(ctx context.Context) (*experiment.Experiment, error) {
 		}
 		return nil, inputs.Invalidf("reading experiment %s: %v", f.Path, err)
 	}
+	return b, nil
+}
+
+// decode decodes the file's bytes b.
+func (f *File) decode(b []byte) (*experiment.Experiment, error) {
 	exp, err := experiment.Decode(b)
 	if err != nil {
 		return nil, fmt.Errorf("reading experiment %s: %w", f.Path, err)
