@@ -530,6 +530,8 @@ type engine struct {
 	endMu     sync.Mutex
 	frees     []time.Duration
 	abandoned []uint64
+	// endOnce runs flush once.
+	endOnce sync.Once
 	// noDefer is set when a deferred answer had not arrived when its
 	// worker's next request was due: no answer is deferred for the rest
 	// of the run (see settle).
@@ -684,6 +686,16 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 		}
 	}()
 	for !e.stop.Load() && e.within(off) {
+		claim := time.Since(e.start)
+		if e.open && e.pastEnd(claim) {
+			// The duration is over: what is sent of the requests still
+			// due is the flush's to decide, once (see flush). A worker
+			// freed by a stalled target just after the end used to claim
+			// one before the end's timer ran the flush, and leave it
+			// unsent, held, where no error-rate SLO sees it.
+			e.flush(ctx, 1)
+			return
+		}
 		n := e.next.Add(1) - 1
 		if e.limit > 0 && n >= e.limit {
 			e.drain()
@@ -691,9 +703,8 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 		}
 		n = e.opts.Shard.global(n)
 		ep := e.sched.Pick(n)
-		claim := time.Since(e.start)
 		if e.timeUp(n, claim) {
-			return
+			return // (closed loop)
 		}
 		var intended, wait time.Duration
 		sent := claim
@@ -810,16 +821,22 @@ func (e *engine) worker(ctx context.Context, conn Conn, sh *shard, i int, held h
 // timeUp reports whether the run's duration was over at now (time into the
 // run), when request n (global number) was to be sent: requests not yet
 // started are then not sent, however late they are, so that a run never
-// overruns its duration by more than one request timeout. The report
-// counts them as unsent, and as late (see unsentWaits).
+// overruns its duration by more than one request timeout (but see flush).
+// The report counts them as unsent, and as late (see unsentWaits).
 func (e *engine) timeUp(n uint64, now time.Duration) bool {
-	if e.opts.Duration == 0 || now < e.opts.Duration {
+	if !e.pastEnd(now) {
 		return false
 	}
 	e.endMu.Lock()
 	e.abandoned = append(e.abandoned, n)
 	e.endMu.Unlock()
 	return true
+}
+
+// pastEnd reports whether the run's duration was over at now (time into
+// the run).
+func (e *engine) pastEnd(now time.Duration) bool {
+	return e.opts.Duration > 0 && now >= e.opts.Duration
 }
 
 // due returns how many open-loop requests (of this shard) were due before
@@ -1215,7 +1232,7 @@ func (e *engine) watchHangs(ctx context.Context) {
 		select {
 		case <-tick.C:
 		case <-end:
-			e.flush(ctx)
+			e.flush(ctx, 0)
 			return
 		case <-e.drained:
 			return
@@ -1259,12 +1276,21 @@ func (e *engine) watchHangs(ctx context.Context) {
 // unsent request would have been, and its new connection's set-up, as
 // a grown worker's is (see heldLog); the rest of its lateness (starting
 // its goroutine) is the generator's.
-func (e *engine) flush(ctx context.Context) {
+//
+// It runs once, when the end's timer fires or when a worker first finds
+// the duration over (no worker claims a request after the end), whichever
+// comes first; self is 1 for a worker, which is not in a request itself.
+func (e *engine) flush(ctx context.Context, self int64) {
+	e.endOnce.Do(func() { e.flushHeld(ctx, self) })
+}
+
+// flushHeld is flush's one run.
+func (e *engine) flushHeld(ctx context.Context, self int64) {
 	if e.opts.DurationStop != "" && e.opts.DurationStop != Wait {
 		return // (requests in flight at the end are cut short or left out)
 	}
 	at := time.Since(e.start)
-	if at-time.Duration(e.lastFast.Load()) <= e.longHeld() || (e.idle.Load() > 0 && !e.hung(at)) {
+	if at-time.Duration(e.lastFast.Load()) <= e.longHeld() || (e.idle.Load() > self && !e.hung(at)) {
 		return
 	}
 	for e.next.Load() < e.limit {

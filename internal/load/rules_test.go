@@ -855,6 +855,35 @@ func TestHangFlushesPastIdleWorkers(t *testing.T) {
 	}
 }
 
+// A hung target frees a connection at each request's timeout, one every
+// millisecond here, so workers are freed all around the end of the
+// duration. Every request the hang held is sent all the same: the end's
+// flush decides once, run by the end's timer or by the first worker to find
+// the duration over, and no worker claims a request after the end. Before,
+// a worker freed just before the end could claim one after it while the
+// timer's goroutine had not yet run the flush, and leave it unsent, held,
+// where no error-rate SLO sees it: 1 of 150 in TestHangMeasuredWithShortTimeout
+// (internal/task) in one busy CI run. (This test did not catch that race on
+// the old code here, in 30 runs idle or under two busy loops: it needs the
+// timer's goroutine to be scheduled late. It guards the rule.)
+func TestHangEndRacesNoWorker(t *testing.T) {
+	t.Parallel()
+	const timeout = 100 * time.Millisecond
+	for run := range 3 {
+		target := &degradeTarget{from: 300 * time.Millisecond, slow: time.Minute, timeout: timeout}
+		rep, err := Run(context.Background(), target, Options{
+			Pacer: Constant{PerSecond: 1000}, Connections: 4, MaxConnections: 1000, Duration: 1500 * time.Millisecond, Timeout: timeout,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("run %d: sent %d, unsent %d (%d held), errors %d, %d connections", run, rep.Sent, rep.Unsent, rep.UnsentHeld, rep.Total.Errors, rep.Connections)
+		if rep.UnsentHeld > 0 || rep.Sent+rep.Unsent != 1500 {
+			t.Errorf("run %d: %d sent, %d unsent, %d of them held by the hung target: want every request the hang held sent", run, rep.Sent, rep.Unsent, rep.UnsentHeld)
+		}
+	}
+}
+
 // A target that hangs for the last 600 ms of a run holds every connection
 // while the requests due then fall due, too briefly for connections to
 // grow (see hangGrow). They are sent when the duration ends, each on a
