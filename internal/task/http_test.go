@@ -319,6 +319,7 @@ func TestLatencyAccuracy(t *testing.T) {
 	for _, p := range []float64{50, 90, 99, 99.9} {
 		truth := float64(times[int(math.Ceil(p/100*n))-1]) / 1e6
 		got := value(t, exp, "http/latency-p"+metrics.FormatPercentile(p))
+		t.Logf("p%v = %.3f ms, server measured %.3f ms (scheduling noise %.3f ms)", p, got, truth, slack)
 		if d := got - truth; math.Abs(d) > math.Max(0.01*truth, 0.1)+slack {
 			t.Errorf("p%v = %.3f ms, server measured %.3f ms (off by %.3f ms; scheduling noise %.3f ms)", p, got, truth, d, slack)
 		}
@@ -326,30 +327,42 @@ func TestLatencyAccuracy(t *testing.T) {
 }
 
 // measureNoise starts measuring how late this process's goroutines wake
-// (1 ms sleeps); the function it returns stops and gives the worst lateness
-// in milliseconds.
+// (1 ms sleeps, in noiseSamplers goroutines); the function it returns stops
+// and gives the worst lateness in milliseconds.
 func measureNoise() func() float64 {
 	stop := make(chan struct{})
-	worst := make(chan time.Duration)
-	go func() {
-		var w time.Duration
-		for {
-			select {
-			case <-stop:
-				worst <- w
-				return
-			default:
+	worst := make(chan time.Duration, noiseSamplers)
+	for range noiseSamplers {
+		go func() {
+			var w time.Duration
+			for {
+				select {
+				case <-stop:
+					worst <- w
+					return
+				default:
+				}
+				t0 := time.Now()
+				time.Sleep(time.Millisecond)
+				w = max(w, time.Since(t0)-time.Millisecond)
 			}
-			t0 := time.Now()
-			time.Sleep(time.Millisecond)
-			w = max(w, time.Since(t0)-time.Millisecond)
-		}
-	}()
+		}()
+	}
 	return func() float64 {
 		close(stop)
-		return float64(<-worst) / 1e6
+		var w time.Duration
+		for range noiseSamplers {
+			w = max(w, <-worst)
+		}
+		return float64(w) / 1e6
 	}
 }
+
+// noiseSamplers is how many goroutines measureNoise samples with: the
+// requests' 250 readers are delayed at moments one sampler misses (one
+// saw 16 ms on a busy CI run where a request's p99.9 was 22 ms beyond
+// the 1% allowance).
+const noiseSamplers = 4
 
 // Fixed rates: every request due is accounted for (sent or unsent), the
 // generator never sends faster than asked, and the run is flagged exactly

@@ -292,8 +292,14 @@ func (c *h1Conn) begin(ctx context.Context, req h1Req, now bool) (out load.Outco
 }
 
 // tlsLook is how long tlsClosed lets the TLS layer read records that
-// arrived while a connection was idle.
-const tlsLook = time.Millisecond
+// arrived while a connection was idle. The bytes are in the socket
+// already, so the read returns at once; the deadline only bounds a record
+// that arrived in part. It was 1 ms: a busy machine that ran the goroutine
+// more than 1 ms after it set the deadline found it passed before the
+// read, took the server's close_notify for no close, and sent a POST over
+// the closed connection (counted connection-closed, not sent again).
+// (The look is before the request's clock starts.)
+const tlsLook = 50 * time.Millisecond
 
 // tlsClosed reports whether the server closed an idle TLS connection
 // (which net/http's client notices by reading in the background): the TCP
