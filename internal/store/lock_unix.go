@@ -86,9 +86,9 @@ func lockFile(exp, path string) (*os.File, error) {
 }
 
 // probeWait is how long Lock waits for a lock held by another process
-// before it reports the experiment in use: loadIdle holds a shared lock
-// for a moment to see that no run holds it, and a run starting then waits
-// for it rather than fail.
+// before it reports the experiment in use: LoadIdle (through held) holds
+// a shared lock for a moment to see that no run holds it, and a run
+// starting then waits for it rather than fail.
 const probeWait = 250 * time.Millisecond
 
 // flockEx takes the exclusive lock on lf, waiting up to probeWait for a
